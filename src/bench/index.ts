@@ -1,0 +1,9 @@
+export type { AppendAdapter } from './adapter.js';
+export { LatencyHistogram, type LatencySummary } from './histogram.js';
+export { runClosedLoop, type ClosedLoopOptions } from './closed-loop.js';
+export { runOpenLoop, type OpenLoopOptions, type OpenLoopResult } from './open-loop.js';
+export { runBulk, type BulkOptions } from './bulk.js';
+export { readPageCacheBytes, pageCacheChange, type PageCacheChange } from './page-cache.js';
+export { ProgressReporter } from './progress-reporter.js';
+export { buildSuite, describeWorkload, runWorkload, suiteDefaults, workloadKinds, type SuiteOptions, type WorkloadSpec } from './suite.js';
+export type { Progress, ProgressCallback, WorkloadKind, WorkloadResult } from './workload-result.js';
