@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// The peer comparison: one process per trial, one protocol for every system. Runs each system ×
+// workload in a fresh child (bench/trial.js), collects one JSON line from each, prints a table and
+// keeps the results in bench/results/.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { diskWorkloads, systems } from './systems/index.js';
+
+const usage = `usage: node bench/run.js [options]
+
+  --systems a,b,..     systems to run (default: all): ${Object.keys(systems).join(', ')}
+  --workloads a,b,..   workloads to run (default: all): closed-1, closed-256, closed-4096, open, bulk
+  --quick              small counts: a smoke run that shows every trial works, not a measurement
+  --records N          records per closed-loop run, and 4 KiB records per bulk run
+  --seconds S          time cap of every closed and bulk run, duration of the open loop
+  --rate R             open-loop rate in records/s (default 100000)
+  --help               this text`;
+
+const workloadIds = ['closed-1', 'closed-256', 'closed-4096', 'open', 'bulk'];
+/**
+ * A trial is capped at 15 s of work plus a 30 s open-loop drain; three minutes means it hangs,
+ * and a hung peer must become an error row rather than stop the comparison.
+ */
+const trialTimeoutMs = 180_000;
+/** A trial prints one line of JSON; 64 MiB of output means something else went wrong. */
+const trialOutputBytesMax = 64 * 1024 * 1024;
+
+function parseList(text, known, what) {
+  if (text === undefined) return known;
+  const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  for (const item of items) {
+    if (!known.includes(item)) throw new Error(`unknown ${what} '${item}'; known: ${known.join(', ')}`);
+  }
+  return items;
+}
+
+function runTrial(args) {
+  return new Promise((resolve) => {
+    const trialPath = new URL('./trial.js', import.meta.url).pathname;
+    execFile(process.execPath, [trialPath, ...args], { timeout: trialTimeoutMs, killSignal: 'SIGKILL', maxBuffer: trialOutputBytesMax },
+      (error, stdout, stderr) => {
+        const lastLine = stdout.trim().split('\n').pop();
+        try {
+          resolve(JSON.parse(lastLine));
+        } catch {
+          const reason = error?.killed ? `killed after ${trialTimeoutMs / 1000} s` : String(error?.message ?? 'no JSON line');
+          resolve({ ok: false, error: `${reason}\n${stderr.slice(-2000)}` });
+        }
+      });
+  });
+}
+
+const integer = (value) => (value === undefined || !Number.isFinite(value) ? '' : Math.round(value).toLocaleString('en-US'));
+const decimal = (value, digits = 1) => (value === undefined || !Number.isFinite(value) ? '' : value.toFixed(digits));
+const ratio = (value) => (value === undefined || !Number.isFinite(value) ? '' : `${value.toFixed(value < 10 ? 2 : 0)}×`);
+
+/** For the record workloads the disk's QD1 sync rate; for bulk its sequential bandwidth. */
+function diskRatio(row, disk) {
+  if (row.kind === 'bulk') return disk.sequential?.ok ? row.mbPerS / disk.sequential.mbPerS : undefined;
+  return disk.qd1?.ok ? row.recordsPerS / disk.qd1.recordsPerS : undefined;
+}
+
+function lmdbRatio(row, rows) {
+  const lmdb = rows.find((other) => other.system === 'lmdb' && other.workload === row.workload && other.ok);
+  if (lmdb === undefined) return undefined;
+  return row.kind === 'bulk' ? row.mbPerS / lmdb.mbPerS : row.recordsPerS / lmdb.recordsPerS;
+}
+
+function markdownTable(rows, disk) {
+  const header = ['workload', 'system', 'records/s', 'MB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'page cache MB/GB', '× lmdb', '× disk'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const row of rows) {
+    if (!row.ok) {
+      const reason = String(row.error).split('\n')[0].replace(/\|/g, '\\|').slice(0, 160);
+      lines.push(`| ${row.workload} | ${row.system} | error: ${reason} |  |  |  |  |  |  |  |  |`);
+      continue;
+    }
+    const latency = row.latency;
+    lines.push(`| ${[
+      row.workload, row.system, integer(row.recordsPerS), decimal(row.mbPerS), integer(latency.p50Us), integer(latency.p99Us),
+      integer(latency.p999Us), integer(latency.maxUs), decimal(row.pageCache?.mbPerGbWritten, 0),
+      row.system === 'disk' ? '' : ratio(lmdbRatio(row, rows)), row.system === 'disk' ? '' : ratio(diskRatio(row, disk)),
+    ].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      systems: { type: 'string' },
+      workloads: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      records: { type: 'string' },
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const systemNames = parseList(values.systems, Object.keys(systems), 'system');
+  const workloads = parseList(values.workloads, workloadIds, 'workload');
+  const shared = [
+    ...(values.quick ? ['--quick'] : []),
+    ...['records', 'seconds', 'rate'].flatMap((name) => (values[name] === undefined ? [] : [`--${name}`, values[name]])),
+  ];
+
+  const plan = [];
+  if (systemNames.includes('disk')) for (const workload of diskWorkloads) plan.push({ system: 'disk', workload });
+  for (const workload of workloads) {
+    for (const system of systemNames) if (system !== 'disk') plan.push({ system, workload });
+  }
+
+  const startedAt = new Date();
+  const rows = [];
+  for (const [index, { system, workload }] of plan.entries()) {
+    process.stderr.write(`[${index + 1}/${plan.length}] ${system} ${workload} … `);
+    const row = { ...(await runTrial(['--system', system, '--workload', workload, ...shared])), system, workload };
+    rows.push(row);
+    process.stderr.write(row.ok ? `${integer(row.recordsPerS)} records/s, ${decimal(row.mbPerS)} MB/s\n` : `error: ${String(row.error).split('\n')[0]}\n`);
+  }
+
+  const disk = {
+    qd1: rows.find((row) => row.system === 'disk' && row.workload === 'qd1'),
+    sequential: rows.find((row) => row.system === 'disk' && row.workload === 'sequential'),
+  };
+  const table = markdownTable(rows, disk);
+  process.stdout.write(`${table}\n`);
+
+  const runName = `${startedAt.toISOString().slice(0, 16).replace(/:/g, '-')}-${hostname()}`;
+  const report = {
+    startedAt: startedAt.toISOString(),
+    host: hostname(),
+    node: process.version,
+    options: { systems: systemNames, workloads, quick: values.quick, records: values.records, seconds: values.seconds, rate: values.rate },
+    rows,
+  };
+  const markdown = `# ringwal peer comparison, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n`
+    + 'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); sequential = 1 MiB O_DIRECT writes (MB/s).\n'
+    + '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential MB/s for bulk.\n\n'
+    + `${table}\n`;
+  const resultsDir = new URL('./results/', import.meta.url);
+  mkdirSync(resultsDir, { recursive: true });
+  for (const name of [runName, 'latest']) {
+    writeFileSync(new URL(`${name}.json`, resultsDir), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(new URL(`${name}.md`, resultsDir), markdown);
+  }
+  process.stderr.write(`results: bench/results/${runName}.{json,md} and bench/results/latest.{json,md}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.message}\n${usage}\n`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,96 @@
+import { closeSync, constants, fdatasyncSync, openSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { LatencyHistogram } from '../../dist/bench/index.js';
+
+// The disk's own limits, measured with the least software possible between Node and the device:
+// synchronous O_DIRECT pwrite + fdatasync. Every store in the table pays at least this.
+
+const blockBytes = 4096;
+// QD1 rewrites a small region that was written and synced first, so that each fdatasync flushes
+// only data (no block allocation, no size change) as a preallocated WAL segment would.
+const qd1RegionBytes = 1024 * 1024;
+const sequentialWriteBytes = 1024 * 1024;
+
+/**
+ * O_DIRECT needs a buffer aligned to the logical block size. The addon's allocAligned gives one;
+ * until the addon is built, WebAssembly memory does too, because V8 reserves it on page boundaries.
+ */
+function alignedBuffer(sizeBytes) {
+  try {
+    const addon = createRequire(import.meta.url)('../../build/Release/ringwal.node');
+    const buffer = addon.allocAligned(sizeBytes, blockBytes);
+    if (typeof buffer === 'number') throw new Error(`allocAligned failed with errno ${-buffer}`);
+    return { bytes: new Uint8Array(buffer), source: 'addon allocAligned' };
+  } catch (error) {
+    if (error.code !== 'MODULE_NOT_FOUND') throw error;
+    const wasmPageBytes = 65536;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(sizeBytes / wasmPageBytes) });
+    return { bytes: new Uint8Array(memory.buffer, 0, sizeBytes), source: 'WebAssembly.Memory (addon not built)' };
+  }
+}
+
+function openDirect(path) {
+  return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644);
+}
+
+/** 4 KiB O_DIRECT write + fdatasync, one at a time: the rate of a log with no group commit. */
+export function measureQd1(dir, durationMs) {
+  const { bytes, source } = alignedBuffer(qd1RegionBytes);
+  bytes.fill(0xa5);
+  const fd = openDirect(join(dir, 'qd1'));
+  try {
+    writeSync(fd, bytes, 0, qd1RegionBytes, 0);
+    fdatasyncSync(fd);
+    const histogram = new LatencyHistogram();
+    const blocks = qd1RegionBytes / blockBytes;
+    const startNs = process.hrtime.bigint();
+    const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
+    let writes = 0;
+    let nowNs = startNs;
+    while (nowNs < deadlineNs) {
+      const offsetBytes = (writes % blocks) * blockBytes;
+      writeSync(fd, bytes, offsetBytes, blockBytes, offsetBytes);
+      fdatasyncSync(fd);
+      const doneNs = process.hrtime.bigint();
+      histogram.recordSinceNs(nowNs, doneNs);
+      nowNs = doneNs;
+      writes += 1;
+    }
+    const elapsedS = Number(nowNs - startNs) / 1e9;
+    return {
+      kind: 'disk-qd1', records: writes, payloadBytes: writes * blockBytes, elapsedMs: elapsedS * 1000,
+      recordsPerS: writes / elapsedS, mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
+      latency: histogram.summary(), bufferSource: source,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** 1 MiB O_DIRECT writes back to back, one fdatasync at the end: the device's write bandwidth. */
+export function measureSequential(dir, totalBytes) {
+  const { bytes, source } = alignedBuffer(sequentialWriteBytes);
+  bytes.fill(0x5a);
+  const fd = openDirect(join(dir, 'sequential'));
+  try {
+    const histogram = new LatencyHistogram();
+    const writes = Math.ceil(totalBytes / sequentialWriteBytes);
+    const startNs = process.hrtime.bigint();
+    for (let i = 0; i < writes; i++) {
+      const sentNs = process.hrtime.bigint();
+      writeSync(fd, bytes, 0, sequentialWriteBytes, i * sequentialWriteBytes);
+      histogram.recordSinceNs(sentNs, process.hrtime.bigint());
+    }
+    fdatasyncSync(fd);
+    const elapsedS = Number(process.hrtime.bigint() - startNs) / 1e9;
+    const payloadBytes = writes * sequentialWriteBytes;
+    return {
+      kind: 'disk-sequential', records: writes, payloadBytes, elapsedMs: elapsedS * 1000,
+      recordsPerS: writes / elapsedS, mbPerS: payloadBytes / 1e6 / elapsedS,
+      latency: histogram.summary(), bufferSource: source,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}

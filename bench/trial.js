@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// One trial: one system, one workload, one fresh process and one fresh directory, so that no trial
+// inherits another's heap, page cache entries of its own files, or open handles. Prints exactly one
+// JSON line on stdout; bench/run.js collects it.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildSuite, pageCacheChange, readPageCacheBytes, runWorkload } from '../dist/bench/index.js';
+import { systems } from './systems/index.js';
+
+const { values } = parseArgs({
+  options: {
+    system: { type: 'string' },
+    workload: { type: 'string' },
+    records: { type: 'string' },
+    seconds: { type: 'string' },
+    rate: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const tmpRoot = new URL('./tmp/', import.meta.url).pathname;
+
+async function main() {
+  const system = systems[values.system];
+  if (system === undefined) throw new Error(`unknown system ${values.system}; known: ${Object.keys(systems).join(', ')}`);
+  const dir = join(tmpRoot, `${values.system}-${values.workload}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  try {
+    if (values.system === 'disk') return await system.measure(dir, values.workload, values.quick);
+    const spec = buildSuite({
+      quick: values.quick,
+      recordsMax: values.records === undefined ? undefined : Number(values.records),
+      durationMs: values.seconds === undefined ? undefined : Number(values.seconds) * 1000,
+      ratePerS: values.rate === undefined ? undefined : Number(values.rate),
+      producers: [1, 256, 4096],
+    }).find((candidate) => candidate.id === values.workload);
+    if (spec === undefined) throw new Error(`unknown workload ${values.workload}`);
+    const store = await system.open(dir);
+    const pageCacheBeforeBytes = readPageCacheBytes();
+    const result = await runWorkload(store.adapter, spec);
+    const pageCache = pageCacheChange(pageCacheBeforeBytes, readPageCacheBytes(), result.payloadBytes);
+    const stats = store.stats?.();
+    await store.close();
+    return { ...result, spec, pageCache, info: store.info, ...(stats === undefined ? {} : { stats }) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+try {
+  const result = await main();
+  process.stdout.write(`${JSON.stringify({ ok: true, system: values.system, workload: values.workload, ...result })}\n`);
+  // A store may keep worker threads or handles alive after close; the result is out, so leave.
+  process.exit(0);
+} catch (error) {
+  process.stdout.write(`${JSON.stringify({ ok: false, system: values.system, workload: values.workload, error: String(error?.stack ?? error) })}\n`);
+  process.exit(1);
+}
