@@ -1,0 +1,146 @@
+/**
+ * The error tree of ringwal: one base class, one stable `code` per subclass.
+ *
+ * Codes are part of the public API and never change meaning. Callers branch on `err.code`
+ * (or `instanceof`), never on the message text.
+ */
+
+export const ErrorCode = {
+  INVALID_ARGUMENT: 'WAL_ERR_INVALID_ARGUMENT',
+  PAYLOAD_TOO_LARGE: 'WAL_ERR_PAYLOAD_TOO_LARGE',
+  CLOSED: 'WAL_ERR_CLOSED',
+  DURABILITY_LOST: 'WAL_ERR_DURABILITY_LOST',
+  CORRUPT: 'WAL_ERR_CORRUPT',
+  IO: 'WAL_ERR_IO',
+  DIRECT_IO_UNSUPPORTED: 'WAL_ERR_DIRECT_IO_UNSUPPORTED',
+  LOCKED: 'WAL_ERR_LOCKED',
+  OVERLOADED: 'WAL_ERR_OVERLOADED',
+  UNSUPPORTED_FORMAT: 'WAL_ERR_UNSUPPORTED_FORMAT',
+  BACKEND_UNAVAILABLE: 'WAL_ERR_BACKEND_UNAVAILABLE',
+} as const;
+
+export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class WalError extends Error {
+  readonly code: ErrorCodeName;
+
+  constructor(code: ErrorCodeName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A bad option or argument: wrong type, out of range, unknown name. A programmer error. */
+export class WalInvalidArgumentError extends WalError {
+  readonly argument: string;
+
+  constructor(argument: string, message: string) {
+    super(ErrorCode.INVALID_ARGUMENT, `${argument}: ${message}`);
+    this.argument = argument;
+  }
+}
+
+export class WalPayloadTooLargeError extends WalError {
+  readonly sizeBytes: number;
+  readonly maxBytes: number;
+
+  constructor(sizeBytes: number, maxBytes: number) {
+    super(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${sizeBytes} bytes exceeds the limit of ${maxBytes} bytes`);
+    this.sizeBytes = sizeBytes;
+    this.maxBytes = maxBytes;
+  }
+}
+
+export class WalClosedError extends WalError {
+  constructor() {
+    super(ErrorCode.CLOSED, 'the log is closed');
+  }
+}
+
+/**
+ * A write or a sync failed earlier, so what is on disk is no longer known. The log refuses
+ * every call until it is closed and opened again, which re-reads the disk (an fsync is never
+ * retried: after a failed fsync the kernel may have dropped the dirty data).
+ */
+export class WalDurabilityLostError extends WalError {
+  constructor(cause: unknown) {
+    super(ErrorCode.DURABILITY_LOST, 'a write or sync failed earlier; close and reopen the log', { cause });
+  }
+}
+
+/** Damage that recovery or a reader cannot repair: the log is not what was acknowledged. */
+export class WalCorruptionError extends WalError {
+  readonly path: string;
+  readonly offsetBytes: number;
+  readonly lsn: number | undefined;
+
+  constructor(path: string, offsetBytes: number, detail: string, lsn?: number) {
+    super(ErrorCode.CORRUPT, `${path} at offset ${offsetBytes}: ${detail}`);
+    this.path = path;
+    this.offsetBytes = offsetBytes;
+    this.lsn = lsn;
+  }
+}
+
+/** An operating-system I/O error, with the errno name (`EIO`, `ENOSPC`) and the syscall. */
+export class WalIoError extends WalError {
+  readonly errno: string;
+  readonly syscall: string;
+  readonly path: string | undefined;
+
+  constructor(errno: string, syscall: string, path?: string) {
+    super(ErrorCode.IO, `${syscall} failed with ${errno}${path === undefined ? '' : ` on ${path}`}`);
+    this.errno = errno;
+    this.syscall = syscall;
+    this.path = path;
+  }
+}
+
+export class WalDirectIoUnsupportedError extends WalError {
+  readonly path: string;
+
+  constructor(path: string, errno: string) {
+    super(ErrorCode.DIRECT_IO_UNSUPPORTED, `O_DIRECT is required but ${path} does not support it (${errno})`);
+    this.path = path;
+  }
+}
+
+/** Another process (or another open log in this process) holds the directory. */
+export class WalLockedError extends WalError {
+  readonly path: string;
+
+  constructor(path: string) {
+    super(ErrorCode.LOCKED, `${path} is locked by another open log`);
+    this.path = path;
+  }
+}
+
+/** More appends are waiting than `pendingAppendsMax` allows: the caller must slow down. */
+export class WalOverloadedError extends WalError {
+  readonly pendingAppendsMax: number;
+
+  constructor(pendingAppendsMax: number) {
+    super(ErrorCode.OVERLOADED, `more than ${pendingAppendsMax} appends are waiting for a batch`);
+    this.pendingAppendsMax = pendingAppendsMax;
+  }
+}
+
+export class WalUnsupportedFormatError extends WalError {
+  readonly path: string;
+
+  constructor(path: string, detail: string) {
+    super(ErrorCode.UNSUPPORTED_FORMAT, `${path}: ${detail}`);
+    this.path = path;
+  }
+}
+
+/** The backend asked for explicitly cannot run here (for example io_uring disabled by sysctl). */
+export class WalBackendUnavailableError extends WalError {
+  readonly backend: string;
+
+  constructor(backend: string, errno: string) {
+    super(ErrorCode.BACKEND_UNAVAILABLE, `backend ${backend} is unavailable here (${errno})`);
+    this.backend = backend;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Constants of on-disk format v1. The byte layout they describe is drawn in docs/format.md;
+ * a change here is a format change and needs a new version number.
+ */
+
+/** Written in every segment header; a reader refuses any other value. */
+export const FORMAT_VERSION = 1;
+
+/** The fixed part of every record, before its payload. */
+export const RECORD_HEADER_SIZE_BYTES = 48;
+
+/**
+ * Records start on 8-byte boundaries so every header field is naturally aligned and a scan for
+ * the next candidate header after damage only has to look at one position in eight.
+ */
+export const RECORD_ALIGNMENT_BYTES = 8;
+
+/**
+ * The format's hard cap on one payload, checked before anything is allocated for it. A damaged
+ * length field can therefore never make a reader allocate more than this. 64 MiB matches
+ * nodedb-wal's MAX_WAL_PAYLOAD_SIZE; the writer's own limit (`recordPayloadMaxBytes`) is lower.
+ */
+export const RECORD_PAYLOAD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Byte offsets of the record header fields (all little-endian). */
+export const RecordField = {
+  CRC32C: 0,
+  PAYLOAD_SIZE: 4,
+  LSN: 8,
+  TENANT: 16,
+  DATABASE: 24,
+  VSHARD: 32,
+  TYPE: 36,
+  SEGMENT_ID: 40,
+  BATCH_INDEX: 44,
+} as const;
+
+/** The CRC covers the header from the byte after the CRC field, then the payload. */
+export const RECORD_CRC_START_BYTES = RecordField.PAYLOAD_SIZE;
+
+/** Bit 15 of the type: a reader that does not know this type must stop rather than skip it. */
+export const RECORD_TYPE_REQUIRED_FLAG = 0x8000;
+/** Bit 14 of the type: the payload is ciphertext (set by ringwal only; reserved until encryption lands). */
+export const RECORD_TYPE_ENCRYPTED_FLAG = 0x4000;
+/** A type of zero is never written, so zeroed bytes can never parse as a record. */
+export const RECORD_TYPE_INVALID = 0;
+/** The type used when the caller gives none: an opaque record that replay must not skip. */
+export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
+
+/** The segment header lives alone in the first block of a segment; records start at the next block. */
+export const SEGMENT_HEADER_SIZE_BYTES = 128;
+/** "ringwal" and a NUL, so `head -c 8` of a segment names its owner. */
+export const SEGMENT_MAGIC = Uint8Array.of(0x72, 0x69, 0x6e, 0x67, 0x77, 0x61, 0x6c, 0x00);
+
+/** Byte offsets of the segment header fields (all little-endian). */
+export const SegmentField = {
+  MAGIC: 0,
+  FORMAT_VERSION: 8,
+  HEADER_SIZE: 10,
+  BLOCK_SIZE: 12,
+  LOG_ID: 16,
+  SEGMENT_ID: 24,
+  FIRST_LSN: 32,
+  FLAGS: 40,
+  /** 64 bytes kept zero for the encryption issue: cipher, key id, nonce prefix, key check value. */
+  CRYPTO: 48,
+  CRYPTO_SIZE: 64,
+  CRC32C: 124,
+} as const;
+
+/** Default block: the direct-I/O alignment used when the filesystem does not report its own. */
+export const DEFAULT_BLOCK_SIZE_BYTES = 4096;
+/** Smallest and largest block sizes accepted from statx or a segment header. */
+export const BLOCK_SIZE_MIN_BYTES = 512;
+export const BLOCK_SIZE_MAX_BYTES = 65536;
+
+/** Segment file names: `wal-` + first LSN in 20 digits (u64 max has 20) + `.seg`, so name order is LSN order. */
+export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})\.seg$/;
+export const SEGMENT_TEMP_SUFFIX = '.tmp';
+export const LOCK_FILE_NAME = 'ringwal.lock';
+
+/** LSNs are JavaScript numbers; above 2^53 they would lose precision, so that is the LSN limit. */
+export const LSN_MAX = Number.MAX_SAFE_INTEGER;

@@ -1,0 +1,115 @@
+/**
+ * Record encoding and decoding for format v1 (drawn in docs/format.md).
+ *
+ * The writer encodes a record straight into the aligned write buffer through a Uint32Array view,
+ * so the payload is copied exactly once, from the caller's buffer to the memory the kernel writes
+ * from. The CRC is filled in later for the whole batch in one native call.
+ */
+import {
+  LSN_MAX,
+  RECORD_ALIGNMENT_BYTES,
+  RECORD_HEADER_SIZE_BYTES,
+  RECORD_PAYLOAD_LIMIT_BYTES,
+  RECORD_TYPE_INVALID,
+  RecordField,
+} from './constants.js';
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+/** Bytes a record with this payload occupies in the log, padding included. */
+export function recordSpanBytes(payloadSizeBytes: number): number {
+  const sizeBytes = RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
+  return (sizeBytes + RECORD_ALIGNMENT_BYTES - 1) & ~(RECORD_ALIGNMENT_BYTES - 1);
+}
+
+export interface RecordMeta {
+  type: number;
+  tenant: number;
+  vshard: number;
+  database: number;
+}
+
+/**
+ * Writes the header (CRC left zero) and the payload at `offsetBytes`, and zeroes the padding.
+ * `words` and `bytes` view the same buffer; `offsetBytes` is a multiple of 8.
+ */
+export function encodeRecord(
+  words: Uint32Array,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  payload: Uint8Array,
+  lsn: number,
+  meta: RecordMeta,
+  segmentId: number,
+  batchIndex: number,
+): number {
+  const w = offsetBytes >>> 2;
+  const payloadSizeBytes = payload.byteLength;
+  words[w] = 0;
+  words[w + 1] = payloadSizeBytes;
+  words[w + 2] = lsn >>> 0 === lsn ? lsn : lsn % TWO_POW_32;
+  words[w + 3] = lsn < TWO_POW_32 ? 0 : Math.floor(lsn / TWO_POW_32);
+  const tenant = meta.tenant;
+  words[w + 4] = tenant < TWO_POW_32 ? tenant : tenant % TWO_POW_32;
+  words[w + 5] = tenant < TWO_POW_32 ? 0 : Math.floor(tenant / TWO_POW_32);
+  const database = meta.database;
+  words[w + 6] = database < TWO_POW_32 ? database : database % TWO_POW_32;
+  words[w + 7] = database < TWO_POW_32 ? 0 : Math.floor(database / TWO_POW_32);
+  words[w + 8] = meta.vshard;
+  words[w + 9] = meta.type;
+  words[w + 10] = segmentId;
+  words[w + 11] = batchIndex;
+  bytes.set(payload, offsetBytes + RECORD_HEADER_SIZE_BYTES);
+  const endBytes = offsetBytes + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
+  const spanEndBytes = offsetBytes + recordSpanBytes(payloadSizeBytes);
+  if (spanEndBytes > endBytes) bytes.fill(0, endBytes, spanEndBytes);
+  return spanEndBytes;
+}
+
+export interface RecordHeader {
+  crc32c: number;
+  payloadSizeBytes: number;
+  lsn: number;
+  tenant: number;
+  database: number;
+  vshard: number;
+  type: number;
+  segmentId: number;
+  batchIndex: number;
+}
+
+function readU64(view: DataView, offsetBytes: number): number {
+  return view.getUint32(offsetBytes, true) + view.getUint32(offsetBytes + 4, true) * TWO_POW_32;
+}
+
+/** Reads the 48 header bytes at `offsetBytes`; the caller guarantees they are inside `view`. */
+export function decodeRecordHeader(view: DataView, offsetBytes: number): RecordHeader {
+  return {
+    crc32c: view.getUint32(offsetBytes + RecordField.CRC32C, true),
+    payloadSizeBytes: view.getUint32(offsetBytes + RecordField.PAYLOAD_SIZE, true),
+    lsn: readU64(view, offsetBytes + RecordField.LSN),
+    tenant: readU64(view, offsetBytes + RecordField.TENANT),
+    database: readU64(view, offsetBytes + RecordField.DATABASE),
+    vshard: view.getUint32(offsetBytes + RecordField.VSHARD, true),
+    type: view.getUint32(offsetBytes + RecordField.TYPE, true),
+    segmentId: view.getUint32(offsetBytes + RecordField.SEGMENT_ID, true),
+    batchIndex: view.getUint32(offsetBytes + RecordField.BATCH_INDEX, true),
+  };
+}
+
+/**
+ * The checks that need no CRC: they reject zeroed space, stale bytes of another segment and
+ * lengths that could never have been written, before any payload is read or allocated.
+ * Returns null when the header is plausible, otherwise why it is not.
+ */
+export function checkRecordHeader(header: RecordHeader, segmentId: number, payloadLimitBytes: number): string | null {
+  if (header.type === RECORD_TYPE_INVALID) return 'record type 0 (zeroed or unwritten space)';
+  if (header.segmentId !== segmentId) return `segment id ${header.segmentId} is not this segment's ${segmentId}`;
+  if (header.lsn < 1 || header.lsn > LSN_MAX) return `LSN ${header.lsn} out of range`;
+  if (header.batchIndex >= header.lsn) return `batch index ${header.batchIndex} not below LSN ${header.lsn}`;
+  const limitBytes = Math.min(payloadLimitBytes, RECORD_PAYLOAD_LIMIT_BYTES);
+  if (header.payloadSizeBytes > limitBytes) {
+    return `payload size ${header.payloadSizeBytes} above the limit of ${limitBytes}`;
+  }
+  return null;
+}

@@ -1,0 +1,86 @@
+/**
+ * The segment header: 128 bytes at offset 0 of every segment, alone in the segment's first block
+ * (records start at the next block, so rewriting the tail block never rewrites the header).
+ * It identifies a file without trusting its name. Drawn in docs/format.md.
+ */
+import { crc32c } from '../io/native-binding.js';
+import {
+  BLOCK_SIZE_MAX_BYTES,
+  BLOCK_SIZE_MIN_BYTES,
+  FORMAT_VERSION,
+  LSN_MAX,
+  SEGMENT_HEADER_SIZE_BYTES,
+  SEGMENT_MAGIC,
+  SegmentField,
+} from './constants.js';
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+export interface SegmentHeader {
+  formatVersion: number;
+  blockSizeBytes: number;
+  /** Random at log creation, the same in every segment of one log. */
+  logId: bigint;
+  /** Unique for the life of the log; every record of the segment carries it. */
+  segmentId: number;
+  firstLsn: number;
+  flags: number;
+}
+
+export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): void {
+  if (out.byteLength < SEGMENT_HEADER_SIZE_BYTES) throw new RangeError('segment header buffer too small');
+  out.fill(0, 0, SEGMENT_HEADER_SIZE_BYTES);
+  const view = new DataView(out.buffer, out.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
+  out.set(SEGMENT_MAGIC, SegmentField.MAGIC);
+  view.setUint16(SegmentField.FORMAT_VERSION, header.formatVersion, true);
+  view.setUint16(SegmentField.HEADER_SIZE, SEGMENT_HEADER_SIZE_BYTES, true);
+  view.setUint32(SegmentField.BLOCK_SIZE, header.blockSizeBytes, true);
+  view.setBigUint64(SegmentField.LOG_ID, header.logId, true);
+  view.setUint32(SegmentField.SEGMENT_ID, header.segmentId, true);
+  view.setUint32(SegmentField.FIRST_LSN, header.firstLsn % TWO_POW_32, true);
+  view.setUint32(SegmentField.FIRST_LSN + 4, Math.floor(header.firstLsn / TWO_POW_32), true);
+  view.setUint32(SegmentField.FLAGS, header.flags, true);
+  const crc = crc32c(out.subarray(0, SegmentField.CRC32C));
+  view.setUint32(SegmentField.CRC32C, crc, true);
+}
+
+export type SegmentHeaderResult =
+  | { ok: true; header: SegmentHeader }
+  | { ok: false; unsupported: boolean; reason: string };
+
+function damaged(reason: string): SegmentHeaderResult {
+  return { ok: false, unsupported: false, reason };
+}
+
+/**
+ * Parses and checks a header. A header whose CRC holds but whose version this build does not
+ * read is `unsupported` (a newer ringwal wrote it), not damage.
+ */
+export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
+  if (bytes.byteLength < SEGMENT_HEADER_SIZE_BYTES) return damaged(`header is ${bytes.byteLength} bytes, expected ${SEGMENT_HEADER_SIZE_BYTES}`);
+  for (let i = 0; i < SEGMENT_MAGIC.length; i++) {
+    if (bytes[SegmentField.MAGIC + i] !== SEGMENT_MAGIC[i]) return damaged('bad magic: not a ringwal segment');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
+  const storedCrc = view.getUint32(SegmentField.CRC32C, true);
+  if (crc32c(bytes.subarray(0, SegmentField.CRC32C)) !== storedCrc) return damaged('segment header CRC mismatch');
+  const header: SegmentHeader = {
+    formatVersion: view.getUint16(SegmentField.FORMAT_VERSION, true),
+    blockSizeBytes: view.getUint32(SegmentField.BLOCK_SIZE, true),
+    logId: view.getBigUint64(SegmentField.LOG_ID, true),
+    segmentId: view.getUint32(SegmentField.SEGMENT_ID, true),
+    firstLsn: view.getUint32(SegmentField.FIRST_LSN, true) + view.getUint32(SegmentField.FIRST_LSN + 4, true) * TWO_POW_32,
+    flags: view.getUint32(SegmentField.FLAGS, true),
+  };
+  if (header.formatVersion !== FORMAT_VERSION) {
+    return { ok: false, unsupported: true, reason: `format version ${header.formatVersion}, this build reads ${FORMAT_VERSION}` };
+  }
+  if (view.getUint16(SegmentField.HEADER_SIZE, true) !== SEGMENT_HEADER_SIZE_BYTES) return damaged('unexpected header size');
+  const block = header.blockSizeBytes;
+  if (block < BLOCK_SIZE_MIN_BYTES || block > BLOCK_SIZE_MAX_BYTES || (block & (block - 1)) !== 0) {
+    return damaged(`block size ${block} is not a power of two in [${BLOCK_SIZE_MIN_BYTES}, ${BLOCK_SIZE_MAX_BYTES}]`);
+  }
+  if (header.segmentId === 0) return damaged('segment id 0 is never written');
+  if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);
+  return { ok: true, header };
+}
