@@ -1,0 +1,75 @@
+/**
+ * The one I/O interface of ringwal. Nothing else in ringwal touches a file: the writer, recovery
+ * and the readers only call these methods, so a simulated disk (deterministic, with injected
+ * faults) can stand in for the real one. Two real implementations exist: io_uring and the
+ * libuv thread pool, both in native-io.ts over the C addon.
+ *
+ * Every method reports failure by rejecting with a WalError (WalIoError for an errno).
+ */
+
+export type BackendKind = 'io_uring' | 'threadpool' | 'sim';
+
+/** How a durable write reaches stable storage (see docs/design.md, "Choosing the sync method"). */
+export type SyncMethod = 'linked-fdatasync' | 'rwf-dsync';
+
+/** `required` fails when the file system refuses O_DIRECT; `auto` falls back to buffered I/O. */
+export type DirectIoMode = 'auto' | 'required' | 'off';
+
+/** Memory that O_DIRECT may write from: its address is a multiple of `alignmentBytes`. */
+export interface AlignedBuffer {
+  readonly arrayBuffer: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  /** The same memory as 32-bit words, for fast little-endian header encoding. */
+  readonly words: Uint32Array;
+  readonly alignmentBytes: number;
+}
+
+export interface OpenFileOptions {
+  create: boolean;
+  direct: DirectIoMode;
+  readOnly: boolean;
+}
+
+export interface IoFile {
+  readonly path: string;
+  /** Whether this file was opened with O_DIRECT. */
+  readonly direct: boolean;
+  /** Every offset, length and buffer address used with this file is a multiple of this. */
+  readonly alignmentBytes: number;
+  /**
+   * Writes `lengthBytes` from `buffer` at `fileOffsetBytes`. With `durable`, the promise resolves
+   * only once the bytes are on stable storage (write and sync are submitted together).
+   */
+  write(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durable: boolean): Promise<void>;
+  /** Reads up to `lengthBytes`; resolves to the bytes read (fewer at end of file). */
+  read(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number>;
+  datasync(): Promise<void>;
+  sizeBytes(): Promise<number>;
+  /** Sets the file size; durable only after a following datasync. */
+  truncate(sizeBytes: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface IoLock {
+  release(): Promise<void>;
+}
+
+export interface Io {
+  readonly backend: BackendKind;
+  /** The sync method this I/O uses for durable writes. */
+  readonly syncMethod: SyncMethod;
+  allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer;
+  /** CRC32C of each range `[ranges[2i], ranges[2i] + ranges[2i+1])` of `bytes` into `out[i]`: one call per batch. */
+  crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void;
+  openFile(path: string, options: OpenFileOptions): Promise<IoFile>;
+  /** Takes an exclusive, non-blocking lock; rejects with WalLockedError when it is held. */
+  lock(path: string): Promise<IoLock>;
+  mkdirp(dir: string): Promise<void>;
+  listDir(dir: string): Promise<string[]>;
+  rename(fromPath: string, toPath: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Makes creations, renames and removals in `dir` durable. */
+  fsyncDir(dir: string): Promise<void>;
+  /** Releases the ring or pool; files must be closed first. */
+  close(): Promise<void>;
+}

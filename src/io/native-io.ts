@@ -1,0 +1,408 @@
+/**
+ * The real disk: the I/O interface over the C addon, with either an io_uring ring of ringwal's
+ * own or the libuv thread pool as the queue. Hot-path requests (write, read, sync) go through the
+ * queue; cold-path metadata calls (open, rename, directory fsync) use node:fs directly, because
+ * they happen a handful of times per segment and gain nothing from a ring.
+ */
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { DEFAULT_BLOCK_SIZE_BYTES, BLOCK_SIZE_MAX_BYTES } from '../format/constants.js';
+import {
+  WalBackendUnavailableError,
+  WalDirectIoUnsupportedError,
+  WalInvalidArgumentError,
+  WalIoError,
+  WalLockedError,
+} from '../errors.js';
+import type { AlignedBuffer, BackendKind, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
+import { NativeDurability, NativeSyscall, errnoName, native, type NativeHandle } from './native-binding.js';
+
+const fsOpen = promisify(fs.open);
+const fsClose = promisify(fs.close);
+const fsFstat = promisify(fs.fstat);
+const fsFtruncate = promisify(fs.ftruncate);
+const fsFsync = promisify(fs.fsync);
+
+/**
+ * Requests in flight at once per queue. The writer keeps one write in flight and readers a few
+ * reads each; 256 leaves room for many readers while keeping the ring's memory small.
+ */
+export const QUEUE_DEPTH_DEFAULT = 256;
+export const QUEUE_DEPTH_MAX = 4096;
+
+const SYSCALL_NAMES: Record<number, string> = {
+  [NativeSyscall.WRITE]: 'write',
+  [NativeSyscall.FDATASYNC]: 'fdatasync',
+  [NativeSyscall.READ]: 'read',
+  [NativeSyscall.FSYNC]: 'fsync',
+};
+
+export interface NativeIoOptions {
+  backend: 'auto' | 'io_uring' | 'threadpool';
+  syncMethod: SyncMethod;
+  queueDepth: number;
+}
+
+/** The calls that differ between the ring and the pool; everything else is shared. */
+interface NativeQueue {
+  readonly kind: BackendKind;
+  write(reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
+  read(reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
+  fsync(reqId: number, fd: number, datasync: boolean): number;
+  injectFault(syscall: number, countdown: number, errno: number): number;
+  info(): Record<string, number>;
+  close(): number;
+}
+
+function ringQueue(handle: NativeHandle): NativeQueue {
+  return {
+    kind: 'io_uring',
+    write: (r, fd, b, bo, l, fo, d) => native.ringWrite(handle, r, fd, b, bo, l, fo, d),
+    read: (r, fd, b, bo, l, fo) => native.ringRead(handle, r, fd, b, bo, l, fo),
+    fsync: (r, fd, d) => native.ringFsync(handle, r, fd, d),
+    injectFault: (s, c, e) => native.ringInjectFault(handle, s, c, e),
+    info: () => native.ringInfo(handle),
+    close: () => native.ringClose(handle),
+  };
+}
+
+function poolQueue(handle: NativeHandle): NativeQueue {
+  return {
+    kind: 'threadpool',
+    write: (r, fd, b, bo, l, fo, d) => native.poolWrite(handle, r, fd, b, bo, l, fo, d),
+    read: (r, fd, b, bo, l, fo) => native.poolRead(handle, r, fd, b, bo, l, fo),
+    fsync: (r, fd, d) => native.poolFsync(handle, r, fd, d),
+    injectFault: (s, c, e) => native.poolInjectFault(handle, s, c, e),
+    info: () => native.poolInfo(handle),
+    close: () => native.poolClose(handle),
+  };
+}
+
+function ioErrorFrom(err: unknown, syscall: string, path: string): WalIoError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  return new WalIoError(code, (err as NodeJS.ErrnoException).syscall ?? syscall, path);
+}
+
+type Submit = (reqId: number) => number;
+
+interface Waiting {
+  submit: Submit;
+  resolve: (result: number) => void;
+  reject: (err: Error) => void;
+  path: string;
+}
+
+export class NativeIo implements Io {
+  readonly backend: BackendKind;
+  readonly syncMethod: SyncMethod;
+  private readonly queue: NativeQueue;
+  private readonly completions: Int32Array;
+  private readonly resolvers: Array<((result: number) => void) | undefined>;
+  private readonly rejecters: Array<((err: Error) => void) | undefined>;
+  private readonly paths: string[];
+  private readonly freeIds: number[];
+  /** Requests beyond the queue depth wait here, in order, instead of failing. */
+  private readonly waiting: Waiting[] = [];
+  private readonly durability: number;
+
+  private constructor(queue: NativeQueue, completions: Int32Array, depth: number, syncMethod: SyncMethod) {
+    this.queue = queue;
+    this.backend = queue.kind;
+    this.syncMethod = syncMethod;
+    this.completions = completions;
+    this.resolvers = new Array(depth).fill(undefined);
+    this.rejecters = new Array(depth).fill(undefined);
+    this.paths = new Array(depth).fill('');
+    this.freeIds = [];
+    for (let id = depth - 1; id >= 0; id--) this.freeIds.push(id);
+    this.durability = syncMethod === 'rwf-dsync' ? NativeDurability.RWF_DSYNC : NativeDurability.LINKED_FDATASYNC;
+  }
+
+  static create(options: NativeIoOptions): NativeIo {
+    const depth = options.queueDepth;
+    if (!Number.isInteger(depth) || depth < 1 || depth > QUEUE_DEPTH_MAX) {
+      throw new WalInvalidArgumentError('queueDepth', `must be an integer in [1, ${QUEUE_DEPTH_MAX}]`);
+    }
+    const completions = new Int32Array(depth * 3);
+    // The callback needs the instance, which needs the handle: bind through a holder.
+    const holder: { io?: NativeIo } = {};
+    const onCompletions = (count: number): void => holder.io!.onCompletions(count);
+    let queue: NativeQueue | undefined;
+    if (options.backend !== 'threadpool') {
+      const ring = native.ringCreate(depth, completions, onCompletions);
+      if (typeof ring === 'number') {
+        if (options.backend === 'io_uring') throw new WalBackendUnavailableError('io_uring', errnoName(ring));
+      } else {
+        queue = ringQueue(ring);
+      }
+    }
+    if (queue === undefined) {
+      const pool = native.poolCreate(depth, completions, onCompletions);
+      if (typeof pool === 'number') throw new WalBackendUnavailableError('threadpool', errnoName(pool));
+      queue = poolQueue(pool);
+    }
+    const io = new NativeIo(queue, completions, depth, options.syncMethod);
+    holder.io = io;
+    return io;
+  }
+
+  private onCompletions(count: number): void {
+    const c = this.completions;
+    for (let i = 0; i < count; i++) {
+      const reqId = c[3 * i]!;
+      const result = c[3 * i + 1]!;
+      const syscall = c[3 * i + 2]!;
+      const resolve = this.resolvers[reqId];
+      const reject = this.rejecters[reqId];
+      if (resolve === undefined || reject === undefined) throw new Error(`completion for idle request ${reqId}`);
+      const path = this.paths[reqId]!;
+      this.resolvers[reqId] = undefined;
+      this.rejecters[reqId] = undefined;
+      this.freeIds.push(reqId);
+      if (result < 0) reject(new WalIoError(errnoName(result), SYSCALL_NAMES[syscall] ?? `syscall ${syscall}`, path));
+      else resolve(result);
+    }
+    while (this.waiting.length > 0 && this.freeIds.length > 0) {
+      const next = this.waiting.shift()!;
+      this.start(next.submit, next.resolve, next.reject, next.path);
+    }
+  }
+
+  private start(submit: Submit, resolve: (result: number) => void, reject: (err: Error) => void, path: string): void {
+    const reqId = this.freeIds.pop()!;
+    const rc = submit(reqId);
+    if (rc < 0) {
+      this.freeIds.push(reqId);
+      reject(new WalIoError(errnoName(rc), 'io_uring_enter', path));
+      return;
+    }
+    this.resolvers[reqId] = resolve;
+    this.rejecters[reqId] = reject;
+    this.paths[reqId] = path;
+  }
+
+  private request(submit: Submit, path: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (this.freeIds.length === 0) this.waiting.push({ submit, resolve, reject, path });
+      else this.start(submit, resolve, reject, path);
+    });
+  }
+
+  /** Test hook: the `countdown`-th next request of `syscall` ('write' or 'fdatasync') fails with `errno`. */
+  injectFault(syscall: 'write' | 'fdatasync', countdown: number, errno: number): void {
+    const code = syscall === 'write' ? NativeSyscall.WRITE : NativeSyscall.FDATASYNC;
+    const rc = this.queue.injectFault(code, countdown, errno);
+    if (rc < 0) throw new WalIoError(errnoName(rc), 'inject_fault');
+  }
+
+  info(): Record<string, number> {
+    return this.queue.info();
+  }
+
+  allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer {
+    const ab = native.allocAligned(sizeBytes, alignmentBytes);
+    if (typeof ab === 'number') throw new WalIoError(errnoName(ab), 'posix_memalign');
+    return { arrayBuffer: ab, bytes: new Uint8Array(ab), words: new Uint32Array(ab), alignmentBytes };
+  }
+
+  crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
+    const rc = native.crc32cRanges(bytes, ranges, count, out);
+    if (rc < 0) throw new RangeError(`crc32cRanges: ${errnoName(rc)}`);
+  }
+
+  async openFile(path: string, options: OpenFileOptions): Promise<IoFile> {
+    const c = fs.constants;
+    const baseFlags = (options.readOnly ? c.O_RDONLY : c.O_RDWR) | (options.create ? c.O_CREAT : 0);
+    if (options.direct !== 'off') {
+      let fd: number | undefined;
+      try {
+        fd = await fsOpen(path, baseFlags | c.O_DIRECT, 0o644);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EINVAL') throw ioErrorFrom(err, 'open', path);
+        if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, code);
+      }
+      if (fd !== undefined) {
+        const alignmentBytes = directAlignment(fd);
+        if (alignmentBytes !== 0) return new NativeFile(this, path, fd, true, alignmentBytes);
+        // statx says this file cannot do direct I/O although open accepted the flag.
+        await fsClose(fd);
+        if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, 'EINVAL');
+      }
+    }
+    let fd: number;
+    try {
+      fd = await fsOpen(path, baseFlags, 0o644);
+    } catch (err) {
+      throw ioErrorFrom(err, 'open', path);
+    }
+    return new NativeFile(this, path, fd, false, DEFAULT_BLOCK_SIZE_BYTES);
+  }
+
+  async lock(path: string): Promise<IoLock> {
+    let fd: number;
+    try {
+      fd = await fsOpen(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    } catch (err) {
+      throw ioErrorFrom(err, 'open', path);
+    }
+    const rc = native.flock(fd, true);
+    if (rc < 0) {
+      await fsClose(fd);
+      const name = errnoName(rc);
+      if (name === 'EWOULDBLOCK' || name === 'EAGAIN') throw new WalLockedError(path);
+      throw new WalIoError(name, 'flock', path);
+    }
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        await fsClose(fd);
+      },
+    };
+  }
+
+  async mkdirp(dir: string): Promise<void> {
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw ioErrorFrom(err, 'mkdir', dir);
+    }
+  }
+
+  async listDir(dir: string): Promise<string[]> {
+    try {
+      return (await fs.promises.readdir(dir)).sort();
+    } catch (err) {
+      throw ioErrorFrom(err, 'readdir', dir);
+    }
+  }
+
+  async rename(fromPath: string, toPath: string): Promise<void> {
+    try {
+      await fs.promises.rename(fromPath, toPath);
+    } catch (err) {
+      throw ioErrorFrom(err, 'rename', fromPath);
+    }
+  }
+
+  async unlink(path: string): Promise<void> {
+    try {
+      await fs.promises.unlink(path);
+    } catch (err) {
+      throw ioErrorFrom(err, 'unlink', path);
+    }
+  }
+
+  async fsyncDir(dir: string): Promise<void> {
+    let fd: number;
+    try {
+      fd = await fsOpen(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (err) {
+      throw ioErrorFrom(err, 'open', dir);
+    }
+    try {
+      await fsFsync(fd);
+    } catch (err) {
+      throw ioErrorFrom(err, 'fsync', dir);
+    } finally {
+      await fsClose(fd);
+    }
+  }
+
+  async close(): Promise<void> {
+    const rc = this.queue.close();
+    if (rc < 0) throw new WalIoError(errnoName(rc), 'close');
+  }
+
+  /** @internal used by NativeFile */
+  submitWrite(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durable: boolean): Promise<number> {
+    const durability = durable ? this.durability : NativeDurability.NONE;
+    return this.request((r) => this.queue.write(r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability), path);
+  }
+
+  /** @internal used by NativeFile */
+  submitRead(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number> {
+    return this.request((r) => this.queue.read(r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes), path);
+  }
+
+  /** @internal used by NativeFile */
+  submitSync(fd: number, path: string): Promise<number> {
+    return this.request((r) => this.queue.fsync(r, fd, true), path);
+  }
+}
+
+/**
+ * The direct-I/O alignment statx reports for an open file, at least the default block; 0 when
+ * the file system says this file cannot do direct I/O.
+ */
+function directAlignment(fd: number): number {
+  const dio = native.dioAlignment(fd);
+  if (typeof dio === 'number') return DEFAULT_BLOCK_SIZE_BYTES;
+  if (dio.offsetAlignBytes === 0) return 0;
+  const alignmentBytes = Math.max(DEFAULT_BLOCK_SIZE_BYTES, dio.offsetAlignBytes, dio.memAlignBytes);
+  return alignmentBytes <= BLOCK_SIZE_MAX_BYTES ? alignmentBytes : 0;
+}
+
+class NativeFile implements IoFile {
+  private closed = false;
+
+  constructor(
+    private readonly io: NativeIo,
+    readonly path: string,
+    private readonly fd: number,
+    readonly direct: boolean,
+    readonly alignmentBytes: number,
+  ) {}
+
+  private checkAligned(bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): void {
+    if (this.closed) throw new Error(`${this.path}: I/O on a closed file`);
+    if (!this.direct) return;
+    const mask = this.alignmentBytes - 1;
+    if ((bufferOffsetBytes & mask) !== 0 || (lengthBytes & mask) !== 0 || fileOffsetBytes % this.alignmentBytes !== 0) {
+      throw new Error(`${this.path}: unaligned O_DIRECT request (buffer ${bufferOffsetBytes}, length ${lengthBytes}, offset ${fileOffsetBytes})`);
+    }
+  }
+
+  async write(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durable: boolean): Promise<void> {
+    this.checkAligned(bufferOffsetBytes, lengthBytes, fileOffsetBytes);
+    const written = await this.io.submitWrite(this.fd, this.path, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable);
+    if (written !== lengthBytes) throw new Error(`${this.path}: native write reported ${written} of ${lengthBytes} bytes`);
+  }
+
+  read(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number> {
+    this.checkAligned(bufferOffsetBytes, lengthBytes, fileOffsetBytes);
+    return this.io.submitRead(this.fd, this.path, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes);
+  }
+
+  async datasync(): Promise<void> {
+    await this.io.submitSync(this.fd, this.path);
+  }
+
+  async sizeBytes(): Promise<number> {
+    try {
+      return (await fsFstat(this.fd)).size;
+    } catch (err) {
+      throw ioErrorFrom(err, 'fstat', this.path);
+    }
+  }
+
+  async truncate(sizeBytes: number): Promise<void> {
+    try {
+      await fsFtruncate(this.fd, sizeBytes);
+    } catch (err) {
+      throw ioErrorFrom(err, 'ftruncate', this.path);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await fsClose(this.fd);
+    } catch (err) {
+      throw ioErrorFrom(err, 'close', this.path);
+    }
+  }
+}
