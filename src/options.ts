@@ -1,0 +1,107 @@
+/**
+ * Options of Wal.open, checked and defaulted in one place with a clear message per mistake.
+ * Every limit has a maximum and the reason for it.
+ */
+import { WalInvalidArgumentError } from './errors.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from './format/constants.js';
+import type { DirectIoMode, Io, SyncMethod } from './io/io.js';
+import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX } from './io/native-io.js';
+
+export type BackendChoice = 'auto' | 'io_uring' | 'threadpool';
+
+export interface WalOptions {
+  /** `auto` (default) uses io_uring and falls back to the thread pool where io_uring is unavailable. */
+  backend?: BackendChoice;
+  /** `auto` (default) uses O_DIRECT where the file system supports it; `required` fails otherwise. */
+  directIo?: DirectIoMode;
+  /** How a batch is made durable; see docs/design.md for the measurement behind the default. */
+  syncMethod?: SyncMethod;
+  /** Bytes of records in one write; larger batches wait for the next write. */
+  batchBytesMax?: number;
+  /** Largest payload accepted by append; checked before anything is copied. */
+  recordPayloadMaxBytes?: number;
+  /** Appends waiting for room in a batch before append rejects with WAL_ERR_OVERLOADED. */
+  pendingAppendsMax?: number;
+  /** io_uring entries (or thread-pool slots): requests in flight at once. */
+  queueDepth?: number;
+  /** An I/O implementation to use instead of the native one (the simulated disk). */
+  io?: Io;
+}
+
+export interface ResolvedOptions {
+  backend: BackendChoice;
+  directIo: DirectIoMode;
+  syncMethod: SyncMethod;
+  batchBytesMax: number;
+  recordPayloadMaxBytes: number;
+  pendingAppendsMax: number;
+  queueDepth: number;
+  io: Io | undefined;
+}
+
+/** 64 KiB floor: smaller batches would cost a sync per few records and gain nothing. */
+export const BATCH_BYTES_MIN = 64 * 1024;
+/** 4 MiB default: at ~1 GB/s sequential that is a ~4 ms write, large enough for full bandwidth. */
+export const BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
+/** 256 MiB cap: two batch buffers are allocated at open, so this bounds the writer's memory at 512 MiB. */
+export const BATCH_BYTES_MAX = 256 * 1024 * 1024;
+/** 1 MiB default payload limit, as most logs keep large values out of line. */
+export const RECORD_PAYLOAD_DEFAULT_BYTES = 1024 * 1024;
+/** 1M waiting appends by default: each holds only a reference to the caller's payload. */
+export const PENDING_APPENDS_DEFAULT = 1 << 20;
+/** 16M cap: the queue's own bookkeeping (~100 bytes each) stays under 2 GiB. */
+export const PENDING_APPENDS_MAX = 1 << 24;
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new WalInvalidArgumentError(name, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+  }
+  return value as T;
+}
+
+function integerIn(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new WalInvalidArgumentError(name, `must be an integer in [${min}, ${max}], got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? `an object (${value.constructor?.name ?? 'null prototype'})` : typeof value;
+}
+
+const KNOWN_OPTIONS = new Set(['backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'queueDepth', 'io']);
+
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new WalInvalidArgumentError('options', `must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new WalInvalidArgumentError(key, 'is not an option of Wal.open');
+  }
+  const o = options as WalOptions;
+  const batchBytesMax = integerIn('batchBytesMax', o.batchBytesMax, BATCH_BYTES_MIN, BATCH_BYTES_MAX, BATCH_BYTES_DEFAULT);
+  // A record must fit one batch buffer, and never exceed the format's own cap.
+  const payloadCapBytes = Math.min(RECORD_PAYLOAD_LIMIT_BYTES, batchBytesMax - RECORD_HEADER_SIZE_BYTES - 8);
+  const io = o.io;
+  if (io !== undefined && (typeof io !== 'object' || io === null || typeof (io as Io).openFile !== 'function')) {
+    throw new WalInvalidArgumentError('io', 'must implement the Io interface');
+  }
+  return {
+    backend: oneOf('backend', o.backend, ['auto', 'io_uring', 'threadpool'], 'auto'),
+    directIo: oneOf('directIo', o.directIo, ['auto', 'required', 'off'], 'auto'),
+    syncMethod: oneOf('syncMethod', o.syncMethod, ['linked-fdatasync', 'rwf-dsync'], 'linked-fdatasync'),
+    batchBytesMax,
+    recordPayloadMaxBytes: integerIn('recordPayloadMaxBytes', o.recordPayloadMaxBytes, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_DEFAULT_BYTES, payloadCapBytes)),
+    pendingAppendsMax: integerIn('pendingAppendsMax', o.pendingAppendsMax, 1, PENDING_APPENDS_MAX, PENDING_APPENDS_DEFAULT),
+    queueDepth: integerIn('queueDepth', o.queueDepth, 1, QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),
+    io,
+  };
+}
