@@ -1,0 +1,24 @@
+/**
+ * ringwal: a durable write-ahead log for Node.js on Linux.
+ *
+ *   const wal = await Wal.open('/var/lib/app/wal');
+ *   const lsn = await wal.append(Buffer.from('hello'));   // resolves once durable
+ *   for await (const rec of wal.read({ fromLsn: 1 })) console.log(rec.lsn, rec.payload);
+ *   await wal.close();
+ */
+export { Wal } from './writer/wal.js';
+export type { AppendOptions, ReadOptions, WalRecord, WalStats } from './writer/wal.js';
+export type { BatchResult } from './writer/group-commit.js';
+export type { WalOptions, BackendChoice } from './options.js';
+export type { RecoveryReport, TornTail } from './recovery/recover.js';
+export type { Io, IoFile, IoLock, AlignedBuffer, BackendKind, SyncMethod, DirectIoMode, OpenFileOptions } from './io/io.js';
+export { NativeIo } from './io/native-io.js';
+export * from './errors.js';
+export {
+  FORMAT_VERSION,
+  RECORD_HEADER_SIZE_BYTES,
+  RECORD_PAYLOAD_LIMIT_BYTES,
+  RECORD_TYPE_REQUIRED_FLAG,
+  RECORD_TYPE_ENCRYPTED_FLAG,
+  RECORD_TYPE_DEFAULT,
+} from './format/constants.js';
