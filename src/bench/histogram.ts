@@ -69,11 +69,15 @@ export class LatencyHistogram {
       throw new RangeError(`percentile must be in [0, 100], got ${percentile}`);
     }
     if (this.count === 0) return 0;
-    const rank = Math.max(1, Math.ceil((percentile / 100) * this.count));
+    // The epsilon keeps float error from pushing an exact rank up by one (0.999 * 1000 = 999.0000000000001).
+    const rank = Math.max(1, Math.ceil((percentile / 100) * this.count - 1e-9));
     let seen = 0;
     for (let index = 0; index < bucketCount; index++) {
       seen += this.counts[index]!;
-      if (seen >= rank) return Math.min(highestValueOf(index), this.maxUs);
+      if (seen < rank) continue;
+      // The bucket holding clamped values has no useful top; the exact maximum is the honest answer.
+      const highestUs = highestValueOf(index);
+      return highestUs >= latencyUsHighest ? this.maxUs : Math.min(highestUs, this.maxUs);
     }
     return this.maxUs;
   }

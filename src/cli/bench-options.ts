@@ -1,0 +1,113 @@
+import { parseArgs } from 'node:util';
+import { producersMax, recordsMax, durationMsMax, openLoopSendsMax } from '../bench/limits.js';
+import { workloadKinds } from '../bench/suite.js';
+import type { WorkloadKind } from '../bench/workload-result.js';
+import { UsageError, asUsageError } from './usage-error.js';
+
+export const benchDirDefault = 'ringwal-bench-data';
+const helpCommand = 'ringwal bench';
+
+const backends = ['auto', 'io_uring', 'threadpool'] as const;
+const directIoModes = ['auto', 'required', 'off'] as const;
+const syncMethods = ['linked-fdatasync', 'rwf-dsync'] as const;
+
+export interface BenchOptions {
+  help: boolean;
+  dir: string;
+  json: boolean;
+  kinds: WorkloadKind[];
+  producers: number[] | undefined;
+  recordsMax: number | undefined;
+  durationMs: number | undefined;
+  ratePerS: number | undefined;
+  backend: (typeof backends)[number];
+  directIo: (typeof directIoModes)[number];
+  syncMethod: (typeof syncMethods)[number];
+}
+
+export const benchUsage = `usage: ringwal bench [options]
+
+Appends to a fresh on-disk WAL and reports throughput, latency and the page-cache change.
+By default it runs the closed loop with 1 (for 5 s), 256 and 4096 producers (1,000,000 records
+of 128 B each, at most 15 s), the open loop at 100,000 records/s for 5 s, and bulk appends of
+256 × 4 KiB per batch (1 GiB, at most 15 s).
+
+options:
+  --dir PATH              WAL directory, emptied before each workload and removed at the end
+                          (default ./${benchDirDefault})
+  --workload KIND         closed | open | bulk; repeat to pick several (default: all)
+  --producers N[,N..]     closed-loop producer counts (default 1,256,4096)
+  --records N             records per closed-loop run; 4 KiB records per bulk run
+  --seconds S             time cap of each closed and bulk run; duration of the open loop
+  --rate N                open-loop rate in records/s (default 100000)
+  --backend B             auto | io_uring | threadpool (default auto)
+  --direct-io M           auto | required | off (default auto)
+  --sync-method M         linked-fdatasync | rwf-dsync (default linked-fdatasync)
+  --json                  print one JSON object instead of the table
+  -h, --help              this text
+`;
+
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        dir: { type: 'string', default: benchDirDefault },
+        workload: { type: 'string', multiple: true },
+        producers: { type: 'string' },
+        records: { type: 'string' },
+        seconds: { type: 'string' },
+        rate: { type: 'string' },
+        backend: { type: 'string', default: 'auto' },
+        'direct-io': { type: 'string', default: 'auto' },
+        'sync-method': { type: 'string', default: 'linked-fdatasync' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw asUsageError(error, helpCommand);
+  }
+  const kinds = (values.workload ?? [...workloadKinds]).flatMap((text) => text.split(','));
+  for (const kind of kinds) oneOf('--workload', kind, workloadKinds);
+  const seconds = values.seconds === undefined ? undefined : positiveNumber('--seconds', values.seconds, durationMsMax / 1000);
+  return {
+    help: values.help,
+    dir: values.dir,
+    json: values.json,
+    kinds: [...new Set(kinds)] as WorkloadKind[],
+    producers: values.producers?.split(',').map((text) => integer('--producers', text, producersMax)),
+    recordsMax: values.records === undefined ? undefined : integer('--records', values.records, recordsMax),
+    durationMs: seconds === undefined ? undefined : Math.max(1, Math.round(seconds * 1000)),
+    ratePerS: values.rate === undefined ? undefined : integer('--rate', values.rate, openLoopSendsMax),
+    backend: oneOf('--backend', values.backend, backends),
+    directIo: oneOf('--direct-io', values['direct-io'], directIoModes),
+    syncMethod: oneOf('--sync-method', values['sync-method'], syncMethods),
+  };
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}; got '${value}'`, helpCommand);
+  }
+  return value as T;
+}
+
+function integer(flag: string, text: string, max: number): number {
+  const value = Number(text.replace(/_/g, ''));
+  if (!/^[0-9_]+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new UsageError(`${flag} must be an integer from 1 to ${max}; got '${text}'`, helpCommand);
+  }
+  return value;
+}
+
+function positiveNumber(flag: string, text: string, max: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value <= max)) {
+    throw new UsageError(`${flag} must be a number above 0 and at most ${max}; got '${text}'`, helpCommand);
+  }
+  return value;
+}
