@@ -223,9 +223,9 @@ export class NativeIo implements Io {
         if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, code);
       }
       if (fd !== undefined) {
-        const alignmentBytes = directAlignment(fd);
+        const alignmentBytes = (await isMemoryFileSystem(path)) ? 0 : directAlignment(fd);
         if (alignmentBytes !== 0) return new NativeFile(this, path, fd, true, alignmentBytes);
-        // statx says this file cannot do direct I/O although open accepted the flag.
+        // Open accepted the flag, but statx or the file system type says it is not direct I/O.
         await fsClose(fd);
         if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, 'EINVAL');
       }
@@ -330,6 +330,23 @@ export class NativeIo implements Io {
   /** @internal used by NativeFile */
   submitSync(fd: number, path: string): Promise<number> {
     return this.request((r) => this.queue.fsync(r, fd, true), path);
+  }
+}
+
+/** statfs magic numbers of file systems that live in the page cache (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+/**
+ * tmpfs accepts O_DIRECT since Linux 6.6, but its data is the page cache itself, so a WAL there
+ * is not doing direct I/O whatever the flag says; ringwal reports it as buffered.
+ */
+async function isMemoryFileSystem(path: string): Promise<boolean> {
+  try {
+    const type = (await fs.promises.statfs(path)).type;
+    return type === TMPFS_MAGIC || type === RAMFS_MAGIC;
+  } catch {
+    return false;
   }
 }
 
