@@ -1,0 +1,403 @@
+/*
+ * Hot path of the io_uring driver: queue a request, submit SQEs, reap CQEs.
+ * Setup and teardown are in rw_ring_setup.c.
+ */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "rw_barrier.h"
+#include "rw_ring.h"
+
+/* Which SQE of a request a CQE answers; packed into user_data next to the slot index. */
+enum { PART_MAIN = 0, PART_SYNC = 1, PART_BITS = 1 };
+
+static uint64_t user_data_of(uint32_t slot, uint32_t part) {
+    return ((uint64_t)slot << PART_BITS) | part;
+}
+
+static uint32_t fixed_lookup(const struct rw_ring *ring, const uint8_t *buffer, uint32_t length_bytes) {
+    uintptr_t start = (uintptr_t)buffer;
+    for (uint32_t i = 0; i < ring->fixed_count; i++) {
+        const struct rw_ring_fixed_buffer *fixed = &ring->fixed[i];
+        if (start >= fixed->base && start - fixed->base <= fixed->size_bytes &&
+            length_bytes <= fixed->size_bytes - (start - fixed->base)) {
+            return i;
+        }
+    }
+    return RW_FIXED_NONE;
+}
+
+static void pending_push(struct rw_ring *ring, uint32_t slot) {
+    struct rw_ring_request *request = &ring->requests[slot];
+    assert(request->state != RW_SLOT_PENDING);
+    request->state = RW_SLOT_PENDING;
+    request->pending_next = RW_SLOT_NONE;
+    if (ring->pending_tail == RW_SLOT_NONE) {
+        ring->pending_head = slot;
+    } else {
+        ring->requests[ring->pending_tail].pending_next = slot;
+    }
+    ring->pending_tail = slot;
+    ring->pending_count++;
+    assert(ring->pending_count <= ring->in_flight);
+}
+
+static uint32_t pending_pop(struct rw_ring *ring) {
+    uint32_t slot = ring->pending_head;
+    assert(slot != RW_SLOT_NONE && ring->pending_count > 0);
+    ring->pending_head = ring->requests[slot].pending_next;
+    if (ring->pending_head == RW_SLOT_NONE) ring->pending_tail = RW_SLOT_NONE;
+    ring->pending_count--;
+    return slot;
+}
+
+static struct rw_ring_request *slot_acquire(struct rw_ring *ring, uint32_t *slot_out) {
+    if (ring->free_count == 0) return NULL;
+    uint32_t slot = ring->free_slots[--ring->free_count];
+    struct rw_ring_request *request = &ring->requests[slot];
+    assert(request->state == RW_SLOT_FREE);
+    memset(request, 0, sizeof(*request));
+    request->fixed_index = RW_FIXED_NONE;
+    ring->in_flight++;
+    assert(ring->in_flight + ring->free_count == ring->entries);
+    *slot_out = slot;
+    return request;
+}
+
+static void slot_release(struct rw_ring *ring, uint32_t slot) {
+    struct rw_ring_request *request = &ring->requests[slot];
+    assert(request->state == RW_SLOT_SUBMITTED && request->cqes_outstanding == 0);
+    request->state = RW_SLOT_FREE;
+    ring->free_slots[ring->free_count++] = slot;
+    ring->in_flight--;
+    assert(ring->in_flight + ring->free_count == ring->entries);
+}
+
+static uint32_t sqes_needed(const struct rw_ring_request *request) {
+    /* An injected write failure replaces the whole request by one NOP: nothing is written. */
+    if (request->op == RW_RING_OP_WRITE && request->fault_main_errno == 0 &&
+        request->durability == RW_DURABILITY_FDATASYNC) {
+        return 2;
+    }
+    return 1;
+}
+
+static struct io_uring_sqe *sqe_next(struct rw_ring *ring) {
+    struct io_uring_sqe *sqe = &ring->sq.sqes[ring->sq.tail_local & ring->sq.mask];
+    ring->sq.tail_local++;
+    memset(sqe, 0, sizeof(*sqe));
+    return sqe;
+}
+
+static void sqe_nop(struct io_uring_sqe *sqe, uint32_t slot, uint32_t part) {
+    sqe->opcode = IORING_OP_NOP;
+    sqe->user_data = user_data_of(slot, part);
+}
+
+static void sqe_fsync(struct io_uring_sqe *sqe, int fd, bool datasync, uint32_t slot, uint32_t part) {
+    sqe->opcode = IORING_OP_FSYNC;
+    sqe->fd = fd;
+    sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0;
+    sqe->user_data = user_data_of(slot, part);
+}
+
+static void sqe_rw(struct io_uring_sqe *sqe, const struct rw_ring_request *request, uint32_t slot,
+                   bool write) {
+    uint32_t remaining_bytes = request->length_bytes - request->done_bytes;
+    bool fixed = request->fixed_index != RW_FIXED_NONE;
+    if (write) {
+        sqe->opcode = fixed ? IORING_OP_WRITE_FIXED : IORING_OP_WRITE;
+    } else {
+        sqe->opcode = fixed ? IORING_OP_READ_FIXED : IORING_OP_READ;
+    }
+    sqe->fd = request->fd;
+    sqe->addr = (uint64_t)(uintptr_t)(request->buffer + request->done_bytes);
+    sqe->len = remaining_bytes;
+    sqe->off = request->file_offset_bytes + request->done_bytes;
+    if (fixed) sqe->buf_index = (uint16_t)request->fixed_index;
+    if (write && request->durability == RW_DURABILITY_DSYNC) sqe->rw_flags = RWF_DSYNC;
+    sqe->user_data = user_data_of(slot, PART_MAIN);
+}
+
+/* Writes the SQEs of one request; the caller checked that sqes_needed() of them are free. */
+static void request_prepare(struct rw_ring *ring, uint32_t slot) {
+    struct rw_ring_request *request = &ring->requests[slot];
+    assert(request->state == RW_SLOT_PENDING);
+    uint32_t needed = sqes_needed(request);
+
+    switch (request->op) {
+    case RW_RING_OP_WRITE:
+        if (request->fault_main_errno > 0) {
+            sqe_nop(sqe_next(ring), slot, PART_MAIN);
+            break;
+        }
+        struct io_uring_sqe *write_sqe = sqe_next(ring);
+        sqe_rw(write_sqe, request, slot, true);
+        if (request->durability == RW_DURABILITY_FDATASYNC) {
+            /* The link makes the kernel start the sync only after the whole write succeeded. */
+            write_sqe->flags |= IOSQE_IO_LINK;
+            struct io_uring_sqe *sync_sqe = sqe_next(ring);
+            if (request->fault_sync_errno > 0) {
+                sqe_nop(sync_sqe, slot, PART_SYNC);
+            } else {
+                sqe_fsync(sync_sqe, request->fd, true, slot, PART_SYNC);
+            }
+        }
+        break;
+    case RW_RING_OP_READ:
+        sqe_rw(sqe_next(ring), request, slot, false);
+        break;
+    case RW_RING_OP_FSYNC:
+        if (request->fault_sync_errno > 0) {
+            sqe_nop(sqe_next(ring), slot, PART_MAIN);
+        } else {
+            sqe_fsync(sqe_next(ring), request->fd, request->datasync, slot, PART_MAIN);
+        }
+        break;
+    default:
+        assert(!"unknown request op");
+    }
+    request->state = RW_SLOT_SUBMITTED;
+    request->cqes_outstanding = (uint8_t)needed;
+    request->main_result = 0;
+    request->sync_result = 0;
+}
+
+static int ring_enter(struct rw_ring *ring, uint32_t to_submit) {
+    long ret = syscall(__NR_io_uring_enter, ring->ring_fd, to_submit, 0, 0, NULL, 0);
+    return ret < 0 ? -errno : (int)ret;
+}
+
+/*
+ * Moves pending requests into the SQ while they fit and submits. When the SQ is full, the rest
+ * stay pending and go at the next flush (after a reap), so a full SQ never fails a request.
+ * Each pass either empties the SQ (io_uring_enter consumes all SQEs without SQPOLL) and so
+ * places at least one pending request, or stops; entries + 1 passes bound the loop.
+ */
+static void ring_flush(struct rw_ring *ring) {
+    for (uint32_t pass = 0; pass <= ring->entries; pass++) {
+        while (ring->pending_count > 0) {
+            const struct rw_ring_request *next = &ring->requests[ring->pending_head];
+            uint32_t used = ring->sq.tail_local - rw_sq_head_load(ring->sq.head);
+            assert(used <= ring->sq.entries);
+            /* Both SQEs of a linked pair must go in one io_uring_enter, or the link breaks. */
+            if (ring->sq.entries - used < sqes_needed(next)) break;
+            request_prepare(ring, pending_pop(ring));
+        }
+        uint32_t to_submit = ring->sq.tail_local - rw_sq_head_load(ring->sq.head);
+        if (to_submit == 0) return;
+        rw_sq_tail_store(ring->sq.tail, ring->sq.tail_local);
+
+        int ret = ring_enter(ring, to_submit);
+        if (ret == -EINTR) continue;
+        /*
+         * EAGAIN (kernel out of request memory) and EBUSY (CQ backlog) are transient: the SQEs
+         * stay in the SQ and go with the next flush, which the next call or reap triggers.
+         */
+        if (ret == -EAGAIN || ret == -EBUSY) return;
+        /* Any other error means our ring fd or mappings are broken, which is a bug of ours. */
+        assert(ret >= 0);
+        if (ring->pending_count == 0) return;
+    }
+}
+
+static int request_queue(struct rw_ring *ring, uint32_t slot) {
+    pending_push(ring, slot);
+    ring_flush(ring);
+    return 0;
+}
+
+static bool io_args_valid(const void *buffer, uint32_t length_bytes, uint64_t file_offset_bytes) {
+    if (buffer == NULL || length_bytes == 0 || length_bytes > RW_IO_BYTES_MAX) return false;
+    /* The kernel takes a signed 64-bit offset; the end must not wrap past it. */
+    return file_offset_bytes <= (uint64_t)INT64_MAX - length_bytes;
+}
+
+int rw_ring_write(struct rw_ring *ring, int32_t req_id, int fd, void *buffer, uint32_t length_bytes,
+                  uint64_t file_offset_bytes, int durability, void *context) {
+    assert(ring != NULL && ring->ring_fd >= 0);
+    if (!io_args_valid(buffer, length_bytes, file_offset_bytes)) return -EINVAL;
+    if (durability < RW_DURABILITY_NONE || durability > RW_DURABILITY_DSYNC) return -EINVAL;
+    if (fd < 0) return -EBADF;
+
+    uint32_t slot;
+    struct rw_ring_request *request = slot_acquire(ring, &slot);
+    if (request == NULL) return -EBUSY;
+    request->op = RW_RING_OP_WRITE;
+    request->durability = (uint8_t)durability;
+    request->req_id = req_id;
+    request->fd = fd;
+    request->buffer = buffer;
+    request->length_bytes = length_bytes;
+    request->file_offset_bytes = file_offset_bytes;
+    request->fixed_index = fixed_lookup(ring, buffer, length_bytes);
+    request->context = context;
+    request->fault_main_errno = rw_fault_take(&ring->fault_write);
+    if (request->fault_main_errno == 0 && durability != RW_DURABILITY_NONE) {
+        request->fault_sync_errno = rw_fault_take(&ring->fault_sync);
+    }
+    return request_queue(ring, slot);
+}
+
+int rw_ring_read(struct rw_ring *ring, int32_t req_id, int fd, void *buffer, uint32_t length_bytes,
+                 uint64_t file_offset_bytes, void *context) {
+    assert(ring != NULL && ring->ring_fd >= 0);
+    if (!io_args_valid(buffer, length_bytes, file_offset_bytes)) return -EINVAL;
+    if (fd < 0) return -EBADF;
+
+    uint32_t slot;
+    struct rw_ring_request *request = slot_acquire(ring, &slot);
+    if (request == NULL) return -EBUSY;
+    request->op = RW_RING_OP_READ;
+    request->req_id = req_id;
+    request->fd = fd;
+    request->buffer = buffer;
+    request->length_bytes = length_bytes;
+    request->file_offset_bytes = file_offset_bytes;
+    request->fixed_index = fixed_lookup(ring, buffer, length_bytes);
+    request->context = context;
+    return request_queue(ring, slot);
+}
+
+int rw_ring_fsync(struct rw_ring *ring, int32_t req_id, int fd, bool datasync, void *context) {
+    assert(ring != NULL && ring->ring_fd >= 0);
+    if (fd < 0) return -EBADF;
+
+    uint32_t slot;
+    struct rw_ring_request *request = slot_acquire(ring, &slot);
+    if (request == NULL) return -EBUSY;
+    request->op = RW_RING_OP_FSYNC;
+    request->datasync = datasync;
+    request->req_id = req_id;
+    request->fd = fd;
+    request->context = context;
+    request->fault_sync_errno = rw_fault_take(&ring->fault_sync);
+    return request_queue(ring, slot);
+}
+
+/*
+ * Decides, once every CQE of a submission is in, whether the request is finished. Returns true
+ * and fills out if so; false if the remainder of a short write was queued again.
+ */
+static bool request_settle(struct rw_ring *ring, uint32_t slot, struct rw_completion *out) {
+    struct rw_ring_request *request = &ring->requests[slot];
+    assert(request->state == RW_SLOT_SUBMITTED && request->cqes_outstanding == 0);
+    out->req_id = request->req_id;
+    out->context = request->context;
+
+    switch (request->op) {
+    case RW_RING_OP_READ:
+        out->result = request->main_result; /* a short read is end of file, reported as is */
+        out->syscall = RW_SYSCALL_READ;
+        return true;
+    case RW_RING_OP_FSYNC:
+        out->result = request->fault_sync_errno > 0 ? -request->fault_sync_errno : request->main_result;
+        out->syscall = request->datasync ? RW_SYSCALL_FDATASYNC : RW_SYSCALL_FSYNC;
+        return true;
+    case RW_RING_OP_WRITE:
+        break;
+    default:
+        assert(!"unknown request op");
+    }
+
+    int32_t written = request->main_result;
+    out->syscall = RW_SYSCALL_WRITE;
+    if (request->fault_main_errno > 0) {
+        out->result = -request->fault_main_errno;
+        return true;
+    }
+    if (written < 0) {
+        out->result = written;
+        return true;
+    }
+    /* A write that makes no progress would loop forever; the kernel says 0 only on a broken device. */
+    if (written == 0) {
+        out->result = -EIO;
+        return true;
+    }
+    uint32_t remaining_bytes = request->length_bytes - request->done_bytes;
+    assert((uint32_t)written <= remaining_bytes);
+    request->done_bytes += (uint32_t)written;
+    if (request->done_bytes < request->length_bytes) {
+        /* A short write broke the link, so the kernel cancelled the sync: redo both for the rest. */
+        pending_push(ring, slot);
+        return false;
+    }
+
+    int32_t sync_result = 0;
+    if (request->fault_sync_errno > 0) {
+        sync_result = -request->fault_sync_errno;
+    } else if (request->durability == RW_DURABILITY_FDATASYNC) {
+        sync_result = request->sync_result;
+    }
+    if (sync_result < 0) {
+        out->result = sync_result;
+        out->syscall = RW_SYSCALL_FDATASYNC;
+        return true;
+    }
+    out->result = (int32_t)request->length_bytes;
+    return true;
+}
+
+int rw_ring_reap(struct rw_ring *ring, struct rw_completion *out, uint32_t out_capacity) {
+    assert(ring != NULL && ring->ring_fd >= 0);
+    assert(out != NULL && out_capacity >= ring->entries);
+    uint32_t count = 0;
+    uint32_t head = *ring->cq.head;
+    uint32_t tail = rw_cq_tail_load(ring->cq.tail);
+    assert(tail - head <= ring->cq.entries);
+
+    for (; head != tail; head++) {
+        const struct io_uring_cqe *cqe = &ring->cq.cqes[head & ring->cq.mask];
+        uint32_t slot = (uint32_t)(cqe->user_data >> PART_BITS);
+        uint32_t part = (uint32_t)(cqe->user_data & ((1u << PART_BITS) - 1));
+        assert(slot < ring->entries);
+        struct rw_ring_request *request = &ring->requests[slot];
+        assert(request->state == RW_SLOT_SUBMITTED && request->cqes_outstanding > 0);
+
+        if (part == PART_SYNC) {
+            request->sync_result = cqe->res;
+        } else {
+            request->main_result = cqe->res;
+        }
+        if (--request->cqes_outstanding > 0) continue;
+        if (request_settle(ring, slot, &out[count])) {
+            slot_release(ring, slot);
+            count++;
+            assert(count <= out_capacity);
+        }
+    }
+    rw_cq_head_store(ring->cq.head, head);
+    /* Short-write remainders were queued by request_settle; send them now the CQ has room. */
+    ring_flush(ring);
+    return (int)count;
+}
+
+void rw_ring_eventfd_clear(struct rw_ring *ring) {
+    assert(ring != NULL && ring->event_fd >= 0);
+    uint64_t counter;
+    /* Non-blocking: EAGAIN only means another wakeup already cleared it. */
+    ssize_t ret = read(ring->event_fd, &counter, sizeof(counter));
+    assert(ret == (ssize_t)sizeof(counter) || errno == EAGAIN || errno == EINTR);
+    (void)ret;
+}
+
+int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countdown, int32_t errno_value) {
+    assert(ring != NULL);
+    if (errno_value <= 0 || errno_value > RW_ERRNO_MAX) return -EINVAL;
+    struct rw_fault fault = {.countdown = countdown, .errno_value = errno_value};
+    if (syscall_kind == RW_SYSCALL_WRITE) {
+        ring->fault_write = fault;
+    } else if (syscall_kind == RW_SYSCALL_FDATASYNC) {
+        ring->fault_sync = fault;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}

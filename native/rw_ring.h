@@ -1,0 +1,149 @@
+/*
+ * A minimal io_uring driver over raw system calls (no liburing).
+ *
+ * Requests live in a table of `entries` slots allocated at create; the hot path allocates
+ * nothing. A request may need several submissions (short writes are resubmitted for the
+ * remainder, with their sync step), but it reports exactly one struct rw_completion.
+ *
+ *   caller ──rw_ring_write──▶ slot (PENDING) ──flush──▶ SQEs ──io_uring_enter──▶ kernel
+ *   caller ◀──rw_ring_reap──  slot (FREE)   ◀─ all CQEs of the slot seen ◀── CQ ◀─┘
+ *                                     └─ short write: back to PENDING for the remainder
+ *
+ * Every function returns 0 (or a count) on success and -errno on failure. Not thread-safe: one
+ * thread (the event loop) owns a ring.
+ */
+#ifndef RW_RING_H
+#define RW_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rw_completion.h"
+
+/* The request table is allocated at create; this bounds its memory and the kernel's rings. */
+#define RW_RING_ENTRIES_MAX 4096u
+
+/* Registered buffers pin memory; a WAL needs a handful (one per in-flight batch buffer). */
+#define RW_RING_FIXED_BUFFERS_MAX 64u
+
+enum rw_slot_state {
+    RW_SLOT_FREE = 0,
+    RW_SLOT_PENDING,   /* accepted, waiting for SQ space */
+    RW_SLOT_SUBMITTED, /* its SQEs are in the kernel; CQEs outstanding */
+};
+
+enum rw_ring_op {
+    RW_RING_OP_WRITE = 1,
+    RW_RING_OP_READ,
+    RW_RING_OP_FSYNC,
+};
+
+/* A slot index is at most RW_RING_ENTRIES_MAX - 1, so this marks "no slot". */
+#define RW_SLOT_NONE UINT32_MAX
+
+/* No fixed buffer covers the request: use plain WRITE/READ. */
+#define RW_FIXED_NONE UINT32_MAX
+
+struct rw_ring_request {
+    uint8_t state;             /* enum rw_slot_state */
+    uint8_t op;                /* enum rw_ring_op */
+    uint8_t durability;        /* enum rw_durability, writes only */
+    uint8_t datasync;          /* fsync requests only */
+    uint8_t cqes_outstanding;  /* CQEs of the current submission not yet reaped */
+    int32_t req_id;
+    int fd;
+    uint8_t *buffer;
+    uint32_t length_bytes;
+    uint32_t done_bytes;       /* written so far, over all submissions */
+    uint64_t file_offset_bytes;
+    uint32_t fixed_index;      /* registered buffer holding [buffer, buffer + length) */
+    int32_t main_result;       /* CQE result of the write/read/fsync of the latest submission */
+    int32_t sync_result;       /* CQE result of the linked fsync of the latest submission */
+    int32_t fault_main_errno;  /* > 0: a NOP replaced the write; report -fault_main_errno */
+    int32_t fault_sync_errno;  /* > 0: a NOP replaced the sync step; report -fault_sync_errno */
+    uint32_t pending_next;
+    void *context;
+};
+
+struct rw_ring_sq {
+    uint32_t *head;
+    uint32_t *tail;
+    uint32_t mask;
+    uint32_t entries;
+    uint32_t tail_local; /* SQEs prepared up to here; published to *tail at flush */
+    struct io_uring_sqe *sqes;
+};
+
+struct rw_ring_cq {
+    uint32_t *head;
+    uint32_t *tail;
+    uint32_t mask;
+    uint32_t entries;
+    struct io_uring_cqe *cqes;
+};
+
+struct rw_ring_fixed_buffer {
+    uintptr_t base;
+    size_t size_bytes;
+};
+
+struct rw_ring {
+    int ring_fd;
+    int event_fd;
+    uint32_t features;
+
+    void *sq_map;
+    size_t sq_map_bytes;
+    void *cq_map; /* equal to sq_map with IORING_FEAT_SINGLE_MMAP */
+    size_t cq_map_bytes;
+    void *sqes_map;
+    size_t sqes_map_bytes;
+    struct rw_ring_sq sq;
+    struct rw_ring_cq cq;
+
+    uint32_t entries;
+    uint32_t in_flight; /* slots not FREE */
+    struct rw_ring_request *requests;
+    uint32_t *free_slots; /* stack of free slot indexes */
+    uint32_t free_count;
+    uint32_t pending_head; /* FIFO of slots waiting for SQ space, linked through the slots */
+    uint32_t pending_tail;
+    uint32_t pending_count;
+
+    struct rw_ring_fixed_buffer fixed[RW_RING_FIXED_BUFFERS_MAX];
+    uint32_t fixed_count;
+
+    struct rw_fault fault_write;
+    struct rw_fault fault_sync;
+};
+
+/* Cold: io_uring_setup, the three mmaps, the eventfd and the request table. */
+int rw_ring_create(struct rw_ring *ring, uint32_t entries);
+/* Cold: releases everything create made. In-flight requests are abandoned to the kernel. */
+void rw_ring_destroy(struct rw_ring *ring);
+
+/* Hot: each queues one request and submits what fits in the SQ; -EBUSY when the table is full. */
+int rw_ring_write(struct rw_ring *ring, int32_t req_id, int fd, void *buffer, uint32_t length_bytes,
+                  uint64_t file_offset_bytes, int durability, void *context);
+int rw_ring_read(struct rw_ring *ring, int32_t req_id, int fd, void *buffer, uint32_t length_bytes,
+                 uint64_t file_offset_bytes, void *context);
+int rw_ring_fsync(struct rw_ring *ring, int32_t req_id, int fd, bool datasync, void *context);
+
+/*
+ * Hot: consumes every CQE present, resubmits what is unfinished, and writes finished requests to
+ * out (capacity >= ring->entries, since each slot finishes at most once per call). Returns the count.
+ */
+int rw_ring_reap(struct rw_ring *ring, struct rw_completion *out, uint32_t out_capacity);
+
+/* Clears the eventfd counter; the caller reaps right after, so no CQE can be missed. */
+void rw_ring_eventfd_clear(struct rw_ring *ring);
+
+/* Cold: replaces the registered buffer set (count 0 unregisters). -EBUSY while requests are in flight. */
+int rw_ring_register_buffers(struct rw_ring *ring, const struct rw_ring_fixed_buffer *buffers,
+                             uint32_t count);
+
+/* Test hook: the countdown-th next request of kind syscall (1 write, 2 sync step) fails with -errno. */
+int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countdown, int32_t errno_value);
+
+#endif

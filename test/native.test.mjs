@@ -1,0 +1,524 @@
+// Tests of the native addon (build/Release/ringwal.node) against a real ext4 file system.
+// Run with: node --test test/native.test.mjs (after node-gyp rebuild).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const addonPath = fileURLToPath(new URL('../build/Release/ringwal.node', import.meta.url));
+const native = createRequire(import.meta.url)('../build/Release/ringwal.node');
+
+const ERRNO = os.constants.errno;
+const PAGE_BYTES = 4096;
+const O_DIRECT_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_DIRECT;
+const SYSCALL = { write: 1, fdatasync: 2, read: 3, fsync: 4 };
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-native-'));
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+let fileCounter = 0;
+
+function tempFile(t, flags = O_DIRECT_FLAGS) {
+  const file = path.join(dir, `f${fileCounter++}`);
+  const fd = fs.openSync(file, flags);
+  t.after(() => fs.closeSync(fd));
+  return { file, fd };
+}
+
+function filledBuffer(sizeBytes, seed) {
+  const buffer = native.allocAligned(sizeBytes, PAGE_BYTES);
+  assert.ok(buffer instanceof ArrayBuffer);
+  const bytes = new Uint8Array(buffer);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return buffer;
+}
+
+// Wraps a ring or a pool so each request is a promise of its one completion.
+// Every completion must match exactly one outstanding reqId: a second one fails the test.
+function open(kind, depth) {
+  const completions = new Int32Array(3 * depth);
+  const waiting = new Map();
+  const unexpected = [];
+  const onCompletions = (count) => {
+    assert.ok(count >= 1 && count <= depth, `count ${count}`);
+    for (let i = 0; i < count; i++) {
+      const [reqId, result, syscall] = completions.subarray(3 * i, 3 * i + 3);
+      const resolve = waiting.get(reqId);
+      if (resolve === undefined) unexpected.push(reqId);
+      else {
+        waiting.delete(reqId);
+        resolve({ result, syscall });
+      }
+    }
+  };
+  const handle = kind === 'ring'
+    ? native.ringCreate(depth, completions, onCompletions)
+    : native.poolCreate(depth, completions, onCompletions);
+  if (typeof handle === 'number') return { error: handle };
+  const fn = (name) => native[kind + name];
+  let nextReqId = 1;
+  const submit = (call, ...args) => {
+    const reqId = nextReqId++;
+    const ret = call(handle, reqId, ...args);
+    if (ret !== 0) return { ret };
+    return { ret, done: new Promise((resolve) => waiting.set(reqId, resolve)), reqId };
+  };
+  return {
+    handle,
+    unexpected,
+    waiting,
+    write: (fd, buffer, bufferOffset, length, fileOffset, durability) =>
+      submit(fn('Write'), fd, buffer, bufferOffset, length, fileOffset, durability),
+    read: (fd, buffer, bufferOffset, length, fileOffset) =>
+      submit(fn('Read'), fd, buffer, bufferOffset, length, fileOffset),
+    fsync: (fd, datasync) => submit(fn('Fsync'), fd, datasync),
+    injectFault: (syscall, countdown, errno) => fn('InjectFault')(handle, syscall, countdown, errno),
+    info: () => fn('Info')(handle),
+    close: () => fn('Close')(handle),
+  };
+}
+
+// Skips (with the reason) where the kernel or a sandbox refuses io_uring, never passes silently.
+function openRing(t, depth) {
+  const ring = open('ring', depth);
+  if (ring.error === -ERRNO.ENOSYS || ring.error === -ERRNO.EPERM) {
+    t.skip(`io_uring unavailable here (ringCreate returned ${ring.error})`);
+    return null;
+  }
+  assert.equal(ring.error, undefined, `ringCreate failed with ${ring.error}`);
+  return ring;
+}
+
+function backends(t, depth) {
+  return [['ring', openRing(t, depth)], ['pool', open('pool', depth)]].filter(([, b]) => b !== null);
+}
+
+async function writeOk(backend, fd, buffer, bufferOffset, length, fileOffset, durability) {
+  const { ret, done } = backend.write(fd, buffer, bufferOffset, length, fileOffset, durability);
+  assert.equal(ret, 0);
+  assert.deepEqual(await done, { result: length, syscall: SYSCALL.write });
+}
+
+// ---------- CRC32C ----------
+
+test('crc32c known vectors on both paths', () => {
+  const vectors = [
+    [Buffer.from('123456789'), 0xe3069283],
+    [new Uint8Array(0), 0],
+    [new Uint8Array(32), 0x8a9136aa],
+    [new Uint8Array(32).fill(0xff), 0x62a8ab43],
+  ];
+  for (const [bytes, expected] of vectors) {
+    assert.equal(native.crc32c(bytes), expected);
+    assert.equal(native.crc32cPortable(bytes), expected);
+  }
+  assert.ok(['sse4.2', 'table'].includes(native.crc32cImpl()));
+});
+
+test('crc32c active path equals the table path on random data, lengths and offsets', () => {
+  const data = randomBytes(4096 + 64);
+  for (let length = 0; length <= 600; length += 1) {
+    const offset = length % 13;
+    const view = data.subarray(offset, offset + length);
+    assert.equal(native.crc32c(view), native.crc32cPortable(view), `length ${length} offset ${offset}`);
+  }
+  for (const length of [1023, 1024, 1025, 4096]) {
+    const view = data.subarray(7, 7 + length);
+    assert.equal(native.crc32c(view), native.crc32cPortable(view));
+  }
+});
+
+test('crc32c seed continues a checksum', () => {
+  const data = randomBytes(1000);
+  const whole = native.crc32c(data);
+  for (const split of [0, 1, 7, 8, 9, 500, 1000]) {
+    const first = native.crc32c(data.subarray(0, split));
+    assert.equal(native.crc32c(data.subarray(split), first), whole);
+    assert.equal(native.crc32cPortable(data.subarray(split), native.crc32cPortable(data.subarray(0, split))), whole);
+  }
+});
+
+test('crc32c rejects wrong types', () => {
+  assert.throws(() => native.crc32c('abc'), TypeError);
+  assert.throws(() => native.crc32c(new Uint16Array(4)), TypeError);
+  assert.throws(() => native.crc32c(new Uint8Array(4), 'x'), TypeError);
+});
+
+test('crc32cRanges sums each range and checks bounds before writing', () => {
+  const data = randomBytes(300);
+  const ranges = new Uint32Array([0, 10, 10, 0, 5, 295, 299, 1]);
+  const out = new Uint32Array(4);
+  assert.equal(native.crc32cRanges(data, ranges, 4, out), 0);
+  assert.deepEqual([...out], [
+    native.crc32c(data.subarray(0, 10)), 0, native.crc32c(data.subarray(5, 300)), native.crc32c(data.subarray(299, 300)),
+  ]);
+  assert.equal(native.crc32cRanges(data, ranges, 0, out), 0);
+
+  const untouched = new Uint32Array(3).fill(7);
+  const outOfBounds = new Uint32Array([0, 1, 299, 2, 0, 1]);
+  assert.equal(native.crc32cRanges(data, outOfBounds, 3, untouched), -ERRNO.EINVAL);
+  assert.deepEqual([...untouched], [7, 7, 7]);
+  const wrapping = new Uint32Array([0xffffffff, 2]);
+  assert.equal(native.crc32cRanges(data, wrapping, 1, untouched), -ERRNO.EINVAL);
+  assert.equal(native.crc32cRanges(data, ranges, 5, new Uint32Array(8)), -ERRNO.EINVAL, 'count > ranges/2');
+  assert.equal(native.crc32cRanges(data, ranges, 4, new Uint32Array(3)), -ERRNO.EINVAL, 'count > out');
+  assert.equal(native.crc32cRanges(data, ranges, -1, out), -ERRNO.EINVAL);
+  assert.throws(() => native.crc32cRanges(data, new Int32Array(2), 1, out), TypeError);
+  assert.throws(() => native.crc32cRanges(data, ranges, 1, new Int32Array(2)), TypeError);
+});
+
+// ---------- memory and files ----------
+
+test('allocAligned returns aligned, zero-filled external memory', () => {
+  for (const alignment of [512, 4096, 65536]) {
+    const buffer = native.allocAligned(alignment * 3, alignment);
+    assert.ok(buffer instanceof ArrayBuffer);
+    assert.equal(buffer.byteLength, alignment * 3);
+    assert.equal(native.addressOf(buffer) % alignment, 0);
+    assert.ok(new Uint8Array(buffer).every((byte) => byte === 0));
+  }
+});
+
+test('allocAligned rejects bad sizes and alignments', () => {
+  assert.equal(native.allocAligned(4096, 256), -ERRNO.EINVAL, 'alignment below 512');
+  assert.equal(native.allocAligned(3000, 1000), -ERRNO.EINVAL, 'alignment not a power of two');
+  assert.equal(native.allocAligned(4097, 4096), -ERRNO.EINVAL, 'size not a multiple');
+  assert.equal(native.allocAligned(0, 4096), -ERRNO.EINVAL, 'size zero');
+  assert.equal(native.allocAligned(2 ** 30 + 4096, 4096), -ERRNO.EINVAL, 'size above 1 GiB');
+  assert.equal(native.allocAligned(-4096, 4096), -ERRNO.EINVAL, 'negative size');
+  assert.equal(native.allocAligned(4096.5, 4096), -ERRNO.EINVAL, 'fractional size');
+  assert.throws(() => native.allocAligned('4096', 4096), TypeError);
+  assert.throws(() => native.addressOf(new Uint8Array(4)), TypeError);
+});
+
+test('flock is non-blocking and exclusive across open file descriptions', (t) => {
+  const a = tempFile(t, fs.constants.O_RDWR | fs.constants.O_CREAT);
+  const b = fs.openSync(a.file, fs.constants.O_RDWR);
+  try {
+    assert.equal(native.flock(a.fd, true), 0);
+    assert.equal(native.flock(b, true), -ERRNO.EWOULDBLOCK);
+    assert.equal(native.flock(b, false), -ERRNO.EWOULDBLOCK);
+  } finally {
+    fs.closeSync(b);
+  }
+  assert.equal(native.flock(-1, true), -ERRNO.EBADF);
+  assert.throws(() => native.flock(a.fd, 'yes'), TypeError);
+});
+
+test('fallocate reserves space and dioAlignment reports O_DIRECT alignment', (t) => {
+  const f = tempFile(t);
+  assert.equal(native.fallocate(f.fd, 0, 0, 1 << 20), 0);
+  assert.equal(fs.fstatSync(f.fd).size, 1 << 20);
+  assert.equal(native.fallocate(f.fd, 0, 0, 0), -ERRNO.EINVAL);
+  assert.equal(native.fallocate(-1, 0, 0, 4096), -ERRNO.EBADF);
+  const alignment = native.dioAlignment(f.fd);
+  if (typeof alignment === 'number') {
+    assert.equal(alignment, -ERRNO.EOPNOTSUPP);
+  } else {
+    assert.ok(alignment.memAlignBytes >= 1 && alignment.offsetAlignBytes >= 512, JSON.stringify(alignment));
+  }
+  assert.equal(native.dioAlignment(-1), -ERRNO.EBADF);
+});
+
+// ---------- both backends: round trips ----------
+
+test('write in every durability mode then read back byte for byte (ring and pool)', async (t) => {
+  for (const [kind, backend] of backends(t, 8)) {
+    const f = tempFile(t);
+    const buffer = filledBuffer(3 * PAGE_BYTES, kind.length);
+    for (const durability of [0, 1, 2]) {
+      await writeOk(backend, f.fd, buffer, durability * PAGE_BYTES, PAGE_BYTES, durability * PAGE_BYTES, durability);
+    }
+    assert.deepEqual(fs.readFileSync(f.file), Buffer.from(buffer), kind);
+
+    const readBack = native.allocAligned(4 * PAGE_BYTES, PAGE_BYTES);
+    const { ret, done } = backend.read(f.fd, readBack, PAGE_BYTES, 2 * PAGE_BYTES, PAGE_BYTES);
+    assert.equal(ret, 0);
+    assert.deepEqual(await done, { result: 2 * PAGE_BYTES, syscall: SYSCALL.read });
+    assert.deepEqual(Buffer.from(readBack, PAGE_BYTES, 2 * PAGE_BYTES), Buffer.from(buffer, PAGE_BYTES));
+
+    const atEnd = backend.read(f.fd, readBack, 0, 2 * PAGE_BYTES, 2 * PAGE_BYTES);
+    assert.deepEqual(await atEnd.done, { result: PAGE_BYTES, syscall: SYSCALL.read }, 'short read at end of file');
+
+    const sync = backend.fsync(f.fd, true);
+    assert.deepEqual(await sync.done, { result: 0, syscall: SYSCALL.fdatasync });
+    const fullSync = backend.fsync(f.fd, false);
+    assert.deepEqual(await fullSync.done, { result: 0, syscall: SYSCALL.fsync });
+    assert.equal(backend.info().inFlight, 0);
+    assert.deepEqual(backend.unexpected, []);
+    assert.equal(backend.close(), 0);
+  }
+});
+
+test('200 concurrent writes each complete once with their own reqId (ring and pool)', async (t) => {
+  const count = 200;
+  for (const [kind, backend] of backends(t, 256)) {
+    const f = tempFile(t);
+    const buffer = filledBuffer(count * PAGE_BYTES, 3);
+    const requests = [];
+    for (let i = 0; i < count; i++) {
+      const durability = i % 3;
+      const request = backend.write(f.fd, buffer, i * PAGE_BYTES, PAGE_BYTES, i * PAGE_BYTES, durability);
+      assert.equal(request.ret, 0);
+      requests.push(request);
+    }
+    assert.equal(backend.info().inFlight, count);
+    const results = await Promise.all(requests.map((r) => r.done));
+    for (const result of results) assert.deepEqual(result, { result: PAGE_BYTES, syscall: SYSCALL.write });
+    assert.equal(backend.waiting.size, 0);
+    assert.deepEqual(backend.unexpected, [], kind);
+    assert.deepEqual(fs.readFileSync(f.file), Buffer.from(buffer));
+    assert.equal(backend.close(), 0);
+  }
+});
+
+test('ring queues linked pairs that do not fit in the SQ instead of failing', async (t) => {
+  const ring = openRing(t, 4);
+  if (ring === null) return;
+  const f = tempFile(t);
+  const buffer = filledBuffer(4 * PAGE_BYTES, 9);
+  const info = ring.info();
+  assert.equal(info.sqEntries, 4, 'four linked write+fsync pairs need eight SQEs');
+  const requests = [0, 1, 2, 3].map((i) => ring.write(f.fd, buffer, i * PAGE_BYTES, PAGE_BYTES, i * PAGE_BYTES, 1));
+  for (const request of requests) assert.equal(request.ret, 0);
+  for (const result of await Promise.all(requests.map((r) => r.done))) {
+    assert.deepEqual(result, { result: PAGE_BYTES, syscall: SYSCALL.write });
+  }
+  assert.deepEqual(fs.readFileSync(f.file), Buffer.from(buffer));
+  assert.equal(ring.close(), 0);
+});
+
+test('a full request table answers -EBUSY (ring and pool)', async (t) => {
+  for (const [, backend] of backends(t, 2)) {
+    const f = tempFile(t);
+    const buffer = filledBuffer(PAGE_BYTES, 1);
+    const first = backend.write(f.fd, buffer, 0, PAGE_BYTES, 0, 1);
+    const second = backend.write(f.fd, buffer, 0, PAGE_BYTES, PAGE_BYTES, 1);
+    assert.equal(first.ret, 0);
+    assert.equal(second.ret, 0);
+    assert.equal(backend.write(f.fd, buffer, 0, PAGE_BYTES, 0, 0).ret, -ERRNO.EBUSY);
+    assert.equal(backend.fsync(f.fd, true).ret, -ERRNO.EBUSY);
+    assert.equal(backend.close(), -ERRNO.EBUSY, 'close while in flight');
+    await Promise.all([first.done, second.done]);
+    assert.equal(backend.write(f.fd, buffer, 0, PAGE_BYTES, 0, 0).ret, 0, 'slots come back');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(backend.info().inFlight, 0);
+    assert.equal(backend.close(), 0);
+    assert.equal(backend.close(), 0, 'close twice');
+    assert.equal(backend.write(f.fd, buffer, 0, PAGE_BYTES, 0, 0).ret, -ERRNO.EBADF, 'closed handle');
+    assert.equal(backend.info(), -ERRNO.EBADF);
+  }
+});
+
+// ---------- errors ----------
+
+test('operating errors come back as negative errno with the failing syscall (ring and pool)', async (t) => {
+  for (const [kind, backend] of backends(t, 4)) {
+    const buffer = filledBuffer(2 * PAGE_BYTES, 5);
+    // The closed fd is used before anything else is opened, so its number is not reused yet.
+    const closedFd = fs.openSync(path.join(dir, `closed-${kind}`), O_DIRECT_FLAGS);
+    fs.closeSync(closedFd);
+    const badFd = backend.write(closedFd, buffer, 0, PAGE_BYTES, 0, 1);
+    const badSync = backend.fsync(closedFd, true);
+    const badRead = backend.read(closedFd, buffer, 0, PAGE_BYTES, 0);
+    assert.deepEqual(await badFd.done, { result: -ERRNO.EBADF, syscall: SYSCALL.write }, kind);
+    assert.deepEqual(await badSync.done, { result: -ERRNO.EBADF, syscall: SYSCALL.fdatasync }, kind);
+    assert.deepEqual(await badRead.done, { result: -ERRNO.EBADF, syscall: SYSCALL.read }, kind);
+
+    const f = tempFile(t);
+    const misaligned = backend.write(f.fd, buffer, 1, PAGE_BYTES, 0, 1);
+    assert.deepEqual(await misaligned.done, { result: -ERRNO.EINVAL, syscall: SYSCALL.write }, kind);
+    assert.equal(backend.write(f.fd, buffer, PAGE_BYTES, 2 * PAGE_BYTES, 0, 0).ret, -ERRNO.EINVAL, 'past the buffer');
+    assert.equal(backend.write(f.fd, buffer, 0, 0, 0, 0).ret, -ERRNO.EINVAL, 'zero length');
+    assert.equal(backend.write(f.fd, buffer, 0, PAGE_BYTES, -1, 0).ret, -ERRNO.EINVAL, 'negative file offset');
+    assert.equal(backend.write(f.fd, buffer, 0, PAGE_BYTES, 0, 3).ret, -ERRNO.EINVAL, 'durability 3');
+    assert.equal(backend.write(-1, buffer, 0, PAGE_BYTES, 0, 0).ret, -ERRNO.EBADF);
+    assert.throws(() => backend.write(f.fd, new Uint8Array(buffer), 0, PAGE_BYTES, 0, 0), TypeError);
+    assert.throws(() => backend.write('3', buffer, 0, PAGE_BYTES, 0, 0), TypeError);
+    assert.equal(backend.injectFault(7, 1, ERRNO.EIO), -ERRNO.EINVAL, 'unknown syscall kind');
+    assert.equal(backend.injectFault(1, 1, 0), -ERRNO.EINVAL, 'errno 0');
+    assert.deepEqual(backend.unexpected, []);
+    assert.equal(backend.close(), 0);
+  }
+  assert.throws(() => native.ringWrite({}, 1, 1, new ArrayBuffer(8), 0, 8, 0, 0), TypeError);
+  const pool = open('pool', 1);
+  assert.throws(() => native.ringInfo(pool.handle), TypeError, 'a pool handle is not a ring');
+  pool.close();
+  assert.throws(() => native.poolCreate(1, new Int32Array(3), 'cb'), TypeError);
+  assert.throws(() => native.poolCreate(1, new Uint32Array(3), () => {}), TypeError);
+  assert.equal(native.poolCreate(2, new Int32Array(3), () => {}), -ERRNO.EINVAL, 'completions shorter than 3 x depth');
+  assert.equal(native.poolCreate(0, new Int32Array(3), () => {}), -ERRNO.EINVAL);
+  assert.equal(native.ringCreate(1 << 20, new Int32Array(3), () => {}), -ERRNO.EINVAL);
+});
+
+// ---------- fault injection ----------
+
+test('injected write failure writes nothing; injected sync failure still writes (ring and pool)', async (t) => {
+  for (const [kind, backend] of backends(t, 4)) {
+    for (const durability of [0, 1, 2]) {
+      const f = tempFile(t);
+      const buffer = filledBuffer(PAGE_BYTES, 11 + durability);
+      assert.equal(backend.injectFault(SYSCALL.write, 1, ERRNO.EIO), 0);
+      const failed = backend.write(f.fd, buffer, 0, PAGE_BYTES, 0, durability);
+      assert.deepEqual(await failed.done, { result: -ERRNO.EIO, syscall: SYSCALL.write }, `${kind} d${durability}`);
+      assert.equal(fs.fstatSync(f.fd).size, 0, 'nothing reached the file');
+      await writeOk(backend, f.fd, buffer, 0, PAGE_BYTES, 0, durability);
+    }
+    for (const durability of [1, 2]) {
+      const f = tempFile(t);
+      const buffer = filledBuffer(PAGE_BYTES, 21 + durability);
+      assert.equal(backend.injectFault(SYSCALL.fdatasync, 2, ERRNO.ENOSPC), 0);
+      await writeOk(backend, f.fd, buffer, 0, PAGE_BYTES, 0, durability);
+      const failed = backend.write(f.fd, buffer, 0, PAGE_BYTES, PAGE_BYTES, durability);
+      assert.deepEqual(await failed.done, { result: -ERRNO.ENOSPC, syscall: SYSCALL.fdatasync }, `${kind} d${durability}`);
+      assert.deepEqual(fs.readFileSync(f.file), Buffer.concat([Buffer.from(buffer), Buffer.from(buffer)]),
+        'the write happened although its sync failed');
+    }
+    {
+      const f = tempFile(t);
+      assert.equal(backend.injectFault(SYSCALL.fdatasync, 1, ERRNO.EIO), 0);
+      const failed = backend.fsync(f.fd, true);
+      assert.deepEqual(await failed.done, { result: -ERRNO.EIO, syscall: SYSCALL.fdatasync }, kind);
+      const buffer = filledBuffer(PAGE_BYTES, 1);
+      await writeOk(backend, f.fd, buffer, 0, PAGE_BYTES, 0, 1);
+    }
+    assert.deepEqual(backend.unexpected, []);
+    assert.equal(backend.close(), 0);
+  }
+});
+
+// ---------- registered buffers ----------
+
+test('ring writes and reads through registered buffers', async (t) => {
+  const ring = openRing(t, 4);
+  if (ring === null) return;
+  const f = tempFile(t);
+  const registered = filledBuffer(4 * PAGE_BYTES, 17);
+  const plain = filledBuffer(PAGE_BYTES, 18);
+  assert.equal(native.ringRegisterBuffers(ring.handle, [registered]), 0);
+  assert.equal(ring.info().fixedBuffers, 1);
+  await writeOk(ring, f.fd, registered, PAGE_BYTES, 3 * PAGE_BYTES, 0, 1);
+  await writeOk(ring, f.fd, plain, 0, PAGE_BYTES, 3 * PAGE_BYTES, 2);
+  const expected = Buffer.concat([Buffer.from(registered, PAGE_BYTES), Buffer.from(plain)]);
+  assert.deepEqual(fs.readFileSync(f.file), expected);
+
+  const target = new Uint8Array(registered);
+  target.fill(0);
+  const read = ring.read(f.fd, registered, 0, 4 * PAGE_BYTES, 0);
+  assert.deepEqual(await read.done, { result: 4 * PAGE_BYTES, syscall: SYSCALL.read });
+  assert.deepEqual(Buffer.from(target), expected);
+
+  const inFlight = ring.write(f.fd, registered, 0, PAGE_BYTES, 0, 1);
+  assert.equal(native.ringRegisterBuffers(ring.handle, []), -ERRNO.EBUSY);
+  await inFlight.done;
+  assert.equal(native.ringRegisterBuffers(ring.handle, []), 0);
+  assert.equal(ring.info().fixedBuffers, 0);
+  assert.equal(native.ringRegisterBuffers(ring.handle, Array(65).fill(plain)), -ERRNO.EINVAL);
+  assert.throws(() => native.ringRegisterBuffers(ring.handle, [new Uint8Array(8)]), TypeError);
+  assert.equal(native.ringRegisterBuffers(ring.handle, [registered, plain]), 0);
+  assert.equal(ring.close(), 0, 'close unregisters');
+});
+
+// ---------- event loop behaviour ----------
+
+test('the event loop runs while a 64 MiB linked write+fsync is in flight', async (t) => {
+  const ring = openRing(t, 2);
+  if (ring === null) return;
+  const f = tempFile(t);
+  const sizeBytes = 64 << 20;
+  const buffer = filledBuffer(sizeBytes, 2);
+  let turns = 0;
+  let completed = false;
+  const spin = () => { if (!completed) { turns++; setImmediate(spin); } };
+  const { ret, done } = ring.write(f.fd, buffer, 0, sizeBytes, 0, 1);
+  assert.equal(ret, 0);
+  assert.equal(ring.info().inFlight, 1, 'ringWrite returned before the write finished');
+  setImmediate(spin);
+  assert.deepEqual(await done, { result: sizeBytes, syscall: SYSCALL.write });
+  completed = true;
+  assert.ok(turns >= 1, `the loop turned ${turns} times during the write`);
+  assert.equal(fs.statSync(f.file).size, sizeBytes);
+  assert.equal(ring.close(), 0);
+});
+
+function runChild(source, timeoutMs, shellPrefix = '') {
+  const script = path.join(dir, `child-${fileCounter++}.mjs`);
+  fs.writeFileSync(script, source);
+  const command = `${shellPrefix}exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)}`;
+  return spawnSync('bash', ['-c', command], { encoding: 'utf8', timeout: timeoutMs });
+}
+
+const childPrelude = (file) => `
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+const native = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
+const completions = new Int32Array(3 * 4);
+const fd = fs.openSync(${JSON.stringify(file)}, fs.constants.O_RDWR | fs.constants.O_CREAT);
+const buffer = native.allocAligned(1 << 20, 4096);
+`;
+
+test('an idle ring does not keep the process alive, a busy one does', (t) => {
+  const probe = openRing(t, 1);
+  if (probe === null) return;
+  probe.close();
+  const idle = runChild(`${childPrelude(path.join(dir, 'idle'))}
+const ring = native.ringCreate(4, completions, (count) => console.log('completed', count, completions[1]));
+if (native.ringWrite(ring, 1, fd, buffer, 0, 4096, 0, 1) !== 0) process.exit(3);
+`, 10_000);
+  assert.equal(idle.error, undefined, `child did not exit by itself: ${idle.error}`);
+  assert.equal(idle.status, 0, idle.stderr);
+  assert.equal(idle.stdout.trim(), 'completed 1 4096');
+  const unused = runChild(`${childPrelude(path.join(dir, 'unused'))}
+native.ringCreate(4, completions, () => {});
+native.poolCreate(4, completions, () => {});
+`, 10_000);
+  assert.equal(unused.error, undefined);
+  assert.equal(unused.status, 0, unused.stderr);
+});
+
+test('a worker that ends with requests in flight tears down without crashing', async (t) => {
+  const probe = openRing(t, 1);
+  if (probe === null) return;
+  probe.close();
+  const file = path.join(dir, 'worker');
+  const script = path.join(dir, 'worker.mjs');
+  fs.writeFileSync(script, `${childPrelude(file)}
+const ring = native.ringCreate(4, completions, () => {});
+const pool = native.poolCreate(4, completions, () => {});
+const big = native.allocAligned(32 << 20, 4096);
+native.ringWrite(ring, 1, fd, big, 0, 32 << 20, 0, 1);
+native.poolWrite(pool, 2, fd, big, 0, 32 << 20, 32 << 20, 1);
+process.exit(0);
+`);
+  const worker = new Worker(script);
+  const code = await new Promise((resolve, reject) => { worker.on('exit', resolve); worker.on('error', reject); });
+  assert.equal(code, 0);
+  assert.equal(fs.statSync(file).size, 64 << 20, 'both writes finished before the teardown freed memory');
+});
+
+test('a short write is resubmitted and its final error reported once (ring and pool)', (t) => {
+  const probe = openRing(t, 1);
+  if (probe === null) return;
+  probe.close();
+  // With RLIMIT_FSIZE at 8 KiB (bash counts ulimit -f in KiB) a 16 KiB write is cut short at 8 KiB; the remainder then fails EFBIG.
+  const result = runChild(`${childPrelude(path.join(dir, 'fsize'))}
+process.on('SIGXFSZ', () => {});
+const seen = [];
+const report = (count) => { for (let i = 0; i < count; i++) seen.push([...completions.subarray(3 * i, 3 * i + 3)]); };
+const ring = native.ringCreate(4, completions, report);
+const pool = native.poolCreate(4, completions, report);
+native.ringWrite(ring, 1, fd, buffer, 0, 16384, 0, 1);
+setTimeout(() => {
+  native.poolWrite(pool, 2, fd, buffer, 0, 16384, 0, 1);
+  setTimeout(() => console.log(JSON.stringify(seen)), 500);
+}, 500);
+`, 10_000, 'ulimit -f 8; ');
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), [[1, -ERRNO.EFBIG, SYSCALL.write], [2, -ERRNO.EFBIG, SYSCALL.write]]);
+  assert.equal(fs.statSync(path.join(dir, 'fsize')).size, 8192);
+});
