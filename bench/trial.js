@@ -35,7 +35,6 @@ async function main() {
       recordsMax: values.records === undefined ? undefined : Number(values.records),
       durationMs: values.seconds === undefined ? undefined : Number(values.seconds) * 1000,
       ratePerS: values.rate === undefined ? undefined : Number(values.rate),
-      producers: [1, 256, 4096],
     }).find((candidate) => candidate.id === values.workload);
     if (spec === undefined) throw new Error(`unknown workload ${values.workload}`);
     const store = await system.open(dir);
