@@ -47,6 +47,8 @@ export interface IoFile {
   sizeBytes(): Promise<number>;
   /** Sets the file size; durable only after a following datasync. */
   truncate(sizeBytes: number): Promise<void>;
+  /** Reserves blocks (fallocate mode 0, which also extends the size); durable after a datasync. */
+  allocate(offsetBytes: number, lengthBytes: number): Promise<void>;
   close(): Promise<void>;
 }
 

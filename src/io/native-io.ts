@@ -413,6 +413,11 @@ class NativeFile implements IoFile {
     }
   }
 
+  async allocate(offsetBytes: number, lengthBytes: number): Promise<void> {
+    const rc = native.fallocate(this.fd, 0, offsetBytes, lengthBytes);
+    if (rc < 0) throw new WalIoError(errnoName(rc), 'fallocate', this.path);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
