@@ -1,0 +1,86 @@
+/**
+ * An independent reading of on-disk format v1 (docs/format.md) for the damage and crash tests.
+ *
+ * It does not import ringwal's own decoder on purpose: expected offsets and CRCs computed by the
+ * code under test could not catch a bug in that code.
+ */
+
+export const SEGMENT_NAME = 'wal-00000000000000000001.seg';
+export const SEGMENT_HEADER_SIZE_BYTES = 128;
+export const SEGMENT_HEADER_CRC_AT = 124;
+export const RECORD_HEADER_SIZE_BYTES = 48;
+/** The record CRC covers the header from the payload size field on, then the payload. */
+const RECORD_CRC_START_BYTES = 4;
+const RECORD_ALIGNMENT_BYTES = 8;
+const MAGIC = 'ringwal\0';
+
+/** Byte offsets of the record header fields. */
+export const Field = { CRC: 0, SIZE: 4, LSN: 8, TENANT: 16, DATABASE: 24, VSHARD: 32, TYPE: 36, SEGMENT_ID: 40, BATCH_INDEX: 44 };
+
+const CRC32C_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    // 0x82f63b78 is the reflected Castagnoli polynomial.
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32c(bytes) {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = CRC32C_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export function recordSpanBytes(payloadSizeBytes) {
+  return Math.ceil((RECORD_HEADER_SIZE_BYTES + payloadSizeBytes) / RECORD_ALIGNMENT_BYTES) * RECORD_ALIGNMENT_BYTES;
+}
+
+function u64(buf, at) {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 2 ** 32;
+}
+
+/** Rewrites the segment header's CRC after a test changed a field on purpose. */
+export function resealSegmentHeader(buf) {
+  buf.writeUInt32LE(crc32c(buf.subarray(0, SEGMENT_HEADER_CRC_AT)), SEGMENT_HEADER_CRC_AT);
+}
+
+/**
+ * Walks a well-formed segment: every record, with its offset, span and batch index, up to the
+ * first position that is not a CRC-valid record. Throws when the header is not a segment's,
+ * since the tests only walk files they wrote themselves.
+ */
+export function walkSegment(buf) {
+  if (buf.subarray(0, 8).toString('latin1') !== MAGIC) throw new Error('not a ringwal segment');
+  if (crc32c(buf.subarray(0, SEGMENT_HEADER_CRC_AT)) !== buf.readUInt32LE(SEGMENT_HEADER_CRC_AT)) throw new Error('segment header CRC');
+  const blockSizeBytes = buf.readUInt32LE(12);
+  const segmentId = buf.readUInt32LE(24);
+  const records = [];
+  let at = blockSizeBytes;
+  while (at + RECORD_HEADER_SIZE_BYTES <= buf.length) {
+    const type = buf.readUInt32LE(at + Field.TYPE);
+    if (type === 0) break;
+    const sizeBytes = buf.readUInt32LE(at + Field.SIZE);
+    const spanBytes = recordSpanBytes(sizeBytes);
+    if (at + spanBytes > buf.length) break;
+    const end = at + RECORD_HEADER_SIZE_BYTES + sizeBytes;
+    if (crc32c(buf.subarray(at + RECORD_CRC_START_BYTES, end)) !== buf.readUInt32LE(at + Field.CRC)) break;
+    records.push({
+      offsetBytes: at,
+      sizeBytes,
+      spanBytes,
+      lsn: u64(buf, at + Field.LSN),
+      tenant: u64(buf, at + Field.TENANT),
+      database: u64(buf, at + Field.DATABASE),
+      vshard: buf.readUInt32LE(at + Field.VSHARD),
+      type,
+      segmentId: buf.readUInt32LE(at + Field.SEGMENT_ID),
+      batchIndex: buf.readUInt32LE(at + Field.BATCH_INDEX),
+      payload: Buffer.from(buf.subarray(at + RECORD_HEADER_SIZE_BYTES, end)),
+    });
+    at += spanBytes;
+  }
+  return { blockSizeBytes, segmentId, records, endBytes: at };
+}
