@@ -24,6 +24,9 @@
 /* The request table is allocated at create; this bounds its memory and the kernel's rings. */
 #define RW_RING_ENTRIES_MAX 4096u
 
+/* The most SQEs one request needs at a time: a write and its linked fsync. */
+#define RW_RING_SQES_PER_REQUEST_MAX 2u
+
 /* Registered buffers pin memory; a WAL needs a handful (one per in-flight batch buffer). */
 #define RW_RING_FIXED_BUFFERS_MAX 64u
 

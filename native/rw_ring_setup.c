@@ -97,9 +97,11 @@ int rw_ring_create(struct rw_ring *ring, uint32_t entries) {
     ring->ring_fd = -1;
     ring->event_fd = -1;
 
+    /* A linked write+fsync is two SQEs that must go in one io_uring_enter, so the SQ holds at least two. */
+    uint32_t sq_entries = entries < RW_RING_SQES_PER_REQUEST_MAX ? RW_RING_SQES_PER_REQUEST_MAX : entries;
     struct io_uring_params params;
     memset(&params, 0, sizeof(params));
-    long fd = syscall(__NR_io_uring_setup, entries, &params);
+    long fd = syscall(__NR_io_uring_setup, sq_entries, &params);
     if (fd < 0) return -errno;
     ring->ring_fd = (int)fd;
     ring->features = params.features;
@@ -110,10 +112,11 @@ int rw_ring_create(struct rw_ring *ring, uint32_t entries) {
 
     /*
      * A linked write+fsync is two SQEs and two CQEs, so a full table needs 2 × entries CQ slots.
-     * The kernel gives 2 × sq_entries ≥ 2 × entries, so the CQ can never overflow.
+     * The kernel gives 2 × sq_entries ≥ 2 × entries, so the CQ can never overflow, and the SQ
+     * always has room for a pair once io_uring_enter has consumed it.
      */
-    assert(ring->sq.entries >= entries);
-    assert(ring->cq.entries >= 2 * entries);
+    assert(ring->sq.entries >= entries && ring->sq.entries >= RW_RING_SQES_PER_REQUEST_MAX);
+    assert(ring->cq.entries >= RW_RING_SQES_PER_REQUEST_MAX * entries);
 
     ret = ring_table_create(ring, entries);
     if (ret < 0) goto fail;

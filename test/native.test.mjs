@@ -293,6 +293,15 @@ test('ring queues linked pairs that do not fit in the SQ instead of failing', as
   assert.equal(ring.close(), 0);
 });
 
+test('a one-slot ring still submits a linked write+fsync pair', async (t) => {
+  const ring = openRing(t, 1);
+  if (ring === null) return;
+  const f = tempFile(t);
+  const buffer = filledBuffer(PAGE_BYTES, 4);
+  for (let i = 0; i < 3; i++) await writeOk(ring, f.fd, buffer, 0, PAGE_BYTES, i * PAGE_BYTES, 1);
+  assert.equal(ring.close(), 0);
+});
+
 test('a full request table answers -EBUSY (ring and pool)', async (t) => {
   for (const [, backend] of backends(t, 2)) {
     const f = tempFile(t);
