@@ -1,0 +1,288 @@
+/**
+ * One simulated run: a seed decides the fault rates, then a sequence of processes ("cycles")
+ * each opens the log over the same SimDisk, checks what recovery found against the oracle,
+ * runs a random workload, and ends by crashing (at a random I/O completion or between two
+ * operations) or by closing cleanly. Everything comes from the seed, so `runSeed(s)` twice
+ * gives the same trace hash, and a violation is replayed by the command it prints.
+ */
+import { WalError, WalIoError } from '../errors.js';
+import { Wal } from '../writer/wal.js';
+import { drawFaultRates, type FaultRates, type FaultTier } from './fault-model.js';
+import { Oracle, SimViolation, type RecoveredRecord } from './oracle.js';
+import { Prng } from './prng.js';
+import { SimDisk, type DiskStats } from './sim-disk.js';
+import { SimIo, type SimIoStats } from './sim-io.js';
+import { TraceHash } from './trace-hash.js';
+import { drawOp, WORKLOAD_OPS, type WorkloadContext, type WorkloadOp } from './workload.js';
+
+export interface RunOptions {
+  tier: FaultTier;
+  /** Processes per run; each but the first starts with a recovery. */
+  cycles: number;
+  /** Operations per process, at most. */
+  opsMax: number;
+  ops?: readonly WorkloadOp[];
+}
+
+export const RUN_DEFAULTS: RunOptions = { tier: 1, cycles: 12, opsMax: 30 };
+
+/** 64 KiB, the smallest batch allowed: more batches per record, so more batch boundaries to tear. */
+const BATCH_BYTES = 64 * 1024;
+/** A process whose workload waits this many turns with nothing queued is hung. */
+const IDLE_TURNS_MAX = 2000;
+/** Opens that fail on injected faults before the run stops injecting them for one open. */
+const OPEN_ATTEMPTS_MAX = 6;
+/** Tier 2: typed errors at open in a row after which the damage is taken as permanent. */
+const TYPED_ERRORS_IN_ROW_MAX = 3;
+const WAL_DIR = '/sim/wal';
+
+export interface RunResult {
+  seed: number;
+  tier: FaultTier;
+  rates: FaultRates;
+  violation: string | null;
+  /** The command that replays this run. */
+  reproduce: string;
+  trace: string;
+  traceEvents: number;
+  /** Crashes after which recovery ran and was checked. */
+  crashRecoveries: number;
+  cleanReopens: number;
+  records: number;
+  /** Tier 2: recoveries that lost acknowledged records, and the typed errors met instead of a log. */
+  lostAckedRecoveries: number;
+  lostAckedRecords: number;
+  typedErrors: number;
+  /** The first typed error a tier-2 run met, for the report. */
+  typedErrorSample: string | null;
+  disk: DiskStats;
+  io: SimIoStats;
+}
+
+type Ending = 'crashed' | 'closed' | 'openFailed' | 'typedError';
+
+export function reproduceCommand(seed: number, options: RunOptions): string {
+  const extra = [
+    options.cycles !== RUN_DEFAULTS.cycles ? ` --cycles ${options.cycles}` : '',
+    options.opsMax !== RUN_DEFAULTS.opsMax ? ` --ops ${options.opsMax}` : '',
+  ].join('');
+  return `npm run sim -- --seed ${seed} --runs 1 --tier ${options.tier}${extra}`;
+}
+
+export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS): Promise<RunResult> {
+  const rng = new Prng(seed);
+  const rates = drawFaultRates(rng, options.tier);
+  const disk = new SimDisk(rates, rng.fork());
+  const schedulerRng = rng.fork();
+  const workRng = rng.fork();
+  // Chosen once per run: a log created with O_DIRECT blocks may rightly refuse a buffered reopen.
+  const directIo = workRng.chance(0.1) ? ('off' as const) : ('auto' as const);
+  const trace = new TraceHash();
+  const oracle = new Oracle(options.tier);
+  const ioStats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, bitFlips: 0, misdirectedWrites: 0 };
+  const result: RunResult = {
+    seed,
+    tier: options.tier,
+    rates,
+    violation: null,
+    reproduce: reproduceCommand(seed, options),
+    trace: '',
+    traceEvents: 0,
+    crashRecoveries: 0,
+    cleanReopens: 0,
+    records: 0,
+    lostAckedRecoveries: 0,
+    lostAckedRecords: 0,
+    typedErrors: 0,
+    typedErrorSample: null,
+    disk: disk.stats,
+    io: ioStats,
+  };
+  let previous: Ending | null = null;
+  let failedOpens = 0;
+  let typedErrorsInRow = 0;
+  try {
+    for (let cycle = 0; cycle < options.cycles; cycle++) {
+      // After several opens failed on injected faults, let one through: the run must progress.
+      const faultFree = failedOpens >= OPEN_ATTEMPTS_MAX;
+      const ending = await runProcess(cycle, { disk, rng: schedulerRng, workRng, trace, oracle, options, faultFree, directIo, previous, result, ioStats });
+      trace.event(100);
+      trace.mix(['crashed', 'closed', 'openFailed', 'typedError'].indexOf(ending));
+      failedOpens = ending === 'openFailed' ? failedOpens + 1 : 0;
+      typedErrorsInRow = ending === 'typedError' ? typedErrorsInRow + 1 : 0;
+      if (typedErrorsInRow >= TYPED_ERRORS_IN_ROW_MAX) break;
+      if (ending !== 'openFailed' && ending !== 'typedError') previous = ending;
+    }
+  } catch (err) {
+    result.violation = err instanceof SimViolation ? err.message : `unexpected exception in the simulator: ${String((err as Error)?.stack ?? err)}`;
+  }
+  result.trace = trace.value;
+  result.traceEvents = trace.events;
+  result.records = oracle.recordCount;
+  result.lostAckedRecoveries = oracle.lostAckedRecoveries;
+  result.lostAckedRecords = oracle.lostAckedRecords;
+  return result;
+}
+
+interface ProcessInit {
+  disk: SimDisk;
+  rng: Prng;
+  workRng: Prng;
+  trace: TraceHash;
+  oracle: Oracle;
+  options: RunOptions;
+  faultFree: boolean;
+  directIo: 'off' | 'auto';
+  previous: Ending | null;
+  result: RunResult;
+  ioStats: SimIoStats;
+}
+
+async function runProcess(cycle: number, init: ProcessInit): Promise<Ending> {
+  const { disk, workRng } = init;
+  // Most processes crash by themselves somewhere in their I/O; the rest end between operations.
+  const crashAfterCompletions = workRng.chance(0.7) ? workRng.between(1, 120) : null;
+  let violation: unknown = null;
+  let signal: (ending: Ending | 'hang') => void = () => undefined;
+  const ended = new Promise<Ending | 'hang'>((resolve) => (signal = resolve));
+  const savedRates = { ...disk.rates };
+  if (init.faultFree) quiesce(disk.rates);
+  const io = new SimIo({
+    disk,
+    rng: init.rng,
+    trace: init.trace,
+    processId: cycle + 1,
+    idleTurnsMax: IDLE_TURNS_MAX,
+    crashAfterCompletions,
+    onCrash: () => signal('crashed'),
+    onHang: () => signal('hang'),
+  });
+  const tracked = new Set<Promise<unknown>>();
+  let ending: Ending | 'hang';
+  try {
+    const life = lifetime(cycle, io, init, tracked, (err) => (violation ??= err)).then(
+      (e) => e,
+      (err: unknown) => {
+        if (io.crashed) return 'crashed' as const;
+        throw err;
+      },
+    );
+    ending = await Promise.race([life, ended]);
+  } finally {
+    Object.assign(disk.rates, savedRates);
+    io.stop();
+    accumulate(init.ioStats, io.stats);
+  }
+  if (violation !== null) throw violation;
+  if (io.assertionFailures.length > 0) throw new SimViolation(`ringwal broke an I/O invariant: ${io.assertionFailures[0]}`);
+  if (ending === 'hang') throw new SimViolation(`hang: the workload waited ${IDLE_TURNS_MAX} turns with no I/O queued (cycle ${cycle})`);
+  return ending;
+}
+
+function quiesce(rates: FaultRates): void {
+  rates.writeEioP = 0;
+  rates.writeEnospcP = 0;
+  rates.syncEioP = 0;
+  rates.readBitFlipP = 0;
+  rates.misdirectedWriteP = 0;
+}
+
+function accumulate(into: SimIoStats, from: SimIoStats): void {
+  into.completions += from.completions;
+  into.writeFailures += from.writeFailures;
+  into.syncFailures += from.syncFailures;
+  into.bitFlips += from.bitFlips;
+  into.misdirectedWrites += from.misdirectedWrites;
+}
+
+async function readAll(wal: Wal): Promise<RecoveredRecord[]> {
+  const records: RecoveredRecord[] = [];
+  for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload });
+  return records;
+}
+
+async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Set<Promise<unknown>>, violation: (err: unknown) => void): Promise<Ending> {
+  const { oracle, options, workRng, result, disk } = init;
+  const tier = options.tier;
+  let wal: Wal;
+  try {
+    wal = await Wal.open(WAL_DIR, { io, batchBytesMax: BATCH_BYTES, directIo: init.directIo });
+  } catch (err) {
+    if (io.crashed) return 'crashed';
+    if (!(err instanceof WalError)) throw new SimViolation(`open failed with an untyped error: ${String((err as Error)?.stack ?? err)}`);
+    if (io.openFileCount > 0 || disk.lockCount() > 0) throw new SimViolation(`a failed open left ${io.openFileCount} files open and ${disk.lockCount()} locks held`);
+    // An injected I/O failure during open is an operating error: open again.
+    if (err instanceof WalIoError && io.failuresDelivered > 0) return 'openFailed';
+    if (tier === 1) throw new SimViolation(`open failed on a disk with only tier-1 faults (cycle ${cycle}): ${err.code}: ${err.message}`);
+    // Tier 2: damage ringwal cannot repair must surface as a typed error, which it did. A bit
+    // flipped on read is transient, so open again; the run ends when the error persists.
+    result.typedErrors += 1;
+    result.typedErrorSample ??= `${err.code}: ${err.message}`;
+    return 'typedError';
+  }
+  let records: RecoveredRecord[];
+  try {
+    records = await readAll(wal);
+  } catch (err) {
+    if (io.crashed) return 'crashed';
+    if (tier === 2 && err instanceof WalError) {
+      result.typedErrors += 1;
+      result.typedErrorSample ??= `${err.code}: ${err.message}`;
+      await wal.close().catch(() => undefined);
+      return 'typedError';
+    }
+    throw new SimViolation(`reading the recovered log failed (cycle ${cycle}): ${String((err as Error)?.stack ?? err)}`);
+  }
+  oracle.recovered(records, wal.nextLsn);
+  if (init.previous === 'crashed') result.crashRecoveries += 1;
+  else if (init.previous === 'closed') result.cleanReopens += 1;
+
+  const ctx: WorkloadContext = {
+    rng: workRng,
+    wal,
+    io,
+    oracle,
+    alive: () => !io.crashed,
+    violation,
+    track(p) {
+      const settled: Promise<unknown> = p.then(
+        (): void => void tracked.delete(settled),
+        (): void => void tracked.delete(settled),
+      );
+      tracked.add(settled);
+    },
+    async settle() {
+      while (tracked.size > 0 && !io.crashed) await Promise.all([...tracked]);
+    },
+    yieldTurn() {
+      io.noteActivity();
+      return new Promise<void>((resolve) => setImmediate(resolve));
+    },
+  };
+  const ops = options.ops ?? WORKLOAD_OPS;
+  const opCount = workRng.between(1, options.opsMax);
+  for (let i = 0; i < opCount; i++) {
+    if (io.crashed) return 'crashed';
+    // After a failure the log refuses everything; the process closes (or crashes) and reopens.
+    if (io.failuresDelivered > 0) break;
+    await drawOp(workRng, ops).run(ctx);
+  }
+  if (io.crashed) return 'crashed';
+  if (workRng.chance(0.5)) {
+    // The crash comes from the I/O scheduler, preferably while a write is unsynced.
+    io.crashSoon();
+    return new Promise<Ending>(() => undefined);
+  }
+  try {
+    await wal.close();
+  } catch (err) {
+    if (io.crashed) return 'crashed';
+    if (!(err instanceof WalError) || io.failuresDelivered === 0) throw new SimViolation(`close failed without an injected fault: ${String((err as Error)?.stack ?? err)}`);
+  }
+  if (io.crashed) return 'crashed';
+  await ctx.settle();
+  if (tracked.size > 0) throw new SimViolation(`close resolved while ${tracked.size} appends were still unsettled`);
+  if (io.openFileCount > 0 || disk.lockCount() > 0) throw new SimViolation(`close left ${io.openFileCount} files open and ${disk.lockCount()} locks held`);
+  await io.close();
+  return 'closed';
+}
