@@ -194,6 +194,15 @@ export class SimDisk {
     return this.locks.size;
   }
 
+  /** Places a file with exactly these bytes, durable and linked: how the fuzzer plants damage. */
+  putFile(path: string, bytes: Uint8Array): void {
+    this.mkdirp(dirname(path));
+    const inode = this.create(path)!;
+    inode.durable.write(0, bytes);
+    inode.current = inode.durable.clone();
+    this.fsyncDir(dirname(path));
+  }
+
   /** Whether any reachable file has unsynced changes: then a crash has something to decide. */
   hasPending(): boolean {
     for (const d of this.dirs.values()) for (const inode of d.current.values()) if (inode.pending.length > 0) return true;
