@@ -85,3 +85,12 @@ test('the oracle catches a disk whose sync does not make writes durable', async 
     SimInode.prototype.sync = realSync;
   }
 });
+
+test('real crashes: 10 SIGKILLs of a native writer under load, every acknowledged record survives', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = new URL('../scripts/kill-loop.mjs', import.meta.url).pathname;
+  const run = spawnSync(process.execPath, [script, '--kills', '10'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout, /10 SIGKILLs, \d+ records in the log/);
+  console.log(`# ${run.stdout.trim()}`);
+});
