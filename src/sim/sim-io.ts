@@ -380,7 +380,7 @@ export class SimFile implements IoFile {
       // An EIO write may have reached the medium in part: its change stays pending for the crash.
       if (eio) failure = io.fail('write', 'EIO', 'write', this.path);
     }
-    io.traceEvent(2, inode.id, fileOffsetBytes, lengthBytes, durable ? 1 : 0, fileOffsetBytes >= this.alignmentBytes ? native.crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes), 0) : 0);
+    io.traceEvent(Ev.WRITE, inode.id, fileOffsetBytes, lengthBytes, durable ? 1 : 0, fileOffsetBytes >= this.alignmentBytes ? native.crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes), 0) : 0);
     return io.enqueue(() => {
       if (failure !== null) throw failure;
       if (durable) this.syncOrFail('fdatasync');
@@ -414,7 +414,7 @@ export class SimFile implements IoFile {
         const bit = io.drawBelow(gotBytes * 8);
         buffer.bytes[bufferOffsetBytes + (bit >>> 3)]! ^= 1 << (bit & 7);
       }
-      io.traceEvent(3, inode.id, fileOffsetBytes, gotBytes);
+      io.traceEvent(Ev.READ, inode.id, fileOffsetBytes, gotBytes);
       return gotBytes;
     });
   }
@@ -423,14 +423,14 @@ export class SimFile implements IoFile {
     if (this.closed) return Promise.reject(this.io.assertionFailed(`datasync on a closed file: ${this.path}`));
     return this.io.enqueue(() => {
       this.syncOrFail('fdatasync');
-      this.io.traceEvent(4, this.inode.id);
+      this.io.traceEvent(Ev.SYNC, this.inode.id);
     });
   }
 
   sizeBytes(): Promise<number> {
     if (this.closed) return Promise.reject(this.io.assertionFailed(`size of a closed file: ${this.path}`));
     return this.io.enqueue(() => {
-      this.io.traceEvent(5, this.inode.current.sizeBytes);
+      this.io.traceEvent(Ev.SIZE, this.inode.current.sizeBytes);
       return this.inode.current.sizeBytes;
     });
   }
@@ -441,7 +441,7 @@ export class SimFile implements IoFile {
     }
     return this.io.enqueue(() => {
       this.inode.resize(sizeBytes, true);
-      this.io.traceEvent(6, this.inode.id, sizeBytes);
+      this.io.traceEvent(Ev.TRUNCATE, this.inode.id, sizeBytes);
     });
   }
 
@@ -452,7 +452,7 @@ export class SimFile implements IoFile {
     return this.io.enqueue(() => {
       if (this.io.draw(this.io.disk.rates.writeEnospcP)) throw this.io.fail('write', 'ENOSPC', 'fallocate', this.path);
       this.inode.resize(offsetBytes + lengthBytes, false);
-      this.io.traceEvent(7, this.inode.id, offsetBytes, lengthBytes);
+      this.io.traceEvent(Ev.ALLOCATE, this.inode.id, offsetBytes, lengthBytes);
     });
   }
 
@@ -461,9 +461,8 @@ export class SimFile implements IoFile {
     this.closed = true;
     return this.io.enqueue(() => {
       this.io.forget(this);
-      this.io.traceEvent(8, this.inode.id);
+      this.io.traceEvent(Ev.CLOSE, this.inode.id);
     });
   }
 }
 
-export { Ev as SimTraceEvent };
