@@ -3,8 +3,9 @@
  * Every limit has a maximum and the reason for it.
  */
 import { WalInvalidArgumentError } from './errors.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from './format/constants.js';
+import { DEFAULT_BLOCK_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from './format/constants.js';
 import type { DirectIoMode, Io, SyncMethod } from './io/io.js';
+import type { SealedSegmentInfo } from './segment/segment-set.js';
 import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX } from './io/native-io.js';
 
 export type BackendChoice = 'auto' | 'io_uring' | 'threadpool';
@@ -24,6 +25,12 @@ export interface WalOptions {
   pendingAppendsMax?: number;
   /** io_uring entries (or thread-pool slots): requests in flight at once. */
   queueDepth?: number;
+  /** Size of a segment file; a record never spans two. Default 64 MiB. */
+  segmentSizeBytes?: number;
+  /** Zero-fill each segment before use so steady-state syncs flush data only. Default true. */
+  preallocate?: boolean;
+  /** Called once a segment is sealed (never written again), e.g. to archive or ship it. */
+  onSegmentSealed?: (info: SealedSegmentInfo) => void | Promise<void>;
   /** An I/O implementation to use instead of the native one (the simulated disk). */
   io?: Io;
 }
@@ -36,6 +43,9 @@ export interface ResolvedOptions {
   recordPayloadMaxBytes: number;
   pendingAppendsMax: number;
   queueDepth: number;
+  segmentSizeBytes: number;
+  preallocate: boolean;
+  onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
   io: Io | undefined;
 }
 
@@ -51,6 +61,14 @@ export const RECORD_PAYLOAD_DEFAULT_BYTES = 1024 * 1024;
 export const PENDING_APPENDS_DEFAULT = 1 << 20;
 /** 16M cap: the queue's own bookkeeping (~100 bytes each) stays under 2 GiB. */
 export const PENDING_APPENDS_MAX = 1 << 24;
+/** 64 MiB default segment, as PostgreSQL's WAL and etcd use 16–64 MB: big enough that rollovers are rare. */
+export const SEGMENT_SIZE_DEFAULT_BYTES = 64 * 1024 * 1024;
+/** 64 KiB minimum, for tests that want many rollovers; below that the header block dominates. */
+export const SEGMENT_SIZE_MIN_BYTES = 64 * 1024;
+/** 1 TiB cap: offsets stay far below 2^53 and a preallocated segment stays a sane size. */
+export const SEGMENT_SIZE_MAX_BYTES = 1024 * 1024 * 1024 * 1024;
+/** Segment sizes are multiples of the largest block size ringwal accepts, so every block fits whole. */
+const SEGMENT_SIZE_GRANULE_BYTES = 65536;
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -76,7 +94,10 @@ export function describe(value: unknown): string {
   return typeof value === 'object' ? `an object (${value.constructor?.name ?? 'null prototype'})` : typeof value;
 }
 
-const KNOWN_OPTIONS = new Set(['backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'queueDepth', 'io']);
+const KNOWN_OPTIONS = new Set([
+  'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'queueDepth',
+  'segmentSizeBytes', 'preallocate', 'onSegmentSealed', 'io',
+]);
 
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (options === undefined) options = {};
@@ -88,8 +109,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const o = options as WalOptions;
   const batchBytesMax = integerIn('batchBytesMax', o.batchBytesMax, BATCH_BYTES_MIN, BATCH_BYTES_MAX, BATCH_BYTES_DEFAULT);
-  // A record must fit one batch buffer, and never exceed the format's own cap.
-  const payloadCapBytes = Math.min(RECORD_PAYLOAD_LIMIT_BYTES, batchBytesMax - RECORD_HEADER_SIZE_BYTES - 8);
+  const segmentSizeBytes = integerIn('segmentSizeBytes', o.segmentSizeBytes, SEGMENT_SIZE_MIN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_DEFAULT_BYTES);
+  if (segmentSizeBytes % SEGMENT_SIZE_GRANULE_BYTES !== 0) {
+    throw new WalInvalidArgumentError('segmentSizeBytes', `must be a multiple of ${SEGMENT_SIZE_GRANULE_BYTES}, got ${segmentSizeBytes}`);
+  }
+  // A record must fit one batch buffer and one segment after its header block, and never exceed
+  // the format's own cap.
+  const payloadCapBytes = Math.min(
+    RECORD_PAYLOAD_LIMIT_BYTES,
+    batchBytesMax - RECORD_HEADER_SIZE_BYTES - 8,
+    // The header block is usually 4 KiB; Wal.open checks again with the file system's real block.
+    segmentSizeBytes - DEFAULT_BLOCK_SIZE_BYTES - RECORD_HEADER_SIZE_BYTES - 8,
+  );
+  if (o.preallocate !== undefined && typeof o.preallocate !== 'boolean') {
+    throw new WalInvalidArgumentError('preallocate', `must be a boolean, got ${describe(o.preallocate)}`);
+  }
+  if (o.onSegmentSealed !== undefined && typeof o.onSegmentSealed !== 'function') {
+    throw new WalInvalidArgumentError('onSegmentSealed', `must be a function, got ${describe(o.onSegmentSealed)}`);
+  }
   const io = o.io;
   if (io !== undefined && (typeof io !== 'object' || io === null || typeof (io as Io).openFile !== 'function')) {
     throw new WalInvalidArgumentError('io', 'must implement the Io interface');
@@ -102,6 +139,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     recordPayloadMaxBytes: integerIn('recordPayloadMaxBytes', o.recordPayloadMaxBytes, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_DEFAULT_BYTES, payloadCapBytes)),
     pendingAppendsMax: integerIn('pendingAppendsMax', o.pendingAppendsMax, 1, PENDING_APPENDS_MAX, PENDING_APPENDS_DEFAULT),
     queueDepth: integerIn('queueDepth', o.queueDepth, 1, QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),
+    segmentSizeBytes,
+    preallocate: o.preallocate ?? true,
+    onSegmentSealed: o.onSegmentSealed as ((info: SealedSegmentInfo) => void) | undefined,
     io,
   };
 }

@@ -60,13 +60,26 @@ export const SegmentField = {
   BLOCK_SIZE: 12,
   LOG_ID: 16,
   SEGMENT_ID: 24,
+  FLAGS: 28,
   FIRST_LSN: 32,
-  FLAGS: 40,
-  /** 64 bytes kept zero for the encryption issue: cipher, key id, nonce prefix, key check value. */
-  CRYPTO: 48,
-  CRYPTO_SIZE: 64,
+  /** Written when the segment is sealed: its last LSN (first LSN − 1 when it holds no record). */
+  SEALED_LAST_LSN: 40,
+  /** Written when sealed: the offset just past its last record. */
+  SEALED_END: 48,
+  /** Written when sealed: the offset of its last record, so open can check it without a scan. */
+  SEALED_LAST_RECORD: 56,
+  /** 48 bytes kept zero for the encryption issue: cipher, key id, nonce prefix, key check value. */
+  CRYPTO: 64,
+  CRYPTO_SIZE: 48,
+  /** Segment ids up to this one were used (possibly by segments since removed); new ids go above. */
+  SEGMENT_ID_FLOOR: 112,
   CRC32C: 124,
 } as const;
+
+/** Segment header flag: the segment is sealed and will never be written again. */
+export const SEGMENT_FLAG_SEALED = 1 << 1;
+/** Segment header flag reserved for the encryption issue: records of this segment are encrypted. */
+export const SEGMENT_FLAG_ENCRYPTED = 1 << 0;
 
 /** Default block: the direct-I/O alignment used when the filesystem does not report its own. */
 export const DEFAULT_BLOCK_SIZE_BYTES = 4096;

@@ -1,7 +1,9 @@
 /**
  * The segment header: 128 bytes at offset 0 of every segment, alone in the segment's first block
  * (records start at the next block, so rewriting the tail block never rewrites the header).
- * It identifies a file without trusting its name. Drawn in docs/format.md.
+ * It identifies a file without trusting its name, and once the segment is sealed it records
+ * where the segment ends, so open can check continuity without scanning sealed segments.
+ * Drawn in docs/format.md.
  */
 import { crc32c } from '../io/native-binding.js';
 import {
@@ -9,12 +11,20 @@ import {
   BLOCK_SIZE_MIN_BYTES,
   FORMAT_VERSION,
   LSN_MAX,
+  SEGMENT_FLAG_SEALED,
   SEGMENT_HEADER_SIZE_BYTES,
   SEGMENT_MAGIC,
   SegmentField,
 } from './constants.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
+
+export interface SegmentSeal {
+  lastLsn: number;
+  endBytes: number;
+  /** Offset of the last record; 0 when the segment holds none. */
+  lastRecordBytes: number;
+}
 
 export interface SegmentHeader {
   formatVersion: number;
@@ -25,10 +35,24 @@ export interface SegmentHeader {
   segmentId: number;
   firstLsn: number;
   flags: number;
+  /** Ids up to here were given out before (some segments may have been removed since). */
+  segmentIdFloor: number;
+  /** Present once the segment is sealed. */
+  seal: SegmentSeal | null;
+}
+
+function setU64(view: DataView, offsetBytes: number, value: number): void {
+  view.setUint32(offsetBytes, value % TWO_POW_32, true);
+  view.setUint32(offsetBytes + 4, Math.floor(value / TWO_POW_32), true);
+}
+
+function getU64(view: DataView, offsetBytes: number): number {
+  return view.getUint32(offsetBytes, true) + view.getUint32(offsetBytes + 4, true) * TWO_POW_32;
 }
 
 export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): void {
   if (out.byteLength < SEGMENT_HEADER_SIZE_BYTES) throw new RangeError('segment header buffer too small');
+  if ((header.seal !== null) !== ((header.flags & SEGMENT_FLAG_SEALED) !== 0)) throw new Error('seal fields and sealed flag disagree');
   out.fill(0, 0, SEGMENT_HEADER_SIZE_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
   out.set(SEGMENT_MAGIC, SegmentField.MAGIC);
@@ -37,11 +61,15 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   view.setUint32(SegmentField.BLOCK_SIZE, header.blockSizeBytes, true);
   view.setBigUint64(SegmentField.LOG_ID, header.logId, true);
   view.setUint32(SegmentField.SEGMENT_ID, header.segmentId, true);
-  view.setUint32(SegmentField.FIRST_LSN, header.firstLsn % TWO_POW_32, true);
-  view.setUint32(SegmentField.FIRST_LSN + 4, Math.floor(header.firstLsn / TWO_POW_32), true);
   view.setUint32(SegmentField.FLAGS, header.flags, true);
-  const crc = crc32c(out.subarray(0, SegmentField.CRC32C));
-  view.setUint32(SegmentField.CRC32C, crc, true);
+  view.setUint32(SegmentField.SEGMENT_ID_FLOOR, header.segmentIdFloor, true);
+  setU64(view, SegmentField.FIRST_LSN, header.firstLsn);
+  if (header.seal !== null) {
+    setU64(view, SegmentField.SEALED_LAST_LSN, header.seal.lastLsn);
+    setU64(view, SegmentField.SEALED_END, header.seal.endBytes);
+    setU64(view, SegmentField.SEALED_LAST_RECORD, header.seal.lastRecordBytes);
+  }
+  view.setUint32(SegmentField.CRC32C, crc32c(out.subarray(0, SegmentField.CRC32C)), true);
 }
 
 export type SegmentHeaderResult =
@@ -64,13 +92,20 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   const view = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
   const storedCrc = view.getUint32(SegmentField.CRC32C, true);
   if (crc32c(bytes.subarray(0, SegmentField.CRC32C)) !== storedCrc) return damaged('segment header CRC mismatch');
+  const flags = view.getUint32(SegmentField.FLAGS, true);
   const header: SegmentHeader = {
     formatVersion: view.getUint16(SegmentField.FORMAT_VERSION, true),
     blockSizeBytes: view.getUint32(SegmentField.BLOCK_SIZE, true),
     logId: view.getBigUint64(SegmentField.LOG_ID, true),
     segmentId: view.getUint32(SegmentField.SEGMENT_ID, true),
-    firstLsn: view.getUint32(SegmentField.FIRST_LSN, true) + view.getUint32(SegmentField.FIRST_LSN + 4, true) * TWO_POW_32,
-    flags: view.getUint32(SegmentField.FLAGS, true),
+    firstLsn: getU64(view, SegmentField.FIRST_LSN),
+    flags,
+    segmentIdFloor: view.getUint32(SegmentField.SEGMENT_ID_FLOOR, true),
+    seal: (flags & SEGMENT_FLAG_SEALED) === 0 ? null : {
+      lastLsn: getU64(view, SegmentField.SEALED_LAST_LSN),
+      endBytes: getU64(view, SegmentField.SEALED_END),
+      lastRecordBytes: getU64(view, SegmentField.SEALED_LAST_RECORD),
+    },
   };
   if (header.formatVersion !== FORMAT_VERSION) {
     return { ok: false, unsupported: true, reason: `format version ${header.formatVersion}, this build reads ${FORMAT_VERSION}` };
@@ -82,5 +117,10 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   }
   if (header.segmentId === 0) return damaged('segment id 0 is never written');
   if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);
+  const seal = header.seal;
+  if (seal !== null) {
+    if (seal.lastLsn < header.firstLsn - 1 || seal.lastLsn > LSN_MAX) return damaged(`sealed last LSN ${seal.lastLsn} before the first LSN`);
+    if (seal.endBytes < block || seal.lastRecordBytes > seal.endBytes) return damaged('sealed end offsets out of order');
+  }
   return { ok: true, header };
 }

@@ -35,6 +35,8 @@ export interface SegmentScannerOptions {
   /** The LSN the first record must carry. */
   firstLsn: number;
   payloadLimitBytes: number;
+  /** Records above this LSN are not returned: the scan ends cleanly just before them. */
+  lsnLimit?: number;
 }
 
 export class SegmentScanner {
@@ -48,6 +50,7 @@ export class SegmentScanner {
   private positionBytes: number;
   private expectedLsn: number;
   private previousBatchIndex = -1;
+  private lastRecordOffsetBytes = 0;
   private ranges = new Uint32Array(2 * 1024);
   private crcs = new Uint32Array(1024);
   stop: ScanStop | null = null;
@@ -69,6 +72,11 @@ export class SegmentScanner {
   /** The LSN the next record must carry; after the scan stops, one above the last valid record. */
   get nextLsn(): number {
     return this.expectedLsn;
+  }
+
+  /** File offset of the last valid record returned so far; 0 when there is none. */
+  get lastRecordBytes(): number {
+    return this.lastRecordOffsetBytes;
   }
 
   /** File offset just past the last valid record returned so far. */
@@ -136,7 +144,12 @@ export class SegmentScanner {
       const offsets: number[] = [];
       let problem: string | null = null;
       let wantBytes = RECORD_HEADER_SIZE_BYTES;
-      while (pos + RECORD_HEADER_SIZE_BYTES <= end) {
+      const lsnLimit = o.lsnLimit ?? Number.MAX_SAFE_INTEGER;
+      if (lsn > lsnLimit) {
+        this.stop = { kind: 'end', offsetBytes: pos };
+        return [];
+      }
+      while (pos + RECORD_HEADER_SIZE_BYTES <= end && lsn <= lsnLimit) {
         const header = decodeRecordHeader(this.view, pos - base);
         problem = checkRecordHeader(header, o.segmentId, o.payloadLimitBytes);
         if (problem === null && header.lsn !== lsn) problem = `LSN ${header.lsn} where ${lsn} was expected`;
@@ -189,6 +202,7 @@ export class SegmentScanner {
       const payloadStart = offsetBytes - base + RECORD_HEADER_SIZE_BYTES;
       out.push({ header, offsetBytes, payload: this.buffer.bytes.subarray(payloadStart, payloadStart + header.payloadSizeBytes) });
       this.positionBytes = offsetBytes + recordSpanBytes(header.payloadSizeBytes);
+      this.lastRecordOffsetBytes = offsetBytes;
       this.expectedLsn = header.lsn + 1;
       this.previousBatchIndex = header.batchIndex;
     }

@@ -12,6 +12,10 @@
  * the partly filled last block of a batch is copied to the start of the next buffer and written
  * again, in place, by the next batch (as PostgreSQL rewrites its partial WAL page).
  *
+ * A record never spans segments: when the next record does not fit the active segment, the
+ * writer waits for its last batch to be durable, has the segment set roll over (seal, name the
+ * prepared next segment), and continues there; appends made meanwhile wait in call order.
+ *
  * One write is in flight at a time. The next batch shares the previous batch's last block, and
  * two writes in flight to one block could land in either order; one at a time also lets recovery
  * tell a torn tail from a hole (docs/design.md, "Recovery").
@@ -24,6 +28,7 @@ import { WalDurabilityLostError, WalOverloadedError } from '../errors.js';
 import { LSN_MAX, RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
 import { encodeRecord, recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
+import type { SegmentSeal } from '../format/segment-header.js';
 
 type Resolve = (value: unknown) => void;
 type Reject = (err: unknown) => void;
@@ -53,6 +58,7 @@ interface Batch {
   buffer: AlignedBuffer;
   lastLsn: number;
   endBytes: number;
+  lastRecordBytes: number;
   waiters: Waiter[];
   recordCount: number;
   writeBytes: number;
@@ -66,21 +72,33 @@ export interface GroupCommitStats {
   largestBatchRecords: number;
 }
 
-export interface GroupCommitInit {
-  io: Io;
+/** Where the writer writes next: the active segment and the end of its durable records. */
+export interface WriterTarget {
   file: IoFile;
   segmentId: number;
   nextLsn: number;
   /** File offset where the next record goes (end of the recovered prefix). */
   endBytes: number;
+  /** Offset of the last record in the segment; 0 when it holds none. */
+  lastRecordBytes: number;
+}
+
+export interface GroupCommitInit extends WriterTarget {
+  io: Io;
   batchBytesMax: number;
   pendingAppendsMax: number;
+  /** A record that would end beyond this offset goes to the next segment. */
+  segmentSizeBytes: number;
+  /** Seals the active segment (all its records durable) and returns the next one. */
+  roll: (seal: SegmentSeal) => Promise<WriterTarget>;
 }
 
 export class GroupCommit {
   private readonly io: Io;
-  private readonly file: IoFile;
-  private readonly segmentId: number;
+  private file: IoFile;
+  private segmentId: number;
+  private readonly segmentSizeBytes: number;
+  private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly pendingAppendsMax: number;
@@ -97,6 +115,7 @@ export class GroupCommit {
   private fillRecordCount = 0;
   private fillWaiters: Waiter[] = [];
   private fillRecordBytes = 0;
+  private fillLastRecordBytes = 0;
 
   private inFlight: Batch | null = null;
   private flushScheduled = false;
@@ -106,13 +125,22 @@ export class GroupCommit {
   private nextLsnValue: number;
   private durableLsnValue: number;
   private durableEndBytesValue: number;
+  private durableLastRecordBytes: number;
   private failure: unknown = null;
+  /** The next record does not fit the active segment: roll once the last batch is durable. */
+  private rollNeeded = false;
+  private rolling = false;
+  /** Set by truncateAfter: nothing new is encoded until it resumes the writer. */
+  private paused = false;
+  private idleWaiters: Array<() => void> = [];
   private readonly statsValue: GroupCommitStats = { batches: 0, records: 0, recordBytes: 0, bytesWritten: 0, largestBatchRecords: 0 };
 
   private constructor(init: GroupCommitInit, buffers: [AlignedBuffer, AlignedBuffer]) {
     this.io = init.io;
     this.file = init.file;
     this.segmentId = init.segmentId;
+    this.segmentSizeBytes = init.segmentSizeBytes;
+    this.roll = init.roll;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.pendingAppendsMax = init.pendingAppendsMax;
@@ -124,8 +152,10 @@ export class GroupCommit {
     this.nextLsnValue = init.nextLsn;
     this.durableLsnValue = init.nextLsn - 1;
     this.durableEndBytesValue = init.endBytes;
+    this.durableLastRecordBytes = init.lastRecordBytes;
     this.fillFileOffsetBytes = Math.floor(init.endBytes / this.blockBytes) * this.blockBytes;
     this.fillLengthBytes = init.endBytes - this.fillFileOffsetBytes;
+    this.fillLastRecordBytes = init.lastRecordBytes;
   }
 
   /** Allocates both buffers and loads the partly filled last block, which the first batch rewrites. */
@@ -134,12 +164,83 @@ export class GroupCommit {
     const capacityBytes = Math.ceil((init.batchBytesMax + block) / block) * block;
     const buffers: [AlignedBuffer, AlignedBuffer] = [init.io.allocAligned(capacityBytes, block), init.io.allocAligned(capacityBytes, block)];
     const writer = new GroupCommit(init, buffers);
-    if (writer.fillLengthBytes > 0) {
-      const gotBytes = await init.file.read(writer.fill, 0, block, writer.fillFileOffsetBytes);
-      if (gotBytes < writer.fillLengthBytes) throw new Error(`${init.file.path}: tail block shorter than the recovered end`);
-      writer.fill.bytes.fill(0, writer.fillLengthBytes, block);
-    }
+    await writer.loadTailBlock();
     return writer;
+  }
+
+  /** Reads the partly filled last block into the fill buffer: the next batch rewrites it. */
+  private async loadTailBlock(): Promise<void> {
+    const block = this.blockBytes;
+    if (this.fillLengthBytes === 0) return;
+    const gotBytes = await this.file.read(this.fill, 0, block, this.fillFileOffsetBytes);
+    if (gotBytes < this.fillLengthBytes) throw new Error(`${this.file.path}: tail block shorter than the recovered end`);
+    this.fill.bytes.fill(0, this.fillLengthBytes, block);
+  }
+
+  /** Moves the writer to a new position (after a rollover or a truncation). */
+  private setTarget(target: WriterTarget): void {
+    this.file = target.file;
+    this.segmentId = target.segmentId;
+    this.nextLsnValue = target.nextLsn;
+    this.durableLsnValue = target.nextLsn - 1;
+    this.durableEndBytesValue = target.endBytes;
+    this.durableLastRecordBytes = target.lastRecordBytes;
+    this.fill = this.buffers[0];
+    this.fillFileOffsetBytes = Math.floor(target.endBytes / this.blockBytes) * this.blockBytes;
+    this.fillLengthBytes = target.endBytes - this.fillFileOffsetBytes;
+    this.fillLastRecordBytes = target.lastRecordBytes;
+    this.fillRecordCount = 0;
+    this.fillRecordBytes = 0;
+  }
+
+  /**
+   * Stops encoding new records and resolves once every record already encoded is durable.
+   * Appends keep queueing (in call order, without LSNs) until `resume`.
+   */
+  pause(): Promise<void> {
+    this.paused = true;
+    return new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notifyIdle();
+    });
+  }
+
+  /** Continues at `target` after a truncation; queued appends get the LSNs from there. */
+  async resume(target: WriterTarget): Promise<void> {
+    if (!this.paused || this.inFlight !== null || this.fillRecordCount !== 0) throw new Error('resume of a writer that is not paused and idle');
+    this.setTarget(target);
+    await this.loadTailBlock();
+    this.paused = false;
+    this.drainPending();
+    this.scheduleFlush();
+  }
+
+  private notifyIdle(): void {
+    if (this.inFlight !== null || this.fillRecordCount !== 0 || this.rolling) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Rolls over once the last batch of the full segment is durable and nothing else is encoded. */
+  private maybeRoll(): void {
+    if (!this.rollNeeded || this.rolling || this.inFlight !== null || this.fillRecordCount !== 0 || this.failure !== null) return;
+    this.rolling = true;
+    const seal: SegmentSeal = { lastLsn: this.durableLsnValue, endBytes: this.durableEndBytesValue, lastRecordBytes: this.durableLastRecordBytes };
+    this.roll(seal).then(
+      (target) => {
+        this.rolling = false;
+        this.rollNeeded = false;
+        this.setTarget(target);
+        this.drainPending();
+        this.flush();
+        this.notifyIdle();
+      },
+      (err: unknown) => {
+        this.rolling = false;
+        this.fail(null, err);
+      },
+    );
   }
 
   get nextLsn(): number {
@@ -163,8 +264,9 @@ export class GroupCommit {
     return this.pending.length - this.pendingHead;
   }
 
-  get idle(): boolean {
-    return this.inFlight === null && this.fillRecordCount === 0 && this.pendingCount === 0;
+  /** Offset of the last durable record in the active segment (0 when none), for sealing. */
+  get lastRecordBytes(): number {
+    return this.durableLastRecordBytes;
   }
 
   stats(): GroupCommitStats {
@@ -225,8 +327,14 @@ export class GroupCommit {
    * when nothing is pending.
    */
   private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
+    if (this.paused || this.rollNeeded || this.rolling) return false;
     const spanBytes = recordSpanBytes(payload.byteLength);
     const offsetBytes = this.fillLengthBytes;
+    if (this.fillFileOffsetBytes + offsetBytes + spanBytes > this.segmentSizeBytes) {
+      this.rollNeeded = true;
+      this.maybeRoll();
+      return false;
+    }
     const recordBytesAfter = this.fillRecordBytes + spanBytes;
     // The first record of a batch always fits: the option check caps a payload below batchBytesMax.
     if (this.fillRecordCount > 0 && (recordBytesAfter > this.batchBytesMax || this.fillRecordCount === this.recordsPerBatchMax)) return false;
@@ -239,6 +347,7 @@ export class GroupCommit {
     this.fillRecordCount += 1;
     this.fillLengthBytes = offsetBytes + spanBytes;
     this.fillRecordBytes = recordBytesAfter;
+    this.fillLastRecordBytes = this.fillFileOffsetBytes + offsetBytes;
     this.nextLsnValue = lsn + 1;
     if (batchResult !== null) {
       if (batchResult.firstLsn === 0) batchResult.firstLsn = lsn;
@@ -287,7 +396,7 @@ export class GroupCommit {
   }
 
   private flush(): void {
-    if (this.inFlight !== null || this.failure !== null || this.fillRecordCount === 0) return;
+    if (this.inFlight !== null || this.failure !== null || this.rolling || this.fillRecordCount === 0) return;
     const buffer = this.fill;
     const count = this.fillRecordCount;
     this.io.crc32cRanges(buffer.bytes, this.ranges, count, this.crcs);
@@ -302,6 +411,7 @@ export class GroupCommit {
       buffer,
       lastLsn: this.nextLsnValue - 1,
       endBytes: this.fillFileOffsetBytes + lengthBytes,
+      lastRecordBytes: this.fillLastRecordBytes,
       waiters: this.fillWaiters,
       recordCount: count,
       writeBytes,
@@ -330,6 +440,7 @@ export class GroupCommit {
     this.inFlight = null;
     this.durableLsnValue = batch.lastLsn;
     this.durableEndBytesValue = batch.endBytes;
+    this.durableLastRecordBytes = batch.lastRecordBytes;
     const s = this.statsValue;
     s.batches += 1;
     s.records += batch.recordCount;
@@ -339,12 +450,19 @@ export class GroupCommit {
     // Appends that arrived while this batch was in flight have waited long enough: write them now.
     this.flush();
     this.drainPending();
+    this.maybeRoll();
+    this.notifyIdle();
   }
 
-  private fail(batch: Batch, err: unknown): void {
+  /** Puts the writer in the failed state from outside (a truncation that failed half-way). */
+  poison(err: unknown): void {
+    if (this.failure === null) this.fail(null, err);
+  }
+
+  private fail(batch: Batch | null, err: unknown): void {
     this.inFlight = null;
     this.failure = err;
-    for (const w of batch.waiters) w.reject(err);
+    if (batch !== null) for (const w of batch.waiters) w.reject(err);
     const lost = new WalDurabilityLostError(err);
     for (const w of this.fillWaiters) w.reject(lost);
     this.fillWaiters = [];
@@ -352,6 +470,10 @@ export class GroupCommit {
     for (let i = this.pendingHead; i < this.pending.length; i++) this.pending[i]!.waiter?.reject(lost);
     this.pending.length = 0;
     this.pendingHead = 0;
+    // A paused caller (truncateAfter) learns of the failure from the writer's state.
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }
 

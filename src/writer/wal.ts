@@ -1,15 +1,13 @@
 /**
- * The public log: open (lock, recover), append with group commit, read, close.
+ * The public log: open (lock, recover), append with group commit, read, truncate, close.
  *
  * Open, in order (docs/design.md, "Opening a log"):
  *   1. create the directory and take an exclusive flock on `ringwal.lock` (a second open fails);
- *   2. remove `.tmp` files left by a crash during segment creation;
- *   3. with no segment, create the first one (tmp, fdatasync, rename, directory fsync);
- *   4. open the last segment (O_DIRECT when possible), check its header against its name;
- *   5. fsync the directory and recover the segment (recover.ts), which fdatasyncs it first;
- *   6. continue LSNs one above the last valid record.
+ *   2. open the segment set (segment-set.ts): remove `.tmp` files, finish an interrupted
+ *      truncateAfter, check sealed segments' continuity, create the first segment of a new log;
+ *   3. fsync the directory and recover the last segment (recover.ts), which fdatasyncs it first;
+ *   4. continue LSNs one above the last valid record.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   WalClosedError,
@@ -18,15 +16,15 @@ import {
   WalInvalidArgumentError,
   WalPayloadTooLargeError,
 } from '../errors.js';
-import { LOCK_FILE_NAME, LSN_MAX, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
-import type { RecordMeta } from '../format/record.js';
+import { LOCK_FILE_NAME, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
+import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from '../options.js';
 import { SegmentScanner } from '../read/segment-scanner.js';
-import { recoverSegment, type RecoveryReport } from '../recovery/recover.js';
-import { createSegment, openSegment, parseSegmentFileName, type OpenSegment } from '../segment/segment-file.js';
-import { GroupCommit, type BatchResult, type GroupCommitStats } from './group-commit.js';
+import type { RecoveryReport } from '../recovery/recover.js';
+import { checkTruncateLsn, SegmentSet, type SegmentSnapshotEntry, type WriterPosition } from '../segment/segment-set.js';
+import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
 export interface AppendOptions {
   /** Record type, u32; bit 15 marks it required. Bit 14 is reserved for encryption. Default 0x8001. */
@@ -54,9 +52,25 @@ export interface WalStats extends GroupCommitStats {
   backend: string;
   directIo: boolean;
   syncMethod: SyncMethod;
+  firstLsn: number;
   nextLsn: number;
   durableLsn: number;
   pendingAppends: number;
+  segmentCount: number;
+  /** Size of the segment files, preallocated space included. */
+  bytesOnDisk: number;
+  /** Bytes of the durable records (headers, payloads, 8-byte padding) still in the log. */
+  recordBytes: number;
+  /**
+   * Bytes the log occupies up to its last record (segment header blocks and the rest of the last
+   * block included) ÷ recordBytes: what the format costs beyond the records themselves.
+   */
+  spaceAmplification: number;
+}
+
+export interface TruncateBeforeResult {
+  segmentsRemoved: number;
+  bytesRemoved: number;
 }
 
 const DEFAULT_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_DEFAULT, tenant: 0, vshard: 0, database: 0 });
@@ -88,17 +102,19 @@ export class Wal {
   private readonly io: Io;
   private readonly ownsIo: boolean;
   private readonly lock: IoLock;
-  private readonly segment: OpenSegment;
+  private readonly segments: SegmentSet;
   private readonly writer: GroupCommit;
   private closing: Promise<void> | null = null;
+  /** truncateBefore/After run one at a time, in call order. */
+  private truncation: Promise<unknown> = Promise.resolve();
 
-  private constructor(dir: string, options: ResolvedOptions, io: Io, ownsIo: boolean, lock: IoLock, segment: OpenSegment, writer: GroupCommit, recovery: RecoveryReport) {
+  private constructor(dir: string, options: ResolvedOptions, io: Io, ownsIo: boolean, lock: IoLock, segments: SegmentSet, writer: GroupCommit, recovery: RecoveryReport) {
     this.dir = dir;
     this.options = options;
     this.io = io;
     this.ownsIo = ownsIo;
     this.lock = lock;
-    this.segment = segment;
+    this.segments = segments;
     this.writer = writer;
     this.recovery = recovery;
   }
@@ -109,25 +125,34 @@ export class Wal {
     const ownsIo = resolved.io === undefined;
     const io = resolved.io ?? NativeIo.create({ backend: resolved.backend, syncMethod: resolved.syncMethod, queueDepth: resolved.queueDepth });
     let lock: IoLock | undefined;
-    let segment: OpenSegment | undefined;
+    let segments: SegmentSet | undefined;
     try {
       await io.mkdirp(dir);
       lock = await io.lock(join(dir, LOCK_FILE_NAME));
-      segment = await openActiveSegment(io, dir, resolved);
-      await io.fsyncDir(dir);
-      const recovery = await recoverSegment(io, segment);
+      const opened = await SegmentSet.open(io, {
+        dir,
+        directIo: resolved.directIo,
+        segmentSizeBytes: resolved.segmentSizeBytes,
+        preallocate: resolved.preallocate,
+        onSegmentSealed: resolved.onSegmentSealed,
+      });
+      segments = opened.set;
+      const set = segments;
+      const dataStartBytes = set.active.dataStartBytes;
+      if (dataStartBytes + recordSpanBytes(resolved.recordPayloadMaxBytes) > resolved.segmentSizeBytes) {
+        throw new WalInvalidArgumentError('recordPayloadMaxBytes', `a record of ${resolved.recordPayloadMaxBytes} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`);
+      }
       const writer = await GroupCommit.create({
         io,
-        file: segment.file,
-        segmentId: segment.header.segmentId,
-        nextLsn: recovery.nextLsn,
-        endBytes: recovery.endBytes,
+        ...targetOf(opened.position),
         batchBytesMax: resolved.batchBytesMax,
         pendingAppendsMax: resolved.pendingAppendsMax,
+        segmentSizeBytes: resolved.segmentSizeBytes,
+        roll: async (seal) => targetOf(await set.roll(seal)),
       });
-      return new Wal(dir, resolved, io, ownsIo, lock, segment, writer, recovery);
+      return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery);
     } catch (err) {
-      await segment?.file.close().catch(() => undefined);
+      await segments?.close().catch(() => undefined);
       await lock?.release().catch(() => undefined);
       if (ownsIo) await io.close().catch(() => undefined);
       throw err;
@@ -141,7 +166,12 @@ export class Wal {
 
   /** Whether the active segment is written with O_DIRECT. */
   get directIo(): boolean {
-    return this.segment.file.direct;
+    return this.segments.active.file.direct;
+  }
+
+  /** The lowest LSN still in the log: records below it were removed by truncateBefore. */
+  get firstLsn(): number {
+    return this.segments.firstLsn;
   }
 
   get syncMethod(): SyncMethod {
@@ -212,16 +242,81 @@ export class Wal {
     return this.writer.sync();
   }
 
-  stats(): WalStats {
+  async stats(): Promise<WalStats> {
+    const sealed = this.segments.sealed;
+    const active = this.segments.active;
+    let bytesOnDisk = await this.segments.activeSizeBytes();
+    let usedBytes = 0;
+    let recordBytes = 0;
+    for (const s of sealed) {
+      bytesOnDisk += s.sizeBytes;
+      usedBytes += roundUp(s.seal.endBytes, s.header.blockSizeBytes);
+      recordBytes += s.seal.endBytes - s.header.blockSizeBytes;
+    }
+    const activeEndBytes = this.writer.durableEndBytes;
+    usedBytes += roundUp(activeEndBytes, active.header.blockSizeBytes);
+    recordBytes += activeEndBytes - active.dataStartBytes;
     return {
       ...this.writer.stats(),
       backend: this.io.backend,
       directIo: this.directIo,
       syncMethod: this.io.syncMethod,
+      firstLsn: this.segments.firstLsn,
       nextLsn: this.writer.nextLsn,
       durableLsn: this.writer.durableLsn,
       pendingAppends: this.writer.pendingCount,
+      segmentCount: sealed.length + 1,
+      bytesOnDisk,
+      recordBytes,
+      spaceAmplification: recordBytes === 0 ? 0 : usedBytes / recordBytes,
     };
+  }
+
+  /**
+   * Removes whole segments whose records are all below `lsn` (a checkpoint: the caller no longer
+   * needs them). The active segment is never removed, so records up to its first LSN remain.
+   * Removal runs oldest first with a directory fsync after each, so a crash leaves a suffix.
+   */
+  truncateBefore(lsn: number): Promise<TruncateBeforeResult> {
+    const refused = this.refusal();
+    if (refused !== null) return Promise.reject(refused);
+    try {
+      checkTruncateLsn('lsn', lsn, 0, this.writer.nextLsn);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.serialize(() => this.segments.truncateBefore(lsn));
+  }
+
+  /**
+   * Durably removes every record above `lsn` (Raft-style conflict resolution); `lsn` may be
+   * `firstLsn - 1` to empty the log. Records appended before the call are made durable first.
+   * The next append gets `lsn + 1`: the removed records are gone from disk before that LSN is
+   * given again (docs/design.md, "Truncation"). Resolves once the cut is durable.
+   */
+  truncateAfter(lsn: number): Promise<void> {
+    const refused = this.refusal();
+    if (refused !== null) return Promise.reject(refused);
+    return this.serialize(async () => {
+      await this.writer.pause();
+      if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+      checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, this.writer.durableLsn);
+      let position: WriterPosition;
+      try {
+        position = await this.segments.truncateAfter(lsn);
+      } catch (err) {
+        // The log's state on disk is unknown now: refuse everything until a reopen finishes the cut.
+        this.writer.poison(err);
+        throw err;
+      }
+      await this.writer.resume(targetOf(position));
+    });
+  }
+
+  private serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.truncation.then(operation, operation);
+    this.truncation = result.catch(() => undefined);
+    return result;
   }
 
   /**
@@ -245,16 +340,25 @@ export class Wal {
   }
 
   private async *readFrom(fromLsn: number, lastLsn: number, endBytes: number): AsyncGenerator<WalRecord, void, undefined> {
-    const s = this.segment;
-    if (fromLsn > lastLsn || lastLsn < s.header.firstLsn) return;
-    const file = await this.io.openFile(s.path, { create: false, direct: s.file.direct ? 'required' : 'off', readOnly: true });
+    const snapshot = this.segments.snapshot(lastLsn, endBytes);
+    const direct = this.directIo ? 'required' : 'off';
+    for (let i = 0; i < snapshot.length; i++) {
+      const entry = snapshot[i]!;
+      if (entry.lastLsn < Math.max(fromLsn, entry.header.firstLsn)) continue;
+      yield* this.readSegment(entry, fromLsn, direct);
+    }
+  }
+
+  private async *readSegment(entry: SegmentSnapshotEntry, fromLsn: number, direct: 'required' | 'off'): AsyncGenerator<WalRecord, void, undefined> {
+    const file = await this.io.openFile(entry.path, { create: false, direct, readOnly: true });
     try {
       const scanner = new SegmentScanner(this.io, file, {
-        segmentId: s.header.segmentId,
-        dataStartBytes: s.dataStartBytes,
-        endBytes,
-        firstLsn: s.header.firstLsn,
+        segmentId: entry.header.segmentId,
+        dataStartBytes: entry.dataStartBytes,
+        endBytes: entry.endBytes,
+        firstLsn: entry.header.firstLsn,
         payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+        lsnLimit: entry.lastLsn,
       });
       for (;;) {
         const records = await scanner.next();
@@ -266,9 +370,9 @@ export class Wal {
         }
       }
       const stop = scanner.stop!;
-      if (stop.kind === 'invalid') throw new WalCorruptionError(s.path, stop.offsetBytes, stop.reason, scanner.nextLsn);
-      if (scanner.nextLsn <= lastLsn) {
-        throw new WalCorruptionError(s.path, stop.offsetBytes, `the log ends at LSN ${scanner.nextLsn - 1}, durable up to ${lastLsn}`, scanner.nextLsn);
+      if (stop.kind === 'invalid') throw new WalCorruptionError(entry.path, stop.offsetBytes, stop.reason, scanner.nextLsn);
+      if (scanner.nextLsn <= entry.lastLsn) {
+        throw new WalCorruptionError(entry.path, stop.offsetBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, durable up to ${entry.lastLsn}`, scanner.nextLsn);
       }
     } finally {
       await file.close();
@@ -285,6 +389,7 @@ export class Wal {
   }
 
   private async shutdown(): Promise<void> {
+    await this.truncation;
     let syncError: unknown = null;
     if (this.writer.failed === null) {
       try {
@@ -293,32 +398,18 @@ export class Wal {
         syncError = err;
       }
     }
-    await this.segment.file.close();
+    await this.segments.close();
     await this.lock.release();
     if (this.ownsIo) await this.io.close();
     if (syncError !== null) throw syncError;
   }
 }
 
-/** Steps 2 to 4 of open: the last segment, created when the log is new. */
-async function openActiveSegment(io: Io, dir: string, options: ResolvedOptions): Promise<OpenSegment> {
-  const names = await io.listDir(dir);
-  const segments: Array<{ name: string; firstLsn: number }> = [];
-  for (const name of names) {
-    if (name.endsWith(SEGMENT_TEMP_SUFFIX) && parseSegmentFileName(name.slice(0, -SEGMENT_TEMP_SUFFIX.length)) !== undefined) {
-      await io.unlink(join(dir, name));
-      continue;
-    }
-    const firstLsn = parseSegmentFileName(name);
-    if (firstLsn !== undefined) segments.push({ name, firstLsn });
-  }
-  segments.sort((a, b) => a.firstLsn - b.firstLsn);
-  if (segments.length === 0) {
-    const logId = randomBytes(8).readBigUInt64LE(0);
-    const path = await createSegment(io, dir, { logId, segmentId: 1, firstLsn: 1 }, options.directIo);
-    return openSegment(io, path, 1, options.directIo, false);
-  }
-  const last = segments[segments.length - 1]!;
-  if (last.firstLsn > LSN_MAX) throw new WalCorruptionError(join(dir, last.name), 0, 'first LSN beyond the LSN limit');
-  return openSegment(io, join(dir, last.name), last.firstLsn, options.directIo, false);
+function targetOf(position: WriterPosition): WriterTarget {
+  const s = position.segment;
+  return { file: s.file, segmentId: s.header.segmentId, nextLsn: position.nextLsn, endBytes: position.endBytes, lastRecordBytes: position.lastRecordBytes };
+}
+
+function roundUp(valueBytes: number, blockBytes: number): number {
+  return Math.ceil(valueBytes / blockBytes) * blockBytes;
 }
