@@ -11,7 +11,7 @@ const generation = Number(generationText);
 /** Producers appending at once: enough that batches hold many records. */
 const PRODUCERS = 32;
 
-const wal = await Wal.open(dir, { backend, batchBytesMax: 256 * 1024 });
+const wal = await Wal.open(dir, { backend, batchBytesMax: 256 * 1024, segmentSizeBytes: 1024 * 1024 });
 process.stdout.write(`start ${wal.nextLsn}\n`);
 let index = 0;
 async function producer(p) {

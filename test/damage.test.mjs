@@ -39,7 +39,7 @@ function randomInt(min, max) {
  * the two default 4 MiB buffers, zeroed at open, would dominate their time. Recovery does not
  * depend on this option (it accepts anything the format allows).
  */
-const OPEN_OPTIONS = { batchBytesMax: 64 * 1024 };
+const OPEN_OPTIONS = { batchBytesMax: 64 * 1024, preallocate: false };
 /** A damaged length must not make anyone allocate it: 500 MiB is far above the reader's 1 MiB + one record. */
 const RSS_GROWTH_BYTES_MAX = 500 * 1024 * 1024;
 const RECORD_COUNT = 2000;
@@ -58,7 +58,7 @@ function metaOf(r) {
  */
 async function writeReferenceLog(dir) {
   const expected = [null];
-  const wal = await Wal.open(dir, { directIo: 'required' });
+  const wal = await Wal.open(dir, { directIo: 'required', preallocate: false });
   const randomMeta = () => ({
     type: [0x8001, 0x0001, 0x8abc][randomInt(0, 2)],
     tenant: randomInt(0, 2 ** 40),
@@ -147,7 +147,7 @@ async function openCopy(bytes, { keep = false } = {}) {
     }
     try {
       const records = await readAll(wal);
-      return { opened: true, recovery: wal.recovery, nextLsn: wal.nextLsn, records, segPath, sizeAfterBytes: fs.statSync(segPath).size };
+      return { opened: true, recovery: wal.recovery, nextLsn: wal.nextLsn, records, segPath, after: fs.readFileSync(segPath) };
     } finally {
       await wal.close();
     }
@@ -178,16 +178,27 @@ function assertCorruptAt(outcome, offsetBytes, damaged, what) {
   assert.ok(outcome.after.equals(damaged), `${what}: the file was changed by a refused open`);
 }
 
-function assertTornAt(outcome, index, fileSizeBytes, what) {
+/**
+ * A torn tail is erased in place: every byte from the end of the valid prefix to the last
+ * non-zero byte (rounded up to a 4-byte word) is zeroed, the file keeps its size (a preallocated
+ * segment keeps its extents), and the bytes before the cut are untouched.
+ */
+function assertTornAt(outcome, index, damaged, what) {
   assert.equal(outcome.opened, true, `${what}: open must succeed: ${outcome.error?.stack}`);
   const offsetBytes = index < log.records.length ? log.records[index].offsetBytes : log.endBytes;
+  let lastNonZero = damaged.length - 1;
+  while (lastNonZero >= offsetBytes && damaged[lastNonZero] === 0) lastNonZero--;
+  const erasedEndBytes = Math.min((Math.floor(lastNonZero / 4) + 1) * 4, damaged.length);
   assert.ok(outcome.recovery.tornTail !== null, `${what}: tornTail not reported`);
   assert.equal(outcome.recovery.tornTail.offsetBytes, offsetBytes, what);
-  assert.equal(outcome.recovery.tornTail.discardedBytes, fileSizeBytes - offsetBytes, what);
+  assert.equal(outcome.recovery.tornTail.discardedBytes, erasedEndBytes - offsetBytes, what);
   assert.equal(typeof outcome.recovery.tornTail.reason, 'string');
   assert.equal(outcome.recovery.recordCount, index, what);
   assert.equal(outcome.nextLsn, index + 1, what);
-  assert.equal(outcome.sizeAfterBytes, offsetBytes, `${what}: the torn tail is cut from the file`);
+  const after = outcome.after;
+  assert.ok(after.length >= damaged.length, `${what}: the file never shrinks`);
+  assert.ok(after.subarray(0, offsetBytes).equals(damaged.subarray(0, offsetBytes)), `${what}: bytes before the cut are untouched`);
+  assert.ok(after.subarray(offsetBytes).every((b) => b === 0), `${what}: the torn tail is zeroed`);
   assertSameRecords(outcome.records, log.expected.slice(0, index), what);
 }
 
@@ -236,7 +247,8 @@ test('a bit flip in the last write batch is a torn tail: the records before it, 
     for (const at of positionsIn(r)) {
       const bit = randomInt(0, 7);
       const what = `seed ${SEED}: bit ${bit} of byte ${at} (LSN ${r.lsn}, last batch)`;
-      assertTornAt(await openCopy(flipped(log.bytes, at, bit)), index, log.bytes.length, what);
+      const damaged = flipped(log.bytes, at, bit);
+      assertTornAt(await openCopy(damaged), index, damaged, what);
     }
   }
 });
@@ -272,7 +284,7 @@ test('a truncation keeps exactly the records wholly before the cut', async () =>
         assertSameRecords(outcome.records, log.expected.slice(0, kept.length), what);
       }
       if (tornBytes.some((b) => b !== 0)) {
-        assertTornAt(outcome, kept.length, cut, what);
+        assertTornAt(outcome, kept.length, log.bytes.subarray(0, cut), what);
       } else {
         assert.equal(outcome.opened, true, `${what}: ${outcome.error?.stack}`);
         assert.equal(outcome.recovery.tornTail, null, what);
@@ -302,7 +314,7 @@ test('garbage after the last record is a torn tail; the log then continues at th
   for (const [what, bytes] of [['random bytes over the zero tail', overwritten], ['random bytes appended', appended]]) {
     const outcome = await openCopy(bytes, { keep: true });
     try {
-      assertTornAt(outcome, RECORD_COUNT, bytes.length, what);
+      assertTornAt(outcome, RECORD_COUNT, bytes, what);
       const dir = path.dirname(outcome.segPath);
       const wal = await Wal.open(dir, OPEN_OPTIONS);
       try {
@@ -332,7 +344,7 @@ test('a huge payload length is a typed error or a torn tail, with no huge alloca
       assert.ok(growth < RSS_GROWTH_BYTES_MAX, `rss grew by ${growth} bytes for length ${sizeBytes}`);
       const what = `length ${sizeBytes} in LSN ${r.lsn}`;
       if (index < log.lastBatchFirst) assertCorruptAt(outcome, r.offsetBytes, damaged, what);
-      else assertTornAt(outcome, index, damaged.length, what);
+      else assertTornAt(outcome, index, damaged, what);
     }
   }
 });
@@ -392,7 +404,7 @@ test('files that are not segments are refused with a WalError', async () => {
  */
 test('every single-bit flip of a tiny log: a WalError or exactly a prefix, as the position predicts', { timeout: 120_000 }, async () => {
   const dir = path.join(root, 'tiny');
-  const wal = await Wal.open(dir, { directIo: 'required' });
+  const wal = await Wal.open(dir, { directIo: 'required', preallocate: false });
   const expected = [];
   for (const [payloads, meta] of [
     [[Buffer.alloc(0), Buffer.from('abc')], { type: 0x8002, tenant: 3, vshard: 4, database: 5 }],

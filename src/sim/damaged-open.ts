@@ -58,7 +58,7 @@ export async function openDamaged(files: ReadonlyMap<string, Uint8Array>, alignm
   const attempt = async (): Promise<DamagedOutcome> => {
     let wal: Wal;
     try {
-      wal = await Wal.open(DAMAGED_LOG_DIR, { io, batchBytesMax: 64 * 1024 });
+      wal = await Wal.open(DAMAGED_LOG_DIR, { io, batchBytesMax: 64 * 1024, preallocate: false });
     } catch (error) {
       return { kind: 'error', error, largestAllocationBytes };
     }
@@ -86,7 +86,7 @@ export async function openDamaged(files: ReadonlyMap<string, Uint8Array>, alignm
 export async function buildLog(batches: readonly (readonly Uint8Array[])[], alignmentBytes: number): Promise<Map<string, Uint8Array>> {
   const disk = new SimDisk(noFaults(alignmentBytes), new Prng(3));
   const io = new SimIo({ disk, rng: new Prng(4), trace: new TraceHash(), processId: 1, idleTurnsMax: 100, crashAfterCompletions: null, onCrash: () => undefined, onHang: () => undefined });
-  const wal = await Wal.open(DAMAGED_LOG_DIR, { io, batchBytesMax: 64 * 1024 });
+  const wal = await Wal.open(DAMAGED_LOG_DIR, { io, batchBytesMax: 64 * 1024, preallocate: false });
   for (const batch of batches) await Promise.all(batch.map((p) => wal.append(p)));
   await wal.close();
   io.stop();

@@ -41,7 +41,7 @@ export class Oracle {
   lostAckedRecoveries = 0;
   lostAckedRecords = 0;
 
-  constructor(private readonly tier: FaultTier) {}
+  constructor(readonly tier: FaultTier) {}
 
   get recordCount(): number {
     return this.baseline.length;

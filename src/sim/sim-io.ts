@@ -89,6 +89,11 @@ export class SimIo implements Io {
     return this.openFiles.size;
   }
 
+  /** Paths of the files still open, for a violation message. */
+  get openFilePaths(): string[] {
+    return [...this.openFiles].map((f) => f.path);
+  }
+
   /** Write and sync failures handed to the caller so far in this process. */
   get failuresDelivered(): number {
     return this.stats.writeFailures + this.stats.syncFailures;
