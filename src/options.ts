@@ -6,6 +6,7 @@ import { WalInvalidArgumentError } from './errors.js';
 import { DEFAULT_BLOCK_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from './format/constants.js';
 import type { DirectIoMode, Io, SyncMethod } from './io/io.js';
 import type { SealedSegmentInfo } from './segment/segment-set.js';
+import type { DoubleWriteMode } from './segment/double-write-buffer.js';
 import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX } from './io/native-io.js';
 
 export type BackendChoice = 'auto' | 'io_uring' | 'threadpool';
@@ -29,6 +30,11 @@ export interface WalOptions {
   segmentSizeBytes?: number;
   /** Zero-fill each segment before use so steady-state syncs flush data only. Default true. */
   preallocate?: boolean;
+  /**
+   * Copy the acknowledged records of the tail block to `ringwal.dwb` before the block is
+   * rewritten, for devices that may leave garbage in a torn sector. Default 'off'.
+   */
+  doubleWriteBuffer?: DoubleWriteMode;
   /** Called once a segment is sealed (never written again), e.g. to archive or ship it. */
   onSegmentSealed?: (info: SealedSegmentInfo) => void | Promise<void>;
   /** An I/O implementation to use instead of the native one (the simulated disk). */
@@ -45,6 +51,7 @@ export interface ResolvedOptions {
   queueDepth: number;
   segmentSizeBytes: number;
   preallocate: boolean;
+  doubleWriteBuffer: DoubleWriteMode;
   onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
   io: Io | undefined;
 }
@@ -96,7 +103,7 @@ export function describe(value: unknown): string {
 
 const KNOWN_OPTIONS = new Set([
   'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'queueDepth',
-  'segmentSizeBytes', 'preallocate', 'onSegmentSealed', 'io',
+  'segmentSizeBytes', 'preallocate', 'doubleWriteBuffer', 'onSegmentSealed', 'io',
 ]);
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -141,6 +148,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     queueDepth: integerIn('queueDepth', o.queueDepth, 1, QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),
     segmentSizeBytes,
     preallocate: o.preallocate ?? true,
+    doubleWriteBuffer: oneOf('doubleWriteBuffer', o.doubleWriteBuffer, ['off', 'buffered', 'direct'], 'off'),
     onSegmentSealed: o.onSegmentSealed as ((info: SealedSegmentInfo) => void) | undefined,
     io,
   };

@@ -42,6 +42,8 @@ export interface RecoveryReport {
   /** File offset of the last valid record; 0 when the segment holds none. */
   lastRecordBytes: number;
   tornTail: TornTail | null;
+  /** The double-write buffer repaired a torn rewrite of the tail block before the scan. */
+  restoredFromDoubleWrite?: boolean;
 }
 
 export async function recoverSegment(io: Io, segment: OpenSegment, lsnLimit?: number): Promise<RecoveryReport> {

@@ -14,6 +14,7 @@ import { WalCorruptionError, WalUnsupportedFormatError } from '../errors.js';
 import { FORMAT_VERSION, SEGMENT_NAME_PATTERN, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { decodeSegmentHeader, encodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 import type { DirectIoMode, Io, IoFile } from '../io/io.js';
+import { crashPoint } from '../testing/crash-point.js';
 
 /** The one prepared-but-unnamed segment; its content is unused until it is renamed. */
 export const PREPARED_SEGMENT_NAME = `wal-prepared.seg${SEGMENT_TEMP_SUFFIX}`;
@@ -96,6 +97,7 @@ export async function writePreparedHeader(
 export async function namePreparedSegment(io: Io, dir: string, prepared: PreparedSegment, firstLsn: number, direct: DirectIoMode): Promise<OpenSegment> {
   const path = join(dir, segmentFileName(firstLsn));
   await io.rename(prepared.path, path);
+  crashPoint('roll.renamed');
   await io.fsyncDir(dir);
   return openSegment(io, path, firstLsn, direct, false);
 }

@@ -25,6 +25,8 @@ import type { DirectIoMode, Io } from '../io/io.js';
 import { crc32c } from '../io/native-binding.js';
 import { recoverSegment, type RecoveryReport } from '../recovery/recover.js';
 import { recordCrcMatches } from '../read/segment-scanner.js';
+import { DoubleWriteBuffer, restoreFromCopy, type DoubleWriteMode } from './double-write-buffer.js';
+import { crashPoint } from '../testing/crash-point.js';
 import {
   finalizeSegment,
   namePreparedSegment,
@@ -53,6 +55,7 @@ export interface SegmentSetOptions {
   directIo: DirectIoMode;
   segmentSizeBytes: number;
   preallocate: boolean;
+  doubleWriteBuffer: DoubleWriteMode;
   onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
 }
 
@@ -95,6 +98,7 @@ export class SegmentSet {
   private prepared: Promise<PreparedSegment> | null = null;
   /** Ids of removed segments are never given again: the next id is above this floor. */
   private segmentIdFloor: number;
+  private dwb: DoubleWriteBuffer | null = null;
 
   private constructor(io: Io, options: SegmentSetOptions, sealed: SealedSegment[], active: OpenSegment, segmentIdFloor: number) {
     this.io = io;
@@ -144,6 +148,7 @@ export class SegmentSet {
       const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn }, options.directIo);
       if (intentLsn !== undefined) await removeIntent(io, dir);
       const set = new SegmentSet(io, options, [], segment, 1);
+      await set.openDoubleWrite(logId, segment, false);
       set.prepareNext();
       const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: firstLsn, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
       return { set, position: { segment, nextLsn: firstLsn, endBytes: segment.dataStartBytes, lastRecordBytes: 0 }, recovery };
@@ -199,26 +204,54 @@ export class SegmentSet {
       const segmentId = segmentIdFloor + 1;
       const segment = await finalizeSegment(io, dir, prepared, { logId: last.header.logId, segmentId, firstLsn: lastSeal.lastLsn + 1 }, options.directIo);
       const set = new SegmentSet(io, options, sealed, segment, segmentId);
+      await set.openDoubleWrite(last.header.logId, segment, false);
       set.prepareNext();
       const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: lastSeal.lastLsn + 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
       return { set, position: { segment, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: 0 }, recovery };
     }
 
+    const set = new SegmentSet(io, options, sealed, last, segmentIdFloor);
     let recovery: RecoveryReport;
     try {
+      // A copy must never be applied over a truncation in progress: that would bring back
+      // records being cut. The truncation clears the copies as one of its steps.
+      const restored = await set.openDoubleWrite(last.header.logId, last, intentLsn !== undefined);
       recovery = await recoverSegment(io, last, intentLsn);
+      recovery.restoredFromDoubleWrite = restored;
       if (intentLsn !== undefined) await removeIntent(io, dir);
     } catch (err) {
-      await last.file.close().catch(() => undefined);
+      await set.close().catch(() => undefined);
       throw err;
     }
-    const set = new SegmentSet(io, options, sealed, last, segmentIdFloor);
     set.prepareNext();
     return { set, position: { segment: last, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes }, recovery };
   }
 
   get active(): OpenSegment {
     return this.activeSegment;
+  }
+
+  /**
+   * Opens the DWB when it is on. With `clear`, both copies are zeroed (a truncation is being
+   * finished); otherwise the newest copy for `segment` repairs a torn tail-block rewrite.
+   * Returns whether a repair was made.
+   */
+  private async openDoubleWrite(logId: bigint, segment: OpenSegment, clear: boolean): Promise<boolean> {
+    const mode = this.options.doubleWriteBuffer;
+    if (mode === 'off') return false;
+    const { dwb, copies } = await DoubleWriteBuffer.open(this.io, this.dir, mode, logId);
+    this.dwb = dwb;
+    if (clear) {
+      await dwb.clear();
+      return false;
+    }
+    return restoreFromCopy(this.io, segment.file, segment.header.segmentId, copies);
+  }
+
+  /** The writer's hook into the DWB, or null when it is off. */
+  doubleWriteRecorder(): ((segmentId: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>) | null {
+    const dwb = this.dwb;
+    return dwb === null ? null : (segmentId, blockOffsetBytes, bytes) => dwb.record(segmentId, blockOffsetBytes, bytes);
   }
 
   get sealed(): readonly SealedSegment[] {
@@ -269,7 +302,9 @@ export class SegmentSet {
     if (sealed.status === 'rejected') throw sealed.reason;
     if (named.status === 'rejected') throw named.reason;
     const preparedFile = named.value;
+    crashPoint('roll.sealed');
     const next = await namePreparedSegment(this.io, this.dir, preparedFile, firstLsn, this.options.directIo);
+    crashPoint('roll.named');
     this.segmentIdFloor = segmentId;
     const sizeBytes = await old.file.sizeBytes();
     await old.file.close();
@@ -299,6 +334,7 @@ export class SegmentSet {
     while (this.sealedSegments.length > 0 && this.sealedSegments[0]!.seal.lastLsn < lsn) {
       const victim = this.sealedSegments[0]!;
       await this.io.unlink(victim.path);
+      crashPoint('truncate-before.unlinked');
       await this.io.fsyncDir(this.dir);
       this.sealedSegments.shift();
       segmentsRemoved += 1;
@@ -315,18 +351,22 @@ export class SegmentSet {
    *      after each, so a crash leaves a prefix of the log;
    *   3. in the segment holding `lsn + 1`: zero everything after record `lsn`, fdatasync, and
    *      rewrite its header unsealed if it was sealed;
-   *   4. remove the intent file and fsync the directory.
+   *   4. clear the double-write buffer, whose copies may hold records that were cut;
+   *   5. remove the intent file and fsync the directory.
    * A crash after 1 is finished by the next open, which repeats 2 and 3 (they are idempotent),
    * so zeroes that landed out of order can never be mistaken for a hole.
    */
   async truncateAfter(lsn: number): Promise<WriterPosition> {
     await writeIntent(this.io, this.dir, { lsn, segmentIdFloor: this.segmentIdFloor });
+    crashPoint('truncate-after.intent');
     if (this.activeSegment.header.firstLsn > lsn + 1) {
       await this.activeSegment.file.close();
       await this.io.unlink(this.activeSegment.path);
+      crashPoint('truncate-after.unlinked');
       await this.io.fsyncDir(this.dir);
       while (this.sealedSegments.length > 1 && this.sealedSegments[this.sealedSegments.length - 1]!.header.firstLsn > lsn + 1) {
         await this.io.unlink(this.sealedSegments.pop()!.path);
+        crashPoint('truncate-after.unlinked');
         await this.io.fsyncDir(this.dir);
       }
       const keep = this.sealedSegments.pop()!;
@@ -334,6 +374,9 @@ export class SegmentSet {
       this.activeSegment = await unseal(this.io, reopened, this.segmentIdFloor);
     }
     const recovery = await recoverSegment(this.io, this.activeSegment, lsn);
+    crashPoint('truncate-after.zeroed');
+    if (this.dwb !== null) await this.dwb.clear();
+    crashPoint('truncate-after.cleared');
     await removeIntent(this.io, this.dir);
     return { segment: this.activeSegment, nextLsn: lsn + 1, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes };
   }
@@ -359,6 +402,7 @@ export class SegmentSet {
   /** Closes the active file and removes nothing; the prepared file is left for the next open to delete. */
   async close(): Promise<void> {
     await this.activeSegment.file.close();
+    if (this.dwb !== null) await this.dwb.close();
     const prepared = this.prepared;
     this.prepared = null;
     if (prepared !== null) {

@@ -91,6 +91,11 @@ export interface GroupCommitInit extends WriterTarget {
   segmentSizeBytes: number;
   /** Seals the active segment (all its records durable) and returns the next one. */
   roll: (seal: SegmentSeal) => Promise<WriterTarget>;
+  /**
+   * Makes a copy of the acknowledged prefix of the tail block durable before a batch rewrites
+   * that block (the double-write buffer); null when it is off.
+   */
+  doubleWrite: ((segmentId: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>) | null;
 }
 
 export class GroupCommit {
@@ -99,6 +104,7 @@ export class GroupCommit {
   private segmentId: number;
   private readonly segmentSizeBytes: number;
   private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
+  private readonly doubleWrite: GroupCommitInit['doubleWrite'];
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly pendingAppendsMax: number;
@@ -116,6 +122,8 @@ export class GroupCommit {
   private fillWaiters: Waiter[] = [];
   private fillRecordBytes = 0;
   private fillLastRecordBytes = 0;
+  /** Bytes at the start of the fill buffer that earlier, durable batches wrote (the tail block). */
+  private fillTailBytes = 0;
 
   private inFlight: Batch | null = null;
   private flushScheduled = false;
@@ -141,6 +149,7 @@ export class GroupCommit {
     this.segmentId = init.segmentId;
     this.segmentSizeBytes = init.segmentSizeBytes;
     this.roll = init.roll;
+    this.doubleWrite = init.doubleWrite;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.pendingAppendsMax = init.pendingAppendsMax;
@@ -155,6 +164,7 @@ export class GroupCommit {
     this.durableLastRecordBytes = init.lastRecordBytes;
     this.fillFileOffsetBytes = Math.floor(init.endBytes / this.blockBytes) * this.blockBytes;
     this.fillLengthBytes = init.endBytes - this.fillFileOffsetBytes;
+    this.fillTailBytes = this.fillLengthBytes;
     this.fillLastRecordBytes = init.lastRecordBytes;
   }
 
@@ -188,6 +198,7 @@ export class GroupCommit {
     this.fill = this.buffers[0];
     this.fillFileOffsetBytes = Math.floor(target.endBytes / this.blockBytes) * this.blockBytes;
     this.fillLengthBytes = target.endBytes - this.fillFileOffsetBytes;
+    this.fillTailBytes = this.fillLengthBytes;
     this.fillLastRecordBytes = target.lastRecordBytes;
     this.fillRecordCount = 0;
     this.fillRecordBytes = 0;
@@ -210,6 +221,12 @@ export class GroupCommit {
     if (!this.paused || this.inFlight !== null || this.fillRecordCount !== 0) throw new Error('resume of a writer that is not paused and idle');
     this.setTarget(target);
     await this.loadTailBlock();
+    this.unpause();
+  }
+
+  /** Continues where the writer stopped (a truncation that changed nothing). */
+  unpause(): void {
+    if (!this.paused) throw new Error('unpause of a writer that is not paused');
     this.paused = false;
     this.drainPending();
     this.scheduleFlush();
@@ -418,7 +435,14 @@ export class GroupCommit {
     };
     this.inFlight = batch;
     this.statsValue.recordBytes += this.fillRecordBytes;
-    this.file.write(buffer, 0, writeBytes, this.fillFileOffsetBytes, true).then(
+    const file = this.file;
+    const fileOffsetBytes = this.fillFileOffsetBytes;
+    const write = (): Promise<void> => file.write(buffer, 0, writeBytes, fileOffsetBytes, true);
+    const tailBytes = this.fillTailBytes;
+    const written = this.doubleWrite !== null && tailBytes > 0
+      ? this.doubleWrite(this.segmentId, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(write)
+      : write();
+    written.then(
       () => this.complete(batch),
       (err: unknown) => this.fail(batch, err),
     );
@@ -429,6 +453,7 @@ export class GroupCommit {
     this.fill = next;
     this.fillFileOffsetBytes += tailStartBytes;
     this.fillLengthBytes = lengthBytes - tailStartBytes;
+    this.fillTailBytes = this.fillLengthBytes;
     this.fillRecordCount = 0;
     this.fillRecordBytes = 0;
     this.fillWaiters = [];

@@ -134,6 +134,7 @@ export class Wal {
         directIo: resolved.directIo,
         segmentSizeBytes: resolved.segmentSizeBytes,
         preallocate: resolved.preallocate,
+        doubleWriteBuffer: resolved.doubleWriteBuffer,
         onSegmentSealed: resolved.onSegmentSealed,
       });
       segments = opened.set;
@@ -149,6 +150,7 @@ export class Wal {
         pendingAppendsMax: resolved.pendingAppendsMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
         roll: async (seal) => targetOf(await set.roll(seal)),
+        doubleWrite: set.doubleWriteRecorder(),
       });
       return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery);
     } catch (err) {
@@ -297,10 +299,22 @@ export class Wal {
   truncateAfter(lsn: number): Promise<void> {
     const refused = this.refusal();
     if (refused !== null) return Promise.reject(refused);
+    try {
+      checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, this.writer.nextLsn - 1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.serialize(async () => {
       await this.writer.pause();
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
-      checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, this.writer.durableLsn);
+      try {
+        // Checked again now that everything appended before the call is durable (an earlier
+        // truncation may also have moved the bounds).
+        checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, this.writer.durableLsn);
+      } catch (err) {
+        this.writer.unpause();
+        throw err;
+      }
       let position: WriterPosition;
       try {
         position = await this.segments.truncateAfter(lsn);
