@@ -1,0 +1,103 @@
+// A child process dies by SIGKILL exactly between two steps of a rollover or a truncation (the
+// crash points of src/testing/crash-point.ts); the parent reopens the log and checks it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Wal } from '../dist/index.js';
+import { payloadFor, tempDir } from './helpers/tmp.mjs';
+
+const WRITER = fileURLToPath(new URL('./helpers/crash-point-writer.mjs', import.meta.url));
+/** A child that neither dies nor finishes within this is hung: the test fails instead of waiting. */
+const CHILD_TIMEOUT_MS = 60_000;
+const OPTIONS = { segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocate: false, doubleWriteBuffer: 'buffered' };
+
+function runChild(dir, operation, count, lsn, point, hit = 1) {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    if (point !== undefined) {
+      env.RINGWAL_CRASH_POINT = point;
+      env.RINGWAL_CRASH_POINT_HIT = String(hit);
+    }
+    const child = spawn(process.execPath, [WRITER, dir, operation, String(count), String(lsn ?? 0)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child hung: ${err}`)); }, CHILD_TIMEOUT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const lines = out.split('\n');
+      const acked = lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4)));
+      resolve({ code, signal, acked, started: lines.includes(`start ${operation}`), done: lines.includes(`done ${operation}`), stderr: err });
+    });
+  });
+}
+
+async function readAll(dir) {
+  const wal = await Wal.open(dir, OPTIONS);
+  const records = [];
+  for await (const rec of wal.read()) records.push(rec);
+  return { wal, records };
+}
+
+function assertRecords(records, fromLsn, toLsn, what) {
+  assert.equal(records.length, toLsn - fromLsn + 1, `${what}: ${records.length} records, expected LSNs ${fromLsn}..${toLsn}`);
+  records.forEach((r, i) => {
+    assert.equal(r.lsn, fromLsn + i, what);
+    assert.deepEqual(r.payload, payloadFor(r.lsn - 1, 200), `${what}: LSN ${r.lsn}`);
+  });
+}
+
+for (const point of ['roll.sealed', 'roll.renamed', 'roll.named']) {
+  test(`a crash at ${point} during a rollover loses no acknowledged record`, async (t) => {
+    const dir = tempDir(t);
+    for (const hit of [1, 2]) {
+      const run = await runChild(dir, 'none', 100_000, undefined, point, hit);
+      assert.equal(run.signal, 'SIGKILL', `the child died at the crash point: ${run.stderr}`);
+      const { wal, records } = await readAll(dir);
+      const lastAcked = run.acked.at(-1) ?? 0;
+      assert.ok(records.length >= lastAcked, `${point}: ${records.length} records, ${lastAcked} acknowledged`);
+      assertRecords(records, 1, records.length, point);
+      assert.equal(await wal.append(payloadFor(records.length, 200)), records.length + 1, 'appends continue after the crash');
+      await wal.close();
+    }
+  });
+}
+
+test('a crash between the removals of truncateBefore leaves a suffix of the log', async (t) => {
+  const dir = tempDir(t);
+  const run = await runChild(dir, 'truncateBefore', 2000, 1500, 'truncate-before.unlinked', 2);
+  assert.equal(run.signal, 'SIGKILL', run.stderr);
+  assert.ok(run.started);
+  const { wal, records } = await readAll(dir);
+  assert.ok(wal.firstLsn > 1 && wal.firstLsn <= 1500, `firstLsn ${wal.firstLsn}`);
+  assertRecords(records, wal.firstLsn, 2000, 'after the interrupted truncateBefore');
+  await wal.close();
+});
+
+for (const [point, hit] of [['truncate-after.intent', 1], ['truncate-after.unlinked', 1], ['truncate-after.unlinked', 3], ['truncate-after.zeroed', 1], ['truncate-after.cleared', 1]]) {
+  test(`a crash at ${point} (hit ${hit}) of truncateAfter is finished by the next open`, async (t) => {
+    const dir = tempDir(t);
+    const run = await runChild(dir, 'truncateAfter', 2000, 777, point, hit);
+    assert.equal(run.signal, 'SIGKILL', run.stderr);
+    assert.ok(run.started && !run.done);
+    const { wal, records } = await readAll(dir);
+    assertRecords(records, 1, 777, `after a crash at ${point}`);
+    assert.equal(fs.existsSync(path.join(dir, 'truncate-after.intent')), false, 'the intent is gone once the cut is complete');
+    assert.equal(await wal.append(payloadFor(777, 200)), 778, 'the next append gets n + 1');
+    await wal.close();
+  });
+}
+
+test('without a crash point the child finishes (the crash points are really what kills it)', async (t) => {
+  const dir = tempDir(t);
+  const run = await runChild(dir, 'truncateAfter', 300, 100, undefined);
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(run.done);
+  const { wal, records } = await readAll(dir);
+  assertRecords(records, 1, 100, 'after a finished truncateAfter');
+  await wal.close();
+});
