@@ -16,6 +16,11 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     rate: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    // ringwal only: Wal.open options as JSON, e.g. '{"preallocate":false}'.
+    'wal-options': { type: 'string' },
+    // Milliseconds to wait between open and the workload, e.g. for background preparation of the
+    // next segment to finish so that the clock measures the steady state only.
+    'settle-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -29,21 +34,35 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   try {
-    if (values.system === 'disk') return await system.measure(dir, values.workload, values.quick);
+    const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
+    if (values.system === 'disk') return await system.measure(dir, values.workload, values.quick, seconds === undefined ? undefined : seconds * 1000);
     const spec = buildSuite({
       quick: values.quick,
       recordsMax: values.records === undefined ? undefined : Number(values.records),
-      durationMs: values.seconds === undefined ? undefined : Number(values.seconds) * 1000,
+      durationMs: seconds === undefined ? undefined : seconds * 1000,
       ratePerS: values.rate === undefined ? undefined : Number(values.rate),
     }).find((candidate) => candidate.id === values.workload);
     if (spec === undefined) throw new Error(`unknown workload ${values.workload}`);
-    const store = await system.open(dir);
+    const walOptions = values['wal-options'] === undefined ? undefined : JSON.parse(values['wal-options']);
+    if (walOptions !== undefined && system.acceptsWalOptions !== true) throw new Error(`--wal-options applies to ringwal systems only, not ${values.system}`);
+    let store;
+    try {
+      store = await system.open(dir, walOptions);
+    } catch (error) {
+      // An option this build does not know yet is a skipped row, not a failed one.
+      const unknown = error?.code === 'WAL_ERR_INVALID_ARGUMENT' && /is not an option of Wal\.open/.test(error.message);
+      if (unknown) return { skipped: `this build of ringwal has no option ${error.argument}` };
+      throw error;
+    }
+    const settleMs = values['settle-ms'] === undefined ? 0 : Number(values['settle-ms']);
+    if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
     const pageCacheBeforeBytes = readPageCacheBytes();
     const result = await runWorkload(store.adapter, spec);
     const pageCache = pageCacheChange(pageCacheBeforeBytes, readPageCacheBytes(), result.payloadBytes);
-    const stats = store.stats?.();
+    // stats() is async since segments: an unawaited promise would serialise as {}.
+    const stats = await store.stats?.();
     await store.close();
-    return { ...result, spec, pageCache, info: store.info, ...(stats === undefined ? {} : { stats }) };
+    return { ...result, spec, pageCache, info: store.info, settleMs, ...(stats === undefined ? {} : { stats }) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

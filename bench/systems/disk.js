@@ -68,6 +68,41 @@ export function measureQd1(dir, durationMs) {
   }
 }
 
+/**
+ * 4 KiB O_DIRECT write + fdatasync one at a time, each one past the end of the file, so that every
+ * fdatasync must also commit a new file size (and a block allocation) to the file system journal:
+ * the rate of a log that does not preallocate and syncs once per block. Next to `qd1` it shows
+ * whether this disk and file system make an extending sync dearer than an overwrite at all.
+ */
+export function measureQd1Append(dir, durationMs) {
+  const { bytes, source } = alignedBuffer(blockBytes);
+  bytes.fill(0xa5);
+  const fd = openDirect(join(dir, 'qd1-append'));
+  try {
+    const histogram = new LatencyHistogram();
+    const startNs = process.hrtime.bigint();
+    const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
+    let writes = 0;
+    let nowNs = startNs;
+    while (nowNs < deadlineNs) {
+      writeSync(fd, bytes, 0, blockBytes, writes * blockBytes);
+      fdatasyncSync(fd);
+      const doneNs = process.hrtime.bigint();
+      histogram.recordSinceNs(nowNs, doneNs);
+      nowNs = doneNs;
+      writes += 1;
+    }
+    const elapsedS = Number(nowNs - startNs) / 1e9;
+    return {
+      kind: 'disk-qd1-append', records: writes, payloadBytes: writes * blockBytes, elapsedMs: elapsedS * 1000,
+      recordsPerS: writes / elapsedS, mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
+      latency: histogram.summary(), bufferSource: source,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** 1 MiB O_DIRECT writes back to back, one fdatasync at the end: the device's write bandwidth. */
 export function measureSequential(dir, totalBytes) {
   const { bytes, source } = alignedBuffer(sequentialWriteBytes);
