@@ -2,13 +2,14 @@
  * The public log: open (lock, recover), append with group commit, read, truncate, close.
  *
  * Open, in order (docs/design.md, "Opening a log"):
- *   1. create the directory and take an exclusive flock on `ringwal.lock` (a second open fails);
+ *   1. create the directory, fsync its parent, and take an exclusive flock on `ringwal.lock`
+ *      (a second open fails);
  *   2. open the segment set (segment-set.ts): remove `.tmp` files, finish an interrupted
  *      truncateAfter, check sealed segments' continuity, create the first segment of a new log;
  *   3. fsync the directory and recover the last segment (recover.ts), which fdatasyncs it first;
  *   4. continue LSNs one above the last valid record.
  */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   WalClosedError,
   WalCorruptionError,
@@ -128,6 +129,8 @@ export class Wal {
     let segments: SegmentSet | undefined;
     try {
       await io.mkdirp(dir);
+      // A directory just created is durable only once its parent is synced.
+      await io.fsyncDir(dirname(resolve(dir)));
       lock = await io.lock(join(dir, LOCK_FILE_NAME));
       const opened = await SegmentSet.open(io, {
         dir,
