@@ -1,23 +1,36 @@
 /**
  * What the log must contain, kept beside the simulated run.
  *
- *   baseline  the records known present after the last recovery (LSN i+1 at index i);
- *   appended  the records appended since, in call order: append number i gets LSN
- *             baseline.length + 1 + i, or none when the log was poisoned first;
- *   ackedCount how many of `appended` were acknowledged (an append or appendBatch resolved, or a
- *             sync that covered them resolved). Acknowledgements arrive in LSN order.
+ *   log         the expected payload of every LSN of the current timeline (index lsn − 1); LSNs
+ *               below the log's first are holes. Appends are pushed at call time, with the LSN
+ *               they must get;
+ *   durableEnd  every LSN from the front up to here survives a crash (acknowledged by an append,
+ *               appendBatch or sync, or present after the last recovery);
+ *   front       [frontMin, frontMax]: where the recovered log may start. A truncateBefore that
+ *               started raises frontMax to its LSN (records below may be gone after a crash); one
+ *               that resolved raises frontMin to the log's new first LSN (they are gone);
+ *   cut         a truncateAfter in flight: its LSN, and the appends made meanwhile ("limbo"),
+ *               whose LSNs are not known until they are acknowledged or the cut resolves.
  *
- * After a crash (or a clean close) and a reopen, the recovered log R must be
- * `baseline ++ appended[0..k)` for some ackedCount ≤ k ≤ appended.length: nothing acknowledged
- * is lost, nothing never appended appears, every byte is what was appended with that LSN, and the
- * next LSN is one above R's last. Tier 2 relaxes only the lower bound on k (and lets R be shorter
- * than the baseline), counting how often that happened.
+ * After a crash (or a clean close) and a reopen, the recovered log R, from first LSN F to last
+ * LSN E, must have frontMin ≤ F ≤ frontMax and match one outcome:
+ *   old  R = log[F..E] (limbo continuing it), durableEnd ≤ E ≤ every LSN appended;
+ *   cut  (only while a truncateAfter(lsn) is in flight) R = log[F..lsn] ++ limbo[0..k):
+ *        the cut happened whole; nothing between the two is allowed.
+ * Every byte is what was appended with that LSN and the next LSN is E + 1. Tier 2 relaxes only
+ * the lower bound on E, counting how often that happened.
  */
 import type { FaultTier } from './fault-model.js';
 
 export interface RecoveredRecord {
   lsn: number;
   payload: Uint8Array;
+}
+
+/** One appended record; `lsn` is 0 while it is in limbo (appended during a truncateAfter). */
+export interface AppendEntry {
+  readonly payload: Uint8Array;
+  lsn: number;
 }
 
 export class SimViolation extends Error {
@@ -27,88 +40,212 @@ export class SimViolation extends Error {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
+interface Cut {
+  lsn: number;
+  limbo: AppendEntry[];
+}
+
+/** One allowed outcome of a recovery: the content by LSN and the range of last LSNs. */
+interface Outcome {
+  name: string;
+  payloadOf(lsn: number): Uint8Array | undefined;
+  endMin: number;
+  endMax: number;
+}
+
 export class Oracle {
-  private baseline: Uint8Array[] = [];
-  private appended: Uint8Array[] = [];
-  private ackedCount = 0;
-  /** Index in `appended` of the last acknowledged append or appendBatch, to check ack order. */
-  private lastAckIndex = -1;
+  private log: Array<Uint8Array | undefined> = [];
+  private durableEnd = 0;
+  private frontMin = 1;
+  private frontMax = 1;
+  /** The highest LSN acknowledged in the current timeline, to check acknowledgement order. */
+  private lastAckLsn = 0;
+  private cut: Cut | null = null;
+  /** A truncateBefore or truncateAfter was called and has not settled: the workload starts one at a time. */
+  truncating = false;
+  /** The last append made, which a sync made now covers. */
+  lastEntry: AppendEntry | null = null;
   /** Tier 2 information: recoveries that lost acknowledged records, and how many records. */
   lostAckedRecoveries = 0;
   lostAckedRecords = 0;
 
   constructor(readonly tier: FaultTier) {}
 
+  /** Records in the log after the last recovery. */
   get recordCount(): number {
-    return this.baseline.length;
+    return Math.max(0, this.log.length - this.frontMin + 1);
   }
 
-  get appendedCount(): number {
-    return this.appended.length;
+  /** The LSN the next append gets, or 0 while a truncateAfter makes it unknown. */
+  get nextLsn(): number {
+    return this.cut === null ? this.log.length + 1 : 0;
   }
 
-  /** Notes an append at call time; returns the LSN it must get if it gets one. */
-  noteAppend(payload: Uint8Array): number {
-    this.appended.push(payload);
-    return this.baseline.length + this.appended.length;
+  get cutInFlight(): boolean {
+    return this.cut !== null;
   }
 
-  /** An append (or the last record of an appendBatch) resolved with `lsn`. */
-  acked(expectedLsn: number, lsn: number): void {
-    if (lsn !== expectedLsn) throw new SimViolation(`append acknowledged with LSN ${lsn}, but it was the append that must get LSN ${expectedLsn}`);
-    const index = lsn - this.baseline.length - 1;
-    if (index <= this.lastAckIndex) throw new SimViolation(`acknowledgement of LSN ${lsn} arrived after that of LSN ${this.lastAckIndex + this.baseline.length + 1}`);
-    this.lastAckIndex = index;
-    if (index + 1 > this.ackedCount) this.ackedCount = index + 1;
+  /** Notes an append at call time. */
+  noteAppend(payload: Uint8Array): AppendEntry {
+    let entry: AppendEntry;
+    if (this.cut !== null) {
+      entry = { payload, lsn: 0 };
+      this.cut.limbo.push(entry);
+    } else {
+      this.log.push(payload);
+      entry = { payload, lsn: this.log.length };
+    }
+    this.lastEntry = entry;
+    return entry;
   }
 
-  /** A sync resolved: every append made before it (`coveredCount` of them) is durable. */
-  synced(coveredCount: number): void {
-    if (coveredCount > this.ackedCount) this.ackedCount = coveredCount;
+  /**
+   * An append (or appendBatch of `entries`) resolved with LSNs firstLsn..lastLsn. Entries in
+   * limbo were written before the truncateAfter paused the writer, so they continue the old
+   * timeline, and so does every limbo entry before them.
+   */
+  acked(entries: readonly AppendEntry[], firstLsn: number, lastLsn: number): void {
+    const last = entries[entries.length - 1]!;
+    if (last.lsn === 0) this.assignLimbo(last, lastLsn);
+    const want = `${entries[0]!.lsn}..${last.lsn}`;
+    if (firstLsn !== entries[0]!.lsn || lastLsn !== last.lsn) throw new SimViolation(`append acknowledged with LSNs ${firstLsn}..${lastLsn}, but it was the append that must get LSNs ${want}`);
+    if (lastLsn <= this.lastAckLsn) throw new SimViolation(`acknowledgement of LSN ${lastLsn} arrived after that of LSN ${this.lastAckLsn}`);
+    this.lastAckLsn = lastLsn;
+    if (lastLsn > this.durableEnd) this.durableEnd = lastLsn;
   }
 
-  /** The payload the record with `lsn` must have, or undefined when no such record was appended. */
+  private assignLimbo(entry: AppendEntry, lsn: number): void {
+    const limbo = this.cut!.limbo;
+    const index = limbo.indexOf(entry);
+    const wantLsn = this.log.length + 1 + index;
+    if (lsn !== wantLsn) throw new SimViolation(`append made during a truncateAfter acknowledged with LSN ${lsn} before the cut finished; it must continue the old log at LSN ${wantLsn}`);
+    for (const e of limbo.splice(0, index + 1)) {
+      this.log.push(e.payload);
+      e.lsn = this.log.length;
+    }
+  }
+
+  /** A sync resolved: `covered`, the last append made before it, is durable if it is still in the log. */
+  synced(covered: AppendEntry | null): void {
+    if (covered === null || covered.lsn === 0 || this.log[covered.lsn - 1] !== covered.payload) return;
+    if (covered.lsn > this.durableEnd) this.durableEnd = covered.lsn;
+  }
+
+  /** The payload of `lsn` in the current timeline. */
   expected(lsn: number): Uint8Array | undefined {
-    const i = lsn - 1;
-    return i < this.baseline.length ? this.baseline[i] : this.appended[i - this.baseline.length];
+    return lsn >= this.frontMin ? this.log[lsn - 1] : undefined;
   }
 
-  /** How many records must be present after a crash now (tier 1). */
-  get durableCount(): number {
-    return this.baseline.length + this.ackedCount;
+  /** The log as a reader that starts now must see it: payloads by LSN and the durable end. */
+  readerView(): { payloads: ReadonlyArray<Uint8Array | undefined>; durableEnd: number; frontMin: number } {
+    return { payloads: this.log.slice(), durableEnd: this.durableEnd, frontMin: this.frontMin };
+  }
+
+  /** How far the log must survive a crash now (tier 1). */
+  get durableLsn(): number {
+    return this.durableEnd;
+  }
+
+  truncateBeforeStarted(lsn: number): void {
+    if (lsn > this.frontMax) this.frontMax = lsn;
+  }
+
+  /** A truncateBefore resolved and the log now starts at `firstLsn`. */
+  truncateBeforeResolved(lsn: number, firstLsn: number): void {
+    const highest = Math.max(this.frontMin, lsn);
+    if (firstLsn < this.frontMin || firstLsn > highest) {
+      throw new SimViolation(`truncateBefore(${lsn}) left the log starting at LSN ${firstLsn}, outside [${this.frontMin}, ${highest}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : `records ≥ ${lsn} were removed`}`);
+    }
+    this.frontMin = firstLsn;
+  }
+
+  /** A valid truncateAfter(lsn) was called: until it resolves, both outcomes are allowed. */
+  truncateAfterStarted(lsn: number): void {
+    if (this.cut !== null) throw new Error('one truncateAfter at a time');
+    this.cut = { lsn, limbo: [] };
+  }
+
+  /** The cut is durable: LSNs above `lsn` are gone, and the limbo entries follow it in call order. */
+  truncateAfterResolved(): void {
+    const cut = this.cut!;
+    this.cut = null;
+    this.log.length = cut.lsn;
+    this.durableEnd = cut.lsn;
+    this.lastAckLsn = cut.lsn;
+    for (const e of cut.limbo) {
+      this.log.push(e.payload);
+      e.lsn = this.log.length;
+    }
+  }
+
+  private outcomes(): Outcome[] {
+    const log = this.log;
+    const limbo = this.cut?.limbo ?? [];
+    const old: Outcome = {
+      name: 'the log as it was',
+      payloadOf: (lsn) => (lsn <= log.length ? log[lsn - 1] : limbo[lsn - log.length - 1]?.payload),
+      endMin: this.durableEnd,
+      endMax: log.length + limbo.length,
+    };
+    if (this.cut === null) return [old];
+    const cutLsn = this.cut.lsn;
+    const cut: Outcome = {
+      name: `the log cut after LSN ${cutLsn}`,
+      payloadOf: (lsn) => (lsn <= cutLsn ? log[lsn - 1] : limbo[lsn - cutLsn - 1]?.payload),
+      endMin: cutLsn,
+      endMax: cutLsn + limbo.length,
+    };
+    return [old, cut];
+  }
+
+  /** Why `records` (F..E) is not `outcome`, or null when it is. */
+  private mismatch(outcome: Outcome, records: readonly RecoveredRecord[], endLsn: number): string | null {
+    for (const r of records) {
+      const want = outcome.payloadOf(r.lsn);
+      if (want === undefined) return `recovered LSN ${r.lsn} was never appended`;
+      if (!sameBytes(want, r.payload)) return `recovered LSN ${r.lsn} has ${r.payload.byteLength} bytes that differ from the ${want.byteLength} appended`;
+    }
+    if (endLsn > outcome.endMax) return `the log ends at LSN ${endLsn}, beyond the ${outcome.endMax} appended`;
+    if (endLsn < outcome.endMin && this.tier === 1) return `the log ends at LSN ${endLsn} but LSN ${outcome.endMin} was durable: LSN ${endLsn + 1} was lost`;
+    return null;
   }
 
   /**
    * Checks a recovered log and makes it the new baseline. `records` are what a full read
-   * returned, `nextLsn` what the log will assign next.
+   * returned, `firstLsn` and `nextLsn` what the log reports.
    */
-  recovered(records: readonly RecoveredRecord[], nextLsn: number): void {
-    const possibleCount = this.baseline.length + this.appended.length;
+  recovered(records: readonly RecoveredRecord[], firstLsn: number, nextLsn: number): void {
+    if (firstLsn < this.frontMin || firstLsn > this.frontMax) {
+      throw new SimViolation(`the recovered log starts at LSN ${firstLsn}, outside [${this.frontMin}, ${this.frontMax}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : 'records no truncateBefore removed are missing'}`);
+    }
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      if (r.lsn !== i + 1) throw new SimViolation(`record ${i} of the recovered log has LSN ${r.lsn}, expected ${i + 1} (LSNs must run 1, 2, 3 … with no gap or repeat)`);
-      const want = this.expected(r.lsn);
-      if (want === undefined) throw new SimViolation(`recovered LSN ${r.lsn} was never appended (${possibleCount} records were)`);
-      if (!sameBytes(want, r.payload)) throw new SimViolation(`recovered LSN ${r.lsn} has ${r.payload.byteLength} bytes that differ from the ${want.byteLength} appended`);
+      if (r.lsn !== firstLsn + i) throw new SimViolation(`record ${i} of the recovered log has LSN ${r.lsn}, expected ${firstLsn + i} (LSNs must run from the first with no gap or repeat)`);
     }
-    if (nextLsn !== records.length + 1) throw new SimViolation(`after recovering ${records.length} records the next LSN is ${nextLsn}, expected ${records.length + 1}`);
-    const mustHave = this.durableCount;
-    if (records.length < mustHave) {
-      if (this.tier === 1) {
-        throw new SimViolation(`recovered ${records.length} records but ${mustHave} were acknowledged (baseline ${this.baseline.length} + acked ${this.ackedCount}): LSN ${records.length + 1} was lost`);
-      }
+    const endLsn = firstLsn + records.length - 1;
+    if (nextLsn !== endLsn + 1) throw new SimViolation(`after recovering LSNs ${firstLsn}..${endLsn} the next LSN is ${nextLsn}, expected ${endLsn + 1}`);
+    const outcomes = this.outcomes();
+    const why = outcomes.map((o) => this.mismatch(o, records, endLsn));
+    const matched = why.findIndex((w) => w === null);
+    if (matched < 0) throw new SimViolation(outcomes.map((o, i) => `not ${o.name}: ${why[i]}`).join('; '));
+    const outcome = outcomes[matched]!;
+    if (endLsn < outcome.endMin) {
       this.lostAckedRecoveries += 1;
-      this.lostAckedRecords += mustHave - records.length;
+      this.lostAckedRecords += outcome.endMin - endLsn;
     }
-    const next: Uint8Array[] = [];
-    for (let lsn = 1; lsn <= records.length; lsn++) next.push(this.expected(lsn)!);
-    this.baseline = next;
-    this.appended = [];
-    this.ackedCount = 0;
-    this.lastAckIndex = -1;
+    const next: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(firstLsn - 1);
+    for (const r of records) next.push(outcome.payloadOf(r.lsn));
+    this.log = next;
+    this.durableEnd = endLsn;
+    this.frontMin = firstLsn;
+    this.frontMax = firstLsn;
+    this.lastAckLsn = 0;
+    this.cut = null;
+    this.truncating = false;
+    this.lastEntry = null;
   }
 }

@@ -239,11 +239,12 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     }
     throw new SimViolation(`reading the recovered log failed (cycle ${cycle}): ${String((err as Error)?.stack ?? err)}`);
   }
-  oracle.recovered(records, wal.nextLsn);
+  oracle.recovered(records, wal.firstLsn, wal.nextLsn);
   if (init.previous === 'crashed') result.crashRecoveries += 1;
   else if (init.previous === 'closed') result.cleanReopens += 1;
 
   let logFailed = false;
+  let truncations = 0;
   const ctx: WorkloadContext = {
     rng: workRng,
     wal,
@@ -269,6 +270,10 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
       io.noteActivity();
       return new Promise<void>((resolve) => setImmediate(resolve));
     },
+    noteTruncation() {
+      truncations += 1;
+    },
+    truncationsStarted: () => truncations,
   };
   const ops = options.ops ?? WORKLOAD_OPS;
   const opCount = workRng.between(1, options.opsMax);

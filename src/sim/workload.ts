@@ -10,7 +10,8 @@
  */
 import { WalError } from '../errors.js';
 import type { Wal } from '../writer/wal.js';
-import { Oracle, SimViolation } from './oracle.js';
+import { parseSegmentFileName } from '../segment/segment-file.js';
+import { Oracle, SimViolation, sameBytes, type AppendEntry } from './oracle.js';
 import type { Prng } from './prng.js';
 import type { SimIo } from './sim-io.js';
 
@@ -32,6 +33,9 @@ export interface WorkloadContext {
   settle(): Promise<void>;
   /** Lets the event loop turn once, so queued I/O can complete. */
   yieldTurn(): Promise<void>;
+  /** Counts truncation calls, so a reader can tell whether one started while it read. */
+  noteTruncation(): void;
+  truncationsStarted(): number;
 }
 
 export interface WorkloadOp {
@@ -77,15 +81,100 @@ function checkAckAllowed(ctx: WorkloadContext, what: string): boolean {
 
 function appendOne(ctx: WorkloadContext): void {
   const payload = drawPayload(ctx.rng);
-  const expectedLsn = ctx.oracle.noteAppend(payload);
+  const entry = ctx.oracle.noteAppend(payload);
+  const what = (): string => `append of LSN ${entry.lsn === 0 ? '(after a truncateAfter)' : entry.lsn}`;
   ctx.track(
     ctx.wal.append(payload).then(
       (lsn) => {
-        if (checkAckAllowed(ctx, `append of LSN ${expectedLsn}`)) ctx.oracle.acked(expectedLsn, lsn);
+        if (checkAckAllowed(ctx, what())) ctx.oracle.acked([entry], lsn, lsn);
       },
-      (err: unknown) => checkRejection(ctx, `append of LSN ${expectedLsn}`, err),
-    ),
+      (err: unknown) => checkRejection(ctx, what(), err),
+    ).catch((err: unknown) => ctx.violation(err)),
   );
+}
+
+/** Draws an LSN the call must refuse: out of [min, max], or not an integer. */
+function drawInvalidLsn(rng: Prng, min: number, max: number, marginAbove: number): number {
+  const r = rng.below(5);
+  if (r === 0) return min - rng.between(1, 3);
+  if (r === 1) return max + marginAbove + rng.between(1, 3);
+  if (r === 2) return min + 0.5;
+  return r === 3 ? Number.NaN : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * truncateAfter checks its LSN only once the appends made before it are durable, so an invalid
+ * LSN above the range is drawn this far above: more records than one process appends.
+ */
+const INVALID_LSN_MARGIN = 100_000;
+/** Share of truncation calls made with an invalid LSN on purpose, to check the refusal. */
+const INVALID_LSN_P = 0.1;
+
+/** The first LSN of each segment file in the directory now, ascending. */
+function segmentStarts(ctx: WorkloadContext): number[] {
+  const starts: number[] = [];
+  for (const name of ctx.io.disk.list(ctx.wal.dir) ?? []) {
+    const lsn = parseSegmentFileName(name);
+    if (lsn !== undefined) starts.push(lsn);
+  }
+  return starts.sort((a, b) => a - b);
+}
+
+/** A failed truncateBefore leaves the writer as it was: the log is not failed. */
+function checkRemovalRejection(ctx: WorkloadContext, what: string, err: unknown): void {
+  if (!ctx.alive()) return;
+  if (!(err instanceof WalError)) ctx.violation(new SimViolation(`${what} rejected with an untyped error: ${String((err as Error)?.stack ?? err)}`));
+  else if (ctx.oracle.tier === 1 && ctx.io.failuresDelivered === 0) ctx.violation(new SimViolation(`${what} rejected with ${err.code} although no fault was injected: ${err.message}`));
+}
+
+/** An invalid LSN must be refused with WAL_ERR_INVALID_ARGUMENT (or fail on an injected fault). */
+function checkInvalidRefusal(ctx: WorkloadContext, what: string, err: unknown): void {
+  if (!ctx.alive()) return;
+  ctx.oracle.truncating = false;
+  if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT') return;
+  if (ctx.io.failuresDelivered > 0 && err instanceof WalError) {
+    checkRejection(ctx, what, err);
+    return;
+  }
+  ctx.violation(new SimViolation(`${what} rejected with ${err instanceof WalError ? err.code : String(err)} instead of WAL_ERR_INVALID_ARGUMENT`));
+}
+
+/**
+ * A concurrent reader: started after some acknowledgements, it must yield every record that was
+ * durable when it started, from max(fromLsn, firstLsn), in order and byte for byte, and never
+ * a record that was not appended under its LSN. Appends and rollovers go on while it reads.
+ */
+async function readConcurrently(ctx: WorkloadContext): Promise<void> {
+  const view = ctx.oracle.readerView();
+  const firstLsn = ctx.wal.firstLsn;
+  const durableLsn = ctx.wal.durableLsn;
+  // A truncation running beside the reader may remove what it was about to read: then the reader
+  // may stop early with a typed error, but still never yield a wrong byte.
+  const truncating = ctx.oracle.truncating;
+  const truncationsBefore = ctx.truncationsStarted();
+  const overlapped = (): boolean => truncating || ctx.truncationsStarted() !== truncationsBefore;
+  if (!truncating && durableLsn < view.durableEnd && ctx.io.failuresDelivered === 0) throw new SimViolation(`the log reports durable LSN ${durableLsn} but ${view.durableEnd} was acknowledged`);
+  const fromLsn = ctx.rng.chance(0.5) ? undefined : ctx.rng.between(0, durableLsn + 2);
+  const startLsn = Math.max(fromLsn ?? 1, firstLsn);
+  let expectLsn = startLsn;
+  try {
+    for await (const r of ctx.wal.read(fromLsn === undefined ? undefined : { fromLsn })) {
+      if (!ctx.alive()) return;
+      const want = r.lsn <= view.payloads.length ? view.payloads[r.lsn - 1] : undefined;
+      if (r.lsn !== expectLsn) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} where ${expectLsn} was next`);
+      if (want === undefined || !sameBytes(want, r.payload)) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} with bytes that were not under it when the read started${overlapped() ? ' (a truncation ran beside it)' : ''}`);
+      expectLsn += 1;
+    }
+  } catch (err) {
+    if (err instanceof SimViolation) throw err;
+    if (!ctx.alive()) return;
+    // A tier-2 bit flip on read makes the reader stop with a typed error: allowed.
+    if (err instanceof WalError && (ctx.io.disk.rates.tier === 2 || overlapped())) return;
+    throw new SimViolation(`read from LSN ${startLsn} failed: ${String((err as Error)?.stack ?? err)}`);
+  }
+  if (ctx.alive() && expectLsn <= durableLsn && ctx.io.failuresDelivered === 0 && !overlapped()) {
+    throw new SimViolation(`read from LSN ${startLsn} stopped before LSN ${expectLsn}, but LSNs up to ${durableLsn} were durable when it started`);
+  }
 }
 
 export const WORKLOAD_OPS: readonly WorkloadOp[] = [
@@ -104,23 +193,20 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     async run(ctx) {
       const count = ctx.rng.between(1, 24);
       const payloads: Uint8Array[] = [];
-      let firstLsn = 0;
+      const entries: AppendEntry[] = [];
       for (let i = 0; i < count; i++) {
         const payload = drawPayload(ctx.rng);
         payloads.push(payload);
-        const lsn = ctx.oracle.noteAppend(payload);
-        if (i === 0) firstLsn = lsn;
+        entries.push(ctx.oracle.noteAppend(payload));
       }
-      const lastLsn = firstLsn + count - 1;
+      const what = (): string => `appendBatch of LSNs ${entries[0]!.lsn}..${entries[count - 1]!.lsn}`;
       ctx.track(
         ctx.wal.appendBatch(payloads).then(
           (result) => {
-            if (!checkAckAllowed(ctx, `appendBatch of LSNs ${firstLsn}..${lastLsn}`)) return;
-            if (result.firstLsn !== firstLsn) ctx.violation(new SimViolation(`appendBatch resolved with first LSN ${result.firstLsn}, expected ${firstLsn}`));
-            else ctx.oracle.acked(lastLsn, result.lastLsn);
+            if (checkAckAllowed(ctx, what())) ctx.oracle.acked(entries, result.firstLsn, result.lastLsn);
           },
-          (err: unknown) => checkRejection(ctx, `appendBatch of LSNs ${firstLsn}..${lastLsn}`, err),
-        ),
+          (err: unknown) => checkRejection(ctx, what(), err),
+        ).catch((err: unknown) => ctx.violation(err)),
       );
     },
   },
@@ -128,11 +214,11 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     name: 'sync',
     weight: 8,
     async run(ctx) {
-      const covered = ctx.oracle.appendedCount;
+      const covered = ctx.oracle.lastEntry;
       ctx.track(
         ctx.wal.sync().then(
           () => {
-            if (checkAckAllowed(ctx, `sync covering ${covered} appends`)) ctx.oracle.synced(covered);
+            if (checkAckAllowed(ctx, 'sync')) ctx.oracle.synced(covered);
           },
           (err: unknown) => checkRejection(ctx, 'sync', err),
         ),
@@ -158,24 +244,97 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     name: 'read',
     weight: 4,
     async run(ctx) {
-      // A reader beside the writer sees exactly the durable prefix as it was when it started.
-      const mustHave = ctx.oracle.durableCount;
-      let count = 0;
-      try {
-        for await (const r of ctx.wal.read()) {
-          if (!ctx.alive()) return;
-          count += 1;
-          const want = ctx.oracle.expected(r.lsn);
-          if (r.lsn !== count) throw new SimViolation(`read yielded LSN ${r.lsn} as record ${count}`);
-          if (want === undefined || !Buffer.from(want).equals(r.payload)) throw new SimViolation(`read yielded LSN ${r.lsn} with bytes that were not appended under it`);
-        }
-      } catch (err) {
-        if (err instanceof SimViolation) throw err;
-        // A tier-2 bit flip on read makes the reader stop with a typed error: allowed.
-        if (ctx.alive() && !(err instanceof WalError && ctx.io.disk.rates.tier === 2)) throw new SimViolation(`read failed: ${String((err as Error)?.stack ?? err)}`);
+      // Half the readers run beside the operations that follow (appends, rollovers, truncations).
+      if (ctx.rng.chance(0.5)) {
+        await readConcurrently(ctx);
         return;
       }
-      if (ctx.alive() && count < mustHave && ctx.io.failuresDelivered === 0) throw new SimViolation(`read yielded ${count} records but ${mustHave} were acknowledged before it started`);
+      ctx.track(readConcurrently(ctx).catch((err: unknown) => ctx.violation(err)));
+    },
+  },
+  {
+    name: 'truncateBefore',
+    weight: 3,
+    async run(ctx) {
+      if (ctx.oracle.truncating) return;
+      const wal = ctx.wal;
+      const first = wal.firstLsn;
+      const next = wal.nextLsn;
+      if (ctx.rng.chance(INVALID_LSN_P)) {
+        const lsn = drawInvalidLsn(ctx.rng, 0, next, 0);
+        const what = `truncateBefore(${lsn}) with the log at ${first}..${next - 1}`;
+        ctx.oracle.truncating = true;
+        ctx.track(wal.truncateBefore(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err)));
+        return;
+      }
+      // Mostly a checkpoint inside the log; sometimes below its start (a no-op) or at its end.
+      const r = ctx.rng.below(10);
+      const lsn = r === 0 ? ctx.rng.between(0, first) : r === 1 ? next : ctx.rng.between(first, next);
+      const what = `truncateBefore(${lsn}) with the log at ${first}..${next - 1}`;
+      // Segments named now whose successor is also named now were sealed and known to the log:
+      // the call must remove every one of them that ends below `lsn`.
+      const starts = segmentStarts(ctx);
+      let reachMin = starts[0] ?? first;
+      for (let i = 1; i < starts.length - 1; i++) if (starts[i]! <= lsn) reachMin = starts[i]!;
+      ctx.oracle.truncating = true;
+      ctx.oracle.truncateBeforeStarted(lsn);
+      ctx.noteTruncation();
+      ctx.track(
+        wal.truncateBefore(lsn).then(
+          (result) => {
+            // Removing segments does not depend on the writer: it may finish after a failed append.
+            if (!ctx.alive()) return;
+            ctx.oracle.truncating = false;
+            const firstAfter = wal.firstLsn;
+            ctx.oracle.truncateBeforeResolved(lsn, firstAfter);
+            const removed = result.segmentsRemoved;
+            if (!Number.isSafeInteger(removed) || removed < 0 || (removed > 0) !== (firstAfter > first) || (removed > 0) !== (result.bytesRemoved > 0)) {
+              throw new SimViolation(`${what} resolved with ${JSON.stringify(result)} and moved the first LSN to ${firstAfter}`);
+            }
+            if (firstAfter < reachMin) throw new SimViolation(`${what} stopped at LSN ${firstAfter}, but the sealed segments up to ${reachMin} hold only records below ${lsn}`);
+            const startsAfter = segmentStarts(ctx);
+            if (startsAfter[0] !== firstAfter) throw new SimViolation(`${what}: the log reports first LSN ${firstAfter} but its first segment file starts at ${startsAfter[0]}`);
+            const removedFiles = starts.filter((s) => s < firstAfter).length;
+            if (removed < removedFiles) throw new SimViolation(`${what} reported ${removed} segments removed, but ${removedFiles} segment files below LSN ${firstAfter} are gone`);
+          },
+          (err: unknown) => checkRemovalRejection(ctx, what, err),
+        ).catch((err: unknown) => ctx.violation(err)),
+      );
+    },
+  },
+  {
+    name: 'truncateAfter',
+    weight: 2,
+    async run(ctx) {
+      if (ctx.oracle.truncating) return;
+      const wal = ctx.wal;
+      const first = wal.firstLsn;
+      const durable = wal.durableLsn;
+      if (ctx.rng.chance(INVALID_LSN_P)) {
+        const lsn = drawInvalidLsn(ctx.rng, first - 1, wal.nextLsn - 1, INVALID_LSN_MARGIN);
+        const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
+        ctx.oracle.truncating = true;
+        ctx.track(wal.truncateAfter(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err)));
+        return;
+      }
+      // Mostly a few records back (a Raft conflict); sometimes the whole log, or nothing.
+      const r = ctx.rng.below(10);
+      const lsn = r === 0 ? first - 1 : r === 1 ? durable : Math.max(first - 1, durable - ctx.rng.between(0, 40));
+      const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
+      ctx.oracle.truncating = true;
+      ctx.oracle.truncateAfterStarted(lsn);
+      ctx.noteTruncation();
+      ctx.track(
+        wal.truncateAfter(lsn).then(
+          () => {
+            if (!checkAckAllowed(ctx, what)) return;
+            ctx.oracle.truncating = false;
+            ctx.oracle.truncateAfterResolved();
+            if (wal.durableLsn < lsn || wal.firstLsn !== first) throw new SimViolation(`${what} resolved with the log at ${wal.firstLsn}..${wal.durableLsn} durable`);
+          },
+          (err: unknown) => checkRejection(ctx, what, err),
+        ).catch((err: unknown) => ctx.violation(err)),
+      );
     },
   },
 ];
