@@ -2,30 +2,29 @@
 // The peer comparison: one process per trial, one protocol for every system. Runs each system ×
 // workload in a fresh child (bench/trial.js), collects one JSON line from each, prints a table and
 // keeps the results in bench/results/.
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { diskWorkloads, systems } from './systems/index.js';
+import { runTrial } from './run-trial.js';
+import { runSegmentsSuite, segmentsSuiteDescription } from './segments.js';
+import { systems, diskWorkloads } from './systems/index.js';
+import { decimal, integer, ratio } from './table-cells.js';
 
 const usage = `usage: node bench/run.js [options]
 
-  --systems a,b,..     systems to run (default: all): ${Object.keys(systems).join(', ')}
-  --workloads a,b,..   workloads to run (default: all): closed-1, closed-256, closed-4096, open, bulk
+  --suite S            peers, segments or all (default: all)
+                       peers: every system × workload below; segments: ringwal's segment options
+                       (preallocation, double-write buffer, rollovers, space), about 3 minutes
+  --systems a,b,..     peers suite: systems to run (default: all): ${Object.keys(systems).join(', ')}
+  --workloads a,b,..   peers suite: workloads to run (default: all): closed-1, closed-256, closed-4096, open, bulk
   --quick              small counts: a smoke run that shows every trial works, not a measurement
-  --records N          records per closed-loop run, and 4 KiB records per bulk run
-  --seconds S          time cap of every closed and bulk run, duration of the open loop
-  --rate R             open-loop rate in records/s (default 100000)
+  --records N          peers suite: records per closed-loop run, and 4 KiB records per bulk run
+  --seconds S          peers suite: time cap of every closed and bulk run, duration of the open loop
+  --rate R             peers suite: open-loop rate in records/s (default 100000)
   --help               this text`;
 
 const workloadIds = ['closed-1', 'closed-256', 'closed-4096', 'open', 'bulk'];
-/**
- * A trial is capped at 15 s of work plus a 30 s open-loop drain; three minutes means it hangs,
- * and a hung peer must become an error row rather than stop the comparison.
- */
-const trialTimeoutMs = 180_000;
-/** A trial prints one line of JSON; 64 MiB of output means something else went wrong. */
-const trialOutputBytesMax = 64 * 1024 * 1024;
+const suiteIds = ['peers', 'segments', 'all'];
 
 function parseList(text, known, what) {
   if (text === undefined) return known;
@@ -35,26 +34,6 @@ function parseList(text, known, what) {
   }
   return items;
 }
-
-function runTrial(args) {
-  return new Promise((resolve) => {
-    const trialPath = new URL('./trial.js', import.meta.url).pathname;
-    execFile(process.execPath, [trialPath, ...args], { timeout: trialTimeoutMs, killSignal: 'SIGKILL', maxBuffer: trialOutputBytesMax },
-      (error, stdout, stderr) => {
-        const lastLine = stdout.trim().split('\n').pop();
-        try {
-          resolve(JSON.parse(lastLine));
-        } catch {
-          const reason = error?.killed ? `killed after ${trialTimeoutMs / 1000} s` : String(error?.message ?? 'no JSON line');
-          resolve({ ok: false, error: `${reason}\n${stderr.slice(-2000)}` });
-        }
-      });
-  });
-}
-
-const integer = (value) => (value === undefined || !Number.isFinite(value) ? '' : Math.round(value).toLocaleString('en-US'));
-const decimal = (value, digits = 1) => (value === undefined || !Number.isFinite(value) ? '' : value.toFixed(digits));
-const ratio = (value) => (value === undefined || !Number.isFinite(value) ? '' : `${value.toFixed(value < 10 ? 2 : 0)}×`);
 
 /** For the record workloads the disk's QD1 sync rate; for bulk its sequential bandwidth. */
 function diskRatio(row, disk) {
@@ -68,7 +47,7 @@ function lmdbRatio(row, rows) {
   return row.kind === 'bulk' ? row.mbPerS / lmdb.mbPerS : row.recordsPerS / lmdb.recordsPerS;
 }
 
-function markdownTable(rows, disk) {
+function peersTable(rows, disk) {
   const header = ['workload', 'system', 'records/s', 'MB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'page cache MB/GB', '× lmdb', '× disk'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) {
@@ -87,23 +66,18 @@ function markdownTable(rows, disk) {
   return lines.join('\n');
 }
 
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      systems: { type: 'string' },
-      workloads: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      records: { type: 'string' },
-      seconds: { type: 'string' },
-      rate: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return;
+/** Writes `bench/results/<run>.{json,md}` and `bench/results/<latest>.{json,md}`. */
+function keepResults(runName, latestName, report, markdown) {
+  const resultsDir = new URL('./results/', import.meta.url);
+  mkdirSync(resultsDir, { recursive: true });
+  for (const name of [runName, latestName]) {
+    writeFileSync(new URL(`${name}.json`, resultsDir), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(new URL(`${name}.md`, resultsDir), markdown);
   }
+  process.stderr.write(`results: bench/results/${runName}.{json,md} and bench/results/${latestName}.{json,md}\n`);
+}
+
+async function runPeersSuite(values, runName) {
   const systemNames = parseList(values.systems, Object.keys(systems), 'system');
   const workloads = parseList(values.workloads, workloadIds, 'workload');
   const shared = [
@@ -130,10 +104,9 @@ async function main() {
     qd1: rows.find((row) => row.system === 'disk' && row.workload === 'qd1'),
     sequential: rows.find((row) => row.system === 'disk' && row.workload === 'sequential'),
   };
-  const table = markdownTable(rows, disk);
+  const table = peersTable(rows, disk);
   process.stdout.write(`${table}\n`);
 
-  const runName = `${startedAt.toISOString().slice(0, 16).replace(/:/g, '-')}-${hostname()}`;
   const report = {
     startedAt: startedAt.toISOString(),
     host: hostname(),
@@ -145,13 +118,45 @@ async function main() {
     + 'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); sequential = 1 MiB O_DIRECT writes (MB/s).\n'
     + '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential MB/s for bulk.\n\n'
     + `${table}\n`;
-  const resultsDir = new URL('./results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  for (const name of [runName, 'latest']) {
-    writeFileSync(new URL(`${name}.json`, resultsDir), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(new URL(`${name}.md`, resultsDir), markdown);
+  keepResults(runName, 'latest', report, markdown);
+}
+
+async function runSegments(values, runName) {
+  const startedAt = new Date();
+  const { rows, summary, markdown: tables } = await runSegmentsSuite({ quick: values.quick });
+  process.stdout.write(`${tables}\n`);
+  const report = { startedAt: startedAt.toISOString(), host: hostname(), node: process.version, options: { suite: 'segments', quick: values.quick }, summary, rows };
+  const markdown = `# ringwal segments suite, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n`
+    + `${segmentsSuiteDescription}\n\n${tables}\n`;
+  keepResults(`${runName}-segments`, 'latest-segments', report, markdown);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      suite: { type: 'string', default: 'all' },
+      systems: { type: 'string' },
+      workloads: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      records: { type: 'string' },
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
   }
-  process.stderr.write(`results: bench/results/${runName}.{json,md} and bench/results/latest.{json,md}\n`);
+  const [suite] = parseList(values.suite, suiteIds, 'suite');
+  const peersOnly = ['systems', 'workloads', 'records', 'seconds', 'rate'].filter((name) => values[name] !== undefined);
+  if (suite === 'segments' && peersOnly.length > 0) {
+    throw new Error(`--${peersOnly[0]} applies to the peers suite only; the segments suite has fixed settings`);
+  }
+  const runName = `${new Date().toISOString().slice(0, 16).replace(/:/g, '-')}-${hostname()}`;
+  if (suite !== 'segments') await runPeersSuite(values, runName);
+  if (suite !== 'peers') await runSegments(values, runName);
 }
 
 main().catch((error) => {
