@@ -11,8 +11,8 @@
 /* One buffer holds at most one batch; a batch larger than this is a caller mistake. */
 #define RW_MEM_SIZE_BYTES_MAX (1u << 30)
 
-/* Zero-filled, alignment_bytes-aligned memory; free with rw_mem_free. */
+/* Zero-filled, alignment_bytes-aligned memory; free with rw_mem_free and the same size. */
 int rw_mem_alloc_aligned(size_t size_bytes, size_t alignment_bytes, void **out);
-void rw_mem_free(void *memory);
+void rw_mem_free(void *memory, size_t size_bytes);
 
 #endif

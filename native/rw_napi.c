@@ -280,10 +280,10 @@ static napi_value backend_handle(napi_env env, struct backend *backend, napi_fin
 
 /* ---------- memory and CRC32C ---------- */
 
+/* The hint carries the mapping's size, which munmap needs. */
 static void free_aligned(napi_env env, void *data, void *hint) {
     (void)env;
-    (void)hint;
-    rw_mem_free(data);
+    rw_mem_free(data, (size_t)(uintptr_t)hint);
 }
 
 /*
@@ -306,12 +306,12 @@ static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
     if (ret < 0) return js_int(env, ret);
     napi_value arraybuffer;
     if (napi_create_external_arraybuffer(env, memory, (size_t)size_bytes, NULL, NULL, &arraybuffer) != napi_ok) {
-        rw_mem_free(memory);
+        rw_mem_free(memory, (size_t)size_bytes);
         return js_int(env, -ENOMEM);
     }
-    if (napi_add_finalizer(env, arraybuffer, memory, free_aligned, NULL, NULL) != napi_ok) {
+    if (napi_add_finalizer(env, arraybuffer, memory, free_aligned, (void *)(uintptr_t)size_bytes, NULL) != napi_ok) {
         /* The ArrayBuffer is unreachable once we return an errno, so nothing can use the memory. */
-        rw_mem_free(memory);
+        rw_mem_free(memory, (size_t)size_bytes);
         return js_int(env, -ENOMEM);
     }
     return arraybuffer;
