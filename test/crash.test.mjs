@@ -15,6 +15,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Wal, WalError } from '../dist/index.js';
 import { checkCrashLog, metaFor, payloadFor } from './helpers/crash-payload.mjs';
+import { SEED, random, randomInt } from './helpers/random.mjs';
 
 const WRITER = fileURLToPath(new URL('./helpers/crash-writer.mjs', import.meta.url));
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
@@ -25,18 +26,6 @@ after(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-// A seeded generator, so a failing round can be replayed with RINGWAL_TEST_SEED.
-const SEED = Number(process.env.RINGWAL_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
-let state = SEED >>> 0 || 1;
-function random() {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return (state >>> 0) / 2 ** 32;
-}
-function randomInt(min, max) {
-  return min + Math.floor(random() * (max - min + 1));
-}
 
 /** Producer ids are unique per round (a round's producers start at round × this). */
 const PRODUCERS_PER_ROUND_MAX = 1000;

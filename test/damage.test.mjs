@@ -17,22 +17,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Wal, WalError } from '../dist/index.js';
 import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_NAME, resealSegmentHeader, walkSegment } from './helpers/format.mjs';
+import { SEED, random, randomInt } from './helpers/random.mjs';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-// A seeded generator, so a failing case can be replayed with RINGWAL_TEST_SEED.
-const SEED = Number(process.env.RINGWAL_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
-let state = SEED >>> 0 || 1;
-function random() {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return (state >>> 0) / 2 ** 32;
-}
-function randomInt(min, max) {
-  return min + Math.floor(random() * (max - min + 1));
-}
 
 /**
  * The smallest batch buffers Wal.open accepts: the tests open thousands of damaged copies, and
