@@ -17,6 +17,7 @@ export const ErrorCode = {
   OVERLOADED: 'WAL_ERR_OVERLOADED',
   UNSUPPORTED_FORMAT: 'WAL_ERR_UNSUPPORTED_FORMAT',
   BACKEND_UNAVAILABLE: 'WAL_ERR_BACKEND_UNAVAILABLE',
+  READ_INVALIDATED: 'WAL_ERR_READ_INVALIDATED',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -142,5 +143,15 @@ export class WalBackendUnavailableError extends WalError {
   constructor(backend: string, errno: string) {
     super(ErrorCode.BACKEND_UNAVAILABLE, `backend ${backend} is unavailable here (${errno})`);
     this.backend = backend;
+  }
+}
+
+/**
+ * A truncation changed the part of the log a reader was reading (truncateAfter cut records it
+ * may have yielded, or truncateBefore removed a segment it had not opened yet). Start a new read.
+ */
+export class WalReadInvalidatedError extends WalError {
+  constructor(detail: string) {
+    super(ErrorCode.READ_INVALIDATED, `the log was truncated while this reader was reading: ${detail}`);
   }
 }

@@ -371,6 +371,8 @@ export class SegmentSet {
       }
       const keep = this.sealedSegments.pop()!;
       const reopened = await openSegment(this.io, keep.path, keep.header.firstLsn, this.options.directIo, false);
+      // From here the reopened file is the active one, so close() releases it whatever fails next.
+      this.activeSegment = reopened;
       this.activeSegment = await unseal(this.io, reopened, this.segmentIdFloor);
     }
     const recovery = await recoverSegment(this.io, this.activeSegment, lsn);

@@ -138,8 +138,10 @@ export class GroupCommit {
   /** The next record does not fit the active segment: roll once the last batch is durable. */
   private rollNeeded = false;
   private rolling = false;
-  /** Set by truncateAfter: nothing new is encoded until it resumes the writer. */
+  /** Set by truncateAfter: nothing appended after the pause is encoded until it resumes the writer. */
   private paused = false;
+  /** Queued appends made before the pause: they are still encoded and made durable first. */
+  private pauseExemptCount = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly statsValue: GroupCommitStats = { batches: 0, records: 0, recordBytes: 0, bytesWritten: 0, largestBatchRecords: 0 };
 
@@ -210,8 +212,11 @@ export class GroupCommit {
    */
   pause(): Promise<void> {
     this.paused = true;
+    this.pauseExemptCount = this.pendingCount;
     return new Promise<void>((resolve) => {
       this.idleWaiters.push(resolve);
+      this.drainPending();
+      this.scheduleFlush();
       this.notifyIdle();
     });
   }
@@ -226,14 +231,14 @@ export class GroupCommit {
 
   /** Continues where the writer stopped (a truncation that changed nothing). */
   unpause(): void {
-    if (!this.paused) throw new Error('unpause of a writer that is not paused');
+    if (!this.paused || this.pauseExemptCount !== 0) throw new Error('unpause of a writer that is not paused and idle');
     this.paused = false;
     this.drainPending();
     this.scheduleFlush();
   }
 
   private notifyIdle(): void {
-    if (this.inFlight !== null || this.fillRecordCount !== 0 || this.rolling) return;
+    if (this.inFlight !== null || this.fillRecordCount !== 0 || this.rolling || this.pauseExemptCount !== 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -343,8 +348,8 @@ export class GroupCommit {
    * Encodes into the fill buffer if there is room; the caller keeps call order by only trying
    * when nothing is pending.
    */
-  private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
-    if (this.paused || this.rollNeeded || this.rolling) return false;
+  private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null, queuedBeforePause = false): boolean {
+    if ((this.paused && !queuedBeforePause) || this.rollNeeded || this.rolling) return false;
     const spanBytes = recordSpanBytes(payload.byteLength);
     const offsetBytes = this.fillLengthBytes;
     if (this.fillFileOffsetBytes + offsetBytes + spanBytes > this.segmentSizeBytes) {
@@ -392,14 +397,17 @@ export class GroupCommit {
   private drainPending(): void {
     while (this.pendingHead < this.pending.length) {
       const p = this.pending[this.pendingHead]!;
+      const queuedBeforePause = this.pauseExemptCount > 0;
+      if (this.paused && !queuedBeforePause) break;
       if (p.payload === null) {
         // A sync marker: it waits for everything before it, which is now in the fill buffer.
         if (this.fillRecordCount > 0) this.fillWaiters.push(p.waiter!);
         else if (this.inFlight !== null) this.inFlight.waiters.push(p.waiter!);
         else p.waiter!.resolve(undefined);
-      } else if (!this.tryEncode(p.payload, p.meta, p.waiter, p.batchResult)) {
+      } else if (!this.tryEncode(p.payload, p.meta, p.waiter, p.batchResult, queuedBeforePause)) {
         break;
       }
+      if (queuedBeforePause) this.pauseExemptCount -= 1;
       this.pending[this.pendingHead] = undefined as unknown as Pending;
       this.pendingHead += 1;
     }
@@ -495,6 +503,7 @@ export class GroupCommit {
     for (let i = this.pendingHead; i < this.pending.length; i++) this.pending[i]!.waiter?.reject(lost);
     this.pending.length = 0;
     this.pendingHead = 0;
+    this.pauseExemptCount = 0;
     // A paused caller (truncateAfter) learns of the failure from the writer's state.
     const waiters = this.idleWaiters;
     this.idleWaiters = [];

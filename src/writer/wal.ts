@@ -16,10 +16,11 @@ import {
   WalDurabilityLostError,
   WalInvalidArgumentError,
   WalPayloadTooLargeError,
+  WalReadInvalidatedError,
 } from '../errors.js';
 import { LOCK_FILE_NAME, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
-import type { Io, IoLock, SyncMethod } from '../io/io.js';
+import type { Io, IoFile, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from '../options.js';
 import { SegmentScanner } from '../read/segment-scanner.js';
@@ -108,6 +109,10 @@ export class Wal {
   private closing: Promise<void> | null = null;
   /** truncateBefore/After run one at a time, in call order. */
   private truncation: Promise<unknown> = Promise.resolve();
+  /** Counts truncations that started; a reader that sees it change stops (WAL_ERR_READ_INVALIDATED). */
+  private truncationEpoch = 0;
+  /** Files open by readers, closed by close() so no reader outlives the log. */
+  private readonly readerFiles = new Set<IoFile>();
 
   private constructor(dir: string, options: ResolvedOptions, io: Io, ownsIo: boolean, lock: IoLock, segments: SegmentSet, writer: GroupCommit, recovery: RecoveryReport) {
     this.dir = dir;
@@ -290,7 +295,10 @@ export class Wal {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.serialize(() => this.segments.truncateBefore(lsn));
+    return this.serialize(() => {
+      this.truncationEpoch += 1;
+      return this.segments.truncateBefore(lsn);
+    });
   }
 
   /**
@@ -308,6 +316,7 @@ export class Wal {
       return Promise.reject(err);
     }
     return this.serialize(async () => {
+      this.truncationEpoch += 1;
       await this.writer.pause();
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
       try {
@@ -337,8 +346,10 @@ export class Wal {
   }
 
   /**
-   * Yields the durable records with LSN ≥ `fromLsn`, in LSN order, each CRC-checked, as they
-   * were when the iteration started. Memory stays bounded: one 1 MiB buffer plus one record.
+   * Yields the durable records with LSN ≥ `fromLsn` (and ≥ `firstLsn`), in LSN order, each
+   * CRC-checked, as they were when the iteration started (after any truncation then running). A
+   * truncation started later stops the reader with WAL_ERR_READ_INVALIDATED, and close() stops
+   * it with WAL_ERR_CLOSED. Memory stays bounded: one 1 MiB buffer plus one record.
    * Damage inside the durable range throws WalCorruptionError; a damaged record is never yielded.
    */
   read(options?: ReadOptions): AsyncGenerator<WalRecord, void, undefined> {
@@ -353,21 +364,44 @@ export class Wal {
       }
     }
     if (this.closing !== null) throw new WalClosedError();
-    return this.readFrom(fromLsn, this.writer.durableLsn, this.writer.durableEndBytes);
+    return this.readFrom(fromLsn);
   }
 
-  private async *readFrom(fromLsn: number, lastLsn: number, endBytes: number): AsyncGenerator<WalRecord, void, undefined> {
-    const snapshot = this.segments.snapshot(lastLsn, endBytes);
+  private async *readFrom(fromLsn: number): AsyncGenerator<WalRecord, void, undefined> {
+    // A reader that starts while a truncation runs reads the log as the truncation leaves it.
+    await this.truncation;
+    if (this.closing !== null) throw new WalClosedError();
+    const snapshot = this.segments.snapshot(this.writer.durableLsn, this.writer.durableEndBytes);
     const direct = this.directIo ? 'required' : 'off';
+    const epoch = this.truncationEpoch;
     for (let i = 0; i < snapshot.length; i++) {
       const entry = snapshot[i]!;
       if (entry.lastLsn < Math.max(fromLsn, entry.header.firstLsn)) continue;
-      yield* this.readSegment(entry, fromLsn, direct);
+      yield* this.readSegment(entry, fromLsn, direct, epoch);
     }
   }
 
-  private async *readSegment(entry: SegmentSnapshotEntry, fromLsn: number, direct: 'required' | 'off'): AsyncGenerator<WalRecord, void, undefined> {
-    const file = await this.io.openFile(entry.path, { create: false, direct, readOnly: true });
+  /** Throws when a truncation started after the reader did, or when the log closed under it. */
+  private checkReader(epoch: number, what: string): void {
+    if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(what);
+    if (this.closing !== null) throw new WalClosedError();
+  }
+
+  private async *readSegment(entry: SegmentSnapshotEntry, fromLsn: number, direct: 'required' | 'off', epoch: number): AsyncGenerator<WalRecord, void, undefined> {
+    this.checkReader(epoch, `before opening ${entry.path}`);
+    let file: IoFile;
+    try {
+      file = await this.io.openFile(entry.path, { create: false, direct, readOnly: true });
+    } catch (err) {
+      this.checkReader(epoch, `${entry.path} was removed`);
+      throw err;
+    }
+    if (this.closing !== null) {
+      // close() already closed the readers' files; this one opened too late to be among them.
+      await file.close();
+      throw new WalClosedError();
+    }
+    this.readerFiles.add(file);
     try {
       const scanner = new SegmentScanner(this.io, file, {
         segmentId: entry.header.segmentId,
@@ -378,21 +412,33 @@ export class Wal {
         lsnLimit: entry.lastLsn,
       });
       for (;;) {
-        const records = await scanner.next();
+        let records;
+        try {
+          records = await scanner.next();
+        } catch (err) {
+          // A read of a file that close() closed under us, or of bytes a truncation replaced.
+          this.checkReader(epoch, `while reading ${entry.path}`);
+          throw err;
+        }
+        this.checkReader(epoch, `while reading ${entry.path}`);
         if (records.length === 0) break;
         for (const r of records) {
           const h = r.header;
           if (h.lsn < fromLsn) continue;
-          yield { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payload: Buffer.from(r.payload) };
+          const record: WalRecord = { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payload: Buffer.from(r.payload) };
+          // The consumer may run a truncation between two records: check before each one.
+          this.checkReader(epoch, `before LSN ${h.lsn}`);
+          yield record;
         }
       }
+      this.checkReader(epoch, `at the end of ${entry.path}`);
       const stop = scanner.stop!;
       if (stop.kind === 'invalid') throw new WalCorruptionError(entry.path, stop.offsetBytes, stop.reason, scanner.nextLsn);
       if (scanner.nextLsn <= entry.lastLsn) {
         throw new WalCorruptionError(entry.path, stop.offsetBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, durable up to ${entry.lastLsn}`, scanner.nextLsn);
       }
     } finally {
-      await file.close();
+      if (this.readerFiles.delete(file)) await file.close();
     }
   }
 
@@ -415,6 +461,10 @@ export class Wal {
         syncError = err;
       }
     }
+    // Readers still open stop at their next step with WAL_ERR_CLOSED.
+    const readerFiles = [...this.readerFiles];
+    this.readerFiles.clear();
+    for (const file of readerFiles) await file.close();
     await this.segments.close();
     await this.lock.release();
     if (this.ownsIo) await this.io.close();
