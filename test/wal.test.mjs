@@ -15,7 +15,7 @@ for (const backend of BACKENDS) {
     assert.equal(new Set(lsns).size, count, 'every append has its own LSN');
     assert.deepEqual(lsns, Array.from({ length: count }, (_, i) => i + 1), 'LSNs follow call order');
     assert.equal(wal.durableLsn, count);
-    const stats = wal.stats();
+    const stats = await wal.stats();
     assert.ok(stats.batches < count, `appends shared writes: ${stats.batches} batches for ${count} records`);
     let i = 0;
     for await (const rec of wal.read()) {
@@ -46,7 +46,7 @@ for (const backend of BACKENDS) {
       }
     }));
     assert.equal(seen.size, producers * perProducer);
-    assert.ok(wal.stats().batches > 1);
+    assert.ok((await wal.stats()).batches > 1);
     await wal.close();
 
     wal = await Wal.open(dir, { backend });
@@ -69,7 +69,7 @@ test('appendBatch: consecutive LSNs, larger than one write batch, all durable on
   assert.equal(firstLsn, first + 1);
   assert.equal(lastLsn, firstLsn + payloads.length - 1);
   assert.equal(wal.durableLsn, lastLsn);
-  assert.ok(wal.stats().batches >= 300 * 4144 / (64 * 1024), 'the batch was split across writes of at most batchBytesMax');
+  assert.ok((await wal.stats()).batches >= 300 * 4144 / (64 * 1024), 'the batch was split across writes of at most batchBytesMax');
   let n = 0;
   for await (const rec of wal.read({ fromLsn: firstLsn })) {
     assert.deepEqual(rec.payload, payloads[n]);
