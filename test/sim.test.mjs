@@ -18,6 +18,10 @@ const REGRESSION_SEEDS = [
   [11, 1, 'truncateAfter: an appendBatch split by the pause gets non-consecutive LSNs (8..22 resolved as 8..3)'],
   [44, 1, 'a reader started before a truncateAfter yields the new records written under the reused LSNs'],
   [149, 1, 'close leaves a segment file open after a truncation beside a reader'],
+  [171, 1, 'a seal visible in the page cache after a failed sync was trusted at open, then lost in a crash'],
+  [46, 1, 'the next segment was named before the seal of the previous one was durable'],
+  [367, 1, 'the DWB slot was sized by the DWB file block, smaller than the segment block it copies'],
+  [160, 1, 'a failed DWB open left the new segment file open'],
 ];
 
 function assertClean(results) {

@@ -54,19 +54,21 @@ export class DoubleWriteBuffer {
     private readonly io: Io,
     private readonly file: IoFile,
     private readonly logId: bigint,
+    /** The segments' block: a slot holds a header block and a copy of one segment block. */
+    private readonly blockBytes: number,
     nextSeq: number,
   ) {
-    const block = file.alignmentBytes;
-    this.slot = io.allocAligned(2 * block, block);
+    this.slot = io.allocAligned(2 * blockBytes, blockBytes);
     this.nextSeq = nextSeq;
   }
 
   /** Opens (or creates, zero-filled) the DWB file and reads the newest copy for `segmentId`. */
-  static async open(io: Io, dir: string, mode: Exclude<DoubleWriteMode, 'off'>, logId: bigint): Promise<{ dwb: DoubleWriteBuffer; copies: SlotCopy[] }> {
+  static async open(io: Io, dir: string, mode: Exclude<DoubleWriteMode, 'off'>, logId: bigint, segmentBlockBytes: number): Promise<{ dwb: DoubleWriteBuffer; copies: SlotCopy[] }> {
     const direct: DirectIoMode = mode === 'direct' ? 'required' : 'off';
     const file = await io.openFile(join(dir, DWB_FILE_NAME), { create: true, direct, readOnly: false });
     try {
-      const block = file.alignmentBytes;
+      // Block sizes are powers of two, so the larger one is a multiple of the smaller.
+      const block = Math.max(segmentBlockBytes, file.alignmentBytes);
       const sizeBytes = SLOT_COUNT * 2 * block;
       const buffer = io.allocAligned(sizeBytes, block);
       const gotBytes = await file.read(buffer, 0, sizeBytes, 0);
@@ -83,7 +85,7 @@ export class DoubleWriteBuffer {
         maxSeq = Math.max(maxSeq, copy.seq);
       }
       copies.sort((a, b) => b.seq - a.seq);
-      return { dwb: new DoubleWriteBuffer(io, file, logId, maxSeq + 1), copies };
+      return { dwb: new DoubleWriteBuffer(io, file, logId, block, maxSeq + 1), copies };
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;
@@ -95,7 +97,7 @@ export class DoubleWriteBuffer {
    * durable. The caller writes the block itself only after this resolves.
    */
   async record(segmentId: number, blockOffsetBytes: number, bytes: Uint8Array): Promise<void> {
-    const block = this.file.alignmentBytes;
+    const block = this.blockBytes;
     if (bytes.byteLength === 0 || bytes.byteLength >= block) throw new Error(`DWB copy of ${bytes.byteLength} bytes: a tail is 1..${block - 1} bytes`);
     const seq = this.nextSeq++;
     const slot = this.slot;
@@ -118,7 +120,7 @@ export class DoubleWriteBuffer {
 
   /** Zeroes both slots durably: no copy from before this call can ever be applied. */
   async clear(): Promise<void> {
-    const block = this.file.alignmentBytes;
+    const block = this.blockBytes;
     const zeros = this.io.allocAligned(SLOT_COUNT * 2 * block, block);
     await this.file.write(zeros, 0, SLOT_COUNT * 2 * block, 0, true);
   }

@@ -148,7 +148,10 @@ export class SegmentSet {
       const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn }, options.directIo);
       if (intentLsn !== undefined) await removeIntent(io, dir);
       const set = new SegmentSet(io, options, [], segment, 1);
-      await set.openDoubleWrite(logId, segment, false);
+      await set.openDoubleWrite(logId, segment, false).catch(async (err: unknown) => {
+        await set.close().catch(() => undefined);
+        throw err;
+      });
       set.prepareNext();
       const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: firstLsn, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
       return { set, position: { segment, nextLsn: firstLsn, endBytes: segment.dataStartBytes, lastRecordBytes: 0 }, recovery };
@@ -204,7 +207,10 @@ export class SegmentSet {
       const segmentId = segmentIdFloor + 1;
       const segment = await finalizeSegment(io, dir, prepared, { logId: last.header.logId, segmentId, firstLsn: lastSeal.lastLsn + 1 }, options.directIo);
       const set = new SegmentSet(io, options, sealed, segment, segmentId);
-      await set.openDoubleWrite(last.header.logId, segment, false);
+      await set.openDoubleWrite(last.header.logId, segment, false).catch(async (err: unknown) => {
+        await set.close().catch(() => undefined);
+        throw err;
+      });
       set.prepareNext();
       const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: lastSeal.lastLsn + 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
       return { set, position: { segment, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: 0 }, recovery };
@@ -239,7 +245,7 @@ export class SegmentSet {
   private async openDoubleWrite(logId: bigint, segment: OpenSegment, clear: boolean): Promise<boolean> {
     const mode = this.options.doubleWriteBuffer;
     if (mode === 'off') return false;
-    const { dwb, copies } = await DoubleWriteBuffer.open(this.io, this.dir, mode, logId);
+    const { dwb, copies } = await DoubleWriteBuffer.open(this.io, this.dir, mode, logId, segment.header.blockSizeBytes);
     this.dwb = dwb;
     if (clear) {
       await dwb.clear();

@@ -82,6 +82,8 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
   // Small segments so most runs roll over several times; preallocation on in some runs only,
   // since zero-filling every 64 KiB segment is the slow part of a simulated run.
   const preallocate = workRng.chance(0.3);
+  // The double-write buffer in half the runs, in either mode.
+  const doubleWriteBuffer = workRng.chance(0.5) ? ('off' as const) : workRng.chance(0.5) ? ('buffered' as const) : ('direct' as const);
   const trace = new TraceHash();
   const oracle = new Oracle(options.tier);
   const ioStats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, bitFlips: 0, misdirectedWrites: 0 };
@@ -110,7 +112,7 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
     for (let cycle = 0; cycle < options.cycles; cycle++) {
       // After several opens failed on injected faults, let one through: the run must progress.
       const faultFree = failedOpens >= OPEN_ATTEMPTS_MAX;
-      const ending = await runProcess(cycle, { disk, rng: schedulerRng, workRng, trace, oracle, options, faultFree, directIo, preallocate, previous, result, ioStats });
+      const ending = await runProcess(cycle, { disk, rng: schedulerRng, workRng, trace, oracle, options, faultFree, directIo, preallocate, doubleWriteBuffer, previous, result, ioStats });
       trace.event(100);
       trace.mix(['crashed', 'closed', 'openFailed', 'typedError'].indexOf(ending));
       failedOpens = ending === 'openFailed' ? failedOpens + 1 : 0;
@@ -139,6 +141,7 @@ interface ProcessInit {
   faultFree: boolean;
   directIo: 'off' | 'auto';
   preallocate: boolean;
+  doubleWriteBuffer: 'off' | 'buffered' | 'direct';
   previous: Ending | null;
   result: RunResult;
   ioStats: SimIoStats;
@@ -212,7 +215,7 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
   const tier = options.tier;
   let wal: Wal;
   try {
-    wal = await Wal.open(WAL_DIR, { io, batchBytesMax: BATCH_BYTES, directIo: init.directIo, segmentSizeBytes: SEGMENT_BYTES, preallocate: init.preallocate });
+    wal = await Wal.open(WAL_DIR, { io, batchBytesMax: BATCH_BYTES, directIo: init.directIo, segmentSizeBytes: SEGMENT_BYTES, preallocate: init.preallocate, doubleWriteBuffer: init.doubleWriteBuffer });
   } catch (err) {
     if (io.crashed) return 'crashed';
     if (!(err instanceof WalError)) throw new SimViolation(`open failed with an untyped error: ${String((err as Error)?.stack ?? err)}`);
