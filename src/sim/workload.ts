@@ -132,7 +132,9 @@ function checkInvalidRefusal(ctx: WorkloadContext, what: string, err: unknown): 
   if (!ctx.alive()) return;
   ctx.oracle.truncating = false;
   if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT') return;
-  if (ctx.io.failuresDelivered > 0 && err instanceof WalError) {
+  // A log already failed refuses every call with WAL_ERR_DURABILITY_LOST before it looks at the
+  // arguments; in tier 2 media damage (not only an injected I/O error) can have failed it.
+  if ((ctx.io.failuresDelivered > 0 || ctx.oracle.tier === 2) && err instanceof WalError) {
     checkRejection(ctx, what, err);
     return;
   }
