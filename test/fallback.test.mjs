@@ -1,0 +1,54 @@
+// The automatic fallback to the thread pool where io_uring is unavailable, made real by the
+// kernel's own switch: kernel.io_uring_disabled = 2 makes io_uring_setup fail with EPERM for
+// every process. The switch is global, so the test restores it in `finally`, and the suite runs
+// its files one at a time (--test-concurrency=1), so no other test sees it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { Wal } from '../dist/index.js';
+import { payloadFor, tempDir } from './helpers/tmp.mjs';
+
+const SWITCH = '/proc/sys/kernel/io_uring_disabled';
+
+function readSwitch() {
+  try {
+    return fs.readFileSync(SWITCH, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+test('backend auto falls back to the thread pool when io_uring is disabled; io_uring then refuses with a typed error', async (t) => {
+  const original = readSwitch();
+  if (original === null) {
+    t.skip(`${SWITCH} does not exist on this kernel`);
+    return;
+  }
+  try {
+    fs.writeFileSync(SWITCH, '2');
+  } catch (err) {
+    t.skip(`cannot write ${SWITCH} (${err.code}): needs root outside a read-only /proc`);
+    return;
+  }
+  try {
+    const dir = tempDir(t);
+    const wal = await Wal.open(dir, { backend: 'auto' });
+    assert.equal(wal.backend, 'threadpool', 'auto chose the fallback');
+    assert.equal(wal.directIo, true);
+    const lsns = await Promise.all(Array.from({ length: 500 }, (_, i) => wal.append(payloadFor(i))));
+    assert.deepEqual(lsns, Array.from({ length: 500 }, (_, i) => i + 1));
+    let n = 0;
+    for await (const rec of wal.read()) assert.deepEqual(rec.payload, payloadFor(n++));
+    assert.equal(n, 500);
+    await wal.close();
+    await assert.rejects(Wal.open(tempDir(t), { backend: 'io_uring' }), { code: 'WAL_ERR_BACKEND_UNAVAILABLE', backend: 'io_uring' });
+  } finally {
+    fs.writeFileSync(SWITCH, original);
+  }
+  assert.equal(readSwitch(), original, 'the kernel switch is restored');
+  if (original !== '0') return;
+  const dir = tempDir(t);
+  const wal = await Wal.open(dir);
+  assert.equal(wal.backend, 'io_uring', 'with the switch restored, auto takes io_uring again');
+  await wal.close();
+});
