@@ -7,6 +7,7 @@
  */
 import {
   LSN_MAX,
+  RECORD_CRC_START_BYTES,
   RECORD_ALIGNMENT_BYTES,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_PAYLOAD_LIMIT_BYTES,
@@ -20,6 +21,15 @@ const TWO_POW_32 = 0x1_0000_0000;
 export function recordSpanBytes(payloadSizeBytes: number): number {
   const sizeBytes = RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
   return (sizeBytes + RECORD_ALIGNMENT_BYTES - 1) & ~(RECORD_ALIGNMENT_BYTES - 1);
+}
+
+/**
+ * Puts the byte range the CRC of a record covers (header after the CRC field, then the payload)
+ * at pair `index` of `ranges`, in the layout crc32cRanges takes.
+ */
+export function setRecordCrcRange(ranges: Uint32Array, index: number, offsetBytes: number, payloadSizeBytes: number): void {
+  ranges[2 * index] = offsetBytes + RECORD_CRC_START_BYTES;
+  ranges[2 * index + 1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES + payloadSizeBytes;
 }
 
 export interface RecordMeta {

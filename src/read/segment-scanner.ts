@@ -7,8 +7,8 @@
  * LSN out of sequence, or a record cut off by the end. It never returns a damaged record; what
  * the stop means (end of the log, torn tail, hole) is for the caller to decide.
  */
-import { RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES, RecordField } from '../format/constants.js';
-import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
+import { RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
+import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, setRecordCrcRange, type RecordHeader } from '../format/record.js';
 import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
 
 /** Read granularity: large enough to amortise a read per 1 MiB, small enough to keep readers light. */
@@ -186,10 +186,7 @@ export class SegmentScanner {
   private verify(headers: RecordHeader[], offsets: number[]): ScannedRecord[] {
     const base = this.bufferFileOffsetBytes;
     const count = headers.length;
-    for (let i = 0; i < count; i++) {
-      this.ranges[2 * i] = offsets[i]! - base + RECORD_CRC_START_BYTES;
-      this.ranges[2 * i + 1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES + headers[i]!.payloadSizeBytes;
-    }
+    for (let i = 0; i < count; i++) setRecordCrcRange(this.ranges, i, offsets[i]! - base, headers[i]!.payloadSizeBytes);
     this.io.crc32cRanges(this.buffer.bytes, this.ranges, count, this.crcs);
     const out: ScannedRecord[] = [];
     for (let i = 0; i < count; i++) {
@@ -212,8 +209,7 @@ export class SegmentScanner {
 
 /** The CRC of one record that sits whole in `bytes` at `offsetBytes`. */
 export function recordCrcMatches(io: Io, bytes: Uint8Array, offsetBytes: number, header: RecordHeader, scratch: { ranges: Uint32Array; out: Uint32Array }): boolean {
-  scratch.ranges[0] = offsetBytes + RecordField.PAYLOAD_SIZE;
-  scratch.ranges[1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES + header.payloadSizeBytes;
+  setRecordCrcRange(scratch.ranges, 0, offsetBytes, header.payloadSizeBytes);
   io.crc32cRanges(bytes, scratch.ranges, 1, scratch.out);
   return scratch.out[0] === header.crc32c;
 }

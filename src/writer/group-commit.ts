@@ -26,7 +26,7 @@
  */
 import { WalDurabilityLostError, WalOverloadedError } from '../errors.js';
 import { LSN_MAX, RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
-import { encodeRecord, recordSpanBytes, type RecordMeta } from '../format/record.js';
+import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 
@@ -363,9 +363,7 @@ export class GroupCommit {
     const lsn = this.nextLsnValue;
     if (lsn > LSN_MAX) throw new RangeError('LSN space exhausted');
     encodeRecord(this.fill.words, this.fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
-    const r = 2 * this.fillRecordCount;
-    this.ranges[r] = offsetBytes + RECORD_CRC_START_BYTES;
-    this.ranges[r + 1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES + payload.byteLength;
+    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
     this.fillRecordCount += 1;
     this.fillLengthBytes = offsetBytes + spanBytes;
     this.fillRecordBytes = recordBytesAfter;
