@@ -18,6 +18,7 @@ export const ErrorCode = {
   UNSUPPORTED_FORMAT: 'WAL_ERR_UNSUPPORTED_FORMAT',
   BACKEND_UNAVAILABLE: 'WAL_ERR_BACKEND_UNAVAILABLE',
   READ_INVALIDATED: 'WAL_ERR_READ_INVALIDATED',
+  NO_SPACE: 'WAL_ERR_NO_SPACE',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -117,13 +118,18 @@ export class WalLockedError extends WalError {
   }
 }
 
-/** More appends are waiting than `pendingAppendsMax` allows: the caller must slow down. */
+/**
+ * More appends (or more payload bytes) are waiting than `pendingAppendsMax` (`pendingBytesMax`)
+ * allows: the caller must slow down.
+ */
 export class WalOverloadedError extends WalError {
   readonly pendingAppendsMax: number;
+  readonly pendingBytesMax: number;
 
-  constructor(pendingAppendsMax: number) {
-    super(ErrorCode.OVERLOADED, `more than ${pendingAppendsMax} appends are waiting for a batch`);
+  constructor(pendingAppendsMax: number, pendingBytesMax: number) {
+    super(ErrorCode.OVERLOADED, `more than ${pendingAppendsMax} appends or ${pendingBytesMax} bytes are waiting for a batch`);
     this.pendingAppendsMax = pendingAppendsMax;
+    this.pendingBytesMax = pendingBytesMax;
   }
 }
 
@@ -153,5 +159,25 @@ export class WalBackendUnavailableError extends WalError {
 export class WalReadInvalidatedError extends WalError {
   constructor(detail: string) {
     super(ErrorCode.READ_INVALIDATED, `the log was truncated while this reader was reading: ${detail}`);
+  }
+}
+
+/**
+ * The next segment could not be made for lack of space (ENOSPC or EDQUOT), so this append could
+ * not be written. Nothing else failed: the log keeps running, records already acknowledged stay,
+ * and the next append tries again (free space first, for instance with truncateBefore).
+ * For appendBatch, `accepted` says which records of the batch were taken before space ran out
+ * (they are in the log and become durable like any other), or null when none was.
+ */
+export class WalNoSpaceError extends WalError {
+  readonly errno: string;
+  readonly path: string | undefined;
+  readonly accepted: { firstLsn: number; lastLsn: number } | null;
+
+  constructor(errno: string, path: string | undefined, accepted: { firstLsn: number; lastLsn: number } | null = null, options?: { cause?: unknown }) {
+    super(ErrorCode.NO_SPACE, `no space for the next segment (${errno}${path === undefined ? '' : ` on ${path}`}); free space and append again`, options);
+    this.errno = errno;
+    this.path = path;
+    this.accepted = accepted;
   }
 }

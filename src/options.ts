@@ -24,6 +24,11 @@ export interface WalOptions {
   recordPayloadMaxBytes?: number;
   /** Appends waiting for room in a batch before append rejects with WAL_ERR_OVERLOADED. */
   pendingAppendsMax?: number;
+  /**
+   * Payload bytes those waiting appends may hold (each keeps a copy of its payload, so the caller
+   * may reuse its buffer at once) before append rejects with WAL_ERR_OVERLOADED.
+   */
+  pendingBytesMax?: number;
   /** io_uring entries (or thread-pool slots): requests in flight at once. */
   queueDepth?: number;
   /** Size of a segment file; a record never spans two. Default 64 MiB. */
@@ -48,6 +53,7 @@ export interface ResolvedOptions {
   batchBytesMax: number;
   recordPayloadMaxBytes: number;
   pendingAppendsMax: number;
+  pendingBytesMax: number;
   queueDepth: number;
   segmentSizeBytes: number;
   preallocate: boolean;
@@ -64,10 +70,16 @@ export const BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
 export const BATCH_BYTES_MAX = 256 * 1024 * 1024;
 /** 1 MiB default payload limit, as most logs keep large values out of line. */
 export const RECORD_PAYLOAD_DEFAULT_BYTES = 1024 * 1024;
-/** 1M waiting appends by default: each holds only a reference to the caller's payload. */
+/** 1M waiting appends by default, each with a copy of its payload and ~100 bytes of bookkeeping. */
 export const PENDING_APPENDS_DEFAULT = 1 << 20;
 /** 16M cap: the queue's own bookkeeping (~100 bytes each) stays under 2 GiB. */
 export const PENDING_APPENDS_MAX = 1 << 24;
+/** 256 MiB of copied payloads by default: 64 default batches waiting, far more than a disk can lag. */
+export const PENDING_BYTES_DEFAULT = 256 * 1024 * 1024;
+/** 64 KiB floor: at least one smallest batch may wait. */
+export const PENDING_BYTES_MIN = 64 * 1024;
+/** 16 GiB cap: the copies live in the JavaScript heap's external memory. */
+export const PENDING_BYTES_MAX = 16 * 1024 * 1024 * 1024;
 /** 64 MiB default segment, as PostgreSQL's WAL and etcd use 16–64 MB: big enough that rollovers are rare. */
 export const SEGMENT_SIZE_DEFAULT_BYTES = 64 * 1024 * 1024;
 /** 64 KiB minimum, for tests that want many rollovers; below that the header block dominates. */
@@ -102,7 +114,7 @@ export function describe(value: unknown): string {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'queueDepth',
+  'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'pendingBytesMax', 'queueDepth',
   'segmentSizeBytes', 'preallocate', 'doubleWriteBuffer', 'onSegmentSealed', 'io',
 ]);
 
@@ -145,6 +157,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     batchBytesMax,
     recordPayloadMaxBytes: integerIn('recordPayloadMaxBytes', o.recordPayloadMaxBytes, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_DEFAULT_BYTES, payloadCapBytes)),
     pendingAppendsMax: integerIn('pendingAppendsMax', o.pendingAppendsMax, 1, PENDING_APPENDS_MAX, PENDING_APPENDS_DEFAULT),
+    pendingBytesMax: integerIn('pendingBytesMax', o.pendingBytesMax, PENDING_BYTES_MIN, PENDING_BYTES_MAX, PENDING_BYTES_DEFAULT),
     queueDepth: integerIn('queueDepth', o.queueDepth, 1, QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),
     segmentSizeBytes,
     preallocate: o.preallocate ?? true,

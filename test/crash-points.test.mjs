@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Wal } from '../dist/index.js';
+import { SEGMENT_NAME_PATTERN } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const WRITER = fileURLToPath(new URL('./helpers/crash-point-writer.mjs', import.meta.url));
@@ -78,19 +79,57 @@ test('a crash between the removals of truncateBefore leaves a suffix of the log'
   await wal.close();
 });
 
-for (const [point, hit] of [['truncate-after.intent', 1], ['truncate-after.unlinked', 1], ['truncate-after.unlinked', 3], ['truncate-after.zeroed', 1], ['truncate-after.cleared', 1]]) {
-  test(`a crash at ${point} (hit ${hit}) of truncateAfter is finished by the next open`, async (t) => {
-    const dir = tempDir(t);
-    const run = await runChild(dir, 'truncateAfter', 2000, 777, point, hit);
-    assert.equal(run.signal, 'SIGKILL', run.stderr);
-    assert.ok(run.started && !run.done);
-    const { wal, records } = await readAll(dir);
-    assertRecords(records, 1, 777, `after a crash at ${point}`);
-    assert.equal(fs.existsSync(path.join(dir, 'truncate-after.intent')), false, 'the intent is gone once the cut is complete');
-    assert.equal(await wal.append(payloadFor(777, 200)), 778, 'the next append gets n + 1');
-    await wal.close();
-  });
+/**
+ * Where the segments of the child's 2000-record log start: every run lays them out alike (same
+ * payload sizes, same options), so cut positions can be chosen from one scratch run.
+ */
+async function segmentStarts(t) {
+  const dir = tempDir(t);
+  const run = await runChild(dir, 'none', 2000, 0, undefined);
+  assert.equal(run.code, 0, run.stderr);
+  return fs.readdirSync(dir).map((n) => SEGMENT_NAME_PATTERN.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
 }
+
+/** truncateAfter's three ways of cutting the segment that keeps LSN lsn + 1, each with its steps. */
+const CUTS = [
+  { how: 'in the active segment (in place)', lsn: (starts) => starts.at(-1) + 5, points: [['truncate-after.intent', 1], ['truncate-after.reincarnated', 1], ['truncate-after.zeroed', 1], ['truncate-after.cleared', 1]] },
+  { how: 'inside a sealed segment (replaced)', lsn: () => 777, points: [['truncate-after.intent', 1], ['truncate-after.unlinked', 1], ['truncate-after.unlinked', 3], ['truncate-after.copied', 1], ['truncate-after.replaced', 1], ['truncate-after.cleared', 1]] },
+  { how: 'at the end of a sealed segment (kept sealed)', lsn: (starts) => starts[3] - 1, points: [['truncate-after.intent', 1], ['truncate-after.unlinked', 1], ['truncate-after.cleared', 1]] },
+];
+
+for (const cut of CUTS) {
+  for (const [point, hit] of cut.points) {
+    test(`a crash at ${point} (hit ${hit}) of truncateAfter ${cut.how} is finished by the next open`, async (t) => {
+      const lsn = cut.lsn(await segmentStarts(t));
+      const dir = tempDir(t);
+      const run = await runChild(dir, 'truncateAfter', 2000, lsn, point, hit);
+      assert.equal(run.signal, 'SIGKILL', run.stderr);
+      assert.ok(run.started && !run.done);
+      const { wal, records } = await readAll(dir);
+      assertRecords(records, 1, lsn, `after a crash at ${point}`);
+      assert.equal(fs.existsSync(path.join(dir, 'truncate-after.intent')), false, 'the intent is gone once the cut is complete');
+      assert.equal(await wal.append(payloadFor(lsn, 200)), lsn + 1, 'the next append gets n + 1');
+      await wal.close();
+    });
+  }
+}
+
+test('a crash in a cut, finished by an open with the DWB off: a later open with it on restores no cut record', async (t) => {
+  // The child writes with the DWB on, so its copies hold records above the cut.
+  const lsn = (await segmentStarts(t)).at(-1) + 5;
+  const dir = tempDir(t);
+  const run = await runChild(dir, 'truncateAfter', 2000, lsn, 'truncate-after.zeroed', 1);
+  assert.equal(run.signal, 'SIGKILL', run.stderr);
+  const off = await Wal.open(dir, { ...OPTIONS, doubleWriteBuffer: 'off' });
+  const replacements = [Buffer.alloc(200, 0xb2), Buffer.alloc(200, 0xb3)];
+  for (const b of replacements) await off.append(b);
+  await off.close();
+  const { wal, records } = await readAll(dir);
+  assert.equal(records.length, lsn + 2);
+  assertRecords(records.slice(0, lsn), 1, lsn, 'the records kept by the cut');
+  assert.deepEqual(records.slice(lsn).map((r) => r.payload), replacements, 'the records appended after the cut, not the cut ones');
+  await wal.close();
+});
 
 test('without a crash point the child finishes (the crash points are really what kills it)', async (t) => {
   const dir = tempDir(t);

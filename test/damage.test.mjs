@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Wal, WalError } from '../dist/index.js';
-import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_NAME, resealSegmentHeader, walkSegment } from './helpers/format.mjs';
+import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_NAME, resealSegmentHeader, segmentName, walkSegment } from './helpers/format.mjs';
 import { SEED, random, randomInt } from './helpers/random.mjs';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
@@ -341,9 +341,13 @@ test('a huge payload length is a typed error or a torn tail, with no huge alloca
 test('files that are not segments are refused with a WalError', async () => {
   const wrongMagic = Buffer.from(log.bytes);
   wrongMagic[3] ^= 0x20;
-  const version2 = Buffer.from(log.bytes);
-  version2.writeUInt16LE(2, 8);
-  resealSegmentHeader(version2);
+  // The format before this one and one after it: both are refused, never read as this one.
+  const version1 = Buffer.from(log.bytes);
+  version1.writeUInt16LE(1, 8);
+  resealSegmentHeader(version1);
+  const version3 = Buffer.from(log.bytes);
+  version3.writeUInt16LE(3, 8);
+  resealSegmentHeader(version3);
   const oddBlock = Buffer.from(log.bytes);
   oddBlock.writeUInt32LE(3000, 12);
   resealSegmentHeader(oddBlock);
@@ -356,7 +360,8 @@ test('files that are not segments are refused with a WalError', async () => {
     ['random bytes after a valid magic', randomWithMagic, 'WAL_ERR_CORRUPT'],
     ['wrong magic', wrongMagic, 'WAL_ERR_CORRUPT'],
     ['header CRC mismatch', badHeaderCrc, 'WAL_ERR_CORRUPT'],
-    ['format version 2 with a valid CRC', version2, 'WAL_ERR_UNSUPPORTED_FORMAT'],
+    ['format version 1 with a valid CRC', version1, 'WAL_ERR_UNSUPPORTED_FORMAT'],
+    ['format version 3 with a valid CRC', version3, 'WAL_ERR_UNSUPPORTED_FORMAT'],
     ['block size 3000 with a valid CRC', oddBlock, 'WAL_ERR_CORRUPT'],
     ['empty file', Buffer.alloc(0), 'WAL_ERR_CORRUPT'],
     ['1 byte', log.bytes.subarray(0, 1), 'WAL_ERR_CORRUPT'],
@@ -373,7 +378,7 @@ test('files that are not segments are refused with a WalError', async () => {
     assert.ok(outcome.after.equals(bytes), `${what}: a refused open changed the file`);
   }
   // A segment whose header disagrees with its name (LSN 1 in the header, 2 in the name).
-  const { dir, segPath } = placeCopy(log.bytes, 'wal-00000000000000000002.seg');
+  const { dir, segPath } = placeCopy(log.bytes, segmentName(2, 1));
   try {
     await assert.rejects(Wal.open(dir, OPEN_OPTIONS), (err) => {
       assert.ok(err instanceof WalError);

@@ -9,7 +9,7 @@ import { ALLOCATION_BOUND_BYTES, buildLog, openDamaged } from '../dist/sim/damag
 import { Prng } from '../dist/sim/prng.js';
 import { crc32c } from '../dist/io/native-binding.js';
 
-const SEGMENT = 'wal-00000000000000000001.seg';
+const SEGMENT = 'wal-00000000000000000001-0000000001.seg';
 const HEADER_CRC_OFFSET = 124;
 const RECORD_HEADER_BYTES = 48;
 
@@ -113,7 +113,8 @@ test('segment headers: wrong magic, version, block size, first LSN, all with a v
   const clean = files.get(SEGMENT);
   const edits = [
     ['magic', (v) => v.setUint8(0, 0x52), 'WAL_ERR_CORRUPT'],
-    ['version 2', (v) => v.setUint16(8, 2, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
+    ['version 1', (v) => v.setUint16(8, 1, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
+    ['version 3', (v) => v.setUint16(8, 3, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
     ['header size', (v) => v.setUint16(10, 64, true), null],
     ['block size 3000', (v) => v.setUint32(12, 3000, true), null],
     ['block size 1 GiB', (v) => v.setUint32(12, 1 << 30, true), null],
@@ -121,7 +122,9 @@ test('segment headers: wrong magic, version, block size, first LSN, all with a v
     ['segment id 0', (v) => v.setUint32(24, 0, true), null],
     ['first LSN 7', (v) => v.setUint32(32, 7, true), 'WAL_ERR_CORRUPT'],
     ['first LSN 2^60', (v) => v.setUint32(36, 1 << 28, true), null],
-    ['flags', (v) => v.setUint32(40, 0xffffffff, true), null],
+    ['flags', (v) => v.setUint32(28, 0xffffffff, true), null],
+    ['largest write 0', (v) => v.setUint32(120, 0, true), 'WAL_ERR_CORRUPT'],
+    ['largest write not a block multiple', (v) => v.setUint32(120, 4097, true), 'WAL_ERR_CORRUPT'],
   ];
   for (const [what, edit, code] of edits) {
     const damaged = clean.slice();
@@ -162,10 +165,10 @@ test('random bytes: whole random files, random damage and odd directory entries'
     }
     const dir = new Map([[SEGMENT, damaged]]);
     if (rng.chance(0.2)) dir.set(`${SEGMENT}.tmp`, damaged.subarray(0, rng.below(damaged.byteLength + 1)));
-    if (rng.chance(0.1)) dir.set('wal-00000000000000000000.seg', damaged.subarray(0, 4096));
+    if (rng.chance(0.1)) dir.set('wal-00000000000000000000-0000000001.seg', damaged.subarray(0, 4096));
     const outcome = await openDamaged(dir, 4096);
     // With an extra segment the rules still hold: its records, if any, are never wrong bytes.
-    const kind = dir.size > 1 && dir.has('wal-00000000000000000000.seg') ? (outcome.kind === 'error' ? checkOutcome(outcome, payloads, `random ${i}`) : 'other') : checkOutcome(outcome, payloads, `random ${i}`);
+    const kind = dir.size > 1 && dir.has('wal-00000000000000000000-0000000001.seg') ? (outcome.kind === 'error' ? checkOutcome(outcome, payloads, `random ${i}`) : 'other') : checkOutcome(outcome, payloads, `random ${i}`);
     tally(counts, kind);
   }
   const seconds = (performance.now() - started) / 1000;

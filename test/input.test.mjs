@@ -103,6 +103,6 @@ test('directIo required on a file system without O_DIRECT is a typed error', asy
 test('a file that is not a segment is refused with a typed error', async (t) => {
   const dir = tempDir(t);
   const { writeFileSync } = await import('node:fs');
-  writeFileSync(`${dir}/wal-00000000000000000001.seg`, Buffer.alloc(8192, 0x41));
+  writeFileSync(`${dir}/wal-00000000000000000001-0000000001.seg`, Buffer.alloc(8192, 0x41));
   await assert.rejects(Wal.open(dir), { code: 'WAL_ERR_CORRUPT' });
 });

@@ -10,7 +10,7 @@ import { payloadFor, tempDir } from './helpers/tmp.mjs';
 const SMALL = { segmentSizeBytes: 128 * 1024, batchBytesMax: 64 * 1024 };
 
 function segmentFiles(dir) {
-  return fs.readdirSync(dir).filter((n) => /^wal-\d{20}\.seg$/.test(n)).sort();
+  return fs.readdirSync(dir).filter((n) => /^wal-\d{20}-\d{10}\.seg$/.test(n)).sort();
 }
 
 async function readAll(wal, options) {
@@ -185,7 +185,7 @@ test('open refuses a missing middle segment, an overlap, a header that disagrees
   await expectCorrupt(missing.dir, new RegExp(`missing between .*${missing.files[0]}`));
 
   const renamed = await make('renamed');
-  fs.renameSync(path.join(renamed.dir, renamed.files[2]), path.join(renamed.dir, 'wal-00000000000000000005.seg'));
+  fs.renameSync(path.join(renamed.dir, renamed.files[2]), path.join(renamed.dir, renamed.files[2].replace(/^wal-\d{20}/, 'wal-00000000000000000005')));
   await expectCorrupt(renamed.dir, /file name says|overlaps/);
 
   const cut = await make('cut');

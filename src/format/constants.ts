@@ -1,10 +1,14 @@
 /**
- * Constants of on-disk format v1. The byte layout they describe is drawn in docs/format.md;
+ * Constants of on-disk format v2. The byte layout they describe is drawn in docs/format.md;
  * a change here is a format change and needs a new version number.
  */
 
-/** Written in every segment header; a reader refuses any other value. */
-export const FORMAT_VERSION = 1;
+/**
+ * Written in every segment header; a reader refuses any other value. v2 added the segment's
+ * incarnation and largest write to the header, the segment id to the file name, and a new
+ * truncation intent and DWB slot layout.
+ */
+export const FORMAT_VERSION = 2;
 
 /** The fixed part of every record, before its payload. */
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -73,6 +77,16 @@ export const SegmentField = {
   CRYPTO_SIZE: 48,
   /** Segment ids up to this one were used (possibly by segments since removed); new ids go above. */
   SEGMENT_ID_FLOOR: 112,
+  /**
+   * Bumped each time truncateAfter cuts this segment in place: a double-write copy made before
+   * the cut names the old incarnation and can never be applied to the bytes written after it.
+   */
+  INCARNATION: 116,
+  /**
+   * The largest single write any writer made (or may make) into this segment's record area: a
+   * torn write after the last valid record spans at most this, so recovery looks no further.
+   */
+  WRITE_BYTES_MAX: 120,
   CRC32C: 124,
 } as const;
 
@@ -87,8 +101,12 @@ export const DEFAULT_BLOCK_SIZE_BYTES = 4096;
 export const BLOCK_SIZE_MIN_BYTES = 512;
 export const BLOCK_SIZE_MAX_BYTES = 65536;
 
-/** Segment file names: `wal-` + first LSN in 20 digits (u64 max has 20) + `.seg`, so name order is LSN order. */
-export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})\.seg$/;
+/**
+ * Segment file names: `wal-` + first LSN in 20 digits (u64 max has 20) + `-` + segment id in 10
+ * digits (u32 max has 10) + `.seg`, so name order is LSN order, and a file that replaces a cut
+ * segment (same first LSN, new id) never carries the name of the file it replaces.
+ */
+export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})-(\d{10})\.seg$/;
 export const SEGMENT_TEMP_SUFFIX = '.tmp';
 export const LOCK_FILE_NAME = 'ringwal.lock';
 

@@ -37,6 +37,10 @@ export interface SegmentHeader {
   flags: number;
   /** Ids up to here were given out before (some segments may have been removed since). */
   segmentIdFloor: number;
+  /** Bumped by every in-place cut (truncateAfter); double-write copies name the incarnation they copy. */
+  incarnation: number;
+  /** The largest write into the record area, so recovery knows how far a torn write can reach. */
+  writeBytesMax: number;
   /** Present once the segment is sealed. */
   seal: SegmentSeal | null;
 }
@@ -63,6 +67,8 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   view.setUint32(SegmentField.SEGMENT_ID, header.segmentId, true);
   view.setUint32(SegmentField.FLAGS, header.flags, true);
   view.setUint32(SegmentField.SEGMENT_ID_FLOOR, header.segmentIdFloor, true);
+  view.setUint32(SegmentField.INCARNATION, header.incarnation, true);
+  view.setUint32(SegmentField.WRITE_BYTES_MAX, header.writeBytesMax, true);
   setU64(view, SegmentField.FIRST_LSN, header.firstLsn);
   if (header.seal !== null) {
     setU64(view, SegmentField.SEALED_LAST_LSN, header.seal.lastLsn);
@@ -101,6 +107,8 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
     firstLsn: getU64(view, SegmentField.FIRST_LSN),
     flags,
     segmentIdFloor: view.getUint32(SegmentField.SEGMENT_ID_FLOOR, true),
+    incarnation: view.getUint32(SegmentField.INCARNATION, true),
+    writeBytesMax: view.getUint32(SegmentField.WRITE_BYTES_MAX, true),
     seal: (flags & SEGMENT_FLAG_SEALED) === 0 ? null : {
       lastLsn: getU64(view, SegmentField.SEALED_LAST_LSN),
       endBytes: getU64(view, SegmentField.SEALED_END),
@@ -117,6 +125,7 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   }
   if (header.segmentId === 0) return damaged('segment id 0 is never written');
   if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);
+  if (header.writeBytesMax < block || header.writeBytesMax % block !== 0) return damaged(`largest write ${header.writeBytesMax} is not a positive multiple of the block`);
   const seal = header.seal;
   if (seal !== null) {
     if (seal.lastLsn < header.firstLsn - 1 || seal.lastLsn > LSN_MAX) return damaged(`sealed last LSN ${seal.lastLsn} before the first LSN`);

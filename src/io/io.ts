@@ -37,18 +37,38 @@ export interface IoFile {
   /** Every offset, length and buffer address used with this file is a multiple of this. */
   readonly alignmentBytes: number;
   /**
+   * How a durable write to this file reaches stable storage. `rwf-dsync` is asked for per Io but
+   * used only on file systems known to honour RWF_DSYNC for asynchronous direct writes; elsewhere
+   * the file falls back to `linked-fdatasync` (docs/design.md, "Choosing the sync method").
+   */
+  readonly syncMethod: SyncMethod;
+  /**
    * Writes `lengthBytes` from `buffer` at `fileOffsetBytes`. With `durable`, the promise resolves
    * only once the bytes are on stable storage (write and sync are submitted together).
    */
   write(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durable: boolean): Promise<void>;
-  /** Reads up to `lengthBytes`; resolves to the bytes read (fewer at end of file). */
+  /**
+   * Reads up to `lengthBytes`; resolves to the bytes read. A read may return fewer bytes than
+   * asked before the end of the file (POSIX allows it): callers use readFull, which reads on.
+   */
   read(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number>;
   datasync(): Promise<void>;
+  /**
+   * Drops the file's clean pages from the page cache (no-op with O_DIRECT). After a failed fsync
+   * Linux keeps the failed pages cached and marked clean, so a buffered read in the same boot
+   * could return data that is not on disk; recovery drops them, after a datasync, before it
+   * trusts what it reads.
+   */
+  dropCache(): Promise<void>;
   sizeBytes(): Promise<number>;
   /** Sets the file size; durable only after a following datasync. */
   truncate(sizeBytes: number): Promise<void>;
   /** Reserves blocks (fallocate mode 0, which also extends the size); durable after a datasync. */
   allocate(offsetBytes: number, lengthBytes: number): Promise<void>;
+  /**
+   * Waits for this file's requests in flight, then closes the descriptor, so a descriptor number
+   * is never closed (and reused) under a pending request. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -66,12 +86,31 @@ export interface Io {
   openFile(path: string, options: OpenFileOptions): Promise<IoFile>;
   /** Takes an exclusive, non-blocking lock; rejects with WalLockedError when it is held. */
   lock(path: string): Promise<IoLock>;
+  /** Creates `dir` and any missing parent; none of it is durable until each parent is fsynced. */
   mkdirp(dir: string): Promise<void>;
   listDir(dir: string): Promise<string[]>;
   rename(fromPath: string, toPath: string): Promise<void>;
   unlink(path: string): Promise<void>;
   /** Makes creations, renames and removals in `dir` durable. */
   fsyncDir(dir: string): Promise<void>;
-  /** Releases the ring or pool; files must be closed first. */
+  /** Releases the ring or pool once its requests in flight are done; files must be closed first. */
   close(): Promise<void>;
+}
+
+/**
+ * Reads `lengthBytes` at `fileOffsetBytes`, reading on after a short read, and resolves to the
+ * bytes read: fewer than asked only when a read returned 0 bytes, which for a regular file means
+ * the end of the file. A short read is therefore never taken for the end. On an O_DIRECT file a
+ * read that stops off the block grid can only have stopped at the end of the file.
+ */
+export async function readFull(file: IoFile, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number> {
+  let doneBytes = 0;
+  // Each pass reads at least one byte or stops, so this ends within lengthBytes passes.
+  while (doneBytes < lengthBytes) {
+    const gotBytes = await file.read(buffer, bufferOffsetBytes + doneBytes, lengthBytes - doneBytes, fileOffsetBytes + doneBytes);
+    if (gotBytes <= 0) break;
+    doneBytes += gotBytes;
+    if (file.direct && doneBytes % file.alignmentBytes !== 0) break;
+  }
+  return doneBytes;
 }

@@ -101,21 +101,29 @@ export class NativeIo implements Io {
   private readonly rejecters: Array<((err: Error) => void) | undefined>;
   private readonly paths: string[];
   private readonly freeIds: number[];
+  private readonly depth: number;
   /** Requests beyond the queue depth wait here, in order, instead of failing. */
   private readonly waiting: Waiting[] = [];
-  private readonly durability: number;
+  /** close() waits here until no request is in flight or waiting. */
+  private drainWaiters: Array<() => void> = [];
+  private closed = false;
 
   private constructor(queue: NativeQueue, completions: Int32Array, depth: number, syncMethod: SyncMethod) {
     this.queue = queue;
     this.backend = queue.kind;
     this.syncMethod = syncMethod;
     this.completions = completions;
+    this.depth = depth;
     this.resolvers = new Array(depth).fill(undefined);
     this.rejecters = new Array(depth).fill(undefined);
     this.paths = new Array(depth).fill('');
     this.freeIds = [];
     for (let id = depth - 1; id >= 0; id--) this.freeIds.push(id);
-    this.durability = syncMethod === 'rwf-dsync' ? NativeDurability.RWF_DSYNC : NativeDurability.LINKED_FDATASYNC;
+  }
+
+  /** Requests submitted and not yet completed, plus those waiting for a free slot. */
+  private get busyCount(): number {
+    return this.depth - this.freeIds.length + this.waiting.length;
   }
 
   static create(options: NativeIoOptions): NativeIo {
@@ -166,6 +174,11 @@ export class NativeIo implements Io {
       const next = this.waiting.shift()!;
       this.start(next.submit, next.resolve, next.reject, next.path);
     }
+    if (this.busyCount === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 
   private start(submit: Submit, resolve: (result: number) => void, reject: (err: Error) => void, path: string): void {
@@ -210,6 +223,21 @@ export class NativeIo implements Io {
     if (rc < 0) throw new RangeError(`crc32cRanges: ${errnoName(rc)}`);
   }
 
+  /**
+   * RWF_DSYNC is trusted only where the file system is known to honour it for asynchronous
+   * direct writes: FUSE (and virtiofs, which shares its code) ignores it for an O_DIRECT write
+   * that does not extend the file, so nothing would ever be flushed there.
+   */
+  private async syncMethodFor(path: string): Promise<SyncMethod> {
+    if (this.syncMethod !== 'rwf-dsync') return this.syncMethod;
+    try {
+      const type = (await fs.promises.statfs(path)).type;
+      return RWF_DSYNC_FILE_SYSTEMS.has(type) ? 'rwf-dsync' : 'linked-fdatasync';
+    } catch {
+      return 'linked-fdatasync';
+    }
+  }
+
   async openFile(path: string, options: OpenFileOptions): Promise<IoFile> {
     const c = fs.constants;
     const baseFlags = (options.readOnly ? c.O_RDONLY : c.O_RDWR) | (options.create ? c.O_CREAT : 0);
@@ -224,7 +252,7 @@ export class NativeIo implements Io {
       }
       if (fd !== undefined) {
         const alignmentBytes = (await isMemoryFileSystem(path)) ? 0 : directAlignment(fd);
-        if (alignmentBytes !== 0) return new NativeFile(this, path, fd, true, alignmentBytes);
+        if (alignmentBytes !== 0) return new NativeFile(this, path, fd, true, alignmentBytes, await this.syncMethodFor(path));
         // Open accepted the flag, but statx or the file system type says it is not direct I/O.
         await fsClose(fd);
         if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, 'EINVAL');
@@ -236,7 +264,7 @@ export class NativeIo implements Io {
     } catch (err) {
       throw ioErrorFrom(err, 'open', path);
     }
-    return new NativeFile(this, path, fd, false, DEFAULT_BLOCK_SIZE_BYTES);
+    return new NativeFile(this, path, fd, false, DEFAULT_BLOCK_SIZE_BYTES, await this.syncMethodFor(path));
   }
 
   async lock(path: string): Promise<IoLock> {
@@ -311,14 +339,18 @@ export class NativeIo implements Io {
     }
   }
 
+  /** Waits for every request in flight (a reader's read, say), then releases the ring or pool. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.busyCount > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    if (this.closed) return;
+    this.closed = true;
     const rc = this.queue.close();
     if (rc < 0) throw new WalIoError(errnoName(rc), 'close');
   }
 
   /** @internal used by NativeFile */
-  submitWrite(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durable: boolean): Promise<number> {
-    const durability = durable ? this.durability : NativeDurability.NONE;
+  submitWrite(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): Promise<number> {
     return this.request((r) => this.queue.write(r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability), path);
   }
 
@@ -336,6 +368,8 @@ export class NativeIo implements Io {
 /** statfs magic numbers of file systems that live in the page cache (linux/magic.h). */
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
+/** ext4, XFS and btrfs (linux/magic.h): RWF_DSYNC on an asynchronous O_DIRECT write is honoured there. */
+const RWF_DSYNC_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e]);
 
 /**
  * tmpfs accepts O_DIRECT since Linux 6.6, but its data is the page cache itself, so a WAL there
@@ -362,8 +396,15 @@ function directAlignment(fd: number): number {
   return alignmentBytes <= BLOCK_SIZE_MAX_BYTES ? alignmentBytes : 0;
 }
 
+/** posix_fadvise(POSIX_FADV_DONTNEED): drop the range's clean pages from the page cache. */
+const FADV_DONTNEED = 4;
+
 class NativeFile implements IoFile {
-  private closed = false;
+  private closing: Promise<void> | null = null;
+  /** Requests of this file in flight; close() waits for them before closing the descriptor. */
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
+  private readonly durability: number;
 
   constructor(
     private readonly io: NativeIo,
@@ -371,10 +412,28 @@ class NativeFile implements IoFile {
     private readonly fd: number,
     readonly direct: boolean,
     readonly alignmentBytes: number,
-  ) {}
+    readonly syncMethod: SyncMethod,
+  ) {
+    this.durability = syncMethod === 'rwf-dsync' ? NativeDurability.RWF_DSYNC : NativeDurability.LINKED_FDATASYNC;
+  }
+
+  /** Counts `request` as in flight on this file until it settles. */
+  private track<T>(request: Promise<T>): Promise<T> {
+    this.inFlight += 1;
+    const done = (): void => {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) {
+        const waiters = this.idle;
+        this.idle = [];
+        for (const resolve of waiters) resolve();
+      }
+    };
+    request.then(done, done);
+    return request;
+  }
 
   private checkAligned(bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): void {
-    if (this.closed) throw new Error(`${this.path}: I/O on a closed file`);
+    if (this.closing !== null) throw new Error(`${this.path}: I/O on a closed file`);
     if (!this.direct) return;
     const mask = this.alignmentBytes - 1;
     if ((bufferOffsetBytes & mask) !== 0 || (lengthBytes & mask) !== 0 || fileOffsetBytes % this.alignmentBytes !== 0) {
@@ -384,17 +443,25 @@ class NativeFile implements IoFile {
 
   async write(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durable: boolean): Promise<void> {
     this.checkAligned(bufferOffsetBytes, lengthBytes, fileOffsetBytes);
-    const written = await this.io.submitWrite(this.fd, this.path, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable);
+    const durability = durable ? this.durability : NativeDurability.NONE;
+    const written = await this.track(this.io.submitWrite(this.fd, this.path, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability));
     if (written !== lengthBytes) throw new Error(`${this.path}: native write reported ${written} of ${lengthBytes} bytes`);
   }
 
   read(buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number> {
     this.checkAligned(bufferOffsetBytes, lengthBytes, fileOffsetBytes);
-    return this.io.submitRead(this.fd, this.path, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes);
+    return this.track(this.io.submitRead(this.fd, this.path, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes));
   }
 
   async datasync(): Promise<void> {
-    await this.io.submitSync(this.fd, this.path);
+    if (this.closing !== null) throw new Error(`${this.path}: datasync of a closed file`);
+    await this.track(this.io.submitSync(this.fd, this.path));
+  }
+
+  async dropCache(): Promise<void> {
+    if (this.direct) return;
+    const rc = native.fadvise(this.fd, 0, 0, FADV_DONTNEED);
+    if (rc < 0) throw new WalIoError(errnoName(rc), 'posix_fadvise', this.path);
   }
 
   async sizeBytes(): Promise<number> {
@@ -418,9 +485,13 @@ class NativeFile implements IoFile {
     if (rc < 0) throw new WalIoError(errnoName(rc), 'fallocate', this.path);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(): Promise<void> {
+    this.closing ??= this.closeWhenIdle();
+    return this.closing;
+  }
+
+  private async closeWhenIdle(): Promise<void> {
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     try {
       await fsClose(this.fd);
     } catch (err) {

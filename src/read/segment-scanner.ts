@@ -7,9 +7,10 @@
  * LSN out of sequence, or a record cut off by the end. It never returns a damaged record; what
  * the stop means (end of the log, torn tail, hole) is for the caller to decide.
  */
+import { WalCorruptionError } from '../errors.js';
 import { RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, setRecordCrcRange, type RecordHeader } from '../format/record.js';
-import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
+import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 
 /** Read granularity: large enough to amortise a read per 1 MiB, small enough to keep readers light. */
 export const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -106,7 +107,13 @@ export class SegmentScanner {
     const roomBytes = this.buffer.bytes.byteLength - this.bufferLengthBytes;
     const readBytes = Math.floor(roomBytes / block) * block;
     if (readBytes === 0) throw new Error('scan buffer full although a record fits the limit');
-    const gotBytes = await this.file.read(this.buffer, this.bufferLengthBytes, readBytes, readAtBytes);
+    const gotBytes = await readFull(this.file, this.buffer, this.bufferLengthBytes, readBytes, readAtBytes);
+    // The file holds at least `endBytes` (its size, or the durable end a reader was given): a
+    // read that ends before it is an error, never the end of the records.
+    const mustBytes = Math.min(readBytes, this.options.endBytes - readAtBytes);
+    if (gotBytes < mustBytes) {
+      throw new WalCorruptionError(this.file.path, readAtBytes + gotBytes, `reads end at offset ${readAtBytes + gotBytes}, before the ${this.options.endBytes} bytes the file holds`);
+    }
     this.bufferLengthBytes += gotBytes;
     if (gotBytes < readBytes) this.physicalEof = true;
     return gotBytes > 0;

@@ -1,25 +1,28 @@
 /**
  * Recovery of the active segment on open: find the durable prefix, tell a torn tail from a hole,
- * and erase the torn tail so the writer continues on clean bytes.
+ * keep a copy of a torn tail and erase it, so the writer continues on clean bytes.
  *
- * Steps, in order (docs/design.md, "Recovery"):
- *   1. fdatasync the segment, so what is read next is what a later crash would also find;
- *   2. scan records from the first data block, checking each header, LSN sequence, batch index
- *      and CRC, up to the first record that fails (or, when finishing an interrupted
- *      truncateAfter, up to the LSN it truncated to);
- *   3. classify the bytes after that point:
- *      - all zero: the clean end of the log;
- *      - a CRC-valid record of a *later* write batch: that batch was written only after the
- *        damaged one was durable, so acknowledged data is damaged: a hole, WalCorruptionError;
- *      - anything else: the last write was torn by a crash; none of it was acknowledged;
- *   4. erase what follows the valid prefix by writing zeros over it, then fdatasync, so no
- *      stale byte can later be mistaken for a record. Zeros, not ftruncate, so a preallocated
- *      segment keeps its written extents.
+ * Steps, in order (docs/design.md, "Recovery", V1–V6):
+ *   V1. fdatasync the segment, so what is read next is what a later crash would also find (the
+ *       caller did it before reading the header), and drop a buffered file's cached pages;
+ *   V2. scan records from the first data block, checking each header, LSN sequence, batch index
+ *       and CRC, up to the first record that fails;
+ *   V3. classify the bytes after that point, looking no further than one torn write can reach
+ *       (the segment's largest write, from the block the valid prefix ends in):
+ *       - all zero: the clean end of the log;
+ *       - a CRC-valid record of a *later* write batch: that batch was written only after the
+ *         damaged one was durable, so acknowledged data is damaged: a hole, WalCorruptionError;
+ *       - anything else: the last write was torn by a crash; none of it was acknowledged;
+ *   V4. read the torn bytes a second time; the two reads must agree;
+ *   V5. copy them to a quarantine file beside the segment (never deleted by ringwal), durably;
+ *   V6. erase them by writing zeros, then fdatasync, so no stale byte can later be mistaken for a
+ *       record. Zeros, not ftruncate, so a preallocated segment keeps its written extents.
  */
-import { WalCorruptionError } from '../errors.js';
-import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES, RecordField } from '../format/constants.js';
+import { basename, dirname, join } from 'node:path';
+import { WalCorruptionError, WalError } from '../errors.js';
+import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES, RecordField, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
-import type { Io, IoFile } from '../io/io.js';
+import { readFull, type Io, type IoFile } from '../io/io.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches } from '../read/segment-scanner.js';
 import type { OpenSegment } from '../segment/segment-file.js';
 
@@ -30,6 +33,15 @@ export interface TornTail {
   discardedBytes: number;
   /** Why the record at `offsetBytes` was not valid. */
   reason: string;
+  /**
+   * The torn bytes begin inside a block that also holds valid records: the torn write rewrote a
+   * block holding records of an earlier batch. On a device that can leave garbage in a torn
+   * sector (outside ringwal's device assumption), acknowledged records of that batch may have
+   * been among the torn bytes; the double-write buffer exists for such devices.
+   */
+  inSharedBlock: boolean;
+  /** The copy of the erased bytes, or null when no space was left to keep one. */
+  quarantinePath: string | null;
 }
 
 export interface RecoveryReport {
@@ -46,9 +58,19 @@ export interface RecoveryReport {
   restoredFromDoubleWrite?: boolean;
 }
 
-export async function recoverSegment(io: Io, segment: OpenSegment, lsnLimit?: number): Promise<RecoveryReport> {
+/** Where the records of a segment end when scanned from the start: the valid prefix. */
+export interface ScanEnd {
+  recordCount: number;
+  nextLsn: number;
+  endBytes: number;
+  lastRecordBytes: number;
+}
+
+/** Quarantine copies of one offset of one segment: more than this many means a crash loop. */
+const QUARANTINE_NAMES_MAX = 1000;
+
+export async function recoverSegment(io: Io, segment: OpenSegment): Promise<RecoveryReport> {
   const { file, header } = segment;
-  await file.datasync();
   const sizeBytes = await file.sizeBytes();
   const scanner = new SegmentScanner(io, file, {
     segmentId: header.segmentId,
@@ -57,7 +79,6 @@ export async function recoverSegment(io: Io, segment: OpenSegment, lsnLimit?: nu
     firstLsn: header.firstLsn,
     // Recovery accepts anything the format allows, whatever limit the writer used.
     payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
-    lsnLimit,
   });
   let recordCount = 0;
   for (;;) {
@@ -75,19 +96,14 @@ export async function recoverSegment(io: Io, segment: OpenSegment, lsnLimit?: nu
     lastRecordBytes: scanner.lastRecordBytes,
     tornTail: null,
   };
-  if (lsnLimit !== undefined) {
-    // Finishing a truncateAfter: everything past the limit goes, whatever it looks like.
-    if (scanner.nextLsn !== lsnLimit + 1) {
-      throw new WalCorruptionError(segment.path, endBytes, `${stop.kind === 'invalid' ? stop.reason : 'the segment ends'} before LSN ${lsnLimit}, the truncation point`, scanner.nextLsn);
-    }
-    const after = await inspectAfter(io, segment, endBytes, sizeBytes, Number.MAX_SAFE_INTEGER);
-    await zeroRange(io, file, endBytes, after.lastNonZeroEndBytes);
-    await file.datasync();
-    return report;
-  }
   if (stop.kind === 'end') return report;
 
-  const after = await inspectAfter(io, segment, endBytes, sizeBytes, scanner.nextLsn);
+  const block = file.alignmentBytes;
+  // A torn write started in the block holding the last durable byte and spans at most the
+  // segment's largest write; the valid prefix ends at or after that byte. One block more covers
+  // the header of the first record of a later batch, which starts within that span too.
+  const windowEndBytes = Math.min(sizeBytes, Math.floor(endBytes / block) * block + header.writeBytesMax + block);
+  const after = await inspectAfter(io, segment, endBytes, windowEndBytes, scanner.nextLsn);
   if (after.laterBatch !== null) {
     throw new WalCorruptionError(
       segment.path,
@@ -99,14 +115,48 @@ export async function recoverSegment(io: Io, segment: OpenSegment, lsnLimit?: nu
   if (after.lastNonZeroEndBytes <= endBytes) return report;
   // Read the damaged region once more before destroying it: a transient read error must not
   // turn into the erasure of good records.
-  const again = await inspectAfter(io, segment, endBytes, sizeBytes, scanner.nextLsn);
+  const again = await inspectAfter(io, segment, endBytes, windowEndBytes, scanner.nextLsn);
   if (again.laterBatch !== null || again.lastNonZeroEndBytes !== after.lastNonZeroEndBytes) {
     throw new WalCorruptionError(segment.path, endBytes, 'two reads of the tail disagree: the device returns unstable data', scanner.nextLsn);
   }
-  report.tornTail = { offsetBytes: endBytes, discardedBytes: after.lastNonZeroEndBytes - endBytes, reason: stop.reason };
+  const quarantinePath = await quarantine(io, file, endBytes, after.lastNonZeroEndBytes);
+  report.tornTail = {
+    offsetBytes: endBytes,
+    discardedBytes: after.lastNonZeroEndBytes - endBytes,
+    reason: stop.reason,
+    inSharedBlock: endBytes % block !== 0,
+    quarantinePath,
+  };
   await zeroRange(io, file, endBytes, after.lastNonZeroEndBytes);
   await file.datasync();
   return report;
+}
+
+/**
+ * Scans a segment from its first record up to and including `lsn` and says where record `lsn`
+ * ends; a segment that does not hold every record up to `lsn` is damaged.
+ */
+export async function scanTo(io: Io, segment: OpenSegment, lsn: number): Promise<ScanEnd> {
+  const { file, header } = segment;
+  const scanner = new SegmentScanner(io, file, {
+    segmentId: header.segmentId,
+    dataStartBytes: segment.dataStartBytes,
+    endBytes: await file.sizeBytes(),
+    firstLsn: header.firstLsn,
+    payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+    lsnLimit: lsn,
+  });
+  let recordCount = 0;
+  for (;;) {
+    const records = await scanner.next();
+    if (records.length === 0) break;
+    recordCount += records.length;
+  }
+  if (scanner.nextLsn !== lsn + 1) {
+    const stop = scanner.stop!;
+    throw new WalCorruptionError(segment.path, scanner.validEndBytes, `${stop.kind === 'invalid' ? stop.reason : 'the segment ends'} before LSN ${lsn}, which it must hold`, scanner.nextLsn);
+  }
+  return { recordCount, nextLsn: scanner.nextLsn, endBytes: scanner.validEndBytes, lastRecordBytes: scanner.lastRecordBytes };
 }
 
 interface AfterEnd {
@@ -116,12 +166,13 @@ interface AfterEnd {
 }
 
 /**
- * Looks after `fromBytes` for a valid record whose write batch began after `expectedLsn`, and
- * for the last non-zero byte. Only non-zero words can belong to a header (its type word is never
- * zero), so zero-filled space is skipped a word at a time. Reads 1 MiB chunks that overlap by one
- * block, so a record header on a chunk boundary is seen whole.
+ * Looks in [fromBytes, toBytes) for a valid record whose write batch began after `expectedLsn`,
+ * and for the last non-zero byte. Only non-zero words can belong to a header (its type word is
+ * never zero), so zero-filled space is skipped a word at a time. Reads 1 MiB chunks that overlap
+ * by one block, so a record header on a chunk boundary is seen whole. Every byte up to `toBytes`
+ * (within the file) must be read: a read that ends early is an error, never taken for the end.
  */
-async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, sizeBytes: number, expectedLsn: number): Promise<AfterEnd> {
+async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, toBytes: number, expectedLsn: number): Promise<AfterEnd> {
   const { file, header } = segment;
   const block = file.alignmentBytes;
   const chunk = io.allocAligned(SCAN_CHUNK_BYTES, block);
@@ -129,23 +180,23 @@ async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, siz
   const words = chunk.words;
   const scratch = { ranges: new Uint32Array(2), out: new Uint32Array(1) };
   const result: AfterEnd = { lastNonZeroEndBytes: fromBytes, laterBatch: null };
-  const typeWordOffsetBytes = RecordField.TYPE;
   let chunkStartBytes = Math.floor(fromBytes / block) * block;
-  while (chunkStartBytes < sizeBytes) {
-    const gotBytes = await file.read(chunk, 0, SCAN_CHUNK_BYTES, chunkStartBytes);
-    if (gotBytes <= 0) break;
+  while (chunkStartBytes < toBytes) {
+    const wantBytes = Math.min(SCAN_CHUNK_BYTES, toBytes - chunkStartBytes);
+    const readBytes = Math.min(SCAN_CHUNK_BYTES, Math.ceil(wantBytes / block) * block);
+    const gotBytes = Math.min(await readFull(file, chunk, 0, readBytes, chunkStartBytes), wantBytes);
+    if (gotBytes < wantBytes) throw endedEarly(file, chunkStartBytes + gotBytes, toBytes);
     const firstBytes = Math.max(fromBytes, chunkStartBytes) - chunkStartBytes;
-    // A file may end inside a word: clear the rest of that word so a stale byte of the previous
+    // The range may end inside a word: clear the rest of that word so a stale byte of the previous
     // chunk is not read as data.
     const wordEnd = (gotBytes + 3) >>> 2;
     chunk.bytes.fill(0, gotBytes, wordEnd << 2);
     for (let w = firstBytes >>> 2; w < wordEnd; w++) {
       if (words[w] === 0) continue;
       const byteAt = w << 2;
-      const nonZeroEnd = Math.min(chunkStartBytes + byteAt + 4, sizeBytes);
+      const nonZeroEnd = Math.min(chunkStartBytes + byteAt + 4, toBytes);
       if (nonZeroEnd > result.lastNonZeroEndBytes) result.lastNonZeroEndBytes = nonZeroEnd;
-      if (expectedLsn === Number.MAX_SAFE_INTEGER) continue;
-      const at = byteAt - typeWordOffsetBytes;
+      const at = byteAt - RecordField.TYPE;
       if (at < firstBytes || at % RECORD_ALIGNMENT_BYTES !== 0 || at + RECORD_HEADER_SIZE_BYTES > gotBytes) continue;
       const candidate = decodeRecordHeader(view, at);
       if (checkRecordHeader(candidate, header.segmentId, RECORD_PAYLOAD_LIMIT_BYTES) !== null) continue;
@@ -156,10 +207,14 @@ async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, siz
         return result;
       }
     }
-    if (gotBytes < SCAN_CHUNK_BYTES) break;
+    if (chunkStartBytes + gotBytes >= toBytes) break;
     chunkStartBytes += SCAN_CHUNK_BYTES - block;
   }
   return result;
+}
+
+function endedEarly(file: IoFile, atBytes: number, expectedBytes: number): WalCorruptionError {
+  return new WalCorruptionError(file.path, atBytes, `reads end at offset ${atBytes}, before the ${expectedBytes} bytes the file holds`);
 }
 
 async function candidateIsValid(
@@ -175,13 +230,59 @@ async function candidateIsValid(
   const spanBytes = recordSpanBytes(candidate.payloadSizeBytes);
   if (at + spanBytes <= gotBytes) return recordCrcMatches(io, bytes, at, candidate, scratch);
   // The candidate runs past this chunk: read it on its own (its size is within the format limit).
+  const sizeBytes = await file.sizeBytes();
+  if (offsetBytes + spanBytes > sizeBytes) return false;
   const block = file.alignmentBytes;
   const startBytes = Math.floor(offsetBytes / block) * block;
   const lengthBytes = Math.ceil((offsetBytes + spanBytes - startBytes) / block) * block;
   const own = io.allocAligned(lengthBytes, block);
-  const readBytes = await file.read(own, 0, lengthBytes, startBytes);
-  if (readBytes < offsetBytes - startBytes + spanBytes) return false;
+  const readBytes = await readFull(file, own, 0, lengthBytes, startBytes);
+  if (readBytes < offsetBytes - startBytes + spanBytes) throw endedEarly(file, startBytes + readBytes, offsetBytes + spanBytes);
   return recordCrcMatches(io, own.bytes, offsetBytes - startBytes, candidate, scratch);
+}
+
+/**
+ * V5: copies [fromBytes, toBytes) of `file` to `<segment>.torn-<offset>` beside it (tmp, sync,
+ * rename, directory fsync). Returns its path, or null when the disk is full: the copy is for
+ * forensics and must not keep a log on a full disk from opening.
+ */
+async function quarantine(io: Io, file: IoFile, fromBytes: number, toBytes: number): Promise<string | null> {
+  const dir = dirname(file.path);
+  const base = `${basename(file.path)}.torn-${fromBytes}`;
+  const taken = new Set(await io.listDir(dir));
+  let name = base;
+  for (let n = 2; taken.has(name); n++) {
+    if (n > QUARANTINE_NAMES_MAX) return null;
+    name = `${base}-${n}`;
+  }
+  const block = file.alignmentBytes;
+  const startBytes = Math.floor(fromBytes / block) * block;
+  const lengthBytes = Math.ceil((toBytes - startBytes) / block) * block;
+  const buffer = io.allocAligned(lengthBytes, block);
+  const gotBytes = await readFull(file, buffer, 0, lengthBytes, startBytes);
+  if (gotBytes < toBytes - startBytes) throw endedEarly(file, startBytes + gotBytes, toBytes);
+  const tempPath = join(dir, name + SEGMENT_TEMP_SUFFIX);
+  const path = join(dir, name);
+  try {
+    const copy = await io.openFile(tempPath, { create: true, direct: 'off', readOnly: false });
+    try {
+      await copy.truncate(0);
+      // A buffered file: the copy starts at any offset of the buffer and has any length.
+      await copy.write(buffer, fromBytes - startBytes, toBytes - fromBytes, 0, true);
+    } finally {
+      await copy.close();
+    }
+    await io.rename(tempPath, path);
+    await io.fsyncDir(dir);
+  } catch (err) {
+    if (isNoSpace(err)) return null;
+    throw err;
+  }
+  return path;
+}
+
+function isNoSpace(err: unknown): boolean {
+  return err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }
 
 /**
@@ -200,8 +301,8 @@ export async function zeroRange(io: Io, file: IoFile, fromBytes: number, toBytes
     buffer.bytes.fill(0);
     if (atBytes === firstBlockBytes && fromBytes > firstBlockBytes) {
       // Keep the valid records that share the first block with the erased bytes.
-      const gotBytes = await file.read(buffer, 0, block, firstBlockBytes);
-      if (gotBytes < fromBytes - firstBlockBytes) throw new Error(`${file.path}: block at ${firstBlockBytes} shorter than the data it holds`);
+      const gotBytes = await readFull(file, buffer, 0, block, firstBlockBytes);
+      if (gotBytes < fromBytes - firstBlockBytes) throw endedEarly(file, firstBlockBytes + gotBytes, fromBytes);
       buffer.bytes.fill(0, fromBytes - firstBlockBytes, block);
     }
     await file.write(buffer, 0, lengthBytes, atBytes, false);

@@ -1,36 +1,48 @@
 /**
- * Segment files: `wal-<first LSN, 20 digits>.seg`, a header block, then records.
+ * Segment files: `wal-<first LSN, 20 digits>-<segment id, 10 digits>.seg`, a header block, then
+ * records.
  *
- * A new segment is made durable in this order (docs/design.md, "Creating a segment"):
- *   1. prepare `wal-prepared.seg.tmp` ahead of time: create it, and when preallocating, reserve
- *      and zero-fill it to the segment size, then fdatasync, so later syncs flush data only;
- *   2. write its header block (first LSN, segment id) and fdatasync;
- *   3. rename it to `wal-<first LSN>.seg`;
- *   4. fsync the directory, so the rename survives a crash.
- * A crash before 4 leaves no new segment (or a `.tmp`, which open removes).
+ * A new segment is made durable in this order (docs/design.md, "Creating a segment", S1–S4):
+ *   S1. prepare `wal-prepared.seg.tmp` ahead of time: create it, and when preallocating, reserve
+ *       and zero-fill it to the segment size, then fdatasync, so later syncs flush data only;
+ *   S2. write its header block (first LSN, segment id, largest write) and fdatasync;
+ *   S3. rename it to its segment name;
+ *   S4. fsync the directory, so the rename survives a crash.
+ * A crash before S4 leaves no new segment (or a `.tmp`, which open removes).
  */
 import { join } from 'node:path';
 import { WalCorruptionError, WalUnsupportedFormatError } from '../errors.js';
 import { FORMAT_VERSION, SEGMENT_NAME_PATTERN, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { decodeSegmentHeader, encodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
-import type { DirectIoMode, Io, IoFile } from '../io/io.js';
+import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
 import { crashPoint } from '../testing/crash-point.js';
 
 /** The one prepared-but-unnamed segment; its content is unused until it is renamed. */
 export const PREPARED_SEGMENT_NAME = `wal-prepared.seg${SEGMENT_TEMP_SUFFIX}`;
 /** Zero-fill granularity: 1 MiB writes keep the preparation from monopolising the disk queue. */
 const ZERO_FILL_CHUNK_BYTES = 1024 * 1024;
+const U32_MAX = 0xffff_ffff;
 
-export function segmentFileName(firstLsn: number): string {
-  return `wal-${String(firstLsn).padStart(20, '0')}.seg`;
+/** What a segment file name says: the segment's first LSN and its id. */
+export interface SegmentName {
+  firstLsn: number;
+  segmentId: number;
 }
 
-/** The first LSN encoded in a segment file name, or undefined when the name is not a segment's. */
-export function parseSegmentFileName(name: string): number | undefined {
+export function segmentFileName(firstLsn: number, segmentId: number): string {
+  return `wal-${String(firstLsn).padStart(20, '0')}-${String(segmentId).padStart(10, '0')}.seg`;
+}
+
+/** The first LSN and id encoded in a segment file name, or undefined when the name is not a segment's. */
+export function parseSegmentFileName(name: string): SegmentName | undefined {
   const match = SEGMENT_NAME_PATTERN.exec(name);
   if (match === null) return undefined;
   const firstLsn = Number(match[1]);
-  return Number.isSafeInteger(firstLsn) ? firstLsn : undefined;
+  const segmentId = Number(match[2]);
+  // A name of the pattern with numbers no segment has is still a segment's: open refuses it when
+  // the header disagrees, rather than ignoring a file that looks like part of the log.
+  if (!Number.isSafeInteger(firstLsn) || segmentId > U32_MAX) return undefined;
+  return { firstLsn, segmentId };
 }
 
 export interface OpenSegment {
@@ -46,9 +58,13 @@ export interface PreparedSegment {
   file: IoFile;
 }
 
-/** Step 1: an unnamed segment file, zero-filled to `sizeBytes` when `preallocate` is set. */
-export async function prepareSegment(io: Io, dir: string, sizeBytes: number, preallocate: boolean, direct: DirectIoMode): Promise<PreparedSegment> {
-  const path = join(dir, PREPARED_SEGMENT_NAME);
+/**
+ * S1: an unnamed segment file, zero-filled to `sizeBytes` when `preallocate` is set. `tempName`
+ * (a `.tmp` name, which open deletes) is the prepared segment's unless a truncation builds one.
+ */
+export async function prepareSegment(io: Io, dir: string, sizeBytes: number, preallocate: boolean, direct: DirectIoMode, tempName = PREPARED_SEGMENT_NAME): Promise<PreparedSegment> {
+  if (!tempName.endsWith(SEGMENT_TEMP_SUFFIX)) throw new Error(`a segment in preparation must have a ${SEGMENT_TEMP_SUFFIX} name`);
+  const path = join(dir, tempName);
   const file = await io.openFile(path, { create: true, direct, readOnly: false });
   try {
     // A `.tmp` left by a crash may hold anything: start from an empty file.
@@ -62,6 +78,11 @@ export async function prepareSegment(io: Io, dir: string, sizeBytes: number, pre
       for (let offsetBytes = 0; offsetBytes < sizeBytes; offsetBytes += chunkBytes) {
         await file.write(zeros, 0, Math.min(chunkBytes, sizeBytes - offsetBytes), offsetBytes, false);
       }
+    } else {
+      // The header block at least, so that writing the header later (S2, which a rollover does
+      // while sealing the active segment) needs no new space and cannot fail for lack of it.
+      const zeros = io.allocAligned(file.alignmentBytes, file.alignmentBytes);
+      await file.write(zeros, 0, file.alignmentBytes, 0, false);
     }
     await file.datasync();
     return { path, file };
@@ -79,53 +100,77 @@ export async function writeSegmentHeader(io: Io, file: IoFile, header: SegmentHe
   await file.write(block, 0, blockBytes, 0, true);
 }
 
-/** Step 2: writes the prepared file's header durably and closes it; it is still unnamed. */
-export async function writePreparedHeader(
-  io: Io,
-  prepared: PreparedSegment,
-  fields: { logId: bigint; segmentId: number; firstLsn: number },
-): Promise<void> {
+/**
+ * The largest write a writer with batches of `batchBytesMax` makes: its batch buffer, which holds
+ * a batch plus the partly filled block of the previous one, in whole blocks.
+ */
+export function writeCapacityBytes(batchBytesMax: number, blockBytes: number): number {
+  return Math.ceil((batchBytesMax + blockBytes) / blockBytes) * blockBytes;
+}
+
+export interface NewSegmentFields {
+  logId: bigint;
+  segmentId: number;
+  firstLsn: number;
+  /** The largest write the writer makes into the record area (its batch buffer's capacity). */
+  writeBytesMax: number;
+}
+
+/** The header of a new, empty, unsealed segment. */
+export function newSegmentHeader(blockSizeBytes: number, fields: NewSegmentFields): SegmentHeader {
+  return {
+    formatVersion: FORMAT_VERSION,
+    blockSizeBytes,
+    flags: 0,
+    segmentIdFloor: fields.segmentId,
+    incarnation: 0,
+    seal: null,
+    logId: fields.logId,
+    segmentId: fields.segmentId,
+    firstLsn: fields.firstLsn,
+    writeBytesMax: Math.max(blockSizeBytes, Math.ceil(fields.writeBytesMax / blockSizeBytes) * blockSizeBytes),
+  };
+}
+
+/** S2: writes the prepared file's header durably and closes it; it is still unnamed. */
+export async function writePreparedHeader(io: Io, prepared: PreparedSegment, fields: NewSegmentFields): Promise<void> {
   try {
-    const header: SegmentHeader = { formatVersion: FORMAT_VERSION, blockSizeBytes: prepared.file.alignmentBytes, flags: 0, segmentIdFloor: fields.segmentId, seal: null, ...fields };
-    await writeSegmentHeader(io, prepared.file, header);
+    await writeSegmentHeader(io, prepared.file, newSegmentHeader(prepared.file.alignmentBytes, fields));
   } finally {
     await prepared.file.close();
   }
 }
 
-/** Steps 3 and 4: names the prepared file as the segment starting at `firstLsn` and opens it. */
-export async function namePreparedSegment(io: Io, dir: string, prepared: PreparedSegment, firstLsn: number, direct: DirectIoMode): Promise<OpenSegment> {
-  const path = join(dir, segmentFileName(firstLsn));
+/** S3 and S4: names the prepared file as segment `name` and opens it. */
+export async function namePreparedSegment(io: Io, dir: string, prepared: PreparedSegment, name: SegmentName, direct: DirectIoMode): Promise<OpenSegment> {
+  const path = join(dir, segmentFileName(name.firstLsn, name.segmentId));
   await io.rename(prepared.path, path);
   crashPoint('roll.renamed');
   await io.fsyncDir(dir);
-  return openSegment(io, path, firstLsn, direct, false);
+  return openSegment(io, path, name, direct, false);
 }
 
-/** Steps 2 to 4 for a segment no other step has to wait for (the first segment of a log). */
-export async function finalizeSegment(
-  io: Io,
-  dir: string,
-  prepared: PreparedSegment,
-  fields: { logId: bigint; segmentId: number; firstLsn: number },
-  direct: DirectIoMode,
-): Promise<OpenSegment> {
+/** S2 to S4 for a segment no other step has to wait for (the first segment of a log). */
+export async function finalizeSegment(io: Io, dir: string, prepared: PreparedSegment, fields: NewSegmentFields, direct: DirectIoMode): Promise<OpenSegment> {
   await writePreparedHeader(io, prepared, fields);
-  return namePreparedSegment(io, dir, prepared, fields.firstLsn, direct);
+  return namePreparedSegment(io, dir, prepared, fields, direct);
 }
 
 /**
  * Opens a segment and checks its header against its name. With `syncFirst`, the file is
  * fdatasynced before the header is read: a header rewritten by a process whose sync failed may
- * be visible in the page cache without being durable, and must not be trusted until it is.
+ * be visible in the page cache without being durable, and must not be trusted until it is. A
+ * buffered file's clean cached pages are then dropped, since Linux keeps the pages of a failed
+ * write in the cache marked clean: reads must come from the disk.
  */
-export async function openSegment(io: Io, path: string, firstLsnFromName: number, direct: DirectIoMode, readOnly: boolean, syncFirst = false): Promise<OpenSegment> {
+export async function openSegment(io: Io, path: string, name: SegmentName, direct: DirectIoMode, readOnly: boolean, syncFirst = false): Promise<OpenSegment> {
   const file = await io.openFile(path, { create: false, direct, readOnly });
   try {
     if (syncFirst) await file.datasync();
+    await file.dropCache();
     const header = await readSegmentHeader(io, file);
-    if (header.firstLsn !== firstLsnFromName) {
-      throw new WalCorruptionError(path, 0, `header says first LSN ${header.firstLsn}, the file name says ${firstLsnFromName}`);
+    if (header.firstLsn !== name.firstLsn || header.segmentId !== name.segmentId) {
+      throw new WalCorruptionError(path, 0, `header says first LSN ${header.firstLsn} and segment id ${header.segmentId}, the file name says ${name.firstLsn} and ${name.segmentId}`);
     }
     if (header.blockSizeBytes % file.alignmentBytes !== 0) {
       throw new WalUnsupportedFormatError(path, `written with ${header.blockSizeBytes}-byte blocks; this file system needs ${file.alignmentBytes}`);
@@ -140,7 +185,7 @@ export async function openSegment(io: Io, path: string, firstLsnFromName: number
 async function readSegmentHeader(io: Io, file: IoFile): Promise<SegmentHeader> {
   const blockBytes = file.alignmentBytes;
   const block = io.allocAligned(blockBytes, blockBytes);
-  const gotBytes = await file.read(block, 0, blockBytes, 0);
+  const gotBytes = await readFull(file, block, 0, blockBytes, 0);
   const decoded = decodeSegmentHeader(block.bytes.subarray(0, gotBytes));
   if (!decoded.ok) {
     if (decoded.unsupported) throw new WalUnsupportedFormatError(file.path, decoded.reason);

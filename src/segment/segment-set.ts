@@ -2,53 +2,49 @@
  * The log directory as a whole: sealed segments, the active one, the next one prepared ahead,
  * continuity checks on open, rollover, and truncation at both ends.
  *
- * Rollover, in order (docs/design.md, "Rolling over"):
- *   1. the last batch of the active segment is durable (the writer waits for it);
- *   2. the active segment's header is rewritten sealed (last LSN, end, last record offset) and
- *      the prepared file's header is written (first LSN, new segment id), both durable;
- *   3. the prepared file is renamed to `wal-<first LSN>.seg` and the directory fsynced;
- *   4. the new segment takes appends; the sealed one is never written again; the hook runs;
- *      the next segment starts preparing in the background.
- * A crash before 3 leaves the sealed segment last; open then starts a new segment after it.
+ * Rollover, in order (docs/design.md, "Rolling over", R1–R5):
+ *   R1. the last batch of the active segment is durable (the writer waits for it), and the next
+ *       segment is prepared (S1): without it nothing changes, and the appends that need it fail
+ *       with WalNoSpaceError when the disk is full;
+ *   R2. the active segment's header is rewritten sealed (last LSN, end, last record offset) and
+ *       the prepared file's header is written (first LSN, new segment id), both durable;
+ *   R3. the prepared file is renamed to its segment name and the directory fsynced;
+ *   R4. the new segment takes appends; the sealed one is never written again; the next segment
+ *       starts preparing in the background;
+ *   R5. onSegmentSealed runs.
+ * A crash between R2 and R3 leaves the sealed segment last; open then keeps it as the active
+ * segment, sealed, and the first append rolls over to a new one.
  *
  * truncateBefore removes whole sealed segments oldest first, fsyncing the directory after each,
  * so a crash leaves a suffix of the log and a gap can only mean damage. truncateAfter writes an
- * intent file first, so a crash in the middle is finished by the next open (see truncateAfter).
+ * intent file first, so a crash in the middle is finished by the next open (cut.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { WalCorruptionError, WalInvalidArgumentError } from '../errors.js';
-import { LSN_MAX, RECORD_PAYLOAD_LIMIT_BYTES, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { WalCorruptionError, WalError, WalInvalidArgumentError, WalNoSpaceError } from '../errors.js';
+import { RECORD_PAYLOAD_LIMIT_BYTES, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes } from '../format/record.js';
 import type { SegmentHeader, SegmentSeal } from '../format/segment-header.js';
-import type { DirectIoMode, Io } from '../io/io.js';
-import { crc32c } from '../io/native-binding.js';
+import type { TruncateIntent } from '../format/truncate-intent.js';
+import { readFull, type DirectIoMode, type Io } from '../io/io.js';
 import { recoverSegment, type RecoveryReport } from '../recovery/recover.js';
 import { recordCrcMatches } from '../read/segment-scanner.js';
-import { DoubleWriteBuffer, restoreFromCopy, type DoubleWriteMode } from './double-write-buffer.js';
 import { crashPoint } from '../testing/crash-point.js';
+import { finishCut, readIntent, segmentEntries, TRUNCATE_INTENT_NAME, writeIntent } from './cut.js';
+import { DoubleWriteBuffer, removeDoubleWriteFile, restoreFromCopy, type DoubleWriteMode } from './double-write-buffer.js';
 import {
   finalizeSegment,
   namePreparedSegment,
   openSegment,
-  parseSegmentFileName,
   prepareSegment,
+  writeCapacityBytes,
   writePreparedHeader,
   writeSegmentHeader,
   type OpenSegment,
   type PreparedSegment,
 } from './segment-file.js';
 
-/** Records the LSN a truncateAfter is cutting to, until the cut is complete. */
-export const TRUNCATE_INTENT_NAME = 'truncate-after.intent';
-const INTENT_MAGIC = 0x7472_7772; // "rwrt" little-endian
-const INTENT_SIZE_BYTES = 24;
-
-interface Intent {
-  lsn: number;
-  /** The highest segment id in use when the truncation began, kept above after it. */
-  segmentIdFloor: number;
-}
+export { TRUNCATE_INTENT_NAME } from './cut.js';
 
 export interface SegmentSetOptions {
   dir: string;
@@ -57,10 +53,14 @@ export interface SegmentSetOptions {
   preallocate: boolean;
   doubleWriteBuffer: DoubleWriteMode;
   onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
+  /** The writer's batch size: every segment it writes says in its header how large a write can be. */
+  batchBytesMax: number;
 }
 
 export interface SealedSegmentInfo {
   path: string;
+  /** Unique for the life of the log: a file that replaces a cut segment has a new id and name. */
+  segmentId: number;
   firstLsn: number;
   lastLsn: number;
   sizeBytes: number;
@@ -79,6 +79,8 @@ export interface WriterPosition {
   nextLsn: number;
   endBytes: number;
   lastRecordBytes: number;
+  /** The segment is sealed: it takes no record, and the next append rolls over. */
+  sealed: boolean;
 }
 
 export interface SegmentSnapshotEntry {
@@ -110,59 +112,30 @@ export class SegmentSet {
   }
 
   /**
-   * Opens the directory: removes temporary files, finishes an interrupted truncateAfter, checks
+   * Opens the directory (docs/design.md, "Opening a log", O2–O8): removes temporary files,
+   * finishes an interrupted truncateAfter, removes a double-write buffer nobody maintains, checks
    * continuity of the sealed segments, and recovers the last one.
    */
   static async open(io: Io, options: SegmentSetOptions): Promise<{ set: SegmentSet; position: WriterPosition; recovery: RecoveryReport }> {
     const dir = options.dir;
-    const names = await io.listDir(dir);
-    let intent: Intent | undefined;
-    const found: Array<{ name: string; firstLsn: number }> = [];
-    for (const name of names) {
-      if (name.endsWith(SEGMENT_TEMP_SUFFIX)) {
-        await io.unlink(join(dir, name));
-        continue;
-      }
-      if (name === TRUNCATE_INTENT_NAME) {
-        intent = await readIntent(io, join(dir, name));
-        continue;
-      }
-      const firstLsn = parseSegmentFileName(name);
-      if (firstLsn !== undefined) found.push({ name, firstLsn });
+    let names = await io.listDir(dir);
+    for (const name of names) if (name.endsWith(SEGMENT_TEMP_SUFFIX)) await io.unlink(join(dir, name));
+    if (names.includes(TRUNCATE_INTENT_NAME)) {
+      const intent = await readIntent(io, join(dir, TRUNCATE_INTENT_NAME));
+      await finishCut(io, dir, intent, { direct: options.directIo, batchBytesMax: options.batchBytesMax });
+      names = await io.listDir(dir);
     }
-    found.sort((a, b) => a.firstLsn - b.firstLsn);
-    const intentLsn = intent?.lsn;
-
-    if (intentLsn !== undefined) {
-      // Step 2 of truncateAfter again: drop whole segments above the cut, newest first.
-      while (found.length > 1 && found[found.length - 1]!.firstLsn > intentLsn + 1) {
-        await io.unlink(join(dir, found.pop()!.name));
-        await io.fsyncDir(dir);
-      }
-    }
-
-    if (found.length === 0) {
-      const firstLsn = intentLsn === undefined ? 1 : intentLsn + 1;
-      const logId = randomBytes(8).readBigUInt64LE(0);
-      const prepared = await prepareSegment(io, dir, options.segmentSizeBytes, options.preallocate, options.directIo);
-      const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn }, options.directIo);
-      if (intentLsn !== undefined) await removeIntent(io, dir);
-      const set = new SegmentSet(io, options, [], segment, 1);
-      await set.openDoubleWrite(logId, segment, false).catch(async (err: unknown) => {
-        await set.close().catch(() => undefined);
-        throw err;
-      });
-      set.prepareNext();
-      const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: firstLsn, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
-      return { set, position: { segment, nextLsn: firstLsn, endBytes: segment.dataStartBytes, lastRecordBytes: 0 }, recovery };
-    }
+    // Copies that no running log maintained while it was off could describe bytes rewritten since.
+    if (options.doubleWriteBuffer === 'off') await removeDoubleWriteFile(io, dir, names);
+    const found = segmentEntries(dir, names);
+    if (found.length === 0) return SegmentSet.create(io, options);
 
     const sealed: SealedSegment[] = [];
     let previous: SealedSegment | undefined;
-    let segmentIdFloor = intent?.segmentIdFloor ?? 0;
+    let segmentIdFloor = 0;
     for (let i = 0; i < found.length - 1; i++) {
       const entry = found[i]!;
-      const segment = await openSegment(io, join(dir, entry.name), entry.firstLsn, options.directIo, true);
+      const segment = await openSegment(io, entry.path, entry, options.directIo, true);
       try {
         const seal = segment.header.seal;
         if (seal === null) {
@@ -181,56 +154,61 @@ export class SegmentSet {
     }
 
     const lastEntry = found[found.length - 1]!;
-    let last = await openSegment(io, join(dir, lastEntry.name), lastEntry.firstLsn, options.directIo, false, true);
+    // O4: the last segment is fdatasynced before its header is trusted.
+    let last = await openSegment(io, lastEntry.path, lastEntry, options.directIo, false, true);
+    let set: SegmentSet;
+    let position: WriterPosition;
+    let recovery: RecoveryReport;
     try {
       if (previous !== undefined) checkContinuity(previous, last);
-      if (intentLsn !== undefined && last.header.seal !== null) {
-        last = await unseal(io, last, Math.max(segmentIdFloor, last.header.segmentId, last.header.segmentIdFloor));
-      }
+      segmentIdFloor = Math.max(segmentIdFloor, last.header.segmentId, last.header.segmentIdFloor);
+      await io.fsyncDir(dir);
+      set = new SegmentSet(io, options, sealed, last, segmentIdFloor);
     } catch (err) {
       await last.file.close().catch(() => undefined);
       throw err;
     }
-    segmentIdFloor = Math.max(segmentIdFloor, last.header.segmentId, last.header.segmentIdFloor);
-    await io.fsyncDir(dir).catch(async (err: unknown) => {
-      await last.file.close().catch(() => undefined);
-      throw err;
-    });
-
-    const lastSeal = last.header.seal;
-    if (lastSeal !== null) {
-      // A crash between sealing and naming the next segment: continue in a new one.
-      await checkSealedTail(io, last, lastSeal).finally(() => last.file.close());
-      const sizeBytes = await fileSize(io, last.path);
-      sealed.push({ path: last.path, header: last.header, seal: lastSeal, sizeBytes });
-      const prepared = await prepareSegment(io, dir, options.segmentSizeBytes, options.preallocate, options.directIo);
-      const segmentId = segmentIdFloor + 1;
-      const segment = await finalizeSegment(io, dir, prepared, { logId: last.header.logId, segmentId, firstLsn: lastSeal.lastLsn + 1 }, options.directIo);
-      const set = new SegmentSet(io, options, sealed, segment, segmentId);
-      await set.openDoubleWrite(last.header.logId, segment, false).catch(async (err: unknown) => {
-        await set.close().catch(() => undefined);
-        throw err;
-      });
-      set.prepareNext();
-      const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: lastSeal.lastLsn + 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
-      return { set, position: { segment, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: 0 }, recovery };
-    }
-
-    const set = new SegmentSet(io, options, sealed, last, segmentIdFloor);
-    let recovery: RecoveryReport;
     try {
-      // A copy must never be applied over a truncation in progress: that would bring back
-      // records being cut. The truncation clears the copies as one of its steps.
-      const restored = await set.openDoubleWrite(last.header.logId, last, intentLsn !== undefined);
-      recovery = await recoverSegment(io, last, intentLsn);
-      recovery.restoredFromDoubleWrite = restored;
-      if (intentLsn !== undefined) await removeIntent(io, dir);
+      const lastSeal = last.header.seal;
+      if (lastSeal !== null) {
+        // O6: a crash between sealing and naming the next segment. The sealed segment stays the
+        // active one, read-only; the first append rolls over (and runs the hook for it).
+        await checkSealedTail(io, last, lastSeal);
+        await set.openDoubleWrite(last.header.logId, last, false);
+        const recordCount = lastSeal.lastLsn - last.header.firstLsn + 1;
+        recovery = { path: last.path, recordCount, nextLsn: lastSeal.lastLsn + 1, endBytes: lastSeal.endBytes, lastRecordBytes: lastSeal.lastRecordBytes, tornTail: null };
+        position = { segment: last, nextLsn: recovery.nextLsn, endBytes: lastSeal.endBytes, lastRecordBytes: lastSeal.lastRecordBytes, sealed: true };
+      } else {
+        // O7: a copy repairs a torn rewrite of the tail block; O8: recovery (V1–V6).
+        const restored = await set.openDoubleWrite(last.header.logId, last, true);
+        recovery = await recoverSegment(io, last);
+        recovery.restoredFromDoubleWrite = restored;
+        last = await set.allowWrites(last);
+        position = { segment: last, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes, sealed: false };
+      }
     } catch (err) {
       await set.close().catch(() => undefined);
       throw err;
     }
     set.prepareNext();
-    return { set, position: { segment: last, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes }, recovery };
+    return { set, position, recovery };
+  }
+
+  /** O5: a new log: its first segment, with a random log id, segment id 1 and first LSN 1. */
+  private static async create(io: Io, options: SegmentSetOptions): Promise<{ set: SegmentSet; position: WriterPosition; recovery: RecoveryReport }> {
+    const dir = options.dir;
+    const logId = randomBytes(8).readBigUInt64LE(0);
+    const prepared = await prepareSegment(io, dir, options.segmentSizeBytes, options.preallocate, options.directIo);
+    const writeBytesMax = writeCapacityBytes(options.batchBytesMax, prepared.file.alignmentBytes);
+    const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn: 1, writeBytesMax }, options.directIo);
+    const set = new SegmentSet(io, options, [], segment, 1);
+    await set.openDoubleWrite(logId, segment, false).catch(async (err: unknown) => {
+      await set.close().catch(() => undefined);
+      throw err;
+    });
+    set.prepareNext();
+    const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
+    return { set, position: { segment, nextLsn: 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, sealed: false }, recovery };
   }
 
   get active(): OpenSegment {
@@ -238,26 +216,40 @@ export class SegmentSet {
   }
 
   /**
-   * Opens the DWB when it is on. With `clear`, both copies are zeroed (a truncation is being
-   * finished); otherwise the newest copy for `segment` repairs a torn tail-block rewrite.
-   * Returns whether a repair was made.
+   * Raises the segment's recorded largest write to this writer's, durably, before the writer
+   * writes to it, so a later recovery looks far enough for a torn write of this writer.
    */
-  private async openDoubleWrite(logId: bigint, segment: OpenSegment, clear: boolean): Promise<boolean> {
+  private async allowWrites(segment: OpenSegment): Promise<OpenSegment> {
+    const writeBytesMax = writeCapacityBytes(this.options.batchBytesMax, segment.header.blockSizeBytes);
+    if (segment.header.writeBytesMax >= writeBytesMax) return segment;
+    const header: SegmentHeader = { ...segment.header, writeBytesMax };
+    await writeSegmentHeader(this.io, segment.file, header);
+    const updated = { ...segment, header };
+    this.activeSegment = updated;
+    return updated;
+  }
+
+  /**
+   * Opens the DWB when it is on. With `restore`, the newest copy for this incarnation of
+   * `segment` repairs a torn tail-block rewrite. Returns whether a repair was made.
+   */
+  private async openDoubleWrite(logId: bigint, segment: OpenSegment, restore: boolean): Promise<boolean> {
     const mode = this.options.doubleWriteBuffer;
     if (mode === 'off') return false;
     const { dwb, copies } = await DoubleWriteBuffer.open(this.io, this.dir, mode, logId, segment.header.blockSizeBytes);
     this.dwb = dwb;
-    if (clear) {
-      await dwb.clear();
-      return false;
-    }
-    return restoreFromCopy(this.io, segment.file, segment.header.segmentId, copies);
+    if (!restore) return false;
+    return restoreFromCopy(this.io, segment.file, segment.header.segmentId, segment.header.incarnation, copies);
   }
 
   /** The writer's hook into the DWB, or null when it is off. */
-  doubleWriteRecorder(): ((segmentId: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>) | null {
-    const dwb = this.dwb;
-    return dwb === null ? null : (segmentId, blockOffsetBytes, bytes) => dwb.record(segmentId, blockOffsetBytes, bytes);
+  doubleWriteRecorder(): ((segmentId: number, incarnation: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>) | null {
+    if (this.options.doubleWriteBuffer === 'off') return null;
+    return (segmentId, incarnation, blockOffsetBytes, bytes) => {
+      // A truncation replaces the DWB file while the writer is fenced, so look it up each time.
+      if (this.dwb === null) return Promise.reject(new Error('double-write before the DWB is open'));
+      return this.dwb.record(segmentId, incarnation, blockOffsetBytes, bytes);
+    };
   }
 
   get sealed(): readonly SealedSegment[] {
@@ -272,67 +264,80 @@ export class SegmentSet {
   /** Starts zero-filling the next segment in the background, once. */
   private prepareNext(): void {
     if (this.prepared !== null) return;
-    const o = this.options;
-    const prepared = prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo);
+    const prepared = this.prepareNow();
     // A failure here surfaces when the rollover awaits it; until then nothing is lost.
     prepared.catch(() => undefined);
     this.prepared = prepared;
   }
 
+  private prepareNow(): Promise<PreparedSegment> {
+    const o = this.options;
+    return prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo);
+  }
+
   /**
-   * Steps 2 to 4 of a rollover. The caller has made every record of the active segment durable
-   * and tells where they end.
+   * R1 to R5. The caller has made every record of the active segment durable and tells where
+   * they end. Rejects with WalNoSpaceError, having changed nothing, when the next segment cannot
+   * be prepared for lack of space.
    */
   async roll(seal: SegmentSeal): Promise<WriterPosition> {
     const old = this.activeSegment;
-    if (seal.lastLsn < old.header.firstLsn) throw new Error('rollover of a segment without records');
-    const o = this.options;
-    const again = (): Promise<PreparedSegment> => prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo);
-    // A background preparation that failed (ENOSPC, EIO) is tried once more, now, before the
-    // rollover gives up: until this point it had cost nothing.
-    const prepared = (this.prepared ?? again()).catch(again);
+    if (old.header.seal === null && seal.lastLsn < old.header.firstLsn) throw new Error('rollover of a segment without records');
+    // R1. A background preparation that failed (ENOSPC, EIO) is tried once more, now: until
+    // this point it had cost nothing.
+    const pending = this.prepared ?? this.prepareNow();
     this.prepared = null;
-    const sealedHeader: SegmentHeader = { ...old.header, flags: old.header.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(old.header.segmentIdFloor, this.segmentIdFloor) };
+    let preparedFile: PreparedSegment;
+    try {
+      preparedFile = await pending.catch(() => this.prepareNow());
+    } catch (err) {
+      throw asNoSpace(err);
+    }
+    const alreadySealed = old.header.seal !== null;
+    const sealedHeader: SegmentHeader = alreadySealed ? old.header : { ...old.header, flags: old.header.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(old.header.segmentIdFloor, this.segmentIdFloor) };
+    const finalSeal = sealedHeader.seal!;
     const segmentId = this.segmentIdFloor + 1;
-    const firstLsn = seal.lastLsn + 1;
-    // The seal must be durable before the next segment has a name: a named successor of an
+    const firstLsn = finalSeal.lastLsn + 1;
+    const writeBytesMax = writeCapacityBytes(this.options.batchBytesMax, preparedFile.file.alignmentBytes);
+    // R2. The seal must be durable before the next segment has a name: a named successor of an
     // unsealed segment is what a damaged log looks like.
     const [sealed, named] = await Promise.allSettled([
-      writeSegmentHeader(this.io, old.file, sealedHeader),
-      prepared.then(async (p) => {
-        await writePreparedHeader(this.io, p, { logId: old.header.logId, segmentId, firstLsn });
-        return p;
-      }),
+      alreadySealed ? Promise.resolve() : writeSegmentHeader(this.io, old.file, sealedHeader),
+      writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, writeBytesMax }),
     ]);
     // Both steps have finished (no file is left open by the one that did not fail).
     if (sealed.status === 'rejected') throw sealed.reason;
     if (named.status === 'rejected') throw named.reason;
-    const preparedFile = named.value;
     crashPoint('roll.sealed');
-    const next = await namePreparedSegment(this.io, this.dir, preparedFile, firstLsn, this.options.directIo);
+    const next = await namePreparedSegment(this.io, this.dir, preparedFile, { firstLsn, segmentId }, this.options.directIo);
     crashPoint('roll.named');
     this.segmentIdFloor = segmentId;
     const sizeBytes = await old.file.sizeBytes();
     await old.file.close();
-    this.sealedSegments.push({ path: old.path, header: sealedHeader, seal, sizeBytes });
+    this.sealedSegments.push({ path: old.path, header: sealedHeader, seal: finalSeal, sizeBytes });
     this.activeSegment = next;
     this.prepareNext();
+    this.runHook({ path: old.path, segmentId: old.header.segmentId, firstLsn: old.header.firstLsn, lastLsn: finalSeal.lastLsn, sizeBytes });
+    return { segment: next, nextLsn: firstLsn, endBytes: next.dataStartBytes, lastRecordBytes: 0, sealed: false };
+  }
+
+  /** R5: the hook's errors become warnings; a returned promise is not awaited. */
+  private runHook(info: SealedSegmentInfo): void {
     const hook = this.options.onSegmentSealed;
-    if (hook !== undefined) {
-      const info: SealedSegmentInfo = { path: old.path, firstLsn: old.header.firstLsn, lastLsn: seal.lastLsn, sizeBytes };
-      try {
-        const returned: unknown = hook(info);
-        if (returned instanceof Promise) returned.catch((err: unknown) => process.emitWarning(`ringwal onSegmentSealed hook failed: ${String(err)}`));
-      } catch (err) {
-        process.emitWarning(`ringwal onSegmentSealed hook failed: ${String(err)}`);
-      }
+    if (hook === undefined) return;
+    try {
+      const returned: unknown = hook(info);
+      if (returned instanceof Promise) returned.catch((err: unknown) => process.emitWarning(`ringwal onSegmentSealed hook failed: ${String(err)}`));
+    } catch (err) {
+      process.emitWarning(`ringwal onSegmentSealed hook failed: ${String(err)}`);
     }
-    return { segment: next, nextLsn: seal.lastLsn + 1, endBytes: next.dataStartBytes, lastRecordBytes: 0 };
   }
 
   /**
    * Removes sealed segments whose records are all below `lsn`, oldest first, fsyncing the
-   * directory after each. The active segment is never removed.
+   * directory after each (B1–B2). The active segment is never removed. A segment leaves the
+   * list as soon as its file is unlinked, so a failed directory fsync cannot leave a removed
+   * file in the log.
    */
   async truncateBefore(lsn: number): Promise<{ segmentsRemoved: number; bytesRemoved: number }> {
     let segmentsRemoved = 0;
@@ -340,53 +345,52 @@ export class SegmentSet {
     while (this.sealedSegments.length > 0 && this.sealedSegments[0]!.seal.lastLsn < lsn) {
       const victim = this.sealedSegments[0]!;
       await this.io.unlink(victim.path);
-      crashPoint('truncate-before.unlinked');
-      await this.io.fsyncDir(this.dir);
       this.sealedSegments.shift();
       segmentsRemoved += 1;
       bytesRemoved += victim.sizeBytes;
+      crashPoint('truncate-before.unlinked');
+      await this.io.fsyncDir(this.dir);
     }
     return { segmentsRemoved, bytesRemoved };
   }
 
   /**
-   * Removes every record above `lsn`. The writer has made everything durable and is paused.
-   * Steps, each durable before the next:
-   *   1. write the intent file holding `lsn` (tmp, rename, directory fsync);
-   *   2. remove the segments that start above `lsn + 1`, newest first, fsyncing the directory
-   *      after each, so a crash leaves a prefix of the log;
-   *   3. in the segment holding `lsn + 1`: zero everything after record `lsn`, fdatasync, and
-   *      rewrite its header unsealed if it was sealed;
-   *   4. clear the double-write buffer, whose copies may hold records that were cut;
-   *   5. remove the intent file and fsync the directory.
-   * A crash after 1 is finished by the next open, which repeats 2 and 3 (they are idempotent),
-   * so zeroes that landed out of order can never be mistaken for a hole.
+   * Removes every record above `lsn`. The writer is fenced with everything before the call
+   * durable, up to `activeEndBytes` in the active segment. Writes the intent (T2) and runs the
+   * cut from it (cut.ts, T3–T7); then the kept segment is the active one.
    */
-  async truncateAfter(lsn: number): Promise<WriterPosition> {
-    await writeIntent(this.io, this.dir, { lsn, segmentIdFloor: this.segmentIdFloor });
+  async truncateAfter(lsn: number, activeEndBytes: number): Promise<WriterPosition> {
+    const active = this.activeSegment;
+    const chain: Array<{ path: string; header: SegmentHeader }> = [...this.sealedSegments, active];
+    let keptIndex = chain.length - 1;
+    while (keptIndex > 0 && chain[keptIndex]!.header.firstLsn > lsn + 1) keptIndex -= 1;
+    const kept = chain[keptIndex]!;
+    const intent = this.planCut(lsn, kept.header, kept === active ? activeEndBytes : 0);
+    // The cut reopens what it keeps: no descriptor of this process may still write those files.
+    await active.file.close();
+    await this.dwb?.close();
+    this.dwb = null;
+    await writeIntent(this.io, this.dir, intent);
     crashPoint('truncate-after.intent');
-    if (this.activeSegment.header.firstLsn > lsn + 1) {
-      await this.activeSegment.file.close();
-      await this.io.unlink(this.activeSegment.path);
-      crashPoint('truncate-after.unlinked');
-      await this.io.fsyncDir(this.dir);
-      while (this.sealedSegments.length > 1 && this.sealedSegments[this.sealedSegments.length - 1]!.header.firstLsn > lsn + 1) {
-        await this.io.unlink(this.sealedSegments.pop()!.path);
-        crashPoint('truncate-after.unlinked');
-        await this.io.fsyncDir(this.dir);
-      }
-      const keep = this.sealedSegments.pop()!;
-      const reopened = await openSegment(this.io, keep.path, keep.header.firstLsn, this.options.directIo, false);
-      // From here the reopened file is the active one, so close() releases it whatever fails next.
-      this.activeSegment = reopened;
-      this.activeSegment = await unseal(this.io, reopened, this.segmentIdFloor);
+    const outcome = await finishCut(this.io, this.dir, intent, { direct: this.options.directIo, batchBytesMax: this.options.batchBytesMax });
+    this.segmentIdFloor = intent.segmentIdFloor;
+    this.sealedSegments.splice(Math.min(keptIndex, this.sealedSegments.length));
+    this.activeSegment = await openSegment(this.io, outcome.path, outcome.name, this.options.directIo, outcome.sealed);
+    await this.openDoubleWrite(this.activeSegment.header.logId, this.activeSegment, false);
+    return { segment: this.activeSegment, nextLsn: lsn + 1, endBytes: outcome.endBytes, lastRecordBytes: outcome.lastRecordBytes, sealed: outcome.sealed };
+  }
+
+  /** T2's content: how the segment holding `lsn + 1` is cut. */
+  private planCut(lsn: number, kept: SegmentHeader, activeEndBytes: number): TruncateIntent {
+    const base = { lsn, segmentFirstLsn: kept.firstLsn, segmentId: kept.segmentId, segmentIdFloor: this.segmentIdFloor, newSegmentId: 0, incarnation: 0, zeroEndBytes: 0 };
+    if (kept.seal === null) {
+      const block = kept.blockSizeBytes;
+      // Incarnations wrap after 2^32 cuts of one segment; the DWB file is removed by every cut as well.
+      return { ...base, mode: 'in-place', incarnation: (kept.incarnation + 1) >>> 0, zeroEndBytes: Math.ceil(activeEndBytes / block) * block };
     }
-    const recovery = await recoverSegment(this.io, this.activeSegment, lsn);
-    crashPoint('truncate-after.zeroed');
-    if (this.dwb !== null) await this.dwb.clear();
-    crashPoint('truncate-after.cleared');
-    await removeIntent(this.io, this.dir);
-    return { segment: this.activeSegment, nextLsn: lsn + 1, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes };
+    if (kept.seal.lastLsn === lsn) return { ...base, mode: 'keep-sealed' };
+    const newSegmentId = this.segmentIdFloor + 1;
+    return { ...base, mode: 'replace', newSegmentId, segmentIdFloor: newSegmentId };
   }
 
   /** Every segment in LSN order with where its durable records end, for a reader. */
@@ -420,6 +424,14 @@ export class SegmentSet {
   }
 }
 
+/** A failed preparation for lack of space is WalNoSpaceError; anything else stays as it is. */
+function asNoSpace(err: unknown): unknown {
+  if (err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT')) {
+    return new WalNoSpaceError(String(err.errno), 'path' in err ? (err.path as string | undefined) : undefined, null, { cause: err });
+  }
+  return err;
+}
+
 function checkContinuity(previous: SealedSegment, next: OpenSegment): void {
   const expected = previous.seal.lastLsn + 1;
   if (next.header.firstLsn > expected) {
@@ -445,7 +457,7 @@ async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal):
   const lengthBytes = Math.ceil((seal.endBytes - startBytes) / block) * block;
   if (lengthBytes > RECORD_PAYLOAD_LIMIT_BYTES + 2 * block) throw new WalCorruptionError(segment.path, 0, 'sealed last record larger than the format allows');
   const buffer = io.allocAligned(lengthBytes, block);
-  const gotBytes = await file.read(buffer, 0, lengthBytes, startBytes);
+  const gotBytes = await readFull(file, buffer, 0, lengthBytes, startBytes);
   const at = seal.lastRecordBytes - startBytes;
   const fail = (why: string): never => {
     throw new WalCorruptionError(segment.path, seal.lastRecordBytes, `sealed segment's last record ${why}: the segment was torn or damaged after it was sealed`, seal.lastLsn);
@@ -455,72 +467,6 @@ async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal):
   if (checkRecordHeader(header, segment.header.segmentId, RECORD_PAYLOAD_LIMIT_BYTES) !== null || header.lsn !== seal.lastLsn) fail('is not a valid header');
   if (seal.lastRecordBytes + recordSpanBytes(header.payloadSizeBytes) !== seal.endBytes) fail('does not end where the seal says');
   if (!recordCrcMatches(io, buffer.bytes, at, header, { ranges: new Uint32Array(2), out: new Uint32Array(1) })) fail('fails its CRC');
-}
-
-/**
- * Rewrites a sealed segment's header without the seal, recording the highest segment id used so
- * far, so ids of the segments removed after it are never given again.
- */
-async function unseal(io: Io, segment: OpenSegment, segmentIdFloor: number): Promise<OpenSegment> {
-  if (segmentIdFloor < segment.header.segmentId) throw new Error('segment id floor below the segment');
-  const header: SegmentHeader = { ...segment.header, flags: segment.header.flags & ~SEGMENT_FLAG_SEALED, seal: null, segmentIdFloor };
-  await writeSegmentHeader(io, segment.file, header);
-  return { ...segment, header };
-}
-
-async function fileSize(io: Io, path: string): Promise<number> {
-  const file = await io.openFile(path, { create: false, direct: 'off', readOnly: true });
-  try {
-    return await file.sizeBytes();
-  } finally {
-    await file.close();
-  }
-}
-
-async function writeIntent(io: Io, dir: string, intent: Intent): Promise<void> {
-  const lsn = intent.lsn;
-  const path = join(dir, TRUNCATE_INTENT_NAME);
-  const tempPath = path + SEGMENT_TEMP_SUFFIX;
-  const file = await io.openFile(tempPath, { create: true, direct: 'off', readOnly: false });
-  try {
-    const block = io.allocAligned(file.alignmentBytes, file.alignmentBytes);
-    const view = new DataView(block.arrayBuffer);
-    view.setUint32(0, INTENT_MAGIC, true);
-    view.setUint32(8, lsn % 0x1_0000_0000, true);
-    view.setUint32(12, Math.floor(lsn / 0x1_0000_0000), true);
-    view.setUint32(16, intent.segmentIdFloor, true);
-    view.setUint32(INTENT_SIZE_BYTES - 4, crc32c(block.bytes.subarray(0, INTENT_SIZE_BYTES - 4)), true);
-    await file.truncate(0);
-    await file.write(block, 0, file.alignmentBytes, 0, true);
-  } finally {
-    await file.close();
-  }
-  await io.rename(tempPath, path);
-  await io.fsyncDir(dir);
-}
-
-async function readIntent(io: Io, path: string): Promise<Intent> {
-  const file = await io.openFile(path, { create: false, direct: 'off', readOnly: true });
-  try {
-    const block = io.allocAligned(file.alignmentBytes, file.alignmentBytes);
-    const gotBytes = await file.read(block, 0, file.alignmentBytes, 0);
-    const view = new DataView(block.arrayBuffer);
-    const lsn = view.getUint32(8, true) + view.getUint32(12, true) * 0x1_0000_0000;
-    const valid = gotBytes >= INTENT_SIZE_BYTES
-      && view.getUint32(0, true) === INTENT_MAGIC
-      && view.getUint32(INTENT_SIZE_BYTES - 4, true) === crc32c(block.bytes.subarray(0, INTENT_SIZE_BYTES - 4))
-      && lsn <= LSN_MAX;
-    // The intent is renamed into place only once durable, so a damaged one is damage, not a crash.
-    if (!valid) throw new WalCorruptionError(path, 0, 'truncation intent file is damaged');
-    return { lsn, segmentIdFloor: view.getUint32(16, true) };
-  } finally {
-    await file.close();
-  }
-}
-
-async function removeIntent(io: Io, dir: string): Promise<void> {
-  await io.unlink(join(dir, TRUNCATE_INTENT_NAME));
-  await io.fsyncDir(dir);
 }
 
 export function checkTruncateLsn(argument: string, lsn: unknown, min: number, max: number): number {

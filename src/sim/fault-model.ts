@@ -34,12 +34,23 @@ export interface FaultRates {
   syncEioP: number;
   /** After a failed sync, probability the kernel dropped the dirty data (else it stays dirty). */
   syncFailDropsP: number;
+  /**
+   * After a failed sync of a buffered file, probability the kernel kept the failed pages cached
+   * and marked them clean instead (Linux's behaviour): reads return data that is not on disk.
+   */
+  syncFailCleanP: number;
+  /** A read returns fewer bytes than asked (at least one sector) before the end of the file. */
+  shortReadP: number;
+  /** A read fails with EIO, transiently (the next read of the same bytes may succeed). */
+  readEioP: number;
   /** Tier 2: per torn sector, probability it holds random bytes instead of old or new ones. */
   garbageSectorP: number;
   /** Tier 2: per read, probability one bit of the returned bytes is flipped. */
   readBitFlipP: number;
   /** Tier 2: per write, probability it lands a few blocks away from where it was aimed. */
   misdirectedWriteP: number;
+  /** Tier 2: per garbage sector, probability it reads back as a medium error (EIO) until rewritten. */
+  unreadableSectorP: number;
 }
 
 /** Draws the rates of one run. Zero is on every menu so that some runs see no fault of a kind. */
@@ -57,15 +68,24 @@ export function drawFaultRates(rng: Prng, tier: FaultTier): FaultRates {
     writeEnospcP: rng.pick([0, 0, 0.005, 0.03]),
     syncEioP: rng.pick([0, 0, 0.005, 0.03]),
     syncFailDropsP: rng.pick([0, 0.5, 1]),
+    syncFailCleanP: 0,
+    shortReadP: 0,
+    readEioP: 0,
     garbageSectorP: 0,
     readBitFlipP: 0,
     misdirectedWriteP: 0,
+    unreadableSectorP: 0,
   };
   if (tier === 2) {
     rates.garbageSectorP = rng.pick([0, 0.1, 0.5]);
     rates.readBitFlipP = rng.pick([0, 0.001, 0.01]);
     rates.misdirectedWriteP = rng.pick([0, 0.001, 0.005]);
+    rates.unreadableSectorP = rng.pick([0, 0.5]);
   }
+  // Drawn last, so that the faults above keep the rates they had for a seed before these existed.
+  rates.syncFailCleanP = rng.pick([0, 0.5, 1]);
+  rates.shortReadP = rng.pick([0, 0, 0.05, 0.3]);
+  rates.readEioP = rng.pick([0, 0, 0.002, 0.01]);
   return rates;
 }
 
@@ -81,8 +101,12 @@ export function noFaults(alignmentBytes: number): FaultRates {
     writeEnospcP: 0,
     syncEioP: 0,
     syncFailDropsP: 0,
+    syncFailCleanP: 0,
+    shortReadP: 0,
+    readEioP: 0,
     garbageSectorP: 0,
     readBitFlipP: 0,
     misdirectedWriteP: 0,
+    unreadableSectorP: 0,
   };
 }

@@ -9,8 +9,10 @@
  *   front       [frontMin, frontMax]: where the recovered log may start. A truncateBefore that
  *               started raises frontMax to its LSN (records below may be gone after a crash); one
  *               that resolved raises frontMin to the log's new first LSN (they are gone);
- *   cut         a truncateAfter in flight: its LSN, and the appends made meanwhile ("limbo"),
- *               whose LSNs are not known until they are acknowledged or the cut resolves.
+ *   cut         a truncateAfter in flight: its LSN, and the appends made after the call
+ *               ("limbo"): they wait behind the cut and take LSNs from lsn + 1 once it resolves,
+ *               or continue the old log if it is refused. An acknowledgement of a limbo append
+ *               before either is a violation: the record would be one a later cut removes.
  *
  * After a crash (or a clean close) and a reopen, the recovered log R, from first LSN F to last
  * LSN E, must have frontMin ≤ F ≤ frontMax and match one outcome:
@@ -59,14 +61,22 @@ interface Outcome {
 
 export class Oracle {
   private log: Array<Uint8Array | undefined> = [];
+  /** The append behind each LSN of `log` made in this process (undefined for recovered ones). */
+  private entries: Array<AppendEntry | undefined> = [];
   private durableEnd = 0;
   private frontMin = 1;
   private frontMax = 1;
+  /** The highest LSN of a rejected truncateBefore since the last recovery (0 for none). */
+  private removedUpTo = 0;
   /** The highest LSN acknowledged in the current timeline, to check acknowledgement order. */
   private lastAckLsn = 0;
   private cut: Cut | null = null;
-  /** A truncateBefore or truncateAfter was called and has not settled: the workload starts one at a time. */
-  truncating = false;
+  /**
+   * A truncateBefore / a truncateAfter was called and has not settled. The workload runs at most
+   * one of each kind at a time; one may be queued behind the other.
+   */
+  truncatingBefore = false;
+  truncatingAfter = false;
   /** The last append made, which a sync made now covers. */
   lastEntry: AppendEntry | null = null;
   /** Tier 2 information: recoveries that lost acknowledged records, and how many records. */
@@ -89,6 +99,11 @@ export class Oracle {
     return this.cut !== null;
   }
 
+  /** A truncation of either kind is queued or running. */
+  get truncating(): boolean {
+    return this.truncatingBefore || this.truncatingAfter;
+  }
+
   /** Notes an append at call time. */
   noteAppend(payload: Uint8Array): AppendEntry {
     let entry: AppendEntry;
@@ -98,19 +113,18 @@ export class Oracle {
     } else {
       this.log.push(payload);
       entry = { payload, lsn: this.log.length };
+      this.entries[entry.lsn - 1] = entry;
     }
     this.lastEntry = entry;
     return entry;
   }
 
-  /**
-   * An append (or appendBatch of `entries`) resolved with LSNs firstLsn..lastLsn. Entries in
-   * limbo were written before the truncateAfter paused the writer, so they continue the old
-   * timeline, and so does every limbo entry before them.
-   */
+  /** An append (or appendBatch of `entries`) resolved with LSNs firstLsn..lastLsn. */
   acked(entries: readonly AppendEntry[], firstLsn: number, lastLsn: number): void {
     const last = entries[entries.length - 1]!;
-    if (last.lsn === 0) this.assignLimbo(last, lastLsn);
+    if (last.lsn === 0) {
+      throw new SimViolation(`an append made after truncateAfter(${this.cut?.lsn}) was called was acknowledged with LSN ${lastLsn} before the cut finished: the cut could remove it`);
+    }
     const want = `${entries[0]!.lsn}..${last.lsn}`;
     if (firstLsn !== entries[0]!.lsn || lastLsn !== last.lsn) throw new SimViolation(`append acknowledged with LSNs ${firstLsn}..${lastLsn}, but it was the append that must get LSNs ${want}`);
     if (lastLsn <= this.lastAckLsn) throw new SimViolation(`acknowledgement of LSN ${lastLsn} arrived after that of LSN ${this.lastAckLsn}`);
@@ -118,14 +132,28 @@ export class Oracle {
     if (lastLsn > this.durableEnd) this.durableEnd = lastLsn;
   }
 
-  private assignLimbo(entry: AppendEntry, lsn: number): void {
-    const limbo = this.cut!.limbo;
-    const index = limbo.indexOf(entry);
-    const wantLsn = this.log.length + 1 + index;
-    if (lsn !== wantLsn) throw new SimViolation(`append made during a truncateAfter acknowledged with LSN ${lsn} before the cut finished; it must continue the old log at LSN ${wantLsn}`);
-    for (const e of limbo.splice(0, index + 1)) {
-      this.log.push(e.payload);
-      e.lsn = this.log.length;
+  /**
+   * Appends rejected with WAL_ERR_NO_SPACE: they never got their LSNs, and every append made
+   * after them takes one LSN less (the writer only ever rejects the appends still waiting, in
+   * call order, so those after them were waiting too or came later).
+   */
+  rejectedNoSpace(entries: readonly AppendEntry[]): void {
+    for (const entry of entries) {
+      if (entry.lsn === 0) {
+        const limbo = this.cut?.limbo ?? [];
+        if (limbo.includes(entry)) throw new SimViolation('an append made after a truncateAfter was rejected for lack of space before the cut finished');
+        continue;
+      }
+      const index = entry.lsn - 1;
+      if (this.entries[index] !== entry) throw new SimViolation(`append of LSN ${entry.lsn} was rejected for lack of space, but the log no longer holds it there`);
+      if (entry.lsn <= this.durableEnd) throw new SimViolation(`append of LSN ${entry.lsn} was rejected for lack of space after it was acknowledged or recovered`);
+      this.log.splice(index, 1);
+      this.entries.splice(index, 1);
+      entry.lsn = 0;
+      for (let i = index; i < this.entries.length; i++) {
+        const later = this.entries[i];
+        if (later !== undefined) later.lsn = i + 1;
+      }
     }
   }
 
@@ -154,9 +182,17 @@ export class Oracle {
     if (lsn > this.frontMax) this.frontMax = lsn;
   }
 
+  /**
+   * A truncateBefore(lsn) was rejected (a directory fsync after an unlink failed): the segments
+   * it unlinked are gone from the log even so, so the log may start as far as `lsn` from now on.
+   */
+  truncateBeforeRejected(lsn: number): void {
+    if (lsn > this.removedUpTo) this.removedUpTo = lsn;
+  }
+
   /** A truncateBefore resolved and the log now starts at `firstLsn`. */
   truncateBeforeResolved(lsn: number, firstLsn: number): void {
-    const highest = Math.max(this.frontMin, lsn);
+    const highest = Math.max(this.frontMin, lsn, this.removedUpTo);
     if (firstLsn < this.frontMin || firstLsn > highest) {
       throw new SimViolation(`truncateBefore(${lsn}) left the log starting at LSN ${firstLsn}, outside [${this.frontMin}, ${highest}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : `records ≥ ${lsn} were removed`}`);
     }
@@ -174,11 +210,27 @@ export class Oracle {
     const cut = this.cut!;
     this.cut = null;
     this.log.length = cut.lsn;
+    this.entries.length = cut.lsn;
     this.durableEnd = cut.lsn;
     this.lastAckLsn = cut.lsn;
-    for (const e of cut.limbo) {
+    this.appendLimbo(cut.limbo);
+  }
+
+  /**
+   * The truncateAfter was refused once it was its turn (an earlier truncation moved the bounds):
+   * nothing was cut, and the limbo entries continue the old log in call order.
+   */
+  truncateAfterRefused(): void {
+    const cut = this.cut!;
+    this.cut = null;
+    this.appendLimbo(cut.limbo);
+  }
+
+  private appendLimbo(limbo: readonly AppendEntry[]): void {
+    for (const e of limbo) {
       this.log.push(e.payload);
       e.lsn = this.log.length;
+      this.entries[e.lsn - 1] = e;
     }
   }
 
@@ -240,12 +292,15 @@ export class Oracle {
     const next: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(firstLsn - 1);
     for (const r of records) next.push(outcome.payloadOf(r.lsn));
     this.log = next;
+    this.entries = [];
     this.durableEnd = endLsn;
     this.frontMin = firstLsn;
     this.frontMax = firstLsn;
+    this.removedUpTo = 0;
     this.lastAckLsn = 0;
     this.cut = null;
-    this.truncating = false;
+    this.truncatingBefore = false;
+    this.truncatingAfter = false;
     this.lastEntry = null;
   }
 }

@@ -11,8 +11,11 @@
  *     whether it is lost, applied, or torn at sector granularity (each sector old or new, or in
  *     tier 2 random bytes); writes between two size changes land in a random order.
  *
- * Directories themselves are durable once created (ringwal does not fsync the parent after
- * mkdir; docs/testing.md lists that as outside this model).
+ * A directory made by mkdirp is itself an entry of its parent: it survives a crash only once the
+ * parent was fsynced after it was made. A failed sync of a buffered file may leave the failed
+ * pages in the page cache marked clean (what Linux does): reads still see them, no later sync
+ * writes them, until the cache is dropped. In tier 2 a torn sector may read back as an error
+ * until it is written again.
  */
 import { dirname, basename } from 'node:path';
 import type { FaultRates } from './fault-model.js';
@@ -71,12 +74,27 @@ export class SimInode {
   current = new FileImage();
   durable = new FileImage();
   pending: PendingChange[] = [];
+  /** Tier 2: offsets of sectors of the medium that read back as errors until written again. */
+  readonly unreadableSectors = new Set<number>();
 
   constructor(readonly id: number) {}
 
-  write(offsetBytes: number, data: Uint8Array): void {
+  write(offsetBytes: number, data: Uint8Array, sectorBytes: number): void {
     this.current.write(offsetBytes, data);
     this.pending.push({ kind: 'write', offsetBytes, data });
+    if (this.unreadableSectors.size === 0) return;
+    // A sector written whole is readable again.
+    const endBytes = offsetBytes + data.byteLength;
+    for (let sector = Math.ceil(offsetBytes / sectorBytes) * sectorBytes; sector + sectorBytes <= endBytes; sector += sectorBytes) this.unreadableSectors.delete(sector);
+  }
+
+  /** Whether a read of [offsetBytes, offsetBytes + lengthBytes) touches an unreadable sector. */
+  unreadable(offsetBytes: number, lengthBytes: number, sectorBytes: number): boolean {
+    if (this.unreadableSectors.size === 0) return false;
+    for (let sector = Math.floor(offsetBytes / sectorBytes) * sectorBytes; sector < offsetBytes + lengthBytes; sector += sectorBytes) {
+      if (this.unreadableSectors.has(sector)) return true;
+    }
+    return false;
   }
 
   resize(sizeBytes: number, shrink: boolean): void {
@@ -97,11 +115,31 @@ export class SimInode {
     this.current = this.durable.clone();
     this.pending = [];
   }
+
+  /**
+   * A failed sync after which the kernel kept the failed pages cached and marked them clean:
+   * reads still return them, but no later sync will ever write them.
+   */
+  markPendingClean(): void {
+    this.pending = [];
+  }
+
+  /** posix_fadvise(DONTNEED): clean cached pages go; reads see the medium plus what is still dirty. */
+  dropCleanPages(): void {
+    const image = this.durable.clone();
+    for (const change of this.pending) {
+      if (change.kind === 'write') image.write(change.offsetBytes, change.data);
+      else image.resize(change.sizeBytes, change.shrink);
+    }
+    this.current = image;
+  }
 }
 
 interface SimDirectory {
   current: Map<string, SimInode>;
   durable: Map<string, SimInode>;
+  /** The directory's own entry in its parent is durable (the parent was fsynced after mkdir). */
+  durableInParent: boolean;
 }
 
 /** Counts of what the disk did, for reports and for the tier-2 information line. */
@@ -128,11 +166,16 @@ export class SimDisk {
     this.rng = rng;
   }
 
-  mkdirp(dir: string): void {
+  /** Creates `dir` and its missing parents; returns the directories created, outermost first. */
+  mkdirp(dir: string): string[] {
+    const created: string[] = [];
     for (let d = dir; !this.dirs.has(d); d = dirname(d)) {
-      this.dirs.set(d, { current: new Map(), durable: new Map() });
+      // The root has no parent to fsync: it is always there.
+      this.dirs.set(d, { current: new Map(), durable: new Map(), durableInParent: dirname(d) === d });
+      created.unshift(d);
       if (dirname(d) === d) break;
     }
+    return created;
   }
 
   hasDir(dir: string): boolean {
@@ -175,6 +218,7 @@ export class SimDisk {
     const d = this.dirs.get(dir);
     if (d === undefined) return false;
     d.durable = new Map(d.current);
+    for (const [path, child] of this.dirs) if (path !== dir && dirname(path) === dir) child.durableInParent = true;
     return true;
   }
 
@@ -196,7 +240,7 @@ export class SimDisk {
 
   /** Places a file with exactly these bytes, durable and linked: how the fuzzer plants damage. */
   putFile(path: string, bytes: Uint8Array): void {
-    this.mkdirp(dirname(path));
+    for (const d of this.mkdirp(dirname(path))) this.dirs.get(d)!.durableInParent = true;
     const inode = this.create(path)!;
     inode.durable.write(0, bytes);
     inode.current = inode.durable.clone();
@@ -223,6 +267,12 @@ export class SimDisk {
   crash(): void {
     this.stats.crashes += 1;
     this.locks.clear();
+    // A directory whose entry never reached its parent is gone, with everything below it.
+    for (const [path, d] of [...this.dirs]) {
+      if (d.durableInParent || !this.dirs.has(path)) continue;
+      for (const other of [...this.dirs.keys()]) if (other === path || other.startsWith(`${path}/`)) this.dirs.delete(other);
+      this.stats.revertedDirEntries += 1;
+    }
     const survivors = new Set<SimInode>();
     for (const d of this.dirs.values()) {
       for (const [name, inode] of d.current) if (d.durable.get(name) !== inode) this.stats.revertedDirEntries += 1;
@@ -249,7 +299,7 @@ export class SimDisk {
         run[k] = run[j]!;
         run[j] = t;
       }
-      for (const w of run) if (w.kind === 'write') this.crashWrite(image, w.offsetBytes, w.data);
+      for (const w of run) if (w.kind === 'write') this.crashWrite(image, w.offsetBytes, w.data, inode.unreadableSectors);
       if (runEnd < changes.length) {
         const resize = changes[runEnd]!;
         // A size change is metadata of its own: it may or may not have been committed.
@@ -263,7 +313,7 @@ export class SimDisk {
     inode.pending = [];
   }
 
-  private crashWrite(image: FileImage, offsetBytes: number, data: Uint8Array): void {
+  private crashWrite(image: FileImage, offsetBytes: number, data: Uint8Array, unreadable: Set<number>): void {
     const r = this.rates;
     const endBytes = offsetBytes + data.byteLength;
     const draw = this.rng.u32() / 0x1_0000_0000;
@@ -289,6 +339,8 @@ export class SimDisk {
         const garbage = new Uint8Array(to - from);
         this.rng.fill(garbage);
         image.write(from, garbage);
+        // Many drives report an interrupted sector write as a medium error when it is read.
+        if (this.rng.chance(r.unreadableSectorP)) unreadable.add(s);
       } else if (choice === 1) {
         image.write(from, data.subarray(from - offsetBytes, to - offsetBytes));
       }

@@ -22,7 +22,7 @@ import type { SimDisk, SimInode } from './sim-disk.js';
 import type { TraceHash } from './trace-hash.js';
 
 /** Trace event kinds, one per request type. */
-const Ev = { OPEN: 1, WRITE: 2, READ: 3, SYNC: 4, SIZE: 5, TRUNCATE: 6, ALLOCATE: 7, CLOSE: 8, LOCK: 9, UNLOCK: 10, MKDIR: 11, LIST: 12, RENAME: 13, UNLINK: 14, FSYNC_DIR: 15, FAIL: 16 } as const;
+const Ev = { OPEN: 1, WRITE: 2, READ: 3, SYNC: 4, SIZE: 5, TRUNCATE: 6, ALLOCATE: 7, CLOSE: 8, LOCK: 9, UNLOCK: 10, MKDIR: 11, LIST: 12, RENAME: 13, UNLINK: 14, FSYNC_DIR: 15, FAIL: 16, DROP_CACHE: 17 } as const;
 
 /** Completions a due crash may wait for unsynced data before it happens anyway. */
 const CRASH_POSTPONE_TURNS_MAX = 64;
@@ -46,9 +46,14 @@ export interface SimIoStats {
   completions: number;
   writeFailures: number;
   syncFailures: number;
+  readFailures: number;
+  shortReads: number;
   bitFlips: number;
   misdirectedWrites: number;
 }
+
+/** The errno values the simulated disk injects: in tier 1, any other in an error is a ringwal bug. */
+export const INJECTED_ERRNOS: ReadonlySet<string> = new Set(['EIO', 'ENOSPC']);
 
 interface Request {
   /** Runs when the scheduler picks the request: performs what is left and settles the promise. */
@@ -59,7 +64,7 @@ export class SimIo implements Io {
   readonly backend = 'sim' as const;
   readonly syncMethod: SyncMethod = 'linked-fdatasync';
   readonly disk: SimDisk;
-  readonly stats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, bitFlips: 0, misdirectedWrites: 0 };
+  readonly stats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, readFailures: 0, shortReads: 0, bitFlips: 0, misdirectedWrites: 0 };
   /** Invariant violations by the caller (unaligned direct I/O, I/O on a closed file): ringwal bugs. */
   readonly assertionFailures: string[] = [];
   private readonly rng: Prng;
@@ -67,7 +72,7 @@ export class SimIo implements Io {
   private readonly options: SimIoOptions;
   private readonly queue: Request[] = [];
   private readonly openFiles = new Set<SimFile>();
-  private readonly injected = new WeakMap<object, 'write' | 'sync'>();
+  private readonly injected = new WeakMap<object, FailureKind>();
   private idleTurns = 0;
   private crashPostponedTurns = 0;
   private state: 'running' | 'crashed' | 'stopped' = 'running';
@@ -94,9 +99,9 @@ export class SimIo implements Io {
     return [...this.openFiles].map((f) => f.path);
   }
 
-  /** Write and sync failures handed to the caller so far in this process. */
+  /** Write, sync and read failures handed to the caller so far in this process. */
   get failuresDelivered(): number {
-    return this.stats.writeFailures + this.stats.syncFailures;
+    return this.stats.writeFailures + this.stats.syncFailures + this.stats.readFailures;
   }
 
   /** The workload calls this when it makes progress without I/O, so waiting is not taken for a hang. */
@@ -181,6 +186,7 @@ export class SimIo implements Io {
             const kind = this.injected.get(err as object);
             if (kind === 'write') this.stats.writeFailures += 1;
             else if (kind === 'sync') this.stats.syncFailures += 1;
+            else if (kind === 'read') this.stats.readFailures += 1;
             reject(err);
             return;
           }
@@ -196,7 +202,7 @@ export class SimIo implements Io {
    * @internal A failure injected into a write or a sync, traced now and counted when delivered:
    * the check that nothing is acknowledged after a failure needs the moment the caller learns it.
    */
-  fail(kind: 'write' | 'sync', errno: string, syscall: string, path: string): WalIoError {
+  fail(kind: FailureKind, errno: string, syscall: string, path: string): WalIoError {
     this.trace.event(Ev.FAIL);
     this.trace.mixString(errno);
     const err = new WalIoError(errno, syscall, path);
@@ -287,8 +293,8 @@ export class SimIo implements Io {
 
   mkdirp(dir: string): Promise<void> {
     return this.request(() => {
-      this.disk.mkdirp(dir);
-      this.traceEvent(Ev.MKDIR);
+      const created = this.disk.mkdirp(dir);
+      this.traceEvent(Ev.MKDIR, created.length);
     });
   }
 
@@ -330,8 +336,15 @@ export class SimIo implements Io {
   }
 }
 
+type FailureKind = 'write' | 'sync' | 'read';
+
 export class SimFile implements IoFile {
+  readonly syncMethod: SyncMethod = 'linked-fdatasync';
   private closed = false;
+  private closing: Promise<void> = Promise.resolve();
+  /** Requests of this file not yet completed: close() waits for them, as the native file does. */
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
 
   constructor(
     private readonly io: SimIo,
@@ -381,15 +394,29 @@ export class SimFile implements IoFile {
       }
       // The caller may reuse its buffer once the promise settles, not before; copy now anyway,
       // since the change must stay as it was submitted until a crash decides its fate.
-      inode.write(atBytes, buffer.bytes.slice(bufferOffsetBytes, bufferOffsetBytes + lengthBytes));
+      inode.write(atBytes, buffer.bytes.slice(bufferOffsetBytes, bufferOffsetBytes + lengthBytes), rates.sectorBytes);
       // An EIO write may have reached the medium in part: its change stays pending for the crash.
       if (eio) failure = io.fail('write', 'EIO', 'write', this.path);
     }
     io.traceEvent(Ev.WRITE, inode.id, fileOffsetBytes, lengthBytes, durable ? 1 : 0, fileOffsetBytes >= this.alignmentBytes ? native.crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes), 0) : 0);
-    return io.enqueue(() => {
+    return this.track(io.enqueue(() => {
       if (failure !== null) throw failure;
       if (durable) this.syncOrFail('fdatasync');
-    });
+    }));
+  }
+
+  /** Counts a request of this file until it settles. */
+  private track<T>(request: Promise<T>): Promise<T> {
+    this.inFlight += 1;
+    const done = (): void => {
+      this.inFlight -= 1;
+      if (this.inFlight > 0) return;
+      const waiters = this.idle;
+      this.idle = [];
+      for (const resolve of waiters) resolve();
+    };
+    request.then(done, done);
+    return request;
   }
 
   /** The sync half of a durable write, or a datasync: fails by the PRNG, fsyncgate-style. */
@@ -397,8 +424,10 @@ export class SimFile implements IoFile {
     const io = this.io;
     const rates = io.disk.rates;
     if (io.draw(rates.syncEioP)) {
-      // After a failed fsync Linux may have dropped the dirty pages or kept them dirty.
-      if (io.draw(rates.syncFailDropsP)) this.inode.dropPending();
+      // After a failed fsync Linux may have dropped the dirty pages, kept them dirty, or (page
+      // cache only) kept them cached and marked clean, so that reads return what is not on disk.
+      if (!this.direct && io.draw(rates.syncFailCleanP)) this.inode.markPendingClean();
+      else if (io.draw(rates.syncFailDropsP)) this.inode.dropPending();
       throw io.fail('sync', 'EIO', syscall, this.path);
     }
     this.inode.sync();
@@ -409,9 +438,22 @@ export class SimFile implements IoFile {
     if (bad !== null) return Promise.reject(bad);
     const io = this.io;
     const inode = this.inode;
-    return io.enqueue(() => {
+    return this.track(io.enqueue(() => {
       const image = inode.current;
-      const gotBytes = Math.max(0, Math.min(lengthBytes, image.sizeBytes - fileOffsetBytes));
+      const rates = io.disk.rates;
+      const availableBytes = Math.max(0, Math.min(lengthBytes, image.sizeBytes - fileOffsetBytes));
+      // Faults are drawn in a fixed order, so a seed decides them whatever the outcome.
+      const eio = io.draw(rates.readEioP);
+      const short = io.draw(rates.shortReadP);
+      if (availableBytes > 0 && inode.unreadable(fileOffsetBytes, availableBytes, rates.sectorBytes)) throw io.fail('read', 'EIO', 'read', this.path);
+      if (eio) throw io.fail('read', 'EIO', 'read', this.path);
+      let gotBytes = availableBytes;
+      // A short read before the end of the file: at least one unit, and on the block grid for O_DIRECT.
+      const unitBytes = this.direct ? this.alignmentBytes : 1;
+      if (short && availableBytes > unitBytes) {
+        io.stats.shortReads += 1;
+        gotBytes = unitBytes * (1 + io.drawBelow(Math.floor((availableBytes - 1) / unitBytes)));
+      }
       if (gotBytes > 0) buffer.bytes.set(image.bytes.subarray(fileOffsetBytes, fileOffsetBytes + gotBytes), bufferOffsetBytes);
       if (gotBytes > 0 && io.draw(io.disk.rates.readBitFlipP)) {
         // A latent sector error the drive did not catch: one bit of this read is wrong.
@@ -421,15 +463,23 @@ export class SimFile implements IoFile {
       }
       io.traceEvent(Ev.READ, inode.id, fileOffsetBytes, gotBytes);
       return gotBytes;
-    });
+    }));
   }
 
   datasync(): Promise<void> {
     if (this.closed) return Promise.reject(this.io.assertionFailed(`datasync on a closed file: ${this.path}`));
-    return this.io.enqueue(() => {
+    return this.track(this.io.enqueue(() => {
       this.syncOrFail('fdatasync');
       this.io.traceEvent(Ev.SYNC, this.inode.id);
-    });
+    }));
+  }
+
+  dropCache(): Promise<void> {
+    if (this.closed) return Promise.reject(this.io.assertionFailed(`dropCache on a closed file: ${this.path}`));
+    return this.track(this.io.enqueue(() => {
+      if (!this.direct) this.inode.dropCleanPages();
+      this.io.traceEvent(Ev.DROP_CACHE, this.inode.id);
+    }));
   }
 
   sizeBytes(): Promise<number> {
@@ -462,12 +512,17 @@ export class SimFile implements IoFile {
   }
 
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed) return this.closing;
     this.closed = true;
-    return this.io.enqueue(() => {
-      this.io.forget(this);
-      this.io.traceEvent(Ev.CLOSE, this.inode.id);
-    });
+    const idle = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.idle.push(resolve));
+    this.closing = idle.then(() =>
+      this.io.enqueue(() => {
+        this.io.forget(this);
+        this.io.traceEvent(Ev.CLOSE, this.inode.id);
+      }),
+    );
+    return this.closing;
   }
+
 }
 

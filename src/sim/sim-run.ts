@@ -8,7 +8,7 @@
 import { WalError, WalIoError } from '../errors.js';
 import { Wal } from '../writer/wal.js';
 import { drawFaultRates, type FaultRates, type FaultTier } from './fault-model.js';
-import { Oracle, SimViolation, type RecoveredRecord } from './oracle.js';
+import { Oracle, SimViolation, sameBytes, type RecoveredRecord } from './oracle.js';
 import { Prng } from './prng.js';
 import { SimDisk, type DiskStats } from './sim-disk.js';
 import { SimIo, type SimIoStats } from './sim-io.js';
@@ -82,11 +82,13 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
   // Small segments so most runs roll over several times; preallocation on in some runs only,
   // since zero-filling every 64 KiB segment is the slow part of a simulated run.
   const preallocate = workRng.chance(0.3);
-  // The double-write buffer in half the runs, in either mode.
-  const doubleWriteBuffer = workRng.chance(0.5) ? ('off' as const) : workRng.chance(0.5) ? ('buffered' as const) : ('direct' as const);
+  // The double-write buffer in half the runs; those runs switch its mode between processes, so a
+  // copy made by one process meets a log another process ran with the DWB off (or the other mode).
+  const dwbRun = workRng.chance(0.5);
+  const sealedFiles = new Map<string, Uint8Array>();
   const trace = new TraceHash();
   const oracle = new Oracle(options.tier);
-  const ioStats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, bitFlips: 0, misdirectedWrites: 0 };
+  const ioStats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, readFailures: 0, shortReads: 0, bitFlips: 0, misdirectedWrites: 0 };
   const result: RunResult = {
     seed,
     tier: options.tier,
@@ -112,7 +114,8 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
     for (let cycle = 0; cycle < options.cycles; cycle++) {
       // After several opens failed on injected faults, let one through: the run must progress.
       const faultFree = failedOpens >= OPEN_ATTEMPTS_MAX;
-      const ending = await runProcess(cycle, { disk, rng: schedulerRng, workRng, trace, oracle, options, faultFree, directIo, preallocate, doubleWriteBuffer, previous, result, ioStats });
+      const doubleWriteBuffer = !dwbRun ? ('off' as const) : workRng.pick(['off', 'buffered', 'direct'] as const);
+      const ending = await runProcess(cycle, { disk, rng: schedulerRng, workRng, trace, oracle, options, faultFree, directIo, preallocate, doubleWriteBuffer, previous, result, ioStats, sealedFiles });
       trace.event(100);
       trace.mix(['crashed', 'closed', 'openFailed', 'typedError'].indexOf(ending));
       failedOpens = ending === 'openFailed' ? failedOpens + 1 : 0;
@@ -142,6 +145,8 @@ interface ProcessInit {
   directIo: 'off' | 'auto';
   preallocate: boolean;
   doubleWriteBuffer: 'off' | 'buffered' | 'direct';
+  /** Every segment handed to onSegmentSealed, with its bytes then: a sealed file never changes. */
+  sealedFiles: Map<string, Uint8Array>;
   previous: Ending | null;
   result: RunResult;
   ioStats: SimIoStats;
@@ -200,8 +205,34 @@ function accumulate(into: SimIoStats, from: SimIoStats): void {
   into.completions += from.completions;
   into.writeFailures += from.writeFailures;
   into.syncFailures += from.syncFailures;
+  into.readFailures += from.readFailures;
+  into.shortReads += from.shortReads;
   into.bitFlips += from.bitFlips;
   into.misdirectedWrites += from.misdirectedWrites;
+}
+
+/** The hook ran: the file's bytes now are what it must hold for as long as it exists. */
+function noteSealed(init: ProcessInit, path: string, violation: (err: unknown) => void): void {
+  const inode = init.disk.lookup(path);
+  if (inode === undefined) {
+    violation(new SimViolation(`onSegmentSealed named ${path}, which does not exist`));
+    return;
+  }
+  const bytes = inode.current.bytes.slice(0, inode.current.sizeBytes);
+  const earlier = init.sealedFiles.get(path);
+  if (earlier !== undefined && !sameBytes(earlier, bytes)) violation(new SimViolation(`onSegmentSealed named ${path} twice, with different bytes`));
+  init.sealedFiles.set(path, bytes);
+}
+
+/** A sealed segment is never written again: every one handed to the hook that still exists is unchanged. */
+function checkSealedFiles(init: ProcessInit): void {
+  // Tier 2 may damage any file (a misdirected write, a garbage sector of a torn write).
+  if (init.options.tier === 2) return;
+  for (const [path, bytes] of init.sealedFiles) {
+    const inode = init.disk.lookup(path);
+    if (inode === undefined) continue;
+    if (!sameBytes(inode.current.bytes.subarray(0, inode.current.sizeBytes), bytes)) throw new SimViolation(`${path} changed after onSegmentSealed was handed it`);
+  }
 }
 
 async function readAll(wal: Wal): Promise<RecoveredRecord[]> {
@@ -215,7 +246,15 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
   const tier = options.tier;
   let wal: Wal;
   try {
-    wal = await Wal.open(WAL_DIR, { io, batchBytesMax: BATCH_BYTES, directIo: init.directIo, segmentSizeBytes: SEGMENT_BYTES, preallocate: init.preallocate, doubleWriteBuffer: init.doubleWriteBuffer });
+    wal = await Wal.open(WAL_DIR, {
+      io,
+      batchBytesMax: BATCH_BYTES,
+      directIo: init.directIo,
+      segmentSizeBytes: SEGMENT_BYTES,
+      preallocate: init.preallocate,
+      doubleWriteBuffer: init.doubleWriteBuffer,
+      onSegmentSealed: (info) => noteSealed(init, info.path, violation),
+    });
   } catch (err) {
     if (io.crashed) return 'crashed';
     if (!(err instanceof WalError)) throw new SimViolation(`open failed with an untyped error: ${String((err as Error)?.stack ?? err)}`);
@@ -229,11 +268,17 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     result.typedErrorSample ??= `${err.code}: ${err.message}`;
     return 'typedError';
   }
+  checkSealedFiles(init);
   let records: RecoveredRecord[];
   try {
     records = await readAll(wal);
   } catch (err) {
     if (io.crashed) return 'crashed';
+    // A read the disk failed on purpose: an operating error, as at open.
+    if (tier === 1 && err instanceof WalIoError && io.stats.readFailures > 0) {
+      await wal.close().catch(() => undefined);
+      return 'openFailed';
+    }
     if (tier === 2 && err instanceof WalError) {
       result.typedErrors += 1;
       result.typedErrorSample ??= `${err.code}: ${err.message}`;
@@ -282,8 +327,10 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
   const opCount = workRng.between(1, options.opsMax);
   for (let i = 0; i < opCount; i++) {
     if (io.crashed) return 'crashed';
-    // After a failure the log refuses everything; the process closes (or crashes) and reopens.
-    if (io.failuresDelivered > 0) break;
+    // After a failed write or sync the log refuses everything; the process closes (or crashes)
+    // and reopens. Other failures (a segment that could not be made for lack of space, a failed
+    // directory fsync of a removal, a failed read) leave the log running, and the workload goes on.
+    if (ctx.logFailed()) break;
     await drawOp(workRng, ops).run(ctx);
   }
   if (io.crashed) return 'crashed';

@@ -8,12 +8,12 @@
  * join one batch, and `ctx.track` keeps the promises so that `settle` and close can wait for
  * them. Every rejection must be a WalError; in tier 1 it must also follow an injected fault.
  */
-import { WalError } from '../errors.js';
+import { WalDurabilityLostError, WalError, WalNoSpaceError } from '../errors.js';
 import type { Wal } from '../writer/wal.js';
 import { parseSegmentFileName } from '../segment/segment-file.js';
 import { Oracle, SimViolation, sameBytes, type AppendEntry } from './oracle.js';
 import type { Prng } from './prng.js';
-import type { SimIo } from './sim-io.js';
+import { INJECTED_ERRNOS, type SimIo } from './sim-io.js';
 
 export interface WorkloadContext {
   readonly rng: Prng;
@@ -54,6 +54,25 @@ export function drawPayload(rng: Prng): Uint8Array {
   return payload;
 }
 
+/**
+ * The errno an error carries (through a WalDurabilityLostError's cause too), or undefined: in
+ * tier 1 it must be one the simulated disk injects (EIO, ENOSPC), never ENOENT or EBADF, which
+ * would mean ringwal lost track of its own files.
+ */
+function errnoOf(err: unknown): string | undefined {
+  const inner = err instanceof WalDurabilityLostError ? (err as Error).cause : err;
+  return inner instanceof WalError && 'errno' in inner ? String(inner.errno) : undefined;
+}
+
+/** Why a typed error cannot be a tier-1 answer, or null. */
+function tierOneObjection(ctx: WorkloadContext, err: WalError): string | null {
+  if (ctx.oracle.tier !== 1) return null;
+  if (ctx.io.failuresDelivered === 0) return `${err.code} although no fault was injected`;
+  const errno = errnoOf(err);
+  if (errno !== undefined && !INJECTED_ERRNOS.has(errno)) return `${err.code} with errno ${errno}, which the disk never injects`;
+  return null;
+}
+
 /** A rejection is acceptable only as a typed error, and in tier 1 only after an injected fault. */
 export function checkRejection(ctx: WorkloadContext, what: string, err: unknown): void {
   if (!ctx.alive()) return;
@@ -63,8 +82,32 @@ export function checkRejection(ctx: WorkloadContext, what: string, err: unknown)
   }
   // Tier-2 damage persists across processes (a misdirected write of an earlier one, a latent
   // sector error), so there any typed error is an acceptable answer.
-  if (ctx.oracle.tier === 1 && ctx.io.failuresDelivered === 0) ctx.violation(new SimViolation(`${what} rejected with ${err.code} although no fault was injected: ${err.message}`));
+  const objection = tierOneObjection(ctx, err);
+  if (objection !== null) ctx.violation(new SimViolation(`${what} rejected with ${objection}: ${err.message}`));
   if (err.code === 'WAL_ERR_IO' || err.code === 'WAL_ERR_DURABILITY_LOST') ctx.markLogFailed();
+}
+
+/**
+ * An append (or appendBatch) rejected: for lack of space the log goes on and the rejected
+ * records leave the timeline; any other typed error follows an injected fault.
+ */
+function checkAppendRejection(ctx: WorkloadContext, what: string, err: unknown, entries: readonly AppendEntry[]): void {
+  checkRejection(ctx, what, err);
+  if (!ctx.alive() || !(err instanceof WalNoSpaceError)) return;
+  const accepted = err.accepted === null ? 0 : err.accepted.lastLsn - err.accepted.firstLsn + 1;
+  if (accepted > 0 && (err.accepted!.firstLsn !== entries[0]!.lsn || accepted >= entries.length)) {
+    ctx.violation(new SimViolation(`${what} rejected for lack of space with LSNs ${err.accepted!.firstLsn}..${err.accepted!.lastLsn} accepted, which are not a proper prefix of the batch`));
+    return;
+  }
+  ctx.oracle.rejectedNoSpace(entries.slice(accepted));
+}
+
+/**
+ * The caller's buffer may be reused as soon as append returns: the workload scribbles over it,
+ * so a record that kept a reference instead of a copy shows up as wrong bytes.
+ */
+function reuse(buffer: Uint8Array): void {
+  buffer.fill(0x5a);
 }
 
 function checkAckAllowed(ctx: WorkloadContext, what: string): boolean {
@@ -83,12 +126,15 @@ function appendOne(ctx: WorkloadContext): void {
   const payload = drawPayload(ctx.rng);
   const entry = ctx.oracle.noteAppend(payload);
   const what = (): string => `append of LSN ${entry.lsn === 0 ? '(after a truncateAfter)' : entry.lsn}`;
+  const callerBuffer = payload.slice();
+  const appended = ctx.wal.append(callerBuffer);
+  reuse(callerBuffer);
   ctx.track(
-    ctx.wal.append(payload).then(
+    appended.then(
       (lsn) => {
         if (checkAckAllowed(ctx, what())) ctx.oracle.acked([entry], lsn, lsn);
       },
-      (err: unknown) => checkRejection(ctx, what(), err),
+      (err: unknown) => checkAppendRejection(ctx, what(), err, [entry]),
     ).catch((err: unknown) => ctx.violation(err)),
   );
 }
@@ -114,8 +160,8 @@ const INVALID_LSN_P = 0.1;
 function segmentStarts(ctx: WorkloadContext): number[] {
   const starts: number[] = [];
   for (const name of ctx.io.disk.list(ctx.wal.dir) ?? []) {
-    const lsn = parseSegmentFileName(name);
-    if (lsn !== undefined) starts.push(lsn);
+    const parsed = parseSegmentFileName(name);
+    if (parsed !== undefined) starts.push(parsed.firstLsn);
   }
   return starts.sort((a, b) => a - b);
 }
@@ -123,14 +169,20 @@ function segmentStarts(ctx: WorkloadContext): number[] {
 /** A failed truncateBefore leaves the writer as it was: the log is not failed. */
 function checkRemovalRejection(ctx: WorkloadContext, what: string, err: unknown): void {
   if (!ctx.alive()) return;
-  if (!(err instanceof WalError)) ctx.violation(new SimViolation(`${what} rejected with an untyped error: ${String((err as Error)?.stack ?? err)}`));
-  else if (ctx.oracle.tier === 1 && ctx.io.failuresDelivered === 0) ctx.violation(new SimViolation(`${what} rejected with ${err.code} although no fault was injected: ${err.message}`));
+  ctx.oracle.truncatingBefore = false;
+  if (!(err instanceof WalError)) {
+    ctx.violation(new SimViolation(`${what} rejected with an untyped error: ${String((err as Error)?.stack ?? err)}`));
+    return;
+  }
+  const objection = tierOneObjection(ctx, err);
+  if (objection !== null) ctx.violation(new SimViolation(`${what} rejected with ${objection}: ${err.message}`));
 }
 
 /** An invalid LSN must be refused with WAL_ERR_INVALID_ARGUMENT (or fail on an injected fault). */
-function checkInvalidRefusal(ctx: WorkloadContext, what: string, err: unknown): void {
+function checkInvalidRefusal(ctx: WorkloadContext, what: string, err: unknown, kind: 'before' | 'after'): void {
   if (!ctx.alive()) return;
-  ctx.oracle.truncating = false;
+  if (kind === 'before') ctx.oracle.truncatingBefore = false;
+  else ctx.oracle.truncatingAfter = false;
   if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT') return;
   // A log already failed refuses every call with WAL_ERR_DURABILITY_LOST before it looks at the
   // arguments; in tier 2 media damage (not only an injected I/O error) can have failed it.
@@ -155,6 +207,7 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
   const truncating = ctx.oracle.truncating;
   const truncationsBefore = ctx.truncationsStarted();
   const overlapped = (): boolean => truncating || ctx.truncationsStarted() !== truncationsBefore;
+  const readFailuresBefore = ctx.io.stats.readFailures;
   if (!truncating && durableLsn < view.durableEnd && ctx.io.failuresDelivered === 0) throw new SimViolation(`the log reports durable LSN ${durableLsn} but ${view.durableEnd} was acknowledged`);
   const fromLsn = ctx.rng.chance(0.5) ? undefined : ctx.rng.between(0, durableLsn + 2);
   const startLsn = Math.max(fromLsn ?? 1, firstLsn);
@@ -185,9 +238,11 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
     // close of the log under a reader that is still iterating (it stops with WAL_ERR_CLOSED).
     if (err instanceof WalError && (ctx.io.disk.rates.tier === 2 || overlapped())) return;
     if (err instanceof WalError && err.code === 'WAL_ERR_CLOSED') return;
+    // A read the disk failed on purpose while this reader ran stops it with that error.
+    if (err instanceof WalError && err.code === 'WAL_ERR_IO' && ctx.io.stats.readFailures > readFailuresBefore && tierOneObjection(ctx, err) === null) return;
     throw new SimViolation(`read from LSN ${startLsn} failed: ${String((err as Error)?.stack ?? err)}`);
   }
-  if (ctx.alive() && expectLsn <= durableLsn && ctx.io.failuresDelivered === 0 && !overlapped()) {
+  if (ctx.alive() && expectLsn <= durableLsn && ctx.io.stats.readFailures === readFailuresBefore && ctx.io.failuresDelivered === 0 && !overlapped()) {
     throw new SimViolation(`read from LSN ${startLsn} stopped before LSN ${expectLsn}, but LSNs up to ${durableLsn} were durable when it started`);
   }
 }
@@ -215,12 +270,15 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
         entries.push(ctx.oracle.noteAppend(payload));
       }
       const what = (): string => `appendBatch of LSNs ${entries[0]!.lsn}..${entries[count - 1]!.lsn}`;
+      const callerBuffers = payloads.map((p) => p.slice());
+      const appended = ctx.wal.appendBatch(callerBuffers);
+      for (const b of callerBuffers) reuse(b);
       ctx.track(
-        ctx.wal.appendBatch(payloads).then(
+        appended.then(
           (result) => {
             if (checkAckAllowed(ctx, what())) ctx.oracle.acked(entries, result.firstLsn, result.lastLsn);
           },
-          (err: unknown) => checkRejection(ctx, what(), err),
+          (err: unknown) => checkAppendRejection(ctx, what(), err, entries),
         ).catch((err: unknown) => ctx.violation(err)),
       );
     },
@@ -271,15 +329,16 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     name: 'truncateBefore',
     weight: 3,
     async run(ctx) {
-      if (ctx.oracle.truncating) return;
+      if (ctx.oracle.truncatingBefore) return;
       const wal = ctx.wal;
       const first = wal.firstLsn;
       const next = wal.nextLsn;
       if (ctx.rng.chance(INVALID_LSN_P)) {
-        const lsn = drawInvalidLsn(ctx.rng, 0, next, 0);
+        // Above the range only with no cut queued: while one is, the bound is the LSN space.
+        const lsn = drawInvalidLsn(ctx.rng, 0, ctx.oracle.cutInFlight ? Number.MAX_SAFE_INTEGER : next, INVALID_LSN_MARGIN);
         const what = `truncateBefore(${lsn}) with the log at ${first}..${next - 1}`;
-        ctx.oracle.truncating = true;
-        ctx.track(wal.truncateBefore(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err)));
+        ctx.oracle.truncatingBefore = true;
+        ctx.track(wal.truncateBefore(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err, 'before')));
         return;
       }
       // Mostly a checkpoint inside the log; sometimes below its start (a no-op) or at its end.
@@ -291,7 +350,9 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       const starts = segmentStarts(ctx);
       let reachMin = starts[0] ?? first;
       for (let i = 1; i < starts.length - 1; i++) if (starts[i]! <= lsn) reachMin = starts[i]!;
-      ctx.oracle.truncating = true;
+      // A cut queued ahead runs first and may replace or remove those segments.
+      const cutAhead = ctx.oracle.cutInFlight;
+      ctx.oracle.truncatingBefore = true;
       ctx.oracle.truncateBeforeStarted(lsn);
       ctx.noteTruncation();
       ctx.track(
@@ -299,20 +360,23 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
           (result) => {
             // Removing segments does not depend on the writer: it may finish after a failed append.
             if (!ctx.alive()) return;
-            ctx.oracle.truncating = false;
+            ctx.oracle.truncatingBefore = false;
             const firstAfter = wal.firstLsn;
             ctx.oracle.truncateBeforeResolved(lsn, firstAfter);
             const removed = result.segmentsRemoved;
             if (!Number.isSafeInteger(removed) || removed < 0 || (removed > 0) !== (firstAfter > first) || (removed > 0) !== (result.bytesRemoved > 0)) {
               throw new SimViolation(`${what} resolved with ${JSON.stringify(result)} and moved the first LSN to ${firstAfter}`);
             }
-            if (firstAfter < reachMin) throw new SimViolation(`${what} stopped at LSN ${firstAfter}, but the sealed segments up to ${reachMin} hold only records below ${lsn}`);
+            if (!cutAhead && firstAfter < reachMin) throw new SimViolation(`${what} stopped at LSN ${firstAfter}, but the sealed segments up to ${reachMin} hold only records below ${lsn}`);
             const startsAfter = segmentStarts(ctx);
             if (startsAfter[0] !== firstAfter) throw new SimViolation(`${what}: the log reports first LSN ${firstAfter} but its first segment file starts at ${startsAfter[0]}`);
             const removedFiles = starts.filter((s) => s < firstAfter).length;
-            if (removed < removedFiles) throw new SimViolation(`${what} reported ${removed} segments removed, but ${removedFiles} segment files below LSN ${firstAfter} are gone`);
+            if (!cutAhead && removed < removedFiles) throw new SimViolation(`${what} reported ${removed} segments removed, but ${removedFiles} segment files below LSN ${firstAfter} are gone`);
           },
-          (err: unknown) => checkRemovalRejection(ctx, what, err),
+          (err: unknown) => {
+            checkRemovalRejection(ctx, what, err);
+            if (ctx.alive()) ctx.oracle.truncateBeforeRejected(lsn);
+          },
         ).catch((err: unknown) => ctx.violation(err)),
       );
     },
@@ -321,33 +385,45 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     name: 'truncateAfter',
     weight: 2,
     async run(ctx) {
-      if (ctx.oracle.truncating) return;
+      if (ctx.oracle.truncatingAfter) return;
       const wal = ctx.wal;
       const first = wal.firstLsn;
       const durable = wal.durableLsn;
+      // A truncateBefore queued ahead may still move the first LSN: the cut is checked again then.
+      const removalAhead = ctx.oracle.truncatingBefore;
       if (ctx.rng.chance(INVALID_LSN_P)) {
         const lsn = drawInvalidLsn(ctx.rng, first - 1, wal.nextLsn - 1, INVALID_LSN_MARGIN);
         const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
-        ctx.oracle.truncating = true;
-        ctx.track(wal.truncateAfter(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err)));
+        ctx.oracle.truncatingAfter = true;
+        ctx.track(wal.truncateAfter(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err, 'after')));
         return;
       }
       // Mostly a few records back (a Raft conflict); sometimes the whole log, or nothing.
       const r = ctx.rng.below(10);
       const lsn = r === 0 ? first - 1 : r === 1 ? durable : Math.max(first - 1, durable - ctx.rng.between(0, 40));
       const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
-      ctx.oracle.truncating = true;
+      ctx.oracle.truncatingAfter = true;
       ctx.oracle.truncateAfterStarted(lsn);
       ctx.noteTruncation();
       ctx.track(
         wal.truncateAfter(lsn).then(
           () => {
             if (!checkAckAllowed(ctx, what)) return;
-            ctx.oracle.truncating = false;
+            ctx.oracle.truncatingAfter = false;
             ctx.oracle.truncateAfterResolved();
-            if (wal.durableLsn < lsn || wal.firstLsn !== first) throw new SimViolation(`${what} resolved with the log at ${wal.firstLsn}..${wal.durableLsn} durable`);
+            if (wal.durableLsn < lsn || (!removalAhead && wal.firstLsn !== first)) throw new SimViolation(`${what} resolved with the log at ${wal.firstLsn}..${wal.durableLsn} durable`);
           },
-          (err: unknown) => checkRejection(ctx, what, err),
+          (err: unknown) => {
+            if (!ctx.alive()) return;
+            // Refused at its turn: a truncateBefore ahead of it raised the first LSN above the
+            // cut, or appends it counted on were rejected for lack of space.
+            if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT' && (removalAhead || ctx.io.failuresDelivered > 0)) {
+              ctx.oracle.truncatingAfter = false;
+              ctx.oracle.truncateAfterRefused();
+              return;
+            }
+            checkRejection(ctx, what, err);
+          },
         ).catch((err: unknown) => ctx.violation(err)),
       );
     },

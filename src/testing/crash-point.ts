@@ -18,7 +18,10 @@ export type CrashPointName =
   | 'truncate-before.unlinked'
   | 'truncate-after.intent'
   | 'truncate-after.unlinked'
+  | 'truncate-after.reincarnated'
   | 'truncate-after.zeroed'
+  | 'truncate-after.copied'
+  | 'truncate-after.replaced'
   | 'truncate-after.cleared';
 
 export function crashPoint(name: CrashPointName): void {

@@ -12,9 +12,19 @@
  * the partly filled last block of a batch is copied to the start of the next buffer and written
  * again, in place, by the next batch (as PostgreSQL rewrites its partial WAL page).
  *
+ * An append that finds no room (full fill buffer, a rollover, a truncation ahead of it) waits in
+ * the queue, in call order, with a copy of its payload: the caller may reuse its buffer as soon
+ * as `append` returns. The queue is bounded by a count and by bytes.
+ *
  * A record never spans segments: when the next record does not fit the active segment, the
- * writer waits for its last batch to be durable, has the segment set roll over (seal, name the
- * prepared next segment), and continues there; appends made meanwhile wait in call order.
+ * writer waits for its last batch to be durable, has the segment set roll over (prepare, seal,
+ * name the next segment), and continues there. When the next segment cannot be made for lack of
+ * space, the appends waiting for it reject with WalNoSpaceError and the writer goes on: nothing
+ * was written, and the next append tries again.
+ *
+ * A truncateAfter puts a fence into the queue when it is called: appends made after the call
+ * wait behind it, without LSNs, until the cut is done; the fence is reached once everything
+ * before it is durable (docs/design.md, "Truncation", T1).
  *
  * One write is in flight at a time. The next batch shares the previous batch's last block, and
  * two writes in flight to one block could land in either order; one at a time also lets recovery
@@ -24,11 +34,12 @@
  * is failed: everything queued and every later call rejects with WalDurabilityLostError. Nothing
  * is retried.
  */
-import { WalDurabilityLostError, WalOverloadedError } from '../errors.js';
+import { WalCorruptionError, WalDurabilityLostError, WalNoSpaceError, WalOverloadedError } from '../errors.js';
 import { LSN_MAX, RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
 import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
-import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
 import type { SegmentSeal } from '../format/segment-header.js';
+import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
+import { writeCapacityBytes } from '../segment/segment-file.js';
 
 type Resolve = (value: unknown) => void;
 type Reject = (err: unknown) => void;
@@ -41,13 +52,33 @@ interface Waiter {
   value: unknown;
 }
 
-/** An append that found no room in the fill buffer, kept in call order. */
-interface Pending {
-  payload: Uint8Array | null;
-  meta: RecordMeta;
-  waiter: Waiter | null;
-  batchResult: BatchResult | null;
+/** A truncateAfter's place in the queue: appends behind it wait until the cut is done. */
+export interface Fence {
+  /** Resolves once everything queued before the fence is durable (or the writer failed). */
+  readonly reached: Promise<void>;
 }
+
+class QueueFence implements Fence {
+  readonly reached: Promise<void>;
+  isReached = false;
+  private resolveReached!: () => void;
+
+  constructor() {
+    this.reached = new Promise<void>((resolve) => (this.resolveReached = resolve));
+  }
+
+  markReached(): void {
+    if (this.isReached) return;
+    this.isReached = true;
+    this.resolveReached();
+  }
+}
+
+/** What waits in the queue, in call order. */
+type Queued =
+  | { kind: 'record'; payload: Uint8Array; meta: RecordMeta; waiter: Waiter | null; batchResult: BatchResult | null }
+  | { kind: 'sync'; waiter: Waiter }
+  | { kind: 'fence'; fence: QueueFence };
 
 export interface BatchResult {
   firstLsn: number;
@@ -76,6 +107,10 @@ export interface GroupCommitStats {
 export interface WriterTarget {
   file: IoFile;
   segmentId: number;
+  /** The segment's incarnation, which double-write copies name. */
+  incarnation: number;
+  /** The segment is sealed (it ends a log opened after a crash, or a cut): the next record rolls over. */
+  sealed: boolean;
   nextLsn: number;
   /** File offset where the next record goes (end of the recovered prefix). */
   endBytes: number;
@@ -83,31 +118,39 @@ export interface WriterTarget {
   lastRecordBytes: number;
 }
 
+export type DoubleWriteRecorder = (segmentId: number, incarnation: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>;
+
 export interface GroupCommitInit extends WriterTarget {
   io: Io;
   batchBytesMax: number;
   pendingAppendsMax: number;
+  pendingBytesMax: number;
   /** A record that would end beyond this offset goes to the next segment. */
   segmentSizeBytes: number;
-  /** Seals the active segment (all its records durable) and returns the next one. */
+  /**
+   * Seals the active segment (all its records durable) and returns the next one. Rejects with
+   * WalNoSpaceError, having changed nothing, when the next segment cannot be made for lack of space.
+   */
   roll: (seal: SegmentSeal) => Promise<WriterTarget>;
   /**
    * Makes a copy of the acknowledged prefix of the tail block durable before a batch rewrites
    * that block (the double-write buffer); null when it is off.
    */
-  doubleWrite: ((segmentId: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>) | null;
+  doubleWrite: DoubleWriteRecorder | null;
 }
 
 export class GroupCommit {
   private readonly io: Io;
   private file: IoFile;
   private segmentId: number;
+  private incarnation: number;
   private readonly segmentSizeBytes: number;
   private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
-  private readonly doubleWrite: GroupCommitInit['doubleWrite'];
+  private readonly doubleWrite: DoubleWriteRecorder | null;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly pendingAppendsMax: number;
+  private readonly pendingBytesMax: number;
   private readonly buffers: [AlignedBuffer, AlignedBuffer];
   private readonly ranges: Uint32Array;
   private readonly crcs: Uint32Array;
@@ -127,34 +170,38 @@ export class GroupCommit {
 
   private inFlight: Batch | null = null;
   private flushScheduled = false;
-  private readonly pending: Pending[] = [];
-  private pendingHead = 0;
+  private readonly queue: Queued[] = [];
+  private queueHead = 0;
+  /** Records waiting in the queue, and the bytes of their payload copies. */
+  private queuedRecords = 0;
+  private queuedBytes = 0;
+  /** Fences in the queue: while there is one, the LSN of a new append is not known yet. */
+  private queuedFences = 0;
 
   private nextLsnValue: number;
   private durableLsnValue: number;
   private durableEndBytesValue: number;
   private durableLastRecordBytes: number;
   private failure: unknown = null;
-  /** The next record does not fit the active segment: roll once the last batch is durable. */
-  private rollNeeded = false;
+  /** The next record does not fit the active segment (or it is sealed): roll once it is durable. */
+  private rollNeeded: boolean;
+  /** The active segment is sealed and takes no record: every append waits for a rollover. */
+  private activeSealed = false;
   private rolling = false;
-  /** Set by truncateAfter: nothing appended after the pause is encoded until it resumes the writer. */
-  private paused = false;
-  /** Queued appends made before the pause: they are still encoded and made durable first. */
-  private pauseExemptCount = 0;
-  private idleWaiters: Array<() => void> = [];
   private readonly statsValue: GroupCommitStats = { batches: 0, records: 0, recordBytes: 0, bytesWritten: 0, largestBatchRecords: 0 };
 
-  private constructor(init: GroupCommitInit, buffers: [AlignedBuffer, AlignedBuffer]) {
+  private constructor(init: GroupCommitInit, buffers: [AlignedBuffer, AlignedBuffer], tailBlock: AlignedBuffer | null) {
     this.io = init.io;
     this.file = init.file;
     this.segmentId = init.segmentId;
+    this.incarnation = init.incarnation;
     this.segmentSizeBytes = init.segmentSizeBytes;
     this.roll = init.roll;
     this.doubleWrite = init.doubleWrite;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.pendingAppendsMax = init.pendingAppendsMax;
+    this.pendingBytesMax = init.pendingBytesMax;
     this.buffers = buffers;
     this.fill = buffers[0];
     this.recordsPerBatchMax = Math.ceil(init.batchBytesMax / RECORD_HEADER_SIZE_BYTES);
@@ -164,109 +211,59 @@ export class GroupCommit {
     this.durableLsnValue = init.nextLsn - 1;
     this.durableEndBytesValue = init.endBytes;
     this.durableLastRecordBytes = init.lastRecordBytes;
-    this.fillFileOffsetBytes = Math.floor(init.endBytes / this.blockBytes) * this.blockBytes;
-    this.fillLengthBytes = init.endBytes - this.fillFileOffsetBytes;
-    this.fillTailBytes = this.fillLengthBytes;
-    this.fillLastRecordBytes = init.lastRecordBytes;
+    this.fillFileOffsetBytes = 0;
+    this.fillLengthBytes = 0;
+    this.rollNeeded = false;
+    this.setTarget(init, tailBlock);
   }
 
   /** Allocates both buffers and loads the partly filled last block, which the first batch rewrites. */
   static async create(init: GroupCommitInit): Promise<GroupCommit> {
     const block = init.file.alignmentBytes;
-    const capacityBytes = Math.ceil((init.batchBytesMax + block) / block) * block;
+    const capacityBytes = writeCapacityBytes(init.batchBytesMax, block);
     const buffers: [AlignedBuffer, AlignedBuffer] = [init.io.allocAligned(capacityBytes, block), init.io.allocAligned(capacityBytes, block)];
-    const writer = new GroupCommit(init, buffers);
-    await writer.loadTailBlock();
-    return writer;
+    const tail = await readTailBlock(init.io, init);
+    return new GroupCommit(init, buffers, tail);
   }
 
-  /** Reads the partly filled last block into the fill buffer: the next batch rewrites it. */
-  private async loadTailBlock(): Promise<void> {
-    const block = this.blockBytes;
-    if (this.fillLengthBytes === 0) return;
-    const gotBytes = await this.file.read(this.fill, 0, block, this.fillFileOffsetBytes);
-    if (gotBytes < this.fillLengthBytes) throw new Error(`${this.file.path}: tail block shorter than the recovered end`);
-    this.fill.bytes.fill(0, this.fillLengthBytes, block);
-  }
-
-  /** Moves the writer to a new position (after a rollover or a truncation). */
-  private setTarget(target: WriterTarget): void {
+  /**
+   * Moves the writer to `target` (after open, a rollover or a truncation). `tailBlock` holds the
+   * target's partly filled last block, read beforehand, so that no state changes before the I/O
+   * it depends on has succeeded.
+   */
+  private setTarget(target: WriterTarget, tailBlock: AlignedBuffer | null): void {
     this.file = target.file;
     this.segmentId = target.segmentId;
+    this.incarnation = target.incarnation;
     this.nextLsnValue = target.nextLsn;
     this.durableLsnValue = target.nextLsn - 1;
     this.durableEndBytesValue = target.endBytes;
     this.durableLastRecordBytes = target.lastRecordBytes;
     this.fill = this.buffers[0];
     this.fillFileOffsetBytes = Math.floor(target.endBytes / this.blockBytes) * this.blockBytes;
-    this.fillLengthBytes = target.endBytes - this.fillFileOffsetBytes;
+    this.fillLengthBytes = target.sealed ? 0 : target.endBytes - this.fillFileOffsetBytes;
     this.fillTailBytes = this.fillLengthBytes;
     this.fillLastRecordBytes = target.lastRecordBytes;
     this.fillRecordCount = 0;
     this.fillRecordBytes = 0;
-  }
-
-  /**
-   * Stops encoding new records and resolves once every record already encoded is durable.
-   * Appends keep queueing (in call order, without LSNs) until `resume`.
-   */
-  pause(): Promise<void> {
-    this.paused = true;
-    this.pauseExemptCount = this.pendingCount;
-    return new Promise<void>((resolve) => {
-      this.idleWaiters.push(resolve);
-      this.drainPending();
-      this.scheduleFlush();
-      this.notifyIdle();
-    });
-  }
-
-  /** Continues at `target` after a truncation; queued appends get the LSNs from there. */
-  async resume(target: WriterTarget): Promise<void> {
-    if (!this.paused || this.inFlight !== null || this.fillRecordCount !== 0) throw new Error('resume of a writer that is not paused and idle');
-    this.setTarget(target);
-    await this.loadTailBlock();
-    this.unpause();
-  }
-
-  /** Continues where the writer stopped (a truncation that changed nothing). */
-  unpause(): void {
-    if (!this.paused || this.pauseExemptCount !== 0) throw new Error('unpause of a writer that is not paused and idle');
-    this.paused = false;
-    this.drainPending();
-    this.scheduleFlush();
-  }
-
-  private notifyIdle(): void {
-    if (this.inFlight !== null || this.fillRecordCount !== 0 || this.rolling || this.pauseExemptCount !== 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  /** Rolls over once the last batch of the full segment is durable and nothing else is encoded. */
-  private maybeRoll(): void {
-    if (!this.rollNeeded || this.rolling || this.inFlight !== null || this.fillRecordCount !== 0 || this.failure !== null) return;
-    this.rolling = true;
-    const seal: SegmentSeal = { lastLsn: this.durableLsnValue, endBytes: this.durableEndBytesValue, lastRecordBytes: this.durableLastRecordBytes };
-    this.roll(seal).then(
-      (target) => {
-        this.rolling = false;
-        this.rollNeeded = false;
-        this.setTarget(target);
-        this.drainPending();
-        this.flush();
-        this.notifyIdle();
-      },
-      (err: unknown) => {
-        this.rolling = false;
-        this.fail(null, err);
-      },
-    );
+    this.activeSealed = target.sealed;
+    this.rollNeeded = target.sealed;
+    if (this.fillLengthBytes > 0) {
+      if (tailBlock === null) throw new Error('a target that ends inside a block needs its tail block');
+      this.fill.bytes.set(tailBlock.bytes.subarray(0, this.fillLengthBytes), 0);
+    }
   }
 
   get nextLsn(): number {
     return this.nextLsnValue;
+  }
+
+  /**
+   * The LSN the next append will get, counting the appends still queued; null while a fence is
+   * queued (a truncateAfter decides it).
+   */
+  get nextCallLsn(): number | null {
+    return this.queuedFences > 0 ? null : this.nextLsnValue + this.queuedRecords;
   }
 
   get durableLsn(): number {
@@ -282,8 +279,9 @@ export class GroupCommit {
     return this.failure;
   }
 
+  /** Appends waiting in the queue. */
   get pendingCount(): number {
-    return this.pending.length - this.pendingHead;
+    return this.queuedRecords;
   }
 
   /** Offset of the last durable record in the active segment (0 when none), for sealing. */
@@ -295,41 +293,74 @@ export class GroupCommit {
     return { ...this.statsValue };
   }
 
+  private get queueLength(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  private get idle(): boolean {
+    return this.inFlight === null && this.fillRecordCount === 0 && !this.rolling;
+  }
+
   /** Appends one record; the promise resolves to its LSN once it is durable. */
   append(payload: Uint8Array, meta: RecordMeta): Promise<number> {
     if (this.failure !== null) return Promise.reject(new WalDurabilityLostError(this.failure));
     return new Promise<number>((resolve, reject) => {
       const waiter: Waiter = { resolve: resolve as Resolve, reject, value: 0 };
-      if (this.pendingCount === 0 && this.tryEncode(payload, meta, waiter, null)) {
+      if (this.queueLength === 0 && this.tryEncode(payload, meta, waiter, null)) {
         this.scheduleFlush();
         return;
       }
-      if (this.pendingCount >= this.pendingAppendsMax) {
-        reject(new WalOverloadedError(this.pendingAppendsMax));
+      if (this.queuedRecords + 1 > this.pendingAppendsMax || this.queuedBytes + payload.byteLength > this.pendingBytesMax) {
+        reject(new WalOverloadedError(this.pendingAppendsMax, this.pendingBytesMax));
         return;
       }
-      this.pending.push({ payload, meta, waiter, batchResult: null });
+      // A copy (for a Buffer, slice() would be a view of the caller's memory).
+      this.enqueueRecord(new Uint8Array(payload), meta, waiter, null);
+      this.maybeRoll();
     });
   }
 
   /** Appends records with consecutive LSNs; resolves once the last (and so every one) is durable. */
   appendBatch(payloads: readonly Uint8Array[], meta: RecordMeta): Promise<BatchResult> {
     if (this.failure !== null) return Promise.reject(new WalDurabilityLostError(this.failure));
-    const waitingAfter = this.pendingCount + payloads.length;
-    if (waitingAfter > this.pendingAppendsMax + this.recordsPerBatchMax) {
-      return Promise.reject(new WalOverloadedError(this.pendingAppendsMax));
+    let totalBytes = 0;
+    for (const p of payloads) totalBytes += p.byteLength;
+    // Checked for the whole batch first, so a batch is never half refused. A batch may exceed
+    // the count by one batch's worth of records, since most of it is encoded at once.
+    if (this.queuedRecords + payloads.length > this.pendingAppendsMax + this.recordsPerBatchMax || this.queuedBytes + totalBytes > this.pendingBytesMax + this.batchBytesMax) {
+      return Promise.reject(new WalOverloadedError(this.pendingAppendsMax, this.pendingBytesMax));
     }
     return new Promise<BatchResult>((resolve, reject) => {
       const result: BatchResult = { firstLsn: 0, lastLsn: 0 };
       const last = payloads.length - 1;
-      for (let i = 0; i <= last; i++) {
+      let i = 0;
+      for (; i <= last; i++) {
         const waiter: Waiter | null = i === last ? { resolve: resolve as Resolve, reject, value: result } : null;
-        const payload = payloads[i]!;
-        if (this.pendingCount === 0 && this.tryEncode(payload, meta, waiter, result)) continue;
-        this.pending.push({ payload, meta, waiter, batchResult: result });
+        if (this.queueLength > 0 || !this.tryEncode(payloads[i]!, meta, waiter, result)) break;
+      }
+      if (i <= last) {
+        // The rest waits: copy it into one buffer so the caller may reuse its own at once.
+        let restBytes = 0;
+        for (let k = i; k <= last; k++) restBytes += payloads[k]!.byteLength;
+        const copy = new Uint8Array(restBytes);
+        let atBytes = 0;
+        for (let k = i; k <= last; k++) {
+          const p = payloads[k]!;
+          copy.set(p, atBytes);
+          const waiter: Waiter | null = k === last ? { resolve: resolve as Resolve, reject, value: result } : null;
+          this.enqueueRecord(copy.subarray(atBytes, atBytes + p.byteLength), meta, waiter, result);
+          atBytes += p.byteLength;
+        }
+        this.maybeRoll();
       }
       this.scheduleFlush();
     });
+  }
+
+  private enqueueRecord(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): void {
+    this.queue.push({ kind: 'record', payload, meta, waiter, batchResult });
+    this.queuedRecords += 1;
+    this.queuedBytes += payload.byteLength;
   }
 
   /** Resolves once every record appended before this call is durable. */
@@ -337,24 +368,136 @@ export class GroupCommit {
     if (this.failure !== null) return Promise.reject(new WalDurabilityLostError(this.failure));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve: resolve as Resolve, reject, value: undefined };
-      if (this.pendingCount > 0) this.pending.push({ payload: null, meta: DEFAULT_META, waiter, batchResult: null });
-      else if (this.fillRecordCount > 0) this.fillWaiters.push(waiter);
-      else if (this.inFlight !== null) this.inFlight.waiters.push(waiter);
-      else resolve(undefined);
+      if (this.queueLength > 0) this.queue.push({ kind: 'sync', waiter });
+      else this.waitForEncoded(waiter);
     });
+  }
+
+  /** Attaches a sync to the batch holding the last record encoded so far, or resolves it. */
+  private waitForEncoded(waiter: Waiter): void {
+    if (this.fillRecordCount > 0) this.fillWaiters.push(waiter);
+    else if (this.inFlight !== null) this.inFlight.waiters.push(waiter);
+    else waiter.resolve(undefined);
+  }
+
+  /**
+   * T1: a fence in call order. Every append made after this call waits behind it; the fence is
+   * reached once everything before it is durable. The caller must pass it (passFence) or fail
+   * the writer (poison).
+   */
+  fence(): Fence {
+    const fence = new QueueFence();
+    this.queue.push({ kind: 'fence', fence });
+    this.queuedFences += 1;
+    this.drainQueue();
+    this.scheduleFlush();
+    this.checkFence();
+    return fence;
+  }
+
+  /**
+   * Lets the appends behind `fence` go on: at `target` (where a truncation left the log) or, with
+   * null, where the writer stopped. The target's tail block is read before anything changes; if
+   * that read fails the writer is failed (the log on disk is fine; a reopen continues it).
+   */
+  async passFence(fence: Fence, target: WriterTarget | null): Promise<void> {
+    if (this.failure !== null) return;
+    const head = this.queue[this.queueHead];
+    if (head?.kind !== 'fence' || head.fence !== fence || !head.fence.isReached || !this.idle) {
+      throw new Error('passFence of a fence that is not reached at the head of the queue');
+    }
+    if (target !== null) {
+      let tail: AlignedBuffer | null;
+      try {
+        tail = await readTailBlock(this.io, target);
+      } catch (err) {
+        this.fail(null, err);
+        return;
+      }
+      if (this.failure !== null) return;
+      this.setTarget(target, tail);
+    }
+    this.queue[this.queueHead] = undefined as unknown as Queued;
+    this.queueHead += 1;
+    this.queuedFences -= 1;
+    this.drainQueue();
+    this.scheduleFlush();
+    this.maybeRoll();
+    this.checkFence();
+  }
+
+  /** Marks the fence at the head of the queue reached once nothing before it is left to write. */
+  private checkFence(): void {
+    const head = this.queue[this.queueHead];
+    if (head?.kind === 'fence' && this.idle) head.fence.markReached();
+  }
+
+  /**
+   * Rolls over once a record waits for room in a new segment and everything of the active
+   * segment is durable.
+   */
+  private maybeRoll(): void {
+    if (!this.rollNeeded || this.rolling || !this.idle || this.failure !== null) return;
+    if (this.queue[this.queueHead]?.kind !== 'record') return;
+    this.rolling = true;
+    const seal: SegmentSeal = { lastLsn: this.durableLsnValue, endBytes: this.durableEndBytesValue, lastRecordBytes: this.durableLastRecordBytes };
+    this.roll(seal).then(
+      (target) => {
+        this.rolling = false;
+        // A new segment starts on a block boundary: there is no tail block to read.
+        this.setTarget(target, null);
+        this.drainQueue();
+        this.flush();
+        this.checkFence();
+      },
+      (err: unknown) => {
+        this.rolling = false;
+        if (err instanceof WalNoSpaceError) this.rejectWaitingForRoll(err);
+        else this.fail(null, err);
+      },
+    );
+  }
+
+  /**
+   * The next segment could not be made for lack of space: the appends queued before the first
+   * fence needed it, and reject; syncs among them resolve (every record in the log before them
+   * is durable: a rollover starts only then). The writer stays as it was, so the next append
+   * tries the rollover again.
+   */
+  private rejectWaitingForRoll(err: WalNoSpaceError): void {
+    // The record that did not fit sets the flag again when it is appended once more.
+    this.rollNeeded = this.activeSealed;
+    while (this.queueHead < this.queue.length) {
+      const item = this.queue[this.queueHead]!;
+      if (item.kind === 'fence') break;
+      if (item.kind === 'sync') {
+        item.waiter.resolve(undefined);
+      } else {
+        this.queuedRecords -= 1;
+        this.queuedBytes -= item.payload.byteLength;
+        const result = item.batchResult;
+        if (item.waiter !== null) {
+          const accepted = result !== null && result.firstLsn !== 0 ? { ...result } : null;
+          item.waiter.reject(accepted === null ? err : new WalNoSpaceError(err.errno, err.path, accepted, { cause: err.cause }));
+        }
+      }
+      this.queue[this.queueHead] = undefined as unknown as Queued;
+      this.queueHead += 1;
+    }
+    this.compactQueue();
+    this.checkFence();
   }
 
   /**
    * Encodes into the fill buffer if there is room; the caller keeps call order by only trying
-   * when nothing is pending.
+   * when nothing is queued.
    */
-  private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null, queuedBeforePause = false): boolean {
-    if ((this.paused && !queuedBeforePause) || this.rollNeeded || this.rolling) return false;
+  private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
+    if (this.rollNeeded || this.rolling) return false;
     const spanBytes = recordSpanBytes(payload.byteLength);
     const offsetBytes = this.fillLengthBytes;
     if (this.fillFileOffsetBytes + offsetBytes + spanBytes > this.segmentSizeBytes) {
       this.rollNeeded = true;
-      this.maybeRoll();
       return false;
     }
     const recordBytesAfter = this.fillRecordBytes + spanBytes;
@@ -391,30 +534,32 @@ export class GroupCommit {
     });
   }
 
-  /** Moves appends that were waiting for room into the fill buffer, in call order. */
-  private drainPending(): void {
-    while (this.pendingHead < this.pending.length) {
-      const p = this.pending[this.pendingHead]!;
-      const queuedBeforePause = this.pauseExemptCount > 0;
-      if (this.paused && !queuedBeforePause) break;
-      if (p.payload === null) {
-        // A sync marker: it waits for everything before it, which is now in the fill buffer.
-        if (this.fillRecordCount > 0) this.fillWaiters.push(p.waiter!);
-        else if (this.inFlight !== null) this.inFlight.waiters.push(p.waiter!);
-        else p.waiter!.resolve(undefined);
-      } else if (!this.tryEncode(p.payload, p.meta, p.waiter, p.batchResult, queuedBeforePause)) {
-        break;
+  /** Moves what waited for room into the fill buffer, in call order, up to the first fence. */
+  private drainQueue(): void {
+    while (this.queueHead < this.queue.length) {
+      const item = this.queue[this.queueHead]!;
+      if (item.kind === 'fence') break;
+      if (item.kind === 'sync') {
+        // It waits for everything before it, which is now encoded.
+        this.waitForEncoded(item.waiter);
+      } else {
+        if (!this.tryEncode(item.payload, item.meta, item.waiter, item.batchResult)) break;
+        this.queuedRecords -= 1;
+        this.queuedBytes -= item.payload.byteLength;
       }
-      if (queuedBeforePause) this.pauseExemptCount -= 1;
-      this.pending[this.pendingHead] = undefined as unknown as Pending;
-      this.pendingHead += 1;
+      this.queue[this.queueHead] = undefined as unknown as Queued;
+      this.queueHead += 1;
     }
-    if (this.pendingHead === this.pending.length) {
-      this.pending.length = 0;
-      this.pendingHead = 0;
-    } else if (this.pendingHead > 4096 && this.pendingHead * 2 > this.pending.length) {
-      this.pending.splice(0, this.pendingHead);
-      this.pendingHead = 0;
+    this.compactQueue();
+  }
+
+  private compactQueue(): void {
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
     }
   }
 
@@ -446,7 +591,7 @@ export class GroupCommit {
     const write = (): Promise<void> => file.write(buffer, 0, writeBytes, fileOffsetBytes, true);
     const tailBytes = this.fillTailBytes;
     const written = this.doubleWrite !== null && tailBytes > 0
-      ? this.doubleWrite(this.segmentId, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(write)
+      ? this.doubleWrite(this.segmentId, this.incarnation, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(write)
       : write();
     written.then(
       () => this.complete(batch),
@@ -463,7 +608,7 @@ export class GroupCommit {
     this.fillRecordCount = 0;
     this.fillRecordBytes = 0;
     this.fillWaiters = [];
-    this.drainPending();
+    this.drainQueue();
   }
 
   private complete(batch: Batch): void {
@@ -480,9 +625,9 @@ export class GroupCommit {
     for (const w of batch.waiters) w.resolve(w.value);
     // Appends that arrived while this batch was in flight have waited long enough: write them now.
     this.flush();
-    this.drainPending();
+    this.drainQueue();
     this.maybeRoll();
-    this.notifyIdle();
+    this.checkFence();
   }
 
   /** Puts the writer in the failed state from outside (a truncation that failed half-way). */
@@ -498,15 +643,29 @@ export class GroupCommit {
     for (const w of this.fillWaiters) w.reject(lost);
     this.fillWaiters = [];
     this.fillRecordCount = 0;
-    for (let i = this.pendingHead; i < this.pending.length; i++) this.pending[i]!.waiter?.reject(lost);
-    this.pending.length = 0;
-    this.pendingHead = 0;
-    this.pauseExemptCount = 0;
-    // A paused caller (truncateAfter) learns of the failure from the writer's state.
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const item = this.queue[i]!;
+      // A truncateAfter waiting for its fence learns of the failure from the writer's state.
+      if (item.kind === 'fence') item.fence.markReached();
+      else item.waiter?.reject(lost);
+    }
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.queuedRecords = 0;
+    this.queuedBytes = 0;
+    this.queuedFences = 0;
   }
 }
 
-const DEFAULT_META: RecordMeta = { type: 0, tenant: 0, vshard: 0, database: 0 };
+/** The partly filled last block of `target`, which the next batch rewrites; null when there is none. */
+async function readTailBlock(io: Io, target: WriterTarget): Promise<AlignedBuffer | null> {
+  const block = target.file.alignmentBytes;
+  const tailStartBytes = Math.floor(target.endBytes / block) * block;
+  const tailBytes = target.endBytes - tailStartBytes;
+  if (target.sealed || tailBytes === 0) return null;
+  const buffer = io.allocAligned(block, block);
+  const gotBytes = await readFull(target.file, buffer, 0, block, tailStartBytes);
+  if (gotBytes < tailBytes) throw new WalCorruptionError(target.file.path, tailStartBytes + gotBytes, `the tail block ends before the ${target.endBytes} bytes of durable records`);
+  buffer.bytes.fill(0, tailBytes, block);
+  return buffer;
+}

@@ -1,24 +1,26 @@
 /**
  * The public log: open (lock, recover), append with group commit, read, truncate, close.
  *
- * Open, in order (docs/design.md, "Opening a log"):
- *   1. create the directory, fsync its parent, and take an exclusive flock on `ringwal.lock`
- *      (a second open fails);
- *   2. open the segment set (segment-set.ts): remove `.tmp` files, finish an interrupted
- *      truncateAfter, check sealed segments' continuity, create the first segment of a new log;
- *   3. fsync the directory and recover the last segment (recover.ts), which fdatasyncs it first;
- *   4. continue LSNs one above the last valid record.
+ * Open, in order (docs/design.md, "Opening a log", O1–O9):
+ *   O1. create the directory and every missing parent, fsyncing the parent of each level created,
+ *       and take an exclusive flock on `ringwal.lock` (a second open fails);
+ *   O2–O8. open the segment set (segment-set.ts): remove `.tmp` files, finish an interrupted
+ *       truncateAfter, check sealed segments' continuity, create the first segment of a new log,
+ *       recover the last segment (recover.ts);
+ *   O9. continue LSNs one above the last valid record.
  */
 import { dirname, join, resolve } from 'node:path';
 import {
   WalClosedError,
   WalCorruptionError,
   WalDurabilityLostError,
+  WalError,
   WalInvalidArgumentError,
+  WalNoSpaceError,
   WalPayloadTooLargeError,
   WalReadInvalidatedError,
 } from '../errors.js';
-import { LOCK_FILE_NAME, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
+import { LOCK_FILE_NAME, LSN_MAX, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoFile, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
@@ -111,8 +113,14 @@ export class Wal {
   private truncation: Promise<unknown> = Promise.resolve();
   /** Counts truncations that started; a reader that sees it change stops (WAL_ERR_READ_INVALIDATED). */
   private truncationEpoch = 0;
-  /** Files open by readers, closed by close() so no reader outlives the log. */
-  private readonly readerFiles = new Set<IoFile>();
+  /** A truncateAfter failed after it began to change files: nothing but close is allowed. */
+  private cutFailed = false;
+  /**
+   * Files open by readers, each with the scan step it is in (null between steps): close() waits
+   * for that step, whose reads must not outlive the file, then closes the file, so no reader
+   * outlives the log.
+   */
+  private readonly readerFiles = new Map<IoFile, Promise<unknown> | null>();
 
   private constructor(dir: string, options: ResolvedOptions, io: Io, ownsIo: boolean, lock: IoLock, segments: SegmentSet, writer: GroupCommit, recovery: RecoveryReport) {
     this.dir = dir;
@@ -134,8 +142,10 @@ export class Wal {
     let segments: SegmentSet | undefined;
     try {
       await io.mkdirp(dir);
-      // A directory just created is durable only once its parent is synced.
-      await io.fsyncDir(dirname(resolve(dir)));
+      // O1. A directory just created is durable only once its parent is synced. An earlier open
+      // may have created some levels and failed before syncing them, and this one cannot tell
+      // which: so every ancestor is synced, innermost first, on every open (a few cheap fsyncs).
+      for (const ancestor of ancestorsOf(dir)) await io.fsyncDir(ancestor);
       lock = await io.lock(join(dir, LOCK_FILE_NAME));
       const opened = await SegmentSet.open(io, {
         dir,
@@ -144,6 +154,7 @@ export class Wal {
         preallocate: resolved.preallocate,
         doubleWriteBuffer: resolved.doubleWriteBuffer,
         onSegmentSealed: resolved.onSegmentSealed,
+        batchBytesMax: resolved.batchBytesMax,
       });
       segments = opened.set;
       const set = segments;
@@ -156,6 +167,7 @@ export class Wal {
         ...targetOf(opened.position),
         batchBytesMax: resolved.batchBytesMax,
         pendingAppendsMax: resolved.pendingAppendsMax,
+        pendingBytesMax: resolved.pendingBytesMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
         roll: async (seal) => targetOf(await set.roll(seal)),
         doubleWrite: set.doubleWriteRecorder(),
@@ -184,8 +196,12 @@ export class Wal {
     return this.segments.firstLsn;
   }
 
+  /**
+   * How durable writes reach stable storage: the method asked for, or `linked-fdatasync` where
+   * the file system is not known to honour `rwf-dsync` (docs/design.md, "Choosing the sync method").
+   */
   get syncMethod(): SyncMethod {
-    return this.io.syncMethod;
+    return this.segments.active.file.syncMethod;
   }
 
   /** The highest LSN known durable; every record up to it survives a crash. */
@@ -198,9 +214,20 @@ export class Wal {
     return this.writer.nextLsn;
   }
 
-  private refusal(): Error | null {
+  /**
+   * Why a call is refused now, or null. With `spaceFailureAllowed`, a log whose only failure is
+   * a full disk is not refused: removing segments is how space is freed.
+   */
+  private refusal(spaceFailureAllowed = false): Error | null {
     if (this.closing !== null) return new WalClosedError();
-    if (this.writer.failed !== null) return new WalDurabilityLostError(this.writer.failed);
+    return this.failureRefusal(spaceFailureAllowed);
+  }
+
+  /** The refusal a failed log gives, or null; a call made before close() is still carried out. */
+  private failureRefusal(spaceFailureAllowed: boolean): Error | null {
+    const failure = this.writer.failed;
+    // A cut that failed half-way left the directory in a state only a reopen sorts out.
+    if (failure !== null && !(spaceFailureAllowed && !this.cutFailed && isSpaceFailure(failure))) return new WalDurabilityLostError(failure);
     return null;
   }
 
@@ -253,6 +280,7 @@ export class Wal {
   }
 
   async stats(): Promise<WalStats> {
+    if (this.closing !== null) throw new WalClosedError();
     const sealed = this.segments.sealed;
     const active = this.segments.active;
     let bytesOnDisk = await this.segments.activeSizeBytes();
@@ -270,7 +298,7 @@ export class Wal {
       ...this.writer.stats(),
       backend: this.io.backend,
       directIo: this.directIo,
-      syncMethod: this.io.syncMethod,
+      syncMethod: this.syncMethod,
       firstLsn: this.segments.firstLsn,
       nextLsn: this.writer.nextLsn,
       durableLsn: this.writer.durableLsn,
@@ -288,14 +316,17 @@ export class Wal {
    * Removal runs oldest first with a directory fsync after each, so a crash leaves a suffix.
    */
   truncateBefore(lsn: number): Promise<TruncateBeforeResult> {
-    const refused = this.refusal();
+    const refused = this.refusal(true);
     if (refused !== null) return Promise.reject(refused);
     try {
-      checkTruncateLsn('lsn', lsn, 0, this.writer.nextLsn);
+      checkTruncateLsn('lsn', lsn, 0, this.writer.nextCallLsn ?? LSN_MAX);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.serialize(() => {
+      // Checked again at its turn: a truncation queued ahead may have failed the log.
+      const refusedNow = this.failureRefusal(true);
+      if (refusedNow !== null) return Promise.reject(refusedNow);
       this.truncationEpoch += 1;
       return this.segments.truncateBefore(lsn);
     });
@@ -303,39 +334,51 @@ export class Wal {
 
   /**
    * Durably removes every record above `lsn` (Raft-style conflict resolution); `lsn` may be
-   * `firstLsn - 1` to empty the log. Records appended before the call are made durable first.
-   * The next append gets `lsn + 1`: the removed records are gone from disk before that LSN is
-   * given again (docs/design.md, "Truncation"). Resolves once the cut is durable.
+   * `firstLsn - 1` to empty the log. Records appended before the call are made durable first;
+   * appends made after it wait, and the first of them gets `lsn + 1`: the removed records are
+   * gone from disk before that LSN is given again (docs/design.md, "Truncation", T1–T7).
+   * Resolves once the cut is durable.
    */
   truncateAfter(lsn: number): Promise<void> {
     const refused = this.refusal();
     if (refused !== null) return Promise.reject(refused);
     try {
-      checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, this.writer.nextLsn - 1);
+      // With another truncateAfter queued the next LSN is not known yet: checked again below.
+      const nextCallLsn = this.writer.nextCallLsn;
+      checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, nextCallLsn === null ? LSN_MAX : nextCallLsn - 1);
     } catch (err) {
       return Promise.reject(err);
     }
+    // T1, at the call: appends made from now on wait behind the fence, in call order.
+    const fence = this.writer.fence();
     return this.serialize(async () => {
       this.truncationEpoch += 1;
-      await this.writer.pause();
+      await fence.reached;
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
       try {
         // Checked again now that everything appended before the call is durable (an earlier
         // truncation may also have moved the bounds).
         checkTruncateLsn('lsn', lsn, this.segments.firstLsn - 1, this.writer.durableLsn);
       } catch (err) {
-        this.writer.unpause();
+        await this.writer.passFence(fence, null);
         throw err;
+      }
+      if (lsn === this.writer.durableLsn) {
+        await this.writer.passFence(fence, null);
+        return;
       }
       let position: WriterPosition;
       try {
-        position = await this.segments.truncateAfter(lsn);
+        position = await this.segments.truncateAfter(lsn, this.writer.durableEndBytes);
       } catch (err) {
         // The log's state on disk is unknown now: refuse everything until a reopen finishes the cut.
+        this.cutFailed = true;
         this.writer.poison(err);
         throw err;
       }
-      await this.writer.resume(targetOf(position));
+      // Reads the new tail block before it changes anything; a failed read fails the writer.
+      await this.writer.passFence(fence, targetOf(position));
+      if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
     });
   }
 
@@ -401,7 +444,7 @@ export class Wal {
       await file.close();
       throw new WalClosedError();
     }
-    this.readerFiles.add(file);
+    this.readerFiles.set(file, null);
     try {
       const scanner = new SegmentScanner(this.io, file, {
         segmentId: entry.header.segmentId,
@@ -414,7 +457,10 @@ export class Wal {
       for (;;) {
         let records;
         try {
-          records = await scanner.next();
+          const step = scanner.next();
+          this.readerFiles.set(file, step.catch(() => undefined));
+          records = await step;
+          if (this.readerFiles.has(file)) this.readerFiles.set(file, null);
         } catch (err) {
           // A read of a file that close() closed under us, or of bytes a truncation replaced.
           this.checkReader(epoch, `while reading ${entry.path}`);
@@ -464,7 +510,10 @@ export class Wal {
     // Readers still open stop at their next step with WAL_ERR_CLOSED.
     const readerFiles = [...this.readerFiles];
     this.readerFiles.clear();
-    for (const file of readerFiles) await file.close();
+    for (const [file, step] of readerFiles) {
+      await step;
+      await file.close();
+    }
     await this.segments.close();
     await this.lock.release();
     if (this.ownsIo) await this.io.close();
@@ -474,7 +523,28 @@ export class Wal {
 
 function targetOf(position: WriterPosition): WriterTarget {
   const s = position.segment;
-  return { file: s.file, segmentId: s.header.segmentId, nextLsn: position.nextLsn, endBytes: position.endBytes, lastRecordBytes: position.lastRecordBytes };
+  return {
+    file: s.file,
+    segmentId: s.header.segmentId,
+    incarnation: s.header.incarnation,
+    sealed: position.sealed,
+    nextLsn: position.nextLsn,
+    endBytes: position.endBytes,
+    lastRecordBytes: position.lastRecordBytes,
+  };
+}
+
+/** The directories above `dir`, from its parent up to the root. */
+function ancestorsOf(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = resolve(dir); dirname(d) !== d; d = dirname(d)) out.push(dirname(d));
+  return out;
+}
+
+/** A failure of the disk being full: appends fail, but segments may still be removed to free space. */
+function isSpaceFailure(err: unknown): boolean {
+  if (err instanceof WalNoSpaceError) return true;
+  return err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }
 
 function roundUp(valueBytes: number, blockBytes: number): number {

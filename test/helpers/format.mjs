@@ -1,11 +1,18 @@
 /**
- * An independent reading of on-disk format v1 (docs/format.md) for the damage and crash tests.
+ * An independent reading of on-disk format v2 (docs/format.md) for the damage and crash tests.
  *
  * It does not import ringwal's own decoder on purpose: expected offsets and CRCs computed by the
  * code under test could not catch a bug in that code.
  */
 
-export const SEGMENT_NAME = 'wal-00000000000000000001.seg';
+/** `wal-<first LSN, 20 digits>-<segment id, 10 digits>.seg`. */
+export function segmentName(firstLsn, segmentId) {
+  return `wal-${String(firstLsn).padStart(20, '0')}-${String(segmentId).padStart(10, '0')}.seg`;
+}
+export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})-(\d{10})\.seg$/;
+/** The first segment of a new log: first LSN 1, segment id 1. */
+export const SEGMENT_NAME = segmentName(1, 1);
+export const FORMAT_VERSION = 2;
 export const SEGMENT_HEADER_SIZE_BYTES = 128;
 export const SEGMENT_HEADER_CRC_AT = 124;
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -55,8 +62,11 @@ export function resealSegmentHeader(buf) {
 export function walkSegment(buf) {
   if (buf.subarray(0, 8).toString('latin1') !== MAGIC) throw new Error('not a ringwal segment');
   if (crc32c(buf.subarray(0, SEGMENT_HEADER_CRC_AT)) !== buf.readUInt32LE(SEGMENT_HEADER_CRC_AT)) throw new Error('segment header CRC');
+  if (buf.readUInt16LE(8) !== FORMAT_VERSION) throw new Error(`format version ${buf.readUInt16LE(8)}`);
   const blockSizeBytes = buf.readUInt32LE(12);
   const segmentId = buf.readUInt32LE(24);
+  const incarnation = buf.readUInt32LE(116);
+  const writeBytesMax = buf.readUInt32LE(120);
   const records = [];
   let at = blockSizeBytes;
   while (at + RECORD_HEADER_SIZE_BYTES <= buf.length) {
@@ -82,5 +92,5 @@ export function walkSegment(buf) {
     });
     at += spanBytes;
   }
-  return { blockSizeBytes, segmentId, records, endBytes: at };
+  return { blockSizeBytes, segmentId, incarnation, writeBytesMax, records, endBytes: at };
 }
