@@ -100,38 +100,38 @@ int rw_pool_prepare_fsync(struct rw_pool *pool, int32_t req_id, int fd, bool dat
     return slot;
 }
 
-/* Writes the whole range, looping over short writes; returns bytes written or -errno. */
-static int32_t pool_write_all(const struct rw_pool_request *request) {
+/*
+ * Moves the whole range, looping over short transfers; returns the bytes moved or -errno.
+ * A short read is not end of file (a /proc file answers a page at a time, a network file system
+ * whatever arrived): only a read of 0 bytes is, and then the bytes so far are the answer.
+ * A write of 0 bytes makes no progress, which only a broken device does, so it is -EIO.
+ * An error after some bytes moved is reported as the error: the range is not all there.
+ */
+static int32_t pool_transfer_all(const struct rw_pool_request *request, bool write) {
     uint32_t done_bytes = 0;
     uint32_t interrupts = 0;
-    /* Bounded: every pass writes at least one byte or returns, and EINTR is counted. */
+    /* Bounded: every pass moves at least one byte or returns, and EINTR is counted. */
     while (done_bytes < request->length_bytes) {
         struct iovec iov = {
             .iov_base = request->buffer + done_bytes,
             .iov_len = request->length_bytes - done_bytes,
         };
         off_t offset = (off_t)(request->file_offset_bytes + done_bytes);
-        int flags = request->durability == RW_DURABILITY_DSYNC ? RWF_DSYNC : 0;
-        ssize_t written = pwritev2(request->fd, &iov, 1, offset, flags);
-        if (written < 0) {
+        int flags = write && request->durability == RW_DURABILITY_DSYNC ? RWF_DSYNC : 0;
+        ssize_t moved = write ? pwritev2(request->fd, &iov, 1, offset, flags)
+                              : preadv2(request->fd, &iov, 1, offset, flags);
+        if (moved < 0) {
             if (errno == EINTR && ++interrupts < RW_POOL_EINTR_RETRIES_MAX) continue;
             return -errno;
         }
-        if (written == 0) return -EIO;
-        assert((size_t)written <= iov.iov_len);
-        done_bytes += (uint32_t)written;
+        if (moved == 0) {
+            if (write) return -EIO;
+            break;
+        }
+        assert((size_t)moved <= iov.iov_len);
+        done_bytes += (uint32_t)moved;
     }
     return (int32_t)done_bytes;
-}
-
-static int32_t pool_read(const struct rw_pool_request *request) {
-    for (uint32_t interrupts = 0; interrupts < RW_POOL_EINTR_RETRIES_MAX; interrupts++) {
-        ssize_t n = pread(request->fd, request->buffer, request->length_bytes,
-                          (off_t)request->file_offset_bytes);
-        if (n >= 0) return (int32_t)n; /* a short read is end of file, reported as is */
-        if (errno != EINTR) return -errno;
-    }
-    return -EINTR;
 }
 
 static int32_t pool_sync(int fd, bool datasync) {
@@ -145,7 +145,7 @@ void rw_pool_execute(struct rw_pool_request *request) {
     switch (request->op) {
     case RW_POOL_OP_READ:
         completion->syscall = RW_SYSCALL_READ;
-        completion->result = pool_read(request);
+        completion->result = pool_transfer_all(request, false);
         return;
     case RW_POOL_OP_FSYNC:
         completion->syscall = request->datasync ? RW_SYSCALL_FDATASYNC : RW_SYSCALL_FSYNC;
@@ -163,7 +163,7 @@ void rw_pool_execute(struct rw_pool_request *request) {
         completion->result = -request->fault_write_errno;
         return;
     }
-    int32_t written = pool_write_all(request);
+    int32_t written = pool_transfer_all(request, true);
     if (written < 0) {
         completion->result = written;
         return;

@@ -18,7 +18,7 @@
 /* libuv runs 4 worker threads by default; more queued requests than this only add latency. */
 #define RW_POOL_SLOTS_MAX 1024u
 
-/* A write interrupted by signals this many times in a row is reported, not retried forever. */
+/* A read or write interrupted by signals this many times is reported, not retried forever. */
 #define RW_POOL_EINTR_RETRIES_MAX 16u
 
 enum rw_pool_op {

@@ -282,8 +282,47 @@ int rw_ring_fsync(struct rw_ring *ring, int32_t req_id, int fd, bool datasync, v
 }
 
 /*
+ * Counts the bytes a read or write moved in its latest submission. Returns true when the
+ * transfer is over (all of it, end of file, or an error in out->result); false when the
+ * remainder was queued again.
+ */
+static bool transfer_settle(struct rw_ring *ring, uint32_t slot, struct rw_completion *out) {
+    struct rw_ring_request *request = &ring->requests[slot];
+    bool write = request->op == RW_RING_OP_WRITE;
+    int32_t moved = request->main_result;
+    if (moved < 0) {
+        out->result = moved;
+        return true;
+    }
+    if (moved == 0) {
+        /* A write that makes no progress would loop forever; the kernel says 0 only on a broken device. */
+        if (write) {
+            out->result = -EIO;
+            return true;
+        }
+        /* A read of 0 bytes is end of file: what came before it is the answer. */
+        out->result = (int32_t)request->done_bytes;
+        return true;
+    }
+    uint32_t remaining_bytes = request->length_bytes - request->done_bytes;
+    assert((uint32_t)moved <= remaining_bytes);
+    request->done_bytes += (uint32_t)moved;
+    if (request->done_bytes < request->length_bytes) {
+        /*
+         * A short read is not end of file (a /proc file answers a page at a time), so the rest is
+         * read until a read answers 0. A short write broke the link, so the kernel cancelled the
+         * sync: both are redone for the rest.
+         */
+        pending_push(ring, slot);
+        return false;
+    }
+    out->result = (int32_t)request->length_bytes;
+    return true;
+}
+
+/*
  * Decides, once every CQE of a submission is in, whether the request is finished. Returns true
- * and fills out if so; false if the remainder of a short write was queued again.
+ * and fills out if so; false if the remainder of a short read or write was queued again.
  */
 static bool request_settle(struct rw_ring *ring, uint32_t slot, struct rw_completion *out) {
     struct rw_ring_request *request = &ring->requests[slot];
@@ -293,9 +332,8 @@ static bool request_settle(struct rw_ring *ring, uint32_t slot, struct rw_comple
 
     switch (request->op) {
     case RW_RING_OP_READ:
-        out->result = request->main_result; /* a short read is end of file, reported as is */
         out->syscall = RW_SYSCALL_READ;
-        return true;
+        return transfer_settle(ring, slot, out);
     case RW_RING_OP_FSYNC:
         out->result = request->fault_sync_errno > 0 ? -request->fault_sync_errno : request->main_result;
         out->syscall = request->datasync ? RW_SYSCALL_FDATASYNC : RW_SYSCALL_FSYNC;
@@ -306,29 +344,14 @@ static bool request_settle(struct rw_ring *ring, uint32_t slot, struct rw_comple
         assert(!"unknown request op");
     }
 
-    int32_t written = request->main_result;
     out->syscall = RW_SYSCALL_WRITE;
     if (request->fault_main_errno > 0) {
         out->result = -request->fault_main_errno;
         return true;
     }
-    if (written < 0) {
-        out->result = written;
-        return true;
-    }
-    /* A write that makes no progress would loop forever; the kernel says 0 only on a broken device. */
-    if (written == 0) {
-        out->result = -EIO;
-        return true;
-    }
-    uint32_t remaining_bytes = request->length_bytes - request->done_bytes;
-    assert((uint32_t)written <= remaining_bytes);
-    request->done_bytes += (uint32_t)written;
-    if (request->done_bytes < request->length_bytes) {
-        /* A short write broke the link, so the kernel cancelled the sync: redo both for the rest. */
-        pending_push(ring, slot);
-        return false;
-    }
+    if (!transfer_settle(ring, slot, out)) return false;
+    if (out->result < 0) return true;
+    assert(out->result == (int32_t)request->length_bytes);
 
     int32_t sync_result = 0;
     if (request->fault_sync_errno > 0) {
@@ -339,9 +362,7 @@ static bool request_settle(struct rw_ring *ring, uint32_t slot, struct rw_comple
     if (sync_result < 0) {
         out->result = sync_result;
         out->syscall = RW_SYSCALL_FDATASYNC;
-        return true;
     }
-    out->result = (int32_t)request->length_bytes;
     return true;
 }
 
@@ -374,7 +395,7 @@ int rw_ring_reap(struct rw_ring *ring, struct rw_completion *out, uint32_t out_c
         }
     }
     rw_cq_head_store(ring->cq.head, head);
-    /* Short-write remainders were queued by request_settle; send them now the CQ has room. */
+    /* Remainders of short reads and writes were queued by request_settle; send them now the CQ has room. */
     ring_flush(ring);
     return (int)count;
 }

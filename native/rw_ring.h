@@ -2,12 +2,12 @@
  * A minimal io_uring driver over raw system calls (no liburing).
  *
  * Requests live in a table of `entries` slots allocated at create; the hot path allocates
- * nothing. A request may need several submissions (short writes are resubmitted for the
+ * nothing. A request may need several submissions (short reads and writes are resubmitted for the
  * remainder, with their sync step), but it reports exactly one struct rw_completion.
  *
  *   caller ──rw_ring_write──▶ slot (PENDING) ──flush──▶ SQEs ──io_uring_enter──▶ kernel
  *   caller ◀──rw_ring_reap──  slot (FREE)   ◀─ all CQEs of the slot seen ◀── CQ ◀─┘
- *                                     └─ short write: back to PENDING for the remainder
+ *                                     └─ short read or write: back to PENDING for the rest
  *
  * Every function returns 0 (or a count) on success and -errno on failure. Not thread-safe: one
  * thread (the event loop) owns a ring.
@@ -58,7 +58,7 @@ struct rw_ring_request {
     int fd;
     uint8_t *buffer;
     uint32_t length_bytes;
-    uint32_t done_bytes;       /* written so far, over all submissions */
+    uint32_t done_bytes;       /* read or written so far, over all submissions */
     uint64_t file_offset_bytes;
     uint32_t fixed_index;      /* registered buffer holding [buffer, buffer + length) */
     int32_t main_result;       /* CQE result of the write/read/fsync of the latest submission */

@@ -324,6 +324,78 @@ test('a full request table answers -EBUSY (ring and pool)', async (t) => {
   }
 });
 
+// ---------- short reads ----------
+
+test('a read that spans end of file returns exactly the bytes up to it (ring and pool)', async (t) => {
+  const sizeBytes = 10_000; // not a multiple of the page, so the end of file is mid-page
+  const content = randomBytes(sizeBytes);
+  for (const [kind, backend] of backends(t, 4)) {
+    const buffered = tempFile(t, fs.constants.O_RDWR | fs.constants.O_CREAT);
+    fs.writeSync(buffered.fd, content, 0, sizeBytes, 0);
+    const target = native.allocAligned(4 * PAGE_BYTES, PAGE_BYTES);
+    const cases = [
+      // [fileOffsetBytes, lengthBytes, expected bytes]
+      [0, 4 * PAGE_BYTES, sizeBytes],
+      [8192, PAGE_BYTES, sizeBytes - 8192],
+      [1000, PAGE_BYTES, PAGE_BYTES],
+      [0, sizeBytes, sizeBytes],
+      [sizeBytes, PAGE_BYTES, 0],
+    ];
+    for (const [fileOffset, length, expected] of cases) {
+      new Uint8Array(target).fill(0);
+      const { ret, done } = backend.read(buffered.fd, target, 0, length, fileOffset);
+      assert.equal(ret, 0);
+      assert.deepEqual(await done, { result: expected, syscall: SYSCALL.read }, `${kind} ${fileOffset}+${length}`);
+      assert.deepEqual(Buffer.from(target, 0, expected), content.subarray(fileOffset, fileOffset + expected));
+    }
+
+    // O_DIRECT: the rest after the bytes up to an unaligned end of file is asked at an unaligned
+    // offset and address, which the file system answers with 0 (end of file), not -EINVAL.
+    const direct = fs.openSync(buffered.file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+    t.after(() => fs.closeSync(direct));
+    const { done } = backend.read(direct, target, 0, 4 * PAGE_BYTES, 0);
+    assert.deepEqual(await done, { result: sizeBytes, syscall: SYSCALL.read }, `${kind} O_DIRECT`);
+    assert.deepEqual(Buffer.from(target, 0, sizeBytes), content);
+    assert.deepEqual(backend.unexpected, []);
+    assert.equal(backend.close(), 0);
+  }
+});
+
+test('a short read before end of file is continued to the full length (ring and pool)', async (t) => {
+  // /proc/kallsyms is megabytes long but answers one read with about a page (seq_file fills one
+  // buffer per call): a real short read that is not the end of file.
+  const source = '/proc/kallsyms';
+  let fd;
+  try {
+    fd = fs.openSync(source, 'r');
+  } catch (err) {
+    t.skip(`cannot open ${source} (${err.code})`);
+    return;
+  }
+  t.after(() => fs.closeSync(fd));
+  const lengthBytes = 16 * PAGE_BYTES;
+  const expected = Buffer.alloc(lengthBytes);
+  const first = fs.readSync(fd, expected, 0, lengthBytes, 0);
+  if (first === lengthBytes) {
+    t.skip(`one read of ${source} answered all ${lengthBytes} bytes, so it cannot show a short read`);
+    return;
+  }
+  for (let done = first; done < lengthBytes;) {
+    const n = fs.readSync(fd, expected, done, lengthBytes - done, done);
+    assert.ok(n > 0, `${source} is shorter than ${lengthBytes} bytes`);
+    done += n;
+  }
+  for (const [kind, backend] of backends(t, 2)) {
+    const target = native.allocAligned(lengthBytes, PAGE_BYTES);
+    const { ret, done } = backend.read(fd, target, 0, lengthBytes, 0);
+    assert.equal(ret, 0);
+    assert.deepEqual(await done, { result: lengthBytes, syscall: SYSCALL.read }, `${kind}: one read answered ${first}`);
+    assert.deepEqual(Buffer.from(target), expected, kind);
+    assert.equal(backend.info().inFlight, 0);
+    assert.equal(backend.close(), 0);
+  }
+});
+
 // ---------- errors ----------
 
 test('operating errors come back as negative errno with the failing syscall (ring and pool)', async (t) => {
