@@ -33,3 +33,22 @@ int rw_file_dio_alignment(int fd, uint32_t *mem_align_bytes, uint32_t *offset_al
     *offset_align_bytes = stx.stx_dio_offset_align;
     return 0;
 }
+
+int rw_file_fadvise(int fd, int64_t offset_bytes, int64_t length_bytes, int advice) {
+    /* Indexed by enum rw_file_advice: a few architectures (s390x) number the advice otherwise. */
+    static const int platform_advice[] = {
+        [RW_FILE_ADVICE_NORMAL] = POSIX_FADV_NORMAL,
+        [RW_FILE_ADVICE_RANDOM] = POSIX_FADV_RANDOM,
+        [RW_FILE_ADVICE_SEQUENTIAL] = POSIX_FADV_SEQUENTIAL,
+        [RW_FILE_ADVICE_WILLNEED] = POSIX_FADV_WILLNEED,
+        [RW_FILE_ADVICE_DONTNEED] = POSIX_FADV_DONTNEED,
+        [RW_FILE_ADVICE_NOREUSE] = POSIX_FADV_NOREUSE,
+    };
+    if (fd < 0) return -EBADF;
+    if (offset_bytes < 0 || length_bytes < 0) return -EINVAL;
+    if (advice < RW_FILE_ADVICE_NORMAL || advice > RW_FILE_ADVICE_NOREUSE) return -EINVAL;
+    /* The kernel treats an end past INT64_MAX as "to the end"; refuse it instead of guessing. */
+    if (offset_bytes > INT64_MAX - length_bytes) return -EINVAL;
+    /* posix_fadvise returns the error number rather than setting errno. */
+    return -posix_fadvise(fd, offset_bytes, length_bytes, platform_advice[advice]);
+}

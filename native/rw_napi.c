@@ -416,6 +416,18 @@ static napi_value js_fallocate(napi_env env, napi_callback_info info) {
     return js_int(env, rw_file_fallocate((int)fd, (int)mode, (int64_t)offset_bytes, (int64_t)length_bytes));
 }
 
+static napi_value js_fadvise(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    double fd, offset_bytes, length_bytes, advice;
+    ARG_INTEGER(0, "fd", INT32_MIN, INT32_MAX, fd);
+    ARG_INTEGER(1, "offsetBytes", 0, JS_SAFE_INTEGER_MAX, offset_bytes);
+    ARG_INTEGER(2, "lengthBytes", 0, JS_SAFE_INTEGER_MAX, length_bytes);
+    ARG_INTEGER(3, "advice", INT32_MIN, INT32_MAX, advice);
+    return js_int(env, rw_file_fadvise((int)fd, (int64_t)offset_bytes, (int64_t)length_bytes, (int)advice));
+}
+
 static void set_uint32(napi_env env, napi_value object, const char *key, uint32_t value) {
     napi_value number;
     napi_create_uint32(env, value, &number);
@@ -963,6 +975,7 @@ NAPI_MODULE_INIT() {
         {"flock", js_flock},
         {"fallocate", js_fallocate},
         {"dioAlignment", js_dio_alignment},
+        {"fadvise", js_fadvise},
         {"ringCreate", js_ring_create},
         {"ringWrite", js_ring_write},
         {"ringRead", js_ring_read},

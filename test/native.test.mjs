@@ -225,6 +225,48 @@ test('fallocate reserves space and dioAlignment reports O_DIRECT alignment', (t)
   assert.equal(native.dioAlignment(-1), -ERRNO.EBADF);
 });
 
+const FADV = { NORMAL: 0, SEQUENTIAL: 2, DONTNEED: 4, NOREUSE: 5 };
+
+test('fadvise answers 0 for each advice and checks its arguments', (t) => {
+  const f = tempFile(t, fs.constants.O_RDWR | fs.constants.O_CREAT);
+  fs.writeSync(f.fd, randomBytes(64 * 1024));
+  fs.fsyncSync(f.fd);
+  for (let advice = FADV.NORMAL; advice <= FADV.NOREUSE; advice++) {
+    assert.equal(native.fadvise(f.fd, 0, 0, advice), 0, `advice ${advice}`);
+  }
+  assert.equal(native.fadvise(f.fd, PAGE_BYTES, 2 * PAGE_BYTES, FADV.DONTNEED), 0, 'a range inside the file');
+  assert.equal(native.fadvise(-1, 0, 0, FADV.DONTNEED), -ERRNO.EBADF);
+  const closedFd = fs.openSync(f.file, 'r');
+  fs.closeSync(closedFd);
+  assert.equal(native.fadvise(closedFd, 0, 0, FADV.DONTNEED), -ERRNO.EBADF, 'a closed fd (the kernel says so)');
+  assert.equal(native.fadvise(f.fd, 0, 0, 6), -ERRNO.EINVAL, 'advice past NOREUSE');
+  assert.equal(native.fadvise(f.fd, 0, 0, -1), -ERRNO.EINVAL, 'negative advice');
+  assert.equal(native.fadvise(f.fd, 0, 0, 4.5), -ERRNO.EINVAL, 'fractional advice');
+  assert.equal(native.fadvise(f.fd, -1, 0, FADV.DONTNEED), -ERRNO.EINVAL, 'negative offset');
+  assert.equal(native.fadvise(f.fd, 0, -1, FADV.DONTNEED), -ERRNO.EINVAL, 'negative length');
+  assert.throws(() => native.fadvise(f.fd, 0, 0, 'DONTNEED'), TypeError);
+});
+
+test('fadvise DONTNEED drops the clean cached pages of a written and fsynced buffered file', (t) => {
+  const f = tempFile(t, fs.constants.O_RDWR | fs.constants.O_CREAT);
+  const sizeBytes = 1 << 20;
+  fs.writeSync(f.fd, randomBytes(sizeBytes));
+  fs.fsyncSync(f.fd);
+  // fincore (util-linux) counts the file's pages in the page cache through mincore.
+  const residentBytes = () => {
+    const out = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', f.file], { encoding: 'utf8' });
+    return out.error === undefined && out.status === 0 ? Number(out.stdout.trim()) : null;
+  };
+  const before = residentBytes();
+  if (before === null) {
+    t.skip('fincore (util-linux) is not installed, so the page cache cannot be inspected');
+    return;
+  }
+  assert.equal(before, sizeBytes, 'the written pages are cached');
+  assert.equal(native.fadvise(f.fd, 0, 0, FADV.DONTNEED), 0);
+  assert.equal(residentBytes(), 0, 'clean pages are dropped at once');
+});
+
 // ---------- both backends: round trips ----------
 
 test('write in every durability mode then read back byte for byte (ring and pool)', async (t) => {

@@ -23,6 +23,7 @@ export interface NativeBinding {
   flock(fd: number, exclusive: boolean): number;
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): number;
   dioAlignment(fd: number): DioAlignment | number;
+  fadvise(fd: number, offsetBytes: number, lengthBytes: number, advice: number): number;
   ringCreate(entries: number, completions: Int32Array, onCompletions: CompletionCallback): NativeHandle | number;
   ringWrite(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
   ringRead(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
