@@ -732,6 +732,57 @@ static napi_value js_ring_close(napi_env env, napi_callback_info info) {
     return js_int(env, 0);
 }
 
+static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    bool is_array = false;
+    napi_is_array(env, argv[0], &is_array);
+    if (!is_array) {
+        throw_type(env, "opcodes", "an array of numbers");
+        return NULL;
+    }
+    uint32_t count;
+    napi_get_array_length(env, argv[0], &count);
+    if (count > RW_RING_PROBE_OPS) return js_int(env, -EINVAL);
+    uint8_t opcodes[RW_RING_PROBE_OPS];
+    for (uint32_t i = 0; i < count; i++) {
+        napi_value element;
+        napi_get_element(env, argv[0], i, &element);
+        double opcode;
+        enum arg_status status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
+        if (status == ARG_THROWN) return NULL;
+        if (status == ARG_RANGE) return js_int(env, -EINVAL);
+        opcodes[i] = (uint8_t)opcode;
+    }
+    return js_int(env, rw_ring_simulate_missing_ops(opcodes, count));
+}
+
+static napi_value js_ring_probe(napi_env env, napi_callback_info info) {
+    (void)info;
+    uint32_t supported_mask;
+    int ret = rw_ring_probe(&supported_mask);
+    if (ret < 0) return js_int(env, ret);
+    napi_value supported, missing;
+    napi_create_array(env, &supported);
+    napi_create_array(env, &missing);
+    uint32_t supported_count = 0, missing_count = 0;
+    for (uint32_t i = 0; i < RW_RING_REQUIRED_OPS_COUNT; i++) {
+        napi_value name;
+        napi_create_string_utf8(env, rw_ring_required_op_name(i), NAPI_AUTO_LENGTH, &name);
+        if (supported_mask & (1u << i)) {
+            napi_set_element(env, supported, supported_count++, name);
+        } else {
+            napi_set_element(env, missing, missing_count++, name);
+        }
+    }
+    napi_value result;
+    napi_create_object(env, &result);
+    napi_set_named_property(env, result, "supported", supported);
+    napi_set_named_property(env, result, "missing", missing);
+    return result;
+}
+
 static napi_value inject_fault(napi_env env, napi_callback_info info, uint32_t magic) {
     size_t argc = 4;
     napi_value argv[4];
@@ -984,6 +1035,8 @@ NAPI_MODULE_INIT() {
         {"ringInfo", js_ring_info},
         {"ringClose", js_ring_close},
         {"ringInjectFault", js_ring_inject_fault},
+        {"ringSimulateMissingOps", js_ring_simulate_missing_ops},
+        {"ringProbe", js_ring_probe},
         {"poolCreate", js_pool_create},
         {"poolWrite", js_pool_write},
         {"poolRead", js_pool_read},

@@ -121,7 +121,19 @@ struct rw_ring {
     struct rw_fault fault_sync;
 };
 
-/* Cold: io_uring_setup, the three mmaps, the eventfd and the request table. */
+/*
+ * The opcodes the driver issues. Kernels 5.1 to 5.5 set up a ring but lack READ and WRITE (and
+ * the probe itself), so create probes and answers -EOPNOTSUPP there instead of failing every write.
+ */
+#define RW_RING_REQUIRED_OPS_COUNT 6u
+
+/* The probe asks about this many opcodes: IORING_OP_LAST is about 60 and the field is a byte. */
+#define RW_RING_PROBE_OPS 256u
+
+/*
+ * Cold: io_uring_setup, the opcode probe, the three mmaps, the eventfd and the request table.
+ * -EOPNOTSUPP when the kernel has no probe or lacks a required opcode.
+ */
 int rw_ring_create(struct rw_ring *ring, uint32_t entries);
 /* Cold: releases everything create made. In-flight requests are abandoned to the kernel. */
 void rw_ring_destroy(struct rw_ring *ring);
@@ -145,6 +157,21 @@ void rw_ring_eventfd_clear(struct rw_ring *ring);
 /* Cold: replaces the registered buffer set (count 0 unregisters). -EBUSY while requests are in flight. */
 int rw_ring_register_buffers(struct rw_ring *ring, const struct rw_ring_fixed_buffer *buffers,
                              uint32_t count);
+
+/*
+ * Cold diagnostic: sets bit i of supported_mask when required opcode i (in the order of
+ * rw_ring_required_op_name) is supported. Sets up and closes a ring of its own; -EOPNOTSUPP when
+ * the kernel has no probe.
+ */
+int rw_ring_probe(uint32_t *supported_mask);
+/* The name of required opcode index (< RW_RING_REQUIRED_OPS_COUNT), as in IORING_OP_<name>. */
+const char *rw_ring_required_op_name(uint32_t index);
+
+/*
+ * Test hook: every later probe in this process (so every create) treats these opcodes as
+ * unsupported; count 0 resets. -EINVAL for more than RW_RING_PROBE_OPS opcodes.
+ */
+int rw_ring_simulate_missing_ops(const uint8_t *opcodes, uint32_t count);
 
 /* Test hook: the countdown-th next request of kind syscall (1 write, 2 sync step) fails with -errno. */
 int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countdown, int32_t errno_value);

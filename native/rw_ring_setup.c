@@ -21,6 +21,77 @@ static int ring_register(int ring_fd, unsigned opcode, const void *arg, unsigned
     return ret < 0 ? -errno : (int)ret;
 }
 
+/* The opcodes rw_ring.c issues, in the order of the bits of a supported mask. */
+static const struct {
+    uint8_t opcode;
+    const char *name;
+} required_ops[RW_RING_REQUIRED_OPS_COUNT] = {
+    {IORING_OP_NOP, "NOP"},
+    {IORING_OP_READ, "READ"},
+    {IORING_OP_WRITE, "WRITE"},
+    {IORING_OP_FSYNC, "FSYNC"},
+    {IORING_OP_READ_FIXED, "READ_FIXED"},
+    {IORING_OP_WRITE_FIXED, "WRITE_FIXED"},
+};
+
+#define REQUIRED_OPS_ALL ((1u << RW_RING_REQUIRED_OPS_COUNT) - 1)
+
+/*
+ * Opcodes a test marked missing. Process-wide like the kernel it stands in for; bytes with
+ * relaxed atomics, because rings are created on several threads (workers) and the order in which
+ * a concurrent create sees a change does not matter.
+ */
+static uint8_t simulated_missing[RW_RING_PROBE_OPS];
+
+int rw_ring_simulate_missing_ops(const uint8_t *opcodes, uint32_t count) {
+    assert(count == 0 || opcodes != NULL);
+    if (count > RW_RING_PROBE_OPS) return -EINVAL;
+    for (uint32_t op = 0; op < RW_RING_PROBE_OPS; op++) __atomic_store_n(&simulated_missing[op], 0, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < count; i++) __atomic_store_n(&simulated_missing[opcodes[i]], 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+const char *rw_ring_required_op_name(uint32_t index) {
+    assert(index < RW_RING_REQUIRED_OPS_COUNT);
+    return required_ops[index].name;
+}
+
+/*
+ * IORING_REGISTER_PROBE (5.6+) on a ring: sets bit i of supported_mask for each required opcode
+ * i the kernel supports. A kernel without the probe answers -EINVAL, and it also lacks READ and
+ * WRITE (both came in 5.6), so that is -EOPNOTSUPP.
+ */
+static int ring_probe_required(int ring_fd, uint32_t *supported_mask) {
+    size_t probe_bytes = sizeof(struct io_uring_probe) + RW_RING_PROBE_OPS * sizeof(struct io_uring_probe_op);
+    /* Zeroed: the kernel refuses a probe with any byte set. */
+    struct io_uring_probe *probe = calloc(1, probe_bytes);
+    if (probe == NULL) return -ENOMEM;
+    int ret = ring_register(ring_fd, IORING_REGISTER_PROBE, probe, RW_RING_PROBE_OPS);
+    if (ret == -EINVAL) ret = -EOPNOTSUPP;
+    *supported_mask = 0;
+    for (uint32_t i = 0; ret >= 0 && i < RW_RING_REQUIRED_OPS_COUNT; i++) {
+        uint8_t opcode = required_ops[i].opcode;
+        bool supported = opcode < probe->ops_len && (probe->ops[opcode].flags & IO_URING_OP_SUPPORTED) != 0;
+        if (supported && __atomic_load_n(&simulated_missing[opcode], __ATOMIC_RELAXED) == 0) {
+            *supported_mask |= 1u << i;
+        }
+    }
+    free(probe);
+    return ret < 0 ? ret : 0;
+}
+
+int rw_ring_probe(uint32_t *supported_mask) {
+    assert(supported_mask != NULL);
+    struct io_uring_params params;
+    memset(&params, 0, sizeof(params));
+    /* The smallest ring that a linked pair fits in; the probe answers for the kernel, not the ring. */
+    long fd = syscall(__NR_io_uring_setup, RW_RING_SQES_PER_REQUEST_MAX, &params);
+    if (fd < 0) return -errno;
+    int ret = ring_probe_required((int)fd, supported_mask);
+    close((int)fd);
+    return ret;
+}
+
 static void *ring_map(int ring_fd, size_t size_bytes, uint64_t offset) {
     void *map = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd,
                      (off_t)offset);
@@ -106,7 +177,12 @@ int rw_ring_create(struct rw_ring *ring, uint32_t entries) {
     ring->ring_fd = (int)fd;
     ring->features = params.features;
 
-    int ret = ring_map_all(ring, &params);
+    uint32_t supported_mask;
+    int ret = ring_probe_required(ring->ring_fd, &supported_mask);
+    if (ret == 0 && supported_mask != REQUIRED_OPS_ALL) ret = -EOPNOTSUPP;
+    if (ret < 0) goto fail;
+
+    ret = ring_map_all(ring, &params);
     if (ret < 0) goto fail;
     ring_bind(ring, &params);
 

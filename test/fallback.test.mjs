@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Wal } from '../dist/index.js';
+import { native } from '../dist/io/native-binding.js';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const SWITCH = '/proc/sys/kernel/io_uring_disabled';
@@ -51,4 +52,19 @@ test('backend auto falls back to the thread pool when io_uring is disabled; io_u
   const wal = await Wal.open(dir);
   assert.equal(wal.backend, 'io_uring', 'with the switch restored, auto takes io_uring again');
   await wal.close();
+});
+
+test('backend auto falls back to the thread pool on a kernel whose probe lacks IORING_OP_WRITE (5.1 to 5.5)', async (t) => {
+  const IORING_OP_WRITE = 23;
+  assert.equal(native.ringSimulateMissingOps([IORING_OP_WRITE]), 0);
+  try {
+    const wal = await Wal.open(tempDir(t), { backend: 'auto' });
+    assert.equal(wal.backend, 'threadpool', 'auto chose the fallback');
+    const lsns = await Promise.all(Array.from({ length: 50 }, (_, i) => wal.append(payloadFor(i))));
+    assert.deepEqual(lsns, Array.from({ length: 50 }, (_, i) => i + 1));
+    await wal.close();
+    await assert.rejects(Wal.open(tempDir(t), { backend: 'io_uring' }), { code: 'WAL_ERR_BACKEND_UNAVAILABLE', backend: 'io_uring' });
+  } finally {
+    assert.equal(native.ringSimulateMissingOps([]), 0);
+  }
 });

@@ -547,6 +547,48 @@ test('ring writes and reads through registered buffers', async (t) => {
   assert.equal(ring.close(), 0, 'close unregisters');
 });
 
+// ---------- opcode probe ----------
+
+const IORING_OP_WRITE = 23;
+const REQUIRED_OPS = ['NOP', 'READ', 'WRITE', 'FSYNC', 'READ_FIXED', 'WRITE_FIXED'];
+
+function openFdCount() {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+test('ringCreate answers -EOPNOTSUPP when the probe lacks a required opcode, and a handle again after reset', (t) => {
+  const probe = openRing(t, 1);
+  if (probe === null) return;
+  assert.equal(probe.close(), 0);
+  assert.deepEqual(native.ringProbe(), { supported: REQUIRED_OPS, missing: [] }, 'this kernel has every required opcode');
+  const fdsBefore = openFdCount();
+  try {
+    assert.equal(native.ringSimulateMissingOps([IORING_OP_WRITE]), 0);
+    assert.deepEqual(native.ringProbe(), { supported: REQUIRED_OPS.filter((op) => op !== 'WRITE'), missing: ['WRITE'] });
+    for (let i = 0; i < 8; i++) {
+      assert.equal(native.ringCreate(4, new Int32Array(12), () => {}), -ERRNO.EOPNOTSUPP);
+    }
+    assert.equal(openFdCount(), fdsBefore, 'a refused create closes its ring fd');
+  } finally {
+    assert.equal(native.ringSimulateMissingOps([]), 0);
+  }
+  assert.deepEqual(native.ringProbe().missing, []);
+  const ring = openRing(t, 4);
+  assert.notEqual(ring, null);
+  assert.equal(ring.close(), 0);
+});
+
+test('ringSimulateMissingOps checks its argument', () => {
+  assert.equal(native.ringSimulateMissingOps([256]), -ERRNO.EINVAL);
+  assert.equal(native.ringSimulateMissingOps([-1]), -ERRNO.EINVAL);
+  assert.equal(native.ringSimulateMissingOps([1.5]), -ERRNO.EINVAL);
+  assert.equal(native.ringSimulateMissingOps(new Array(257).fill(1)), -ERRNO.EINVAL);
+  assert.throws(() => native.ringSimulateMissingOps(23), TypeError);
+  assert.throws(() => native.ringSimulateMissingOps(['23']), TypeError);
+  const probe = native.ringProbe();
+  if (typeof probe !== 'number') assert.deepEqual(probe.missing, [], 'a refused call changes nothing');
+});
+
 // ---------- event loop behaviour ----------
 
 test('the event loop runs while a 64 MiB linked write+fsync is in flight', async (t) => {

@@ -10,6 +10,12 @@ export interface DioAlignment {
   offsetAlignBytes: number;
 }
 
+/** The opcodes the ring driver needs, by IORING_OP_ name, split by whether this kernel has them. */
+export interface RingProbe {
+  supported: string[];
+  missing: string[];
+}
+
 export type NativeHandle = object;
 export type CompletionCallback = (count: number) => void;
 
@@ -32,6 +38,8 @@ export interface NativeBinding {
   ringInjectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
   ringInfo(h: NativeHandle): Record<string, number>;
   ringClose(h: NativeHandle): number;
+  ringSimulateMissingOps(opcodes: number[]): number;
+  ringProbe(): RingProbe | number;
   poolCreate(slots: number, completions: Int32Array, onCompletions: CompletionCallback): NativeHandle | number;
   poolWrite(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
   poolRead(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
