@@ -732,6 +732,19 @@ static napi_value js_ring_close(napi_env env, napi_callback_info info) {
     return js_int(env, 0);
 }
 
+static napi_value js_ring_inject_enter_fault(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct ring_js *ring = arg_ring(env, argv[0]);
+    if (ring == NULL) return NULL;
+    double failures, errno_value;
+    ARG_INTEGER(1, "failures", 0, UINT32_MAX, failures);
+    ARG_INTEGER(2, "errno", 0, INT32_MAX, errno_value);
+    if (ring->base.closed) return js_int(env, -EBADF);
+    return js_int(env, rw_ring_inject_enter_fault(&ring->ring, (uint32_t)failures, (int32_t)errno_value));
+}
+
 static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value argv[1];
@@ -1035,6 +1048,7 @@ NAPI_MODULE_INIT() {
         {"ringInfo", js_ring_info},
         {"ringClose", js_ring_close},
         {"ringInjectFault", js_ring_inject_fault},
+        {"ringInjectEnterFault", js_ring_inject_enter_fault},
         {"ringSimulateMissingOps", js_ring_simulate_missing_ops},
         {"ringProbe", js_ring_probe},
         {"poolCreate", js_pool_create},

@@ -170,6 +170,10 @@ static void request_prepare(struct rw_ring *ring, uint32_t slot) {
 }
 
 static int ring_enter(struct rw_ring *ring, uint32_t to_submit) {
+    if (ring->enter_failures > 0) {
+        ring->enter_failures--;
+        return -ring->enter_failure_errno;
+    }
     long ret = syscall(__NR_io_uring_enter, ring->ring_fd, to_submit, 0, 0, NULL, 0);
     return ret < 0 ? -errno : (int)ret;
 }
@@ -420,5 +424,13 @@ int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countd
     } else {
         return -EINVAL;
     }
+    return 0;
+}
+
+int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t errno_value) {
+    assert(ring != NULL);
+    if (errno_value <= 0 || errno_value > RW_ERRNO_MAX) return -EINVAL;
+    ring->enter_failures = failures;
+    ring->enter_failure_errno = errno_value;
     return 0;
 }

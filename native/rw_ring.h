@@ -119,6 +119,8 @@ struct rw_ring {
 
     struct rw_fault fault_write;
     struct rw_fault fault_sync;
+    uint32_t enter_failures;     /* test hook: io_uring_enter calls still to fail */
+    int32_t enter_failure_errno; /* ... with -enter_failure_errno */
 };
 
 /*
@@ -175,5 +177,8 @@ int rw_ring_simulate_missing_ops(const uint8_t *opcodes, uint32_t count);
 
 /* Test hook: the countdown-th next request of kind syscall (1 write, 2 sync step) fails with -errno. */
 int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countdown, int32_t errno_value);
+
+/* Test hook: the next `failures` io_uring_enter calls answer -errno without entering the kernel. */
+int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t errno_value);
 
 #endif
