@@ -137,6 +137,19 @@ static bool arg_bool(napi_env env, napi_value value, const char *name, bool *out
     return true;
 }
 
+/* A non-array throws; an array longer than count_max is ARG_RANGE. */
+static enum arg_status arg_array(napi_env env, napi_value value, const char *name, const char *expected,
+                                 uint32_t count_max, uint32_t *count) {
+    bool is_array = false;
+    napi_is_array(env, value, &is_array);
+    if (!is_array) {
+        throw_type(env, name, expected);
+        return ARG_THROWN;
+    }
+    napi_get_array_length(env, value, count);
+    return *count > count_max ? ARG_RANGE : ARG_OK;
+}
+
 static bool arg_arraybuffer(napi_env env, napi_value value, const char *name, uint8_t **data,
                             size_t *size_bytes) {
     bool is_arraybuffer = false;
@@ -746,15 +759,11 @@ static napi_value js_ring_register_buffers(napi_env env, napi_callback_info info
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     struct ring_js *ring = arg_ring(env, argv[0]);
     if (ring == NULL) return NULL;
-    bool is_array = false;
-    napi_is_array(env, argv[1], &is_array);
-    if (!is_array) {
-        throw_type(env, "buffers", "an array of ArrayBuffers");
-        return NULL;
-    }
     uint32_t count;
-    napi_get_array_length(env, argv[1], &count);
-    if (count > RW_RING_FIXED_BUFFERS_MAX) return js_int(env, -EINVAL);
+    enum arg_status status = arg_array(env, argv[1], "buffers", "an array of ArrayBuffers",
+                                       RW_RING_FIXED_BUFFERS_MAX, &count);
+    if (status == ARG_THROWN) return NULL;
+    if (status == ARG_RANGE) return js_int(env, -EINVAL);
     struct rw_ring_fixed_buffer fixed[RW_RING_FIXED_BUFFERS_MAX];
     napi_value elements[RW_RING_FIXED_BUFFERS_MAX];
     for (uint32_t i = 0; i < count; i++) {
@@ -822,21 +831,16 @@ static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info 
     size_t argc = 1;
     napi_value argv[1];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    bool is_array = false;
-    napi_is_array(env, argv[0], &is_array);
-    if (!is_array) {
-        throw_type(env, "opcodes", "an array of numbers");
-        return NULL;
-    }
     uint32_t count;
-    napi_get_array_length(env, argv[0], &count);
-    if (count > RW_RING_PROBE_OPS) return js_int(env, -EINVAL);
+    enum arg_status status = arg_array(env, argv[0], "opcodes", "an array of numbers", RW_RING_PROBE_OPS, &count);
+    if (status == ARG_THROWN) return NULL;
+    if (status == ARG_RANGE) return js_int(env, -EINVAL);
     uint8_t opcodes[RW_RING_PROBE_OPS];
     for (uint32_t i = 0; i < count; i++) {
         napi_value element;
         napi_get_element(env, argv[0], i, &element);
         double opcode;
-        enum arg_status status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
+        status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
         if (status == ARG_THROWN) return NULL;
         if (status == ARG_RANGE) return js_int(env, -EINVAL);
         opcodes[i] = (uint8_t)opcode;
