@@ -9,7 +9,8 @@
  *   - the garbage collector (finalizer of the handle), which cannot run while requests are in
  *     flight because the handle is strongly referenced then.
  * "closed" means the engine is shut down; the struct itself is freed once the engine's last
- * libuv handle is closed ("released") and the JS handle is finalized.
+ * libuv handle is closed ("released": for a ring both the poll handle and the submit-retry
+ * timer) and the JS handle is finalized.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -39,6 +40,8 @@
 /* JS numbers are exact integers up to 2^53 - 1 (Number.MAX_SAFE_INTEGER). */
 #define JS_SAFE_INTEGER_MAX 9007199254740991.0
 
+#define NS_PER_MS 1000000u
+
 /* The most arguments any export takes (ringWrite). */
 #define ARGS_MAX 8
 
@@ -63,6 +66,10 @@ struct ring_js {
     struct backend base;
     struct rw_ring ring;
     uv_poll_t poll;
+    uv_timer_t retry;          /* retries a submission io_uring_enter refused */
+    uint64_t retry_started_ns; /* uv_hrtime of the refusal that started the current stall */
+    uint32_t retry_attempts;   /* retries of the current stall so far */
+    uint32_t handles_open;     /* poll and retry until each one's close callback ran */
     struct rw_completion *drained; /* ring.entries of them, allocated at create */
     napi_ref fixed_refs[RW_RING_FIXED_BUFFERS_MAX];
     uint32_t fixed_ref_count;
@@ -128,6 +135,19 @@ static bool arg_bool(napi_env env, napi_value value, const char *name, bool *out
         return false;
     }
     return true;
+}
+
+/* A non-array throws; an array longer than count_max is ARG_RANGE. */
+static enum arg_status arg_array(napi_env env, napi_value value, const char *name, const char *expected,
+                                 uint32_t count_max, uint32_t *count) {
+    bool is_array = false;
+    napi_is_array(env, value, &is_array);
+    if (!is_array) {
+        throw_type(env, name, expected);
+        return ARG_THROWN;
+    }
+    napi_get_array_length(env, value, count);
+    return *count > count_max ? ARG_RANGE : ARG_OK;
 }
 
 static bool arg_arraybuffer(napi_env env, napi_value value, const char *name, uint8_t **data,
@@ -459,9 +479,12 @@ static void ring_maybe_free(struct ring_js *ring) {
     free(ring);
 }
 
-static void ring_poll_closed(uv_handle_t *handle) {
+/* Close callback of both libuv handles: the ring is released after the second. */
+static void ring_handle_closed(uv_handle_t *handle) {
     struct ring_js *ring = handle->data;
     assert(ring->base.closed && !ring->base.released);
+    assert(ring->handles_open > 0);
+    if (--ring->handles_open > 0) return;
     ring->base.released = true;
     napi_remove_async_cleanup_hook(ring->base.cleanup_hook);
     ring_maybe_free(ring);
@@ -478,13 +501,39 @@ static void ring_shutdown(struct ring_js *ring) {
     assert(ring->ring.in_flight == 0);
     ring->base.closed = true;
     /* uv_close stops polling at once, so the eventfd can be closed right after. */
-    uv_close((uv_handle_t *)&ring->poll, ring_poll_closed);
+    uv_close((uv_handle_t *)&ring->poll, ring_handle_closed);
+    /* Nothing is in flight, so nothing is stalled; uv_close stops the timer if it is still armed. */
+    uv_close((uv_handle_t *)&ring->retry, ring_handle_closed);
     ring_release_fixed(ring);
     rw_ring_destroy(&ring->ring);
     backend_release_js(&ring->base);
 }
 
+static void ring_on_retry(uv_timer_t *timer);
+
+/*
+ * Arms the retry timer when a submission stalls and disarms it when nothing waits any more.
+ * The schedule and the budget are the core's (rw_ring.h); only the libuv timer is ours.
+ */
+static void ring_update_retry(struct ring_js *ring) {
+    bool armed = uv_is_active((uv_handle_t *)&ring->retry);
+    if (rw_ring_submit_error(&ring->ring) == 0) {
+        if (armed) uv_timer_stop(&ring->retry);
+        return;
+    }
+    if (armed) return;
+    ring->retry_attempts = 0;
+    /* Not uv_now: the loop's cached time can be long past (a script's first tick). */
+    ring->retry_started_ns = uv_hrtime();
+    uv_timer_start(&ring->retry, ring_on_retry, rw_ring_submit_retry_delay_ms(0), 0);
+}
+
+/*
+ * A stalled request is in flight, so the referenced poll handle keeps the loop alive for it
+ * while the timer retries.
+ */
 static void ring_update_active(struct ring_js *ring) {
+    ring_update_retry(ring);
     bool active = ring->ring.in_flight > 0;
     if (active) {
         uv_ref((uv_handle_t *)&ring->poll);
@@ -492,6 +541,17 @@ static void ring_update_active(struct ring_js *ring) {
         uv_unref((uv_handle_t *)&ring->poll);
     }
     backend_set_active(&ring->base, active);
+}
+
+/* Hands count completions in ring->drained to JS, then does what the ring's new state asks. */
+static void ring_deliver(struct ring_js *ring, uint32_t count) {
+    if (count > 0) backend_deliver(&ring->base, ring->drained, count);
+    if (ring->base.closed) return; /* onCompletions called ringClose */
+    if (ring->base.closing && ring->ring.in_flight == 0) {
+        ring_shutdown(ring);
+        return;
+    }
+    ring_update_active(ring);
 }
 
 static void ring_on_poll(uv_poll_t *poll, int status, int events) {
@@ -502,13 +562,33 @@ static void ring_on_poll(uv_poll_t *poll, int status, int events) {
     rw_ring_eventfd_clear(&ring->ring);
     int count = rw_ring_reap(&ring->ring, ring->drained, ring->ring.entries);
     assert(count >= 0);
-    if (count > 0) backend_deliver(&ring->base, ring->drained, (uint32_t)count);
-    if (ring->base.closed) return; /* onCompletions called ringClose */
-    if (ring->base.closing && ring->ring.in_flight == 0) {
-        ring_shutdown(ring);
-        return;
+    ring_deliver(ring, (uint32_t)count);
+}
+
+/*
+ * Retries a stalled submission. Bounded by the core's budget: once the stall has lasted
+ * RW_RING_SUBMIT_RETRY_BUDGET_MS, or at once for an errno that retrying cannot fix, every request
+ * not yet in the kernel completes with the errno through the normal delivery.
+ */
+static void ring_on_retry(uv_timer_t *timer) {
+    struct ring_js *ring = timer->data;
+    assert(!ring->base.closed); /* ring_shutdown closes the timer, which stops it */
+    int error = rw_ring_submit_error(&ring->ring);
+    assert(error != 0);         /* ring_update_retry stops the timer when the stall clears */
+    if (rw_ring_submit_retryable(error)) error = rw_ring_submit(&ring->ring);
+    uint32_t count = 0;
+    if (error != 0) {
+        uint64_t waited_ms = (uv_hrtime() - ring->retry_started_ns) / NS_PER_MS;
+        if (rw_ring_submit_retryable(error) && waited_ms < RW_RING_SUBMIT_RETRY_BUDGET_MS) {
+            ring->retry_attempts++;
+            uv_timer_start(timer, ring_on_retry, rw_ring_submit_retry_delay_ms(ring->retry_attempts), 0);
+        } else {
+            int failed = rw_ring_fail_unsubmitted(&ring->ring, error, ring->drained, ring->ring.entries);
+            assert(failed >= 0);
+            count = (uint32_t)failed;
+        }
     }
-    ring_update_active(ring);
+    ring_deliver(ring, count);
 }
 
 static void ring_on_teardown(napi_async_cleanup_hook_handle handle, void *data) {
@@ -518,7 +598,7 @@ static void ring_on_teardown(napi_async_cleanup_hook_handle handle, void *data) 
     if (ring->ring.in_flight == 0) {
         ring_shutdown(ring);
     } else {
-        ring->base.closing = true; /* ring_on_poll shuts down when the last completion is in */
+        ring->base.closing = true; /* ring_deliver shuts down when the last completion is in */
     }
 }
 
@@ -568,6 +648,11 @@ static napi_value js_ring_create(napi_env env, napi_callback_info info) {
         free(ring);
         return js_int(env, ret);
     }
+    /* After the poll handle: a timer cannot fail to initialise, so nothing is left to unwind. */
+    ret = uv_timer_init(loop, &ring->retry);
+    assert(ret == 0);
+    ring->retry.data = ring;
+    ring->handles_open = 2;
     ring->poll.data = ring;
     uv_poll_start(&ring->poll, UV_READABLE, ring_on_poll);
     uv_unref((uv_handle_t *)&ring->poll);
@@ -674,15 +759,11 @@ static napi_value js_ring_register_buffers(napi_env env, napi_callback_info info
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
     struct ring_js *ring = arg_ring(env, argv[0]);
     if (ring == NULL) return NULL;
-    bool is_array = false;
-    napi_is_array(env, argv[1], &is_array);
-    if (!is_array) {
-        throw_type(env, "buffers", "an array of ArrayBuffers");
-        return NULL;
-    }
     uint32_t count;
-    napi_get_array_length(env, argv[1], &count);
-    if (count > RW_RING_FIXED_BUFFERS_MAX) return js_int(env, -EINVAL);
+    enum arg_status status = arg_array(env, argv[1], "buffers", "an array of ArrayBuffers",
+                                       RW_RING_FIXED_BUFFERS_MAX, &count);
+    if (status == ARG_THROWN) return NULL;
+    if (status == ARG_RANGE) return js_int(env, -EINVAL);
     struct rw_ring_fixed_buffer fixed[RW_RING_FIXED_BUFFERS_MAX];
     napi_value elements[RW_RING_FIXED_BUFFERS_MAX];
     for (uint32_t i = 0; i < count; i++) {
@@ -717,6 +798,7 @@ static napi_value js_ring_info(napi_env env, napi_callback_info info) {
     set_uint32(env, result, "sqEntries", ring->ring.sq.entries);
     set_uint32(env, result, "cqEntries", ring->ring.cq.entries);
     set_uint32(env, result, "pending", ring->ring.pending_count);
+    set_uint32(env, result, "unsubmitted", rw_ring_unsubmitted_sqes(&ring->ring));
     return result;
 }
 
@@ -732,25 +814,33 @@ static napi_value js_ring_close(napi_env env, napi_callback_info info) {
     return js_int(env, 0);
 }
 
+static napi_value js_ring_inject_enter_fault(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct ring_js *ring = arg_ring(env, argv[0]);
+    if (ring == NULL) return NULL;
+    double failures, errno_value;
+    ARG_INTEGER(1, "failures", 0, UINT32_MAX, failures);
+    ARG_INTEGER(2, "errno", 0, INT32_MAX, errno_value);
+    if (ring->base.closed) return js_int(env, -EBADF);
+    return js_int(env, rw_ring_inject_enter_fault(&ring->ring, (uint32_t)failures, (int32_t)errno_value));
+}
+
 static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value argv[1];
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    bool is_array = false;
-    napi_is_array(env, argv[0], &is_array);
-    if (!is_array) {
-        throw_type(env, "opcodes", "an array of numbers");
-        return NULL;
-    }
     uint32_t count;
-    napi_get_array_length(env, argv[0], &count);
-    if (count > RW_RING_PROBE_OPS) return js_int(env, -EINVAL);
+    enum arg_status status = arg_array(env, argv[0], "opcodes", "an array of numbers", RW_RING_PROBE_OPS, &count);
+    if (status == ARG_THROWN) return NULL;
+    if (status == ARG_RANGE) return js_int(env, -EINVAL);
     uint8_t opcodes[RW_RING_PROBE_OPS];
     for (uint32_t i = 0; i < count; i++) {
         napi_value element;
         napi_get_element(env, argv[0], i, &element);
         double opcode;
-        enum arg_status status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
+        status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
         if (status == ARG_THROWN) return NULL;
         if (status == ARG_RANGE) return js_int(env, -EINVAL);
         opcodes[i] = (uint8_t)opcode;
@@ -1035,6 +1125,7 @@ NAPI_MODULE_INIT() {
         {"ringInfo", js_ring_info},
         {"ringClose", js_ring_close},
         {"ringInjectFault", js_ring_inject_fault},
+        {"ringInjectEnterFault", js_ring_inject_enter_fault},
         {"ringSimulateMissingOps", js_ring_simulate_missing_ops},
         {"ringProbe", js_ring_probe},
         {"poolCreate", js_pool_create},

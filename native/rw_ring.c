@@ -21,6 +21,17 @@ static uint64_t user_data_of(uint32_t slot, uint32_t part) {
     return ((uint64_t)slot << PART_BITS) | part;
 }
 
+/* The inverse of user_data_of, for a CQE or an SQE; its request must still await that part. */
+static struct rw_ring_request *request_of(struct rw_ring *ring, uint64_t user_data, uint32_t *slot,
+                                          uint32_t *part) {
+    *slot = (uint32_t)(user_data >> PART_BITS);
+    *part = (uint32_t)(user_data & ((1u << PART_BITS) - 1));
+    assert(*slot < ring->entries);
+    struct rw_ring_request *request = &ring->requests[*slot];
+    assert(request->state == RW_SLOT_SUBMITTED && request->cqes_outstanding > 0);
+    return request;
+}
+
 static uint32_t fixed_lookup(const struct rw_ring *ring, const uint8_t *buffer, uint32_t length_bytes) {
     uintptr_t start = (uintptr_t)buffer;
     for (uint32_t i = 0; i < ring->fixed_count; i++) {
@@ -170,45 +181,70 @@ static void request_prepare(struct rw_ring *ring, uint32_t slot) {
 }
 
 static int ring_enter(struct rw_ring *ring, uint32_t to_submit) {
+    if (ring->enter_failures > 0) {
+        ring->enter_failures--;
+        return -ring->enter_failure_errno;
+    }
     long ret = syscall(__NR_io_uring_enter, ring->ring_fd, to_submit, 0, 0, NULL, 0);
     return ret < 0 ? -errno : (int)ret;
 }
 
+static uint32_t sq_unsubmitted(const struct rw_ring *ring) {
+    uint32_t unsubmitted = ring->sq.tail_local - rw_sq_head_load(ring->sq.head);
+    assert(unsubmitted <= ring->sq.entries);
+    return unsubmitted;
+}
+
 /*
- * Moves pending requests into the SQ while they fit and submits. When the SQ is full, the rest
- * stay pending and go at the next flush (after a reap), so a full SQ never fails a request.
+ * Moves pending requests into the SQ while they fit and submits. Returns 0 when everything is in
+ * the kernel, or the -errno of the io_uring_enter that refused (EAGAIN: the kernel is out of
+ * request memory; EBUSY: a CQ backlog; anything else: our ring is broken), with the refused SQEs
+ * still published in the SQ and the requests behind them pending. Such a stall is remembered in
+ * submit_error until a later flush clears it or rw_ring_fail_unsubmitted withdraws the SQEs.
+ *
  * Each pass either empties the SQ (io_uring_enter consumes all SQEs without SQPOLL) and so
- * places at least one pending request, or stops; entries + 1 passes bound the loop.
+ * places at least one pending request, or stops. A kernel short of memory may take only part
+ * of the SQ, and the next pass offers the rest; entries + 1 passes bound the loop, and what is
+ * left after them is a stall like any other (-EAGAIN), retried by the caller.
  */
-static void ring_flush(struct rw_ring *ring) {
+static int ring_flush(struct rw_ring *ring) {
+    int error = 0;
     for (uint32_t pass = 0; pass <= ring->entries; pass++) {
         while (ring->pending_count > 0) {
             const struct rw_ring_request *next = &ring->requests[ring->pending_head];
-            uint32_t used = ring->sq.tail_local - rw_sq_head_load(ring->sq.head);
-            assert(used <= ring->sq.entries);
             /* Both SQEs of a linked pair must go in one io_uring_enter, or the link breaks. */
-            if (ring->sq.entries - used < sqes_needed(next)) break;
+            if (ring->sq.entries - sq_unsubmitted(ring) < sqes_needed(next)) break;
             request_prepare(ring, pending_pop(ring));
         }
-        uint32_t to_submit = ring->sq.tail_local - rw_sq_head_load(ring->sq.head);
-        if (to_submit == 0) return;
+        uint32_t to_submit = sq_unsubmitted(ring);
+        if (to_submit == 0) break;
         rw_sq_tail_store(ring->sq.tail, ring->sq.tail_local);
 
         int ret = ring_enter(ring, to_submit);
-        if (ret == -EINTR) continue;
-        /*
-         * EAGAIN (kernel out of request memory) and EBUSY (CQ backlog) are transient: the SQEs
-         * stay in the SQ and go with the next flush, which the next call or reap triggers.
-         */
-        if (ret == -EAGAIN || ret == -EBUSY) return;
-        /* Any other error means our ring fd or mappings are broken, which is a bug of ours. */
-        assert(ret >= 0);
-        if (ring->pending_count == 0) return;
+        if (ret == -EINTR) {
+            error = ret;
+            continue;
+        }
+        if (ret < 0) {
+            error = ret;
+            break;
+        }
+        assert((uint32_t)ret <= to_submit);
+        /* What the kernel did not take goes in the next pass; if the passes run out, it is a stall. */
+        error = -EAGAIN;
     }
+    if (sq_unsubmitted(ring) == 0) {
+        /* An empty SQ has room for any request, so nothing can still be pending. */
+        assert(ring->pending_count == 0);
+        error = 0;
+    }
+    ring->submit_error = error;
+    return error;
 }
 
 static int request_queue(struct rw_ring *ring, uint32_t slot) {
     pending_push(ring, slot);
+    /* A refused submission is not this request's failure: it is retried (rw_ring_submit_error). */
     ring_flush(ring);
     return 0;
 }
@@ -376,11 +412,8 @@ int rw_ring_reap(struct rw_ring *ring, struct rw_completion *out, uint32_t out_c
 
     for (; head != tail; head++) {
         const struct io_uring_cqe *cqe = &ring->cq.cqes[head & ring->cq.mask];
-        uint32_t slot = (uint32_t)(cqe->user_data >> PART_BITS);
-        uint32_t part = (uint32_t)(cqe->user_data & ((1u << PART_BITS) - 1));
-        assert(slot < ring->entries);
-        struct rw_ring_request *request = &ring->requests[slot];
-        assert(request->state == RW_SLOT_SUBMITTED && request->cqes_outstanding > 0);
+        uint32_t slot, part;
+        struct rw_ring_request *request = request_of(ring, cqe->user_data, &slot, &part);
 
         if (part == PART_SYNC) {
             request->sync_result = cqe->res;
@@ -395,8 +428,112 @@ int rw_ring_reap(struct rw_ring *ring, struct rw_completion *out, uint32_t out_c
         }
     }
     rw_cq_head_store(ring->cq.head, head);
-    /* Remainders of short reads and writes were queued by request_settle; send them now the CQ has room. */
+    /*
+     * Remainders of short reads and writes were queued by request_settle; send them now the CQ
+     * has room. A refusal is left to the caller's retry (rw_ring_submit_error).
+     */
     ring_flush(ring);
+    return (int)count;
+}
+
+int rw_ring_submit(struct rw_ring *ring) {
+    assert(ring != NULL && ring->ring_fd >= 0);
+    return ring_flush(ring);
+}
+
+int rw_ring_submit_error(const struct rw_ring *ring) {
+    assert(ring != NULL);
+    /* Without a stall nothing waits: ring_flush cleared it only with an empty SQ. */
+    assert(ring->submit_error != 0 || (sq_unsubmitted(ring) == 0 && ring->pending_count == 0));
+    return ring->submit_error;
+}
+
+uint32_t rw_ring_unsubmitted_sqes(const struct rw_ring *ring) {
+    assert(ring != NULL);
+    return sq_unsubmitted(ring);
+}
+
+bool rw_ring_submit_retryable(int error) {
+    return error == -EAGAIN || error == -EBUSY || error == -EINTR;
+}
+
+uint32_t rw_ring_submit_retry_delay_ms(uint32_t attempt) {
+    if (attempt == 0) return 0;
+    uint32_t delay_ms = 1;
+    /* Doubles attempt - 1 times, stopping at the cap: a few passes at most. */
+    for (uint32_t i = 1; i < attempt && delay_ms < RW_RING_SUBMIT_RETRY_DELAY_MS_MAX; i++) delay_ms *= 2;
+    return delay_ms < RW_RING_SUBMIT_RETRY_DELAY_MS_MAX ? delay_ms : RW_RING_SUBMIT_RETRY_DELAY_MS_MAX;
+}
+
+/*
+ * Records that one SQE of a request never reached the kernel: its part failed with error. An
+ * injected fault of that part is dropped, since its NOP never ran; the refusal is what happened.
+ */
+static void request_withdraw(struct rw_ring_request *request, uint32_t part, int32_t error) {
+    if (part == PART_SYNC) {
+        request->sync_result = error;
+        request->fault_sync_errno = 0;
+        return;
+    }
+    request->main_result = error;
+    request->fault_main_errno = 0;
+    /* An fsync request's one SQE is PART_MAIN, but its fault is kept as a sync fault. */
+    if (request->op == RW_RING_OP_FSYNC) request->fault_sync_errno = 0;
+}
+
+int rw_ring_fail_unsubmitted(struct rw_ring *ring, int32_t error, struct rw_completion *out,
+                             uint32_t out_capacity) {
+    assert(ring != NULL && ring->ring_fd >= 0);
+    assert(error < 0 && error >= -RW_ERRNO_MAX);
+    assert(out != NULL && out_capacity >= ring->entries);
+    uint32_t head = rw_sq_head_load(ring->sq.head);
+    uint32_t tail = ring->sq.tail_local;
+    assert(tail - head <= ring->sq.entries);
+
+    /*
+     * Without SQPOLL (never set here) the kernel reads SQEs only inside io_uring_enter, which is
+     * ours to call, so rewinding the tail to the head takes back the SQEs it has not consumed.
+     */
+    ring->sq.tail_local = head;
+    rw_sq_tail_store(ring->sq.tail, head);
+
+    uint32_t count = 0;
+    for (uint32_t index = head; index != tail; index++) {
+        const struct io_uring_sqe *sqe = &ring->sq.sqes[index & ring->sq.mask];
+        uint32_t slot, part;
+        struct rw_ring_request *request = request_of(ring, sqe->user_data, &slot, &part);
+        request_withdraw(request, part, error);
+        /*
+         * A linked pair settles once, at its second SQE. If the kernel took the write but not
+         * its sync (a partial submission), the write's CQE settles it later with the sync failed.
+         */
+        if (--request->cqes_outstanding > 0) continue;
+        /*
+         * Not finished only where the kernel already answered a short write whose sync was
+         * withdrawn: its remainder went back to pending, which the loop below fails.
+         */
+        if (!request_settle(ring, slot, &out[count])) continue;
+        slot_release(ring, slot);
+        count++;
+    }
+
+    /* The requests behind the refused SQEs never had SQEs of this round: they fail the same way. */
+    while (ring->pending_count > 0) {
+        uint32_t slot = pending_pop(ring);
+        struct rw_ring_request *request = &ring->requests[slot];
+        assert(request->state == RW_SLOT_PENDING);
+        request->state = RW_SLOT_SUBMITTED;
+        request->cqes_outstanding = 0;
+        request_withdraw(request, PART_MAIN, error);
+        bool finished = request_settle(ring, slot, &out[count]);
+        assert(finished);
+        (void)finished;
+        slot_release(ring, slot);
+        count++;
+    }
+    assert(count <= out_capacity);
+    assert(sq_unsubmitted(ring) == 0 && ring->pending_count == 0);
+    ring->submit_error = 0;
     return (int)count;
 }
 
@@ -420,5 +557,13 @@ int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countd
     } else {
         return -EINVAL;
     }
+    return 0;
+}
+
+int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t errno_value) {
+    assert(ring != NULL);
+    if (errno_value <= 0 || errno_value > RW_ERRNO_MAX) return -EINVAL;
+    ring->enter_failures = failures;
+    ring->enter_failure_errno = errno_value;
     return 0;
 }

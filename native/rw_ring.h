@@ -119,6 +119,9 @@ struct rw_ring {
 
     struct rw_fault fault_write;
     struct rw_fault fault_sync;
+    int submit_error;            /* 0, or the -errno of the io_uring_enter that left SQEs unsubmitted */
+    uint32_t enter_failures;     /* test hook: io_uring_enter calls still to fail */
+    int32_t enter_failure_errno; /* ... with -enter_failure_errno */
 };
 
 /*
@@ -138,7 +141,11 @@ int rw_ring_create(struct rw_ring *ring, uint32_t entries);
 /* Cold: releases everything create made. In-flight requests are abandoned to the kernel. */
 void rw_ring_destroy(struct rw_ring *ring);
 
-/* Hot: each queues one request and submits what fits in the SQ; -EBUSY when the table is full. */
+/*
+ * Hot: each queues one request and submits what fits in the SQ; -EBUSY when the table is full.
+ * A submission io_uring_enter refuses still answers 0: the request is accepted and waits (see
+ * rw_ring_submit_error below).
+ */
 int rw_ring_write(struct rw_ring *ring, int32_t req_id, int fd, void *buffer, uint32_t length_bytes,
                   uint64_t file_offset_bytes, int durability, void *context);
 int rw_ring_read(struct rw_ring *ring, int32_t req_id, int fd, void *buffer, uint32_t length_bytes,
@@ -150,6 +157,45 @@ int rw_ring_fsync(struct rw_ring *ring, int32_t req_id, int fd, bool datasync, v
  * out (capacity >= ring->entries, since each slot finishes at most once per call). Returns the count.
  */
 int rw_ring_reap(struct rw_ring *ring, struct rw_completion *out, uint32_t out_capacity);
+
+/*
+ * A refused submission. io_uring_enter may refuse SQEs (EAGAIN: the kernel is out of request
+ * memory; EBUSY: a CQ backlog). The refused SQEs stay published in the SQ and the requests behind
+ * them pending, and nothing in the kernel will ever answer them, so the caller must act: while
+ * rw_ring_submit_error() is not 0 it calls rw_ring_submit() again later, and when it gives up it
+ * calls rw_ring_fail_unsubmitted(), which completes every request not yet in the kernel.
+ */
+
+/* Hot: 0 when nothing waits to be submitted, else the -errno of the refusal that stalled it. */
+int rw_ring_submit_error(const struct rw_ring *ring);
+/* SQEs published to the SQ that the kernel has not consumed. */
+uint32_t rw_ring_unsubmitted_sqes(const struct rw_ring *ring);
+/* Retries the submission: 0 when everything went, else the -errno of the new refusal. */
+int rw_ring_submit(struct rw_ring *ring);
+/* EAGAIN and EBUSY are the kernel's "later"; EINTR is a signal. Anything else will not get better. */
+bool rw_ring_submit_retryable(int error);
+
+/*
+ * The retry schedule: the first retry on the next loop turn (the refusal may have been a moment's
+ * shortage), then doubling from 1 ms, each wait capped so that a recovered kernel is used within
+ * 10 ms. The budget bounds the retries (STYLE: every retry bounded): a kernel that refuses for 10 s
+ * is short of memory for good (reclaim and the OOM killer act within seconds), and every write
+ * waiting on it is a commit the caller is waiting for. After it the requests fail with the errno.
+ */
+#define RW_RING_SUBMIT_RETRY_DELAY_MS_MAX 10u
+#define RW_RING_SUBMIT_RETRY_BUDGET_MS 10000u
+/* The wait before retry `attempt` (0 first): 0, 1, 2, 4, 8, 10, 10 … ms. */
+uint32_t rw_ring_submit_retry_delay_ms(uint32_t attempt);
+
+/*
+ * Gives up on a stalled submission: takes the unsubmitted SQEs back out of the SQ and completes,
+ * into out (capacity >= ring->entries), every request that is not in the kernel with `error`
+ * (< 0). A linked write+fsync is one request and gets one completion. If the kernel took a write
+ * but not its linked sync, that request completes at the write's CQE with the sync failed.
+ * Returns the count written to out.
+ */
+int rw_ring_fail_unsubmitted(struct rw_ring *ring, int32_t error, struct rw_completion *out,
+                             uint32_t out_capacity);
 
 /* Clears the eventfd counter; the caller reaps right after, so no CQE can be missed. */
 void rw_ring_eventfd_clear(struct rw_ring *ring);
@@ -175,5 +221,8 @@ int rw_ring_simulate_missing_ops(const uint8_t *opcodes, uint32_t count);
 
 /* Test hook: the countdown-th next request of kind syscall (1 write, 2 sync step) fails with -errno. */
 int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countdown, int32_t errno_value);
+
+/* Test hook: the next `failures` io_uring_enter calls answer -errno without entering the kernel. */
+int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t errno_value);
 
 #endif

@@ -687,3 +687,179 @@ setTimeout(() => {
   assert.deepEqual(JSON.parse(result.stdout), [[1, -ERRNO.EFBIG, SYSCALL.write], [2, -ERRNO.EFBIG, SYSCALL.write]]);
   assert.equal(fs.statSync(path.join(dir, 'fsize')).size, 8192);
 });
+
+// ---------- io_uring_enter refusals ----------
+
+// A child script with a 4-entry ring on `file` whose requests are promises of their completion.
+// It runs in a child so that a request that never completes fails the test by the timeout
+// instead of hanging this file (its ring would keep the event loop alive forever).
+const ringScenario = (file, body) => `${childPrelude(file)}
+import os from 'node:os';
+const file = ${JSON.stringify(file)};
+const ERRNO = os.constants.errno;
+const waiters = new Map();
+const unexpected = [];
+const ring = native.ringCreate(4, completions, (count) => {
+  for (let i = 0; i < count; i++) {
+    const [reqId, result, syscall] = completions.subarray(3 * i, 3 * i + 3);
+    const resolve = waiters.get(reqId);
+    if (resolve === undefined) unexpected.push(reqId);
+    else {
+      waiters.delete(reqId);
+      resolve({ result, syscall });
+    }
+  }
+});
+let nextReqId = 1;
+const request = (call, ...args) => {
+  const reqId = nextReqId++;
+  const ret = call(ring, reqId, ...args);
+  if (ret !== 0) throw new Error('submit answered ' + ret);
+  return new Promise((resolve) => waiters.set(reqId, resolve));
+};
+const write = (offset, length, fileOffset, durability) =>
+  request(native.ringWrite, fd, buffer, offset, length, fileOffset, durability);
+const read = (target, length, fileOffset) => request(native.ringRead, fd, target, 0, length, fileOffset);
+const info = () => {
+  const { inFlight, pending, unsubmitted } = native.ringInfo(ring);
+  return { inFlight, pending, unsubmitted };
+};
+const report = {};
+${body}
+report.unexpected = unexpected;
+report.close = native.ringClose(ring);
+console.log(JSON.stringify(report));
+`;
+
+const IDLE = { inFlight: 0, pending: 0, unsubmitted: 0 };
+
+// Runs a ringScenario in a child and returns its report, after the checks every scenario shares.
+function runRingScenario(name, body, timeoutMs) {
+  const child = runChild(ringScenario(path.join(dir, name), body), timeoutMs);
+  assert.equal(child.error, undefined, `the child did not finish within ${timeoutMs} ms, so a request never completed: ${child.error}`);
+  assert.equal(child.status, 0, child.stderr);
+  const report = JSON.parse(child.stdout);
+  assert.deepEqual(report.unexpected, [], 'one completion per request');
+  assert.equal(report.close, 0);
+  return report;
+}
+
+function ringAvailable(t) {
+  const probe = openRing(t, 1);
+  if (probe === null) return false;
+  assert.equal(probe.close(), 0);
+  return true;
+}
+
+test('a submission that io_uring_enter refused with EAGAIN or EBUSY is retried from the event loop', (t) => {
+  if (!ringAvailable(t)) return;
+  const report = runRingScenario('enter-refused', `
+new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 7) & 0xff; });
+const target = native.allocAligned(4096, 4096);
+for (const [i, name] of ['EAGAIN', 'EBUSY'].entries()) {
+  const steps = {};
+  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  const written = write(i * 4096, 4096, i * 4096, 1);
+  steps.stalled = info();
+  steps.write = await written;
+  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  steps.read = await read(target, 4096, i * 4096);
+  steps.readMatches = Buffer.compare(Buffer.from(target), Buffer.from(buffer, i * 4096, 4096)) === 0;
+  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  steps.fsync = await request(native.ringFsync, fd, false);
+  steps.idle = info();
+  report[name] = steps;
+}
+// Three linked pairs on a 4-entry SQ: two pairs wait in the SQ, the third waits behind them.
+native.ringInjectEnterFault(ring, 3, ERRNO.EAGAIN);
+const burst = [0, 1, 2].map((i) => write((2 + i) * 4096, 4096, (2 + i) * 4096, 1));
+report.burstStalled = info();
+report.burst = await Promise.all(burst);
+report.burstIdle = info();
+report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 5 * 4096)) === 0;
+`, 10_000);
+  for (const name of ['EAGAIN', 'EBUSY']) {
+    const steps = report[name];
+    assert.deepEqual(steps.stalled, { inFlight: 1, pending: 0, unsubmitted: 2 }, `${name}: the linked pair waits in the SQ`);
+    assert.deepEqual(steps.write, { result: PAGE_BYTES, syscall: SYSCALL.write }, name);
+    assert.deepEqual(steps.read, { result: PAGE_BYTES, syscall: SYSCALL.read }, name);
+    assert.equal(steps.readMatches, true, name);
+    assert.deepEqual(steps.fsync, { result: 0, syscall: SYSCALL.fsync }, name);
+    assert.deepEqual(steps.idle, IDLE, name);
+  }
+  assert.deepEqual(report.burstStalled, { inFlight: 3, pending: 1, unsubmitted: 4 });
+  assert.deepEqual(report.burst, [0, 1, 2].map(() => ({ result: PAGE_BYTES, syscall: SYSCALL.write })));
+  assert.deepEqual(report.burstIdle, IDLE);
+  assert.equal(report.fileMatches, true, 'every write reached the file');
+});
+
+test('a submission refused for longer than the retry budget fails with the errno, and the ring stays usable', (t) => {
+  if (!ringAvailable(t)) return;
+  // More refusals than the 10 s budget has retries (about a thousand at 10 ms): the budget ends it.
+  const report = runRingScenario('enter-refused-long', `
+const target = native.allocAligned(4096, 4096);
+native.ringInjectEnterFault(ring, 1_000_000, ERRNO.EAGAIN);
+const startMs = performance.now();
+// Two linked pairs fill the 4-entry SQ; the third pair and the read wait behind them.
+const requests = [0, 1, 2].map((i) => write(i * 4096, 4096, i * 4096, 1));
+requests.push(read(target, 4096, 0));
+report.stalled = info();
+report.closeWhileStalled = native.ringClose(ring);
+report.failed = await Promise.all(requests);
+report.elapsedMs = performance.now() - startMs;
+report.idle = info();
+report.sizeAfterFailure = fs.fstatSync(fd).size;
+native.ringInjectEnterFault(ring, 0, ERRNO.EAGAIN);
+report.after = await write(0, 4096, 0, 1);
+report.afterIdle = info();
+`, 60_000);
+  assert.deepEqual(report.stalled, { inFlight: 4, pending: 2, unsubmitted: 4 });
+  assert.equal(report.closeWhileStalled, -ERRNO.EBUSY, 'stalled requests are in flight');
+  const writeFailed = { result: -ERRNO.EAGAIN, syscall: SYSCALL.write };
+  assert.deepEqual(report.failed, [writeFailed, writeFailed, writeFailed, { result: -ERRNO.EAGAIN, syscall: SYSCALL.read }],
+    'each linked pair fails once, as its write: nothing was written');
+  assert.ok(report.elapsedMs >= 10_000, `failed after ${report.elapsedMs} ms, before the 10 s budget`);
+  assert.deepEqual(report.idle, IDLE, 'every slot is free again');
+  assert.equal(report.sizeAfterFailure, 0, 'no refused SQE reached the kernel');
+  assert.deepEqual(report.after, { result: PAGE_BYTES, syscall: SYSCALL.write });
+  assert.deepEqual(report.afterIdle, IDLE);
+});
+
+test('a submission refused with an errno retrying cannot fix fails at the next loop turn, unless a later call submits it', (t) => {
+  if (!ringAvailable(t)) return;
+  const report = runRingScenario('enter-refused-eio', `
+native.ringInjectEnterFault(ring, 1, ERRNO.EIO);
+const startMs = Date.now();
+report.failed = await write(0, 4096, 0, 1);
+report.elapsedMs = Date.now() - startMs;
+report.idle = info();
+native.ringInjectEnterFault(ring, 1, ERRNO.EIO);
+report.together = await Promise.all([write(0, 4096, 0, 1), request(native.ringFsync, fd, true)]);
+report.togetherIdle = info();
+`, 10_000);
+  assert.deepEqual(report.failed, { result: -ERRNO.EIO, syscall: SYSCALL.write }, 'not retried: the next enter would have worked');
+  assert.ok(report.elapsedMs < 1_000, `failed after ${report.elapsedMs} ms`);
+  assert.deepEqual(report.idle, IDLE);
+  // The fsync's own io_uring_enter carries the refused write's SQEs, which are still in the SQ.
+  assert.deepEqual(report.together, [{ result: PAGE_BYTES, syscall: SYSCALL.write }, { result: 0, syscall: SYSCALL.fdatasync }]);
+  assert.deepEqual(report.togetherIdle, IDLE);
+});
+
+test('a worker that ends while a submission is stalled retries it during teardown before freeing the ring', async (t) => {
+  if (!ringAvailable(t)) return;
+  for (const [name, failures, sizeBytes] of [['EAGAIN', 5, 1 << 20], ['EIO', 1, 0]]) {
+    const file = path.join(dir, `worker-stalled-${name}`);
+    const script = path.join(dir, `worker-stalled-${name}.mjs`);
+    fs.writeFileSync(script, `${childPrelude(file)}
+import os from 'node:os';
+const ring = native.ringCreate(4, completions, () => {});
+native.ringInjectEnterFault(ring, ${failures}, os.constants.errno.${name});
+native.ringWrite(ring, 1, fd, buffer, 0, 1 << 20, 0, 1);
+process.exit(0);
+`);
+    const worker = new Worker(script);
+    const code = await new Promise((resolve, reject) => { worker.on('exit', resolve); worker.on('error', reject); });
+    assert.equal(code, 0, name);
+    assert.equal(fs.statSync(file).size, sizeBytes, `${name}: retried until written, or failed without writing`);
+  }
+});

@@ -36,6 +36,7 @@ export interface NativeBinding {
   ringFsync(h: NativeHandle, reqId: number, fd: number, datasync: boolean): number;
   ringRegisterBuffers(h: NativeHandle, buffers: ArrayBuffer[]): number;
   ringInjectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
+  ringInjectEnterFault(h: NativeHandle, failures: number, errno: number): number;
   ringInfo(h: NativeHandle): Record<string, number>;
   ringClose(h: NativeHandle): number;
   ringSimulateMissingOps(opcodes: number[]): number;
