@@ -78,6 +78,8 @@ export interface IoLock {
 
 export interface Io {
   readonly backend: BackendKind;
+  /** Why `backend: 'auto'` fell back to the thread pool (io_uring unavailable or incomplete), or null. */
+  readonly fallbackReason: string | null;
   /** The sync method this I/O uses for durable writes. */
   readonly syncMethod: SyncMethod;
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer;

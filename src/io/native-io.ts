@@ -15,7 +15,7 @@ import {
   WalLockedError,
 } from '../errors.js';
 import type { AlignedBuffer, BackendKind, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
-import { NativeDurability, NativeSyscall, errnoName, native, type NativeHandle } from './native-binding.js';
+import { NativeDurability, NativeSyscall, errnoName, errnoValue, native, type NativeHandle } from './native-binding.js';
 
 const fsOpen = promisify(fs.open);
 const fsClose = promisify(fs.close);
@@ -95,6 +95,7 @@ interface Waiting {
 export class NativeIo implements Io {
   readonly backend: BackendKind;
   readonly syncMethod: SyncMethod;
+  fallbackReason: string | null = null;
   private readonly queue: NativeQueue;
   private readonly completions: Int32Array;
   private readonly resolvers: Array<((result: number) => void) | undefined>;
@@ -136,10 +137,13 @@ export class NativeIo implements Io {
     const holder: { io?: NativeIo } = {};
     const onCompletions = (count: number): void => holder.io!.onCompletions(count);
     let queue: NativeQueue | undefined;
+    let fallbackReason: string | null = null;
     if (options.backend !== 'threadpool') {
       const ring = native.ringCreate(depth, completions, onCompletions);
       if (typeof ring === 'number') {
-        if (options.backend === 'io_uring') throw new WalBackendUnavailableError('io_uring', errnoName(ring));
+        const why = ringUnavailableReason(ring);
+        if (options.backend === 'io_uring') throw new WalBackendUnavailableError('io_uring', why);
+        fallbackReason = why;
       } else {
         queue = ringQueue(ring);
       }
@@ -150,6 +154,7 @@ export class NativeIo implements Io {
       queue = poolQueue(pool);
     }
     const io = new NativeIo(queue, completions, depth, options.syncMethod);
+    io.fallbackReason = fallbackReason;
     holder.io = io;
     return io;
   }
@@ -363,6 +368,15 @@ export class NativeIo implements Io {
   submitSync(fd: number, path: string): Promise<number> {
     return this.request((r) => this.queue.fsync(r, fd, true), path);
   }
+}
+
+/** Why ringCreate refused: its errno, and for a kernel that lacks operations, which ones. */
+function ringUnavailableReason(rc: number): string {
+  // ENOTSUP and EOPNOTSUPP are one number on Linux: compare the value, not a name.
+  if (-rc !== errnoValue('EOPNOTSUPP')) return `io_uring_setup failed with ${errnoName(rc)}`;
+  const probe = native.ringProbe();
+  const missing = typeof probe === 'number' ? 'no opcode probe (a kernel before 5.6)' : probe.missing.join(', ');
+  return `EOPNOTSUPP: io_uring lacks operations ringwal needs: ${missing}`;
 }
 
 /** statfs magic numbers of file systems that live in the page cache (linux/magic.h). */

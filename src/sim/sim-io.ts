@@ -62,6 +62,7 @@ interface Request {
 
 export class SimIo implements Io {
   readonly backend = 'sim' as const;
+  readonly fallbackReason = null;
   readonly syncMethod: SyncMethod = 'linked-fdatasync';
   readonly disk: SimDisk;
   readonly stats: SimIoStats = { completions: 0, writeFailures: 0, syncFailures: 0, readFailures: 0, shortReads: 0, bitFlips: 0, misdirectedWrites: 0 };

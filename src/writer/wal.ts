@@ -54,6 +54,7 @@ export interface ReadOptions {
 
 export interface WalStats extends GroupCommitStats {
   backend: string;
+  backendFallbackReason: string | null;
   directIo: boolean;
   syncMethod: SyncMethod;
   firstLsn: number;
@@ -186,6 +187,11 @@ export class Wal {
     return this.io.backend;
   }
 
+  /** Why `backend: 'auto'` took the thread pool instead of io_uring, or null when it did not. */
+  get backendFallbackReason(): string | null {
+    return this.io.fallbackReason;
+  }
+
   /** Whether the active segment is written with O_DIRECT. */
   get directIo(): boolean {
     return this.segments.active.file.direct;
@@ -297,6 +303,7 @@ export class Wal {
     return {
       ...this.writer.stats(),
       backend: this.io.backend,
+      backendFallbackReason: this.io.fallbackReason,
       directIo: this.directIo,
       syncMethod: this.syncMethod,
       firstLsn: this.segments.firstLsn,
