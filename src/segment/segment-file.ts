@@ -87,6 +87,8 @@ export async function prepareSegment(io: Io, dir: string, sizeBytes: number, pre
     await file.datasync();
     return { path, file };
   } catch (err) {
+    // A zero-fill that ran out of space must not keep the space it took (open deletes the file).
+    await file.truncate(0).catch(() => undefined);
     await file.close().catch(() => undefined);
     throw err;
   }
