@@ -4,8 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { NativeIo, Wal, WalIoError } from '../dist/index.js';
+import { SEGMENT_NAME_PATTERN } from './helpers/format.mjs';
 import { hookedIo } from './helpers/hooked-io.mjs';
 import { BACKENDS, payloadFor, tempDir } from './helpers/tmp.mjs';
 
@@ -267,4 +269,121 @@ test('a double-write copy made before a cut never lands on the records written a
   wal = await Wal.open(dir, { doubleWriteBuffer: 'buffered' });
   assert.deepEqual((await readAll(wal)).map((r) => r.payload), [a[0], ...b]);
   await wal.close();
+});
+
+test('rwf-dsync is used only where the file system is known to honour it; elsewhere the log reports linked-fdatasync', async (t) => {
+  const ext4 = (await fs.promises.statfs(os.tmpdir())).type === 0xef53;
+  if (ext4) {
+    const wal = await Wal.open(tempDir(t), { syncMethod: 'rwf-dsync' });
+    assert.equal(wal.syncMethod, 'rwf-dsync', 'ext4 honours RWF_DSYNC');
+    await wal.close();
+  }
+  const shm = '/dev/shm';
+  if (!fs.existsSync(shm) || (await fs.promises.statfs(shm)).type !== 0x01021994) {
+    t.skip(`${shm} is not a tmpfs here`);
+    return;
+  }
+  const wal = await Wal.open(tempDir(t, `${shm}/ringwal-`), { syncMethod: 'rwf-dsync' });
+  assert.equal(wal.syncMethod, 'linked-fdatasync', 'a file system outside the list falls back');
+  assert.equal((await wal.stats()).syncMethod, 'linked-fdatasync');
+  assert.equal(await wal.append(Buffer.from('durable anyway')), 1);
+  await wal.close();
+});
+
+test('open fsyncs every ancestor of the log directory, and the directory after creating the DWB file', async (t) => {
+  const base = tempDir(t);
+  const dir = path.join(base, 'a', 'b', 'c');
+  const io = hookedIo(nativeIo('io_uring'));
+  const wal = await Wal.open(dir, { io, doubleWriteBuffer: 'buffered' });
+  await wal.close();
+  await io.close();
+  const calls = io.stats.calls;
+  const synced = calls.filter((c) => c[0] === 'fsyncDir').map((c) => c[1]);
+  for (const ancestor of [path.join(base, 'a', 'b'), path.join(base, 'a'), base, path.dirname(base), '/']) {
+    assert.ok(synced.includes(ancestor), `${ancestor} was fsynced: ${synced.join(', ')}`);
+  }
+  const created = calls.findIndex((c) => c[0] === 'openFile' && c[1] === path.join(dir, 'ringwal.dwb'));
+  assert.ok(created >= 0);
+  assert.ok(calls.slice(created).some((c) => c[0] === 'fsyncDir' && c[1] === dir), 'the new DWB file\'s entry was made durable');
+});
+
+test('recovery of a buffered log drops the cached pages before it reads them', async (t) => {
+  const dir = tempDir(t);
+  let wal = await Wal.open(dir, { directIo: 'off' });
+  await wal.append(Buffer.from('buffered'));
+  await wal.close();
+  const io = hookedIo(nativeIo('io_uring'));
+  wal = await Wal.open(dir, { io, directIo: 'off' });
+  await wal.close();
+  await io.close();
+  const segment = io.stats.calls.filter((c) => c[1]?.endsWith('.seg'));
+  const sync = segment.findIndex((c) => c[0] === 'datasync');
+  const drop = segment.findIndex((c) => c[0] === 'dropCache');
+  const read = segment.findIndex((c) => c[0] === 'read');
+  assert.ok(sync >= 0 && sync < drop && drop < read, `datasync, then dropCache, then reads: ${segment.map((c) => c[0]).join(' ')}`);
+});
+
+/** Writes `bytes` into the log's only segment at `offsetBytes`, as a torn write would leave them. */
+function tear(dir, offsetBytes, bytes) {
+  const name = fs.readdirSync(dir).find((n) => SEGMENT_NAME_PATTERN.test(n));
+  const fd = fs.openSync(path.join(dir, name), 'r+');
+  fs.writeSync(fd, bytes, 0, bytes.length, offsetBytes);
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  return path.join(dir, name);
+}
+
+test('a torn tail is copied to a quarantine file before it is erased, and marked when it shares a block with records', async (t) => {
+  // A record of 100 bytes ends inside the first data block; one of 4048 ends on its boundary.
+  for (const [payloadBytes, shared] of [[100, true], [4048, false]]) {
+    const dir = tempDir(t);
+    let wal = await Wal.open(dir);
+    const payload = Buffer.alloc(payloadBytes, 0x33);
+    await wal.append(payload);
+    await wal.close();
+    const endBytes = 4096 + Math.ceil((48 + payload.length) / 8) * 8;
+    assert.equal(endBytes % 4096 !== 0, shared);
+    const garbage = Buffer.alloc(300, 0xc7);
+    const segPath = tear(dir, endBytes, garbage);
+    wal = await Wal.open(dir);
+    const torn = wal.recovery.tornTail;
+    assert.equal(torn.offsetBytes, endBytes);
+    assert.equal(torn.discardedBytes, garbage.length);
+    assert.equal(torn.inSharedBlock, shared);
+    assert.equal(torn.quarantinePath, `${segPath}.torn-${endBytes}`);
+    assert.ok(fs.readFileSync(torn.quarantinePath).equals(garbage), 'the quarantine holds exactly the erased bytes');
+    assert.deepEqual((await readAll(wal)).map((r) => r.payload), [payload]);
+    await wal.close();
+    wal = await Wal.open(dir);
+    assert.equal(wal.recovery.tornTail, null);
+    await wal.close();
+    assert.ok(fs.existsSync(torn.quarantinePath), 'ringwal never deletes a quarantine file');
+  }
+});
+
+test('the DWB restores a torn tail block even when that block cannot be read, but not on one transient read error', async (t) => {
+  for (const failedReads of [4, 1]) {
+    const dir = tempDir(t);
+    let wal = await Wal.open(dir, { doubleWriteBuffer: 'buffered' });
+    const records = [Buffer.alloc(200, 0xa1), Buffer.alloc(200, 0xa2), Buffer.alloc(200, 0xa3)];
+    for (const r of records) await wal.append(r);
+    await wal.close();
+    // A3's rewrite of the tail block tore and left garbage inside A1 (outside the device assumption).
+    tear(dir, 4096 + 64, Buffer.alloc(128, 0x99));
+    let readsLeft = failedReads;
+    const io = hookedIo(nativeIo('io_uring'), {
+      read: ({ fileOffsetBytes, lengthBytes, path: p }) => {
+        if (readsLeft === 0 || !p.endsWith('.seg') || fileOffsetBytes !== 4096 || lengthBytes !== 4096) return undefined;
+        readsLeft -= 1;
+        return { error: new WalIoError('EIO', 'read', p) };
+      },
+    });
+    wal = await Wal.open(dir, { io, doubleWriteBuffer: 'buffered' });
+    assert.equal(readsLeft, 0);
+    assert.equal(wal.recovery.restoredFromDoubleWrite, true);
+    const expected = failedReads === 4 ? records.slice(0, 2) : records;
+    assert.deepEqual((await readAll(wal)).map((r) => r.payload), expected, `${failedReads} failed reads`);
+    await wal.close();
+    await io.close();
+  }
 });

@@ -3,6 +3,8 @@
 // through everything the test does not hook, so the wrapper follows the Io interface as it grows.
 
 /**
+ * `io.stats.calls` lists every call in order: [method, path, …] (reads with offset and length).
+ *
  * hooks:
  *   read({ path, lengthBytes, fileOffsetBytes, readOnly }) → undefined | { error } | { shortBytes }
  *     `shortBytes`: the read is really made in full, then reported as this many bytes.
@@ -23,13 +25,18 @@ export function hookedIo(inner, hooks = {}) {
             const pending = target.read(buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes);
             hooks.readSubmitted?.(info);
             const gotBytes = await pending;
+            stats.calls.push(['read', target.path, fileOffsetBytes, lengthBytes]);
             stats.reads += 1;
             stats.bytesRead += gotBytes;
             return decision?.shortBytes !== undefined ? Math.min(decision.shortBytes, gotBytes) : gotBytes;
           };
         }
         const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
+        if (typeof value !== 'function') return value;
+        return (...args) => {
+          stats.calls.push([String(prop), target.path]);
+          return value.apply(target, args);
+        };
       },
     });
   const io = new Proxy(inner, {
