@@ -22,6 +22,10 @@ const REGRESSION_SEEDS = [
   [46, 1, 'the next segment was named before the seal of the previous one was durable'],
   [367, 1, 'the DWB slot was sized by the DWB file block, smaller than the segment block it copies'],
   [160, 1, 'a failed DWB open left the new segment file open'],
+  [91, 1, "a reader's read, continued after a short read, ran on a file close() had closed"],
+  [107, 1, 'directories made by an open that failed before syncing their parents were lost in a crash, with the log in them'],
+  [140, 1, 'a DWB restore took one transient read error for an unreadable block and zeroed acknowledged records'],
+  [177, 1, 'a truncateBefore queued behind a truncateAfter that failed half-way removed segments of a state that no longer held'],
 ];
 
 function assertClean(results) {
