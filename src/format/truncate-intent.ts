@@ -1,7 +1,7 @@
 /**
  * The truncation intent, `truncate-after.intent`: written durably before truncateAfter changes
  * anything, removed once the cut is durable, so an open that finds it finishes the cut with
- * exactly the same plan (docs/design.md, "Truncation", T2–T7). Drawn in docs/format.md.
+ * exactly the same plan (docs/design.md, "truncateAfter (T)", T2–T7). Drawn in docs/format.md.
  *
  *   0 magic u32 "rwti" | 4 version u16 | 6 mode u16 | 8 lsn u64 | 16 segmentFirstLsn u64 |
  *   24 zeroEndBytes u64 | 32 segmentIdFloor u32 | 36 segmentId u32 | 40 newSegmentId u32 |

@@ -2,7 +2,7 @@
  * truncateAfter's cut of the log's tail, from its durable intent. A live truncateAfter writes the
  * intent (T2) and runs finishCut; an open that finds an intent left by a crash runs finishCut
  * with it too, so both take exactly the same steps, and every step can be repeated
- * (docs/design.md, "Truncation"):
+ * (docs/design.md, "truncateAfter (T)"):
  *
  *   T3. remove the segments that start above `lsn + 1`, newest first, a directory fsync after each;
  *   then, by the intent's mode, for the kept segment (the one holding `lsn + 1`):

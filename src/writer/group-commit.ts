@@ -24,7 +24,7 @@
  *
  * A truncateAfter puts a fence into the queue when it is called: appends made after the call
  * wait behind it, without LSNs, until the cut is done; the fence is reached once everything
- * before it is durable (docs/design.md, "Truncation", T1).
+ * before it is durable (docs/design.md, "truncateAfter (T)", T1).
  *
  * One write is in flight at a time. The next batch shares the previous batch's last block, and
  * two writes in flight to one block could land in either order; one at a time also lets recovery

@@ -2,7 +2,7 @@
  * The public log: open (lock, recover), append with group commit, read, truncate, close.
  *
  * Open, in order (docs/design.md, "Opening a log", O1–O9):
- *   O1. create the directory and every missing parent, fsyncing the parent of each level created,
+ *   O1. create the directory and every missing parent, fsync every ancestor of it,
  *       and take an exclusive flock on `ringwal.lock` (a second open fails);
  *   O2–O8. open the segment set (segment-set.ts): remove `.tmp` files, finish an interrupted
  *       truncateAfter, check sealed segments' continuity, create the first segment of a new log,
@@ -343,7 +343,7 @@ export class Wal {
    * Durably removes every record above `lsn` (Raft-style conflict resolution); `lsn` may be
    * `firstLsn - 1` to empty the log. Records appended before the call are made durable first;
    * appends made after it wait, and the first of them gets `lsn + 1`: the removed records are
-   * gone from disk before that LSN is given again (docs/design.md, "Truncation", T1–T7).
+   * gone from disk before that LSN is given again (docs/design.md, "truncateAfter (T)", T1–T7).
    * Resolves once the cut is durable.
    */
   truncateAfter(lsn: number): Promise<void> {
