@@ -12,12 +12,11 @@
  * applied to bytes it does not describe.
  */
 import { crc32c } from '../io/native-binding.js';
+import { setU64, getU64 } from './u64.js';
 
 export const DWB_SLOT_COUNT = 2;
 const DWB_MAGIC = 0x6264_7772; // "rwdb" little-endian
 const DWB_VERSION = 2;
-const TWO_POW_32 = 0x1_0000_0000;
-
 export const DwbSlotField = {
   MAGIC: 0,
   VERSION: 4,
@@ -38,15 +37,6 @@ export interface DwbCopy {
   incarnation: number;
   blockOffsetBytes: number;
   bytes: Uint8Array;
-}
-
-function setU64(view: DataView, offsetBytes: number, value: number): void {
-  view.setUint32(offsetBytes, value % TWO_POW_32, true);
-  view.setUint32(offsetBytes + 4, Math.floor(value / TWO_POW_32), true);
-}
-
-function getU64(view: DataView, offsetBytes: number): number {
-  return view.getUint32(offsetBytes, true) + view.getUint32(offsetBytes + 4, true) * TWO_POW_32;
 }
 
 /** Fills `slot` (2 × `blockBytes`) with `copy` for log `logId`. */

@@ -14,8 +14,7 @@ import {
   RECORD_TYPE_INVALID,
   RecordField,
 } from './constants.js';
-
-const TWO_POW_32 = 0x1_0000_0000;
+import { TWO_POW_32, getU64 } from './u64.js';
 
 /** Bytes a record with this payload occupies in the log, padding included. */
 export function recordSpanBytes(payloadSizeBytes: number): number {
@@ -88,18 +87,14 @@ export interface RecordHeader {
   batchIndex: number;
 }
 
-function readU64(view: DataView, offsetBytes: number): number {
-  return view.getUint32(offsetBytes, true) + view.getUint32(offsetBytes + 4, true) * TWO_POW_32;
-}
-
 /** Reads the 48 header bytes at `offsetBytes`; the caller guarantees they are inside `view`. */
 export function decodeRecordHeader(view: DataView, offsetBytes: number): RecordHeader {
   return {
     crc32c: view.getUint32(offsetBytes + RecordField.CRC32C, true),
     payloadSizeBytes: view.getUint32(offsetBytes + RecordField.PAYLOAD_SIZE, true),
-    lsn: readU64(view, offsetBytes + RecordField.LSN),
-    tenant: readU64(view, offsetBytes + RecordField.TENANT),
-    database: readU64(view, offsetBytes + RecordField.DATABASE),
+    lsn: getU64(view, offsetBytes + RecordField.LSN),
+    tenant: getU64(view, offsetBytes + RecordField.TENANT),
+    database: getU64(view, offsetBytes + RecordField.DATABASE),
     vshard: view.getUint32(offsetBytes + RecordField.VSHARD, true),
     type: view.getUint32(offsetBytes + RecordField.TYPE, true),
     segmentId: view.getUint32(offsetBytes + RecordField.SEGMENT_ID, true),

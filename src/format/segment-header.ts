@@ -16,8 +16,7 @@ import {
   SEGMENT_MAGIC,
   SegmentField,
 } from './constants.js';
-
-const TWO_POW_32 = 0x1_0000_0000;
+import { setU64, getU64 } from './u64.js';
 
 export interface SegmentSeal {
   lastLsn: number;
@@ -43,15 +42,6 @@ export interface SegmentHeader {
   writeBytesMax: number;
   /** Present once the segment is sealed. */
   seal: SegmentSeal | null;
-}
-
-function setU64(view: DataView, offsetBytes: number, value: number): void {
-  view.setUint32(offsetBytes, value % TWO_POW_32, true);
-  view.setUint32(offsetBytes + 4, Math.floor(value / TWO_POW_32), true);
-}
-
-function getU64(view: DataView, offsetBytes: number): number {
-  return view.getUint32(offsetBytes, true) + view.getUint32(offsetBytes + 4, true) * TWO_POW_32;
 }
 
 export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): void {

@@ -9,12 +9,11 @@
  */
 import { crc32c } from '../io/native-binding.js';
 import { LSN_MAX } from './constants.js';
+import { setU64, getU64 } from './u64.js';
 
 export const TRUNCATE_INTENT_SIZE_BYTES = 64;
 const INTENT_MAGIC = 0x6974_7772; // "rwti" little-endian
 const INTENT_VERSION = 2;
-const TWO_POW_32 = 0x1_0000_0000;
-
 export const IntentField = {
   MAGIC: 0,
   VERSION: 4,
@@ -55,15 +54,6 @@ export interface TruncateIntent {
   incarnation: number;
   /** in-place: the bytes from the end of record `lsn` up to here are zeroed; 0 otherwise. */
   zeroEndBytes: number;
-}
-
-function setU64(view: DataView, offsetBytes: number, value: number): void {
-  view.setUint32(offsetBytes, value % TWO_POW_32, true);
-  view.setUint32(offsetBytes + 4, Math.floor(value / TWO_POW_32), true);
-}
-
-function getU64(view: DataView, offsetBytes: number): number {
-  return view.getUint32(offsetBytes, true) + view.getUint32(offsetBytes + 4, true) * TWO_POW_32;
 }
 
 /** Writes the intent into the first TRUNCATE_INTENT_SIZE_BYTES of `out`. */

@@ -69,16 +69,16 @@ export interface ScanEnd {
 /** Quarantine copies of one offset of one segment: more than this many means a crash loop. */
 const QUARANTINE_NAMES_MAX = 1000;
 
-export async function recoverSegment(io: Io, segment: OpenSegment): Promise<RecoveryReport> {
-  const { file, header } = segment;
-  const sizeBytes = await file.sizeBytes();
-  const scanner = new SegmentScanner(io, file, {
-    segmentId: header.segmentId,
+/** V2: scans `segment` from its first record up to `sizeBytes` (and `lsnLimit`), counting the valid records. */
+async function scanRecords(io: Io, segment: OpenSegment, sizeBytes: number, lsnLimit?: number): Promise<{ scanner: SegmentScanner; recordCount: number }> {
+  const scanner = new SegmentScanner(io, segment.file, {
+    segmentId: segment.header.segmentId,
     dataStartBytes: segment.dataStartBytes,
     endBytes: sizeBytes,
-    firstLsn: header.firstLsn,
+    firstLsn: segment.header.firstLsn,
     // Recovery accepts anything the format allows, whatever limit the writer used.
     payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+    lsnLimit,
   });
   let recordCount = 0;
   for (;;) {
@@ -86,6 +86,13 @@ export async function recoverSegment(io: Io, segment: OpenSegment): Promise<Reco
     if (records.length === 0) break;
     recordCount += records.length;
   }
+  return { scanner, recordCount };
+}
+
+export async function recoverSegment(io: Io, segment: OpenSegment): Promise<RecoveryReport> {
+  const { file, header } = segment;
+  const sizeBytes = await file.sizeBytes();
+  const { scanner, recordCount } = await scanRecords(io, segment, sizeBytes);
   const stop = scanner.stop!;
   const endBytes = scanner.validEndBytes;
   const report: RecoveryReport = {
@@ -137,21 +144,7 @@ export async function recoverSegment(io: Io, segment: OpenSegment): Promise<Reco
  * ends; a segment that does not hold every record up to `lsn` is damaged.
  */
 export async function scanTo(io: Io, segment: OpenSegment, lsn: number): Promise<ScanEnd> {
-  const { file, header } = segment;
-  const scanner = new SegmentScanner(io, file, {
-    segmentId: header.segmentId,
-    dataStartBytes: segment.dataStartBytes,
-    endBytes: await file.sizeBytes(),
-    firstLsn: header.firstLsn,
-    payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
-    lsnLimit: lsn,
-  });
-  let recordCount = 0;
-  for (;;) {
-    const records = await scanner.next();
-    if (records.length === 0) break;
-    recordCount += records.length;
-  }
+  const { scanner, recordCount } = await scanRecords(io, segment, await segment.file.sizeBytes(), lsn);
   if (scanner.nextLsn !== lsn + 1) {
     const stop = scanner.stop!;
     throw new WalCorruptionError(segment.path, scanner.validEndBytes, `${stop.kind === 'invalid' ? stop.reason : 'the segment ends'} before LSN ${lsn}, which it must hold`, scanner.nextLsn);
