@@ -26,7 +26,8 @@ export interface WalOptions {
   pendingAppendsMax?: number;
   /**
    * Payload bytes those waiting appends may hold (each keeps a copy of its payload, so the caller
-   * may reuse its buffer at once) before append rejects with WAL_ERR_OVERLOADED.
+   * may reuse its buffer at once) before append rejects with WAL_ERR_OVERLOADED. An appendBatch is
+   * checked whole: one larger than this plus one batch (`batchBytesMax`) is refused; split it.
    */
   pendingBytesMax?: number;
   /** io_uring entries (or thread-pool slots): requests in flight at once. */

@@ -18,6 +18,7 @@ test('Wal.open rejects bad directories and options with WAL_ERR_INVALID_ARGUMENT
     { batchBytesMax: 1024 }, { batchBytesMax: 2 ** 40 }, { batchBytesMax: 1.5e6 + 0.5 }, { batchBytesMax: '4MiB' },
     { recordPayloadMaxBytes: -1 }, { recordPayloadMaxBytes: 64 * 1024 * 1024 }, { recordPayloadMaxBytes: NaN },
     { pendingAppendsMax: 0 }, { pendingAppendsMax: 2 ** 30 },
+    { pendingBytesMax: 1024 }, { pendingBytesMax: 2 ** 40 }, { pendingBytesMax: 1.5 },
     { queueDepth: 0 }, { queueDepth: 100000 },
     { io: {} }, { io: 'native' },
     { batchSize: 10 },

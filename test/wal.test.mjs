@@ -133,18 +133,24 @@ test('appends beyond one batch buffer wait in call order and keep their LSNs', a
   await wal.close();
 });
 
-test('pendingAppendsMax: appends beyond the queue limit reject with WAL_ERR_OVERLOADED', async (t) => {
-  const dir = tempDir(t);
-  const wal = await Wal.open(dir, { batchBytesMax: 64 * 1024, pendingAppendsMax: 10 });
-  const big = Buffer.alloc(30 * 1024);
-  const results = await Promise.allSettled(Array.from({ length: 30 }, () => wal.append(big)));
-  const rejected = results.filter((r) => r.status === 'rejected');
-  assert.ok(rejected.length > 0);
-  for (const r of rejected) assert.equal(r.reason.code, 'WAL_ERR_OVERLOADED');
-  const fulfilled = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
-  assert.deepEqual(fulfilled, fulfilled.map((_, i) => i + 1), 'accepted appends keep contiguous LSNs');
-  await wal.close();
-});
+// 30 appends of 30 KiB in one turn, 64 KiB batches: two fit the first batch, the rest queue.
+for (const [what, limit, accepted] of [
+  ['pendingAppendsMax', { pendingAppendsMax: 10 }, 2 + 10],
+  ['pendingBytesMax', { pendingBytesMax: 64 * 1024 }, 2 + 2],
+]) {
+  test(`${what}: appends beyond the queue limit reject with WAL_ERR_OVERLOADED`, async (t) => {
+    const dir = tempDir(t);
+    const wal = await Wal.open(dir, { batchBytesMax: 64 * 1024, ...limit });
+    const big = Buffer.alloc(30 * 1024);
+    const results = await Promise.allSettled(Array.from({ length: 30 }, () => wal.append(big)));
+    const rejected = results.filter((r) => r.status === 'rejected');
+    assert.equal(rejected.length, 30 - accepted);
+    for (const r of rejected) assert.equal(r.reason.code, 'WAL_ERR_OVERLOADED');
+    const fulfilled = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+    assert.deepEqual(fulfilled, Array.from({ length: accepted }, (_, i) => i + 1), 'the first appends are accepted, with contiguous LSNs');
+    await wal.close();
+  });
+}
 
 test('directIo off and buffered files work the same', async (t) => {
   const dir = tempDir(t);

@@ -389,7 +389,7 @@ export class GroupCommit {
     const fence = new QueueFence();
     this.queue.push({ kind: 'fence', fence });
     this.queuedFences += 1;
-    this.drainQueue();
+    // What is encoded must be written for the fence to be reached.
     this.scheduleFlush();
     this.checkFence();
     return fence;
