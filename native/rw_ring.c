@@ -181,7 +181,14 @@ static void request_prepare(struct rw_ring *ring, uint32_t slot) {
 }
 
 static int ring_enter(struct rw_ring *ring, uint32_t to_submit) {
-    if (ring->enter_failures > 0) {
+    if (ring->enter_sqes_max > 0) {
+        /*
+         * The kernel consumes SQEs from the head in order, so a smaller to_submit is exactly the
+         * partial consumption of a kernel short of memory: it submits the link built so far alone.
+         */
+        if (to_submit > ring->enter_sqes_max) to_submit = ring->enter_sqes_max;
+        ring->enter_sqes_max = 0;
+    } else if (ring->enter_failures > 0) {
         ring->enter_failures--;
         return -ring->enter_failure_errno;
     }
@@ -566,4 +573,9 @@ int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t 
     ring->enter_failures = failures;
     ring->enter_failure_errno = errno_value;
     return 0;
+}
+
+void rw_ring_inject_partial_submit(struct rw_ring *ring, uint32_t sqes_max) {
+    assert(ring != NULL);
+    ring->enter_sqes_max = sqes_max;
 }
