@@ -827,6 +827,19 @@ static napi_value js_ring_inject_enter_fault(napi_env env, napi_callback_info in
     return js_int(env, rw_ring_inject_enter_fault(&ring->ring, (uint32_t)failures, (int32_t)errno_value));
 }
 
+static napi_value js_ring_inject_partial_submit(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    struct ring_js *ring = arg_ring(env, argv[0]);
+    if (ring == NULL) return NULL;
+    double sqes_max;
+    ARG_INTEGER(1, "sqesMax", 0, UINT32_MAX, sqes_max);
+    if (ring->base.closed) return js_int(env, -EBADF);
+    rw_ring_inject_partial_submit(&ring->ring, (uint32_t)sqes_max);
+    return js_int(env, 0);
+}
+
 static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value argv[1];
@@ -1126,6 +1139,7 @@ NAPI_MODULE_INIT() {
         {"ringClose", js_ring_close},
         {"ringInjectFault", js_ring_inject_fault},
         {"ringInjectEnterFault", js_ring_inject_enter_fault},
+        {"ringInjectPartialSubmit", js_ring_inject_partial_submit},
         {"ringSimulateMissingOps", js_ring_simulate_missing_ops},
         {"ringProbe", js_ring_probe},
         {"poolCreate", js_pool_create},

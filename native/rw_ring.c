@@ -181,7 +181,14 @@ static void request_prepare(struct rw_ring *ring, uint32_t slot) {
 }
 
 static int ring_enter(struct rw_ring *ring, uint32_t to_submit) {
-    if (ring->enter_failures > 0) {
+    if (ring->enter_sqes_max > 0) {
+        /*
+         * The kernel consumes SQEs from the head in order, so a smaller to_submit is exactly the
+         * partial consumption of a kernel short of memory: it submits the link built so far alone.
+         */
+        if (to_submit > ring->enter_sqes_max) to_submit = ring->enter_sqes_max;
+        ring->enter_sqes_max = 0;
+    } else if (ring->enter_failures > 0) {
         ring->enter_failures--;
         return -ring->enter_failure_errno;
     }
@@ -196,6 +203,44 @@ static uint32_t sq_unsubmitted(const struct rw_ring *ring) {
 }
 
 /*
+ * Restores the order of a linked pair that the kernel split. io_uring_enter may consume only part
+ * of the SQ: io_submit_sqes stops at the first SQE it cannot allocate a request for and submits
+ * the link built so far on its own. A pair split there has its write in the kernel and its sync,
+ * no longer linked, at the SQ head. Sent as it is, the sync could run before the write completed,
+ * and the request would be reported durable although the flush did not cover the write.
+ * IOSQE_IO_DRAIN makes the kernel start the sync only after every request submitted before it has
+ * completed, the write among them: the order the link would have given. (It also holds back the
+ * requests submitted after it until the sync completes; a split is rare, so that costs little.)
+ *
+ * Called right after an io_uring_enter that consumed some but not all of the SQEs published.
+ * Changing a published SQE is safe without SQPOLL (never set here): the kernel reads SQEs only
+ * inside io_uring_enter, and ring_flush enters again only after rw_sq_tail_store, whose release
+ * orders this store before it like any other SQE contents.
+ */
+static void sq_split_pair_drain(struct rw_ring *ring) {
+    uint32_t head = rw_sq_head_load(ring->sq.head);
+    assert(head != ring->sq.tail_local);
+    struct io_uring_sqe *sqe = &ring->sq.sqes[head & ring->sq.mask];
+    uint32_t slot, part;
+    struct rw_ring_request *request = request_of(ring, sqe->user_data, &slot, &part);
+    if (part != PART_SYNC) return;
+    /*
+     * request_prepare writes a pair side by side, write first, so the SQE before a sync at the
+     * head is its write, which the kernel just consumed; nothing was prepared over it since.
+     */
+    const struct io_uring_sqe *write_sqe = &ring->sq.sqes[(head - 1) & ring->sq.mask];
+    assert(write_sqe->user_data == user_data_of(slot, PART_MAIN));
+    assert(write_sqe->flags & IOSQE_IO_LINK);
+    assert(sqes_needed(request) == RW_RING_SQES_PER_REQUEST_MAX);
+    /*
+     * The write went in this very call and nothing reaps in between, so both CQEs are still
+     * counted: the request settles at the later of the two, as an unsplit pair does.
+     */
+    assert(request->cqes_outstanding == RW_RING_SQES_PER_REQUEST_MAX);
+    sqe->flags |= IOSQE_IO_DRAIN;
+}
+
+/*
  * Moves pending requests into the SQ while they fit and submits. Returns 0 when everything is in
  * the kernel, or the -errno of the io_uring_enter that refused (EAGAIN: the kernel is out of
  * request memory; EBUSY: a CQ backlog; anything else: our ring is broken), with the refused SQEs
@@ -204,8 +249,9 @@ static uint32_t sq_unsubmitted(const struct rw_ring *ring) {
  *
  * Each pass either empties the SQ (io_uring_enter consumes all SQEs without SQPOLL) and so
  * places at least one pending request, or stops. A kernel short of memory may take only part
- * of the SQ, and the next pass offers the rest; entries + 1 passes bound the loop, and what is
- * left after them is a stall like any other (-EAGAIN), retried by the caller.
+ * of the SQ (splitting a linked pair: sq_split_pair_drain), and the next pass offers the rest;
+ * entries + 1 passes bound the loop, and what is left after them is a stall like any other
+ * (-EAGAIN), retried by the caller.
  */
 static int ring_flush(struct rw_ring *ring) {
     int error = 0;
@@ -230,6 +276,8 @@ static int ring_flush(struct rw_ring *ring) {
             break;
         }
         assert((uint32_t)ret <= to_submit);
+        /* A linked pair may have been split here; its sync must not overtake its write. */
+        if (ret > 0 && (uint32_t)ret < to_submit) sq_split_pair_drain(ring);
         /* What the kernel did not take goes in the next pass; if the passes run out, it is a stall. */
         error = -EAGAIN;
     }
@@ -347,7 +395,8 @@ static bool transfer_settle(struct rw_ring *ring, uint32_t slot, struct rw_compl
         /*
          * A short read is not end of file (a /proc file answers a page at a time), so the rest is
          * read until a read answers 0. A short write broke the link, so the kernel cancelled the
-         * sync: both are redone for the rest.
+         * sync (or, for a pair it split, ran the sync unlinked after the write, covering only the
+         * part written): both are redone for the rest.
          */
         pending_push(ring, slot);
         return false;
@@ -566,4 +615,9 @@ int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t 
     ring->enter_failures = failures;
     ring->enter_failure_errno = errno_value;
     return 0;
+}
+
+void rw_ring_inject_partial_submit(struct rw_ring *ring, uint32_t sqes_max) {
+    assert(ring != NULL);
+    ring->enter_sqes_max = sqes_max;
 }

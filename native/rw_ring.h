@@ -122,6 +122,7 @@ struct rw_ring {
     int submit_error;            /* 0, or the -errno of the io_uring_enter that left SQEs unsubmitted */
     uint32_t enter_failures;     /* test hook: io_uring_enter calls still to fail */
     int32_t enter_failure_errno; /* ... with -enter_failure_errno */
+    uint32_t enter_sqes_max;     /* test hook: > 0: the next io_uring_enter passes at most this many SQEs */
 };
 
 /*
@@ -224,5 +225,13 @@ int rw_ring_inject_fault(struct rw_ring *ring, int syscall_kind, uint32_t countd
 
 /* Test hook: the next `failures` io_uring_enter calls answer -errno without entering the kernel. */
 int rw_ring_inject_enter_fault(struct rw_ring *ring, uint32_t failures, int32_t errno_value);
+
+/*
+ * Test hook: the next io_uring_enter call passes the kernel at most sqes_max of the SQEs published
+ * (0 disarms), so the kernel consumes only those, as it does when it runs short of request memory
+ * partway through the SQ; a linked pair can be split between two calls this way. It goes before an
+ * armed enter fault, which then applies to the calls after it.
+ */
+void rw_ring_inject_partial_submit(struct rw_ring *ring, uint32_t sqes_max);
 
 #endif

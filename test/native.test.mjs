@@ -671,6 +671,8 @@ test('a short write is resubmitted and its final error reported once (ring and p
   if (probe === null) return;
   probe.close();
   // With RLIMIT_FSIZE at 8 KiB (bash counts ulimit -f in KiB) a 16 KiB write is cut short at 8 KiB; the remainder then fails EFBIG.
+  // Request 2 is the same write with its pair split between two io_uring_enter calls: its sync
+  // runs unlinked after the short write, so both CQEs arrive before the remainder is resubmitted.
   const result = runChild(`${childPrelude(path.join(dir, 'fsize'))}
 process.on('SIGXFSZ', () => {});
 const seen = [];
@@ -679,12 +681,16 @@ const ring = native.ringCreate(4, completions, report);
 const pool = native.poolCreate(4, completions, report);
 native.ringWrite(ring, 1, fd, buffer, 0, 16384, 0, 1);
 setTimeout(() => {
-  native.poolWrite(pool, 2, fd, buffer, 0, 16384, 0, 1);
-  setTimeout(() => console.log(JSON.stringify(seen)), 500);
+  native.ringInjectPartialSubmit(ring, 1);
+  native.ringWrite(ring, 2, fd, buffer, 0, 16384, 0, 1);
+  setTimeout(() => {
+    native.poolWrite(pool, 3, fd, buffer, 0, 16384, 0, 1);
+    setTimeout(() => console.log(JSON.stringify(seen)), 500);
+  }, 500);
 }, 500);
 `, 10_000, 'ulimit -f 8; ');
   assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout), [[1, -ERRNO.EFBIG, SYSCALL.write], [2, -ERRNO.EFBIG, SYSCALL.write]]);
+  assert.deepEqual(JSON.parse(result.stdout), [1, 2, 3].map((reqId) => [reqId, -ERRNO.EFBIG, SYSCALL.write]));
   assert.equal(fs.statSync(path.join(dir, 'fsize')).size, 8192);
 });
 
@@ -862,4 +868,126 @@ process.exit(0);
     assert.equal(code, 0, name);
     assert.equal(fs.statSync(file).size, sizeBytes, `${name}: retried until written, or failed without writing`);
   }
+});
+
+// ---------- linked pairs the kernel split ----------
+
+// A durable write (durability 1) is a WRITE linked to an FSYNC. A kernel short of request memory
+// may consume only part of the SQ and then submits the WRITE alone; the FSYNC goes with a later
+// io_uring_enter, no longer linked. ringInjectPartialSubmit makes the kernel consume exactly that
+// part, on real io_uring.
+
+test('a durable write whose linked pair the kernel split waits, by IOSQE_IO_DRAIN, for every earlier request before its sync', (t) => {
+  if (!ringAvailable(t)) return;
+  const name = 'split-drain';
+  const fifo = path.join(dir, `${name}.fifo`);
+  const made = spawnSync('mkfifo', [fifo]);
+  if (made.error !== undefined || made.status !== 0) {
+    t.skip(`mkfifo failed (${made.error ?? made.stderr}), so no request can be held in flight`);
+    return;
+  }
+  // The blocker is a read of an empty FIFO: it stays in the kernel until the child writes to the
+  // FIFO. The sync of the split pair is submitted after it, so with IOSQE_IO_DRAIN the kernel may
+  // not start the sync before the blocker completes; without the flag nothing holds the sync back,
+  // and the durable write completes within milliseconds while the blocker still waits.
+  const report = runRingScenario(name, `
+new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 13 + 5) & 0xff; });
+const fifoFd = fs.openSync(${JSON.stringify(fifo)}, 'r+'); // O_RDWR: the open does not wait for a writer
+const order = [];
+const blockerTarget = native.allocAligned(4096, 4096);
+const blocker = request(native.ringRead, fifoFd, blockerTarget, 0, 4096, 0).then((done) => { order.push('blocker'); return done; });
+native.ringInjectPartialSubmit(ring, 1);
+const durable = write(0, 4096, 0, 1).then((done) => { order.push('durable'); return done; });
+report.submitted = info();
+// A sync nothing holds back completes, with its 4 KiB write, within milliseconds; 300 ms is margin
+// for a loaded machine. With the drain no wait is long enough, as the blocker cannot complete.
+await new Promise((resolve) => setTimeout(resolve, 300));
+report.doneWhileBlocked = [...order];
+fs.writeSync(fifoFd, Buffer.alloc(4096, 0x5a));
+report.blocker = await blocker;
+report.durable = await durable;
+report.order = order;
+report.idle = info();
+report.onDisk = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 4096)) === 0;
+`, 10_000);
+  assert.deepEqual(report.submitted, { inFlight: 2, pending: 0, unsubmitted: 0 },
+    'the write and, in the next io_uring_enter, its sync are both in the kernel');
+  assert.deepEqual(report.doneWhileBlocked, [],
+    'the durable write did not complete while an earlier request was in flight: the kernel held its sync back');
+  assert.deepEqual(report.blocker, { result: PAGE_BYTES, syscall: SYSCALL.read });
+  assert.deepEqual(report.durable, { result: PAGE_BYTES, syscall: SYSCALL.write }, 'one completion, a success');
+  assert.deepEqual(report.order, ['blocker', 'durable']);
+  assert.deepEqual(report.idle, IDLE);
+  assert.equal(report.onDisk, true, 'the bytes read back from the file are the ones written');
+});
+
+test('a split pair with a second durable write queued behind it: each completes once, the ring ends idle', (t) => {
+  if (!ringAvailable(t)) return;
+  const report = runRingScenario('split-queued', `
+new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 17 + 3) & 0xff; });
+// The first pair waits in the SQ (one refused io_uring_enter), so the second write's
+// io_uring_enter carries both pairs, four SQEs, and the kernel takes only the first sqesMax.
+// 1 splits the first pair, with the whole second pair behind its sync; 3 splits the second.
+for (const [i, sqesMax] of [1, 3].entries()) {
+  const steps = {};
+  native.ringInjectEnterFault(ring, 1, ERRNO.EAGAIN);
+  const first = write(2 * i * 4096, 4096, 2 * i * 4096, 1);
+  steps.stalled = info();
+  native.ringInjectPartialSubmit(ring, sqesMax);
+  const second = write((2 * i + 1) * 4096, 4096, (2 * i + 1) * 4096, 1);
+  steps.submitted = info();
+  steps.results = await Promise.all([first, second]);
+  steps.idle = info();
+  report[sqesMax] = steps;
+}
+report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 4 * 4096)) === 0;
+`, 10_000);
+  for (const sqesMax of [1, 3]) {
+    const steps = report[sqesMax];
+    assert.deepEqual(steps.stalled, { inFlight: 1, pending: 0, unsubmitted: 2 }, `${sqesMax}: the first pair waits`);
+    assert.deepEqual(steps.submitted, { inFlight: 2, pending: 0, unsubmitted: 0 }, `${sqesMax}: all four SQEs went`);
+    assert.deepEqual(steps.results, [0, 1].map(() => ({ result: PAGE_BYTES, syscall: SYSCALL.write })), `${sqesMax}`);
+    assert.deepEqual(steps.idle, IDLE, `${sqesMax}`);
+  }
+  assert.equal(report.fileMatches, true, 'every write reached the file');
+});
+
+test('a split pair whose sync io_uring_enter then refuses: retried it completes, withdrawn it fails as its sync', (t) => {
+  if (!ringAvailable(t)) return;
+  const report = runRingScenario('split-refused', `
+new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 19 + 7) & 0xff; });
+for (const name of ['EAGAIN', 'EIO']) {
+  const steps = {};
+  // The cut goes first: the kernel takes the write alone, then refuses the call that carries the sync.
+  native.ringInjectPartialSubmit(ring, 1);
+  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  const written = write(0, 4096, 0, 1);
+  steps.stalled = info();
+  steps.result = await written;
+  steps.idle = info();
+  report[name] = steps;
+}
+report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 4096)) === 0;
+`, 10_000);
+  for (const name of ['EAGAIN', 'EIO']) {
+    assert.deepEqual(report[name].stalled, { inFlight: 1, pending: 0, unsubmitted: 1 }, `${name}: only the sync waits in the SQ`);
+    assert.deepEqual(report[name].idle, IDLE, name);
+  }
+  assert.deepEqual(report.EAGAIN.result, { result: PAGE_BYTES, syscall: SYSCALL.write }, 'the retry submits the sync');
+  assert.deepEqual(report.EIO.result, { result: -ERRNO.EIO, syscall: SYSCALL.fdatasync },
+    'withdrawn, the sync fails the request, at the write\'s completion');
+  assert.equal(report.fileMatches, true, 'the write itself reached the file');
+});
+
+test('ringInjectPartialSubmit checks its arguments', (t) => {
+  const ring = openRing(t, 1);
+  if (ring === null) return;
+  assert.equal(native.ringInjectPartialSubmit(ring.handle, 0), 0, '0 disarms');
+  assert.equal(native.ringInjectPartialSubmit(ring.handle, -1), -ERRNO.EINVAL);
+  assert.equal(native.ringInjectPartialSubmit(ring.handle, 1.5), -ERRNO.EINVAL);
+  assert.equal(native.ringInjectPartialSubmit(ring.handle, 2 ** 32), -ERRNO.EINVAL);
+  assert.throws(() => native.ringInjectPartialSubmit(ring.handle, '1'), TypeError);
+  assert.throws(() => native.ringInjectPartialSubmit({}, 1), TypeError);
+  assert.equal(ring.close(), 0);
+  assert.equal(native.ringInjectPartialSubmit(ring.handle, 1), -ERRNO.EBADF, 'closed handle');
 });

@@ -37,6 +37,7 @@ export interface NativeBinding {
   ringRegisterBuffers(h: NativeHandle, buffers: ArrayBuffer[]): number;
   ringInjectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
   ringInjectEnterFault(h: NativeHandle, failures: number, errno: number): number;
+  ringInjectPartialSubmit(h: NativeHandle, sqesMax: number): number;
   ringInfo(h: NativeHandle): Record<string, number>;
   ringClose(h: NativeHandle): number;
   ringSimulateMissingOps(opcodes: number[]): number;
