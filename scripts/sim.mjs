@@ -4,7 +4,7 @@
 // then a summary (with --json, also the totals as one JSON line, for test/sim.test.mjs, which runs
 // the simulator in a child process because node:test's async tracking slows promises 2.5×).
 // Exits 1 when any run found a violation.
-import { runSeed, RUN_DEFAULTS } from '../dist/sim/sim-run.js';
+import { runSeed, RUN_DEFAULTS } from '../dist-test/harness/sim-run.js';
 import { SEED_MAX } from '../dist/sim/prng.js';
 
 function usage(message) {

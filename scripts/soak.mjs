@@ -2,7 +2,7 @@
 // Runs simulator seeds until stopped (Ctrl-C), alternating tier 1 and tier 2, and prints every
 // violation with the command that replays it: `npm run soak [-- --seed S]`. The default start
 // seed is drawn from the clock here, outside the simulator, and printed so a session can resume.
-import { runSeed, RUN_DEFAULTS } from '../dist/sim/sim-run.js';
+import { runSeed, RUN_DEFAULTS } from '../dist-test/harness/sim-run.js';
 import { SEED_MAX } from '../dist/sim/prng.js';
 
 /** Runs between progress lines: about one line every half minute on a laptop core. */

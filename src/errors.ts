@@ -142,12 +142,15 @@ export class WalUnsupportedFormatError extends WalError {
   }
 }
 
-/** The backend asked for explicitly cannot run here (for example io_uring disabled by sysctl). */
+/**
+ * The backend asked for cannot run here: io_uring disabled by sysctl or missing operations, or the
+ * native addon itself not loadable (`backend` is then 'native').
+ */
 export class WalBackendUnavailableError extends WalError {
   readonly backend: string;
 
-  constructor(backend: string, errno: string) {
-    super(ErrorCode.BACKEND_UNAVAILABLE, `backend ${backend} is unavailable here (${errno})`);
+  constructor(backend: string, why: string, options?: { cause?: unknown }) {
+    super(ErrorCode.BACKEND_UNAVAILABLE, `backend ${backend} is unavailable here (${why})`, options);
     this.backend = backend;
   }
 }

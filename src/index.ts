@@ -9,7 +9,7 @@
 export { Wal } from './writer/wal.js';
 export type { AppendOptions, ReadOptions, WalRecord, WalStats } from './writer/wal.js';
 export type { BatchResult } from './writer/group-commit.js';
-export type { WalOptions, BackendChoice } from './options.js';
+export type { WalOptions, BackendChoice } from './writer/options.js';
 export type { RecoveryReport, TornTail } from './recovery/recover.js';
 export type { Io, IoFile, IoLock, AlignedBuffer, BackendKind, SyncMethod, DirectIoMode, OpenFileOptions } from './io/io.js';
 export { NativeIo } from './io/native-io.js';

@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Wal } from '../dist/index.js';
-import { native } from '../dist/io/native-binding.js';
+import { loadNativeBinding } from '../dist/io/native-binding.js';
+
+const native = loadNativeBinding();
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const SWITCH = '/proc/sys/kernel/io_uring_disabled';

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WalError } from '../dist/index.js';
-import { ALLOCATION_BOUND_BYTES, buildLog, openDamaged } from '../dist/sim/damaged-open.js';
+import { ALLOCATION_BOUND_BYTES, buildLog, openDamaged } from '../dist-test/harness/damaged-open.js';
 import { Prng } from '../dist/sim/prng.js';
-import { crc32c } from '../dist/io/native-binding.js';
+import { crc32c } from '../dist/format/crc32c.js';
 
 const SEGMENT = 'wal-00000000000000000001-0000000001.seg';
 const HEADER_CRC_OFFSET = 124;

@@ -3,7 +3,7 @@
 // and recovery cycles with no violation. A violation prints the command that replays it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSeed, RUN_DEFAULTS } from '../dist/sim/sim-run.js';
+import { runSeed, RUN_DEFAULTS } from '../dist-test/harness/sim-run.js';
 import { SimInode } from '../dist/sim/sim-disk.js';
 
 /** Target of the issue: this many crash/recovery cycles per CI run. */

@@ -11,7 +11,7 @@
  * in place gets a new incarnation, a segment replaced gets a new id, so a copy can never be
  * applied to bytes it does not describe.
  */
-import { crc32c } from '../io/native-binding.js';
+import { crc32c } from './crc32c.js';
 import { setU64, getU64 } from './u64.js';
 
 export const DWB_SLOT_COUNT = 2;

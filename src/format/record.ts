@@ -14,7 +14,12 @@ import {
   RECORD_TYPE_INVALID,
   RecordField,
 } from './constants.js';
+import { endianness } from 'node:os';
 import { TWO_POW_32, getU64 } from './u64.js';
+
+// The encoder writes header words through a Uint32Array, which is little-endian only on a
+// little-endian host; ringwal targets x86-64 and arm64 Linux, both little-endian.
+if (endianness() !== 'LE') throw new Error('ringwal requires a little-endian host');
 
 /** Bytes a record with this payload occupies in the log, padding included. */
 export function recordSpanBytes(payloadSizeBytes: number): number {

@@ -5,7 +5,7 @@
  * where the segment ends, so open can check continuity without scanning sealed segments.
  * Drawn in docs/format.md.
  */
-import { crc32c } from '../io/native-binding.js';
+import { crc32c } from './crc32c.js';
 import {
   BLOCK_SIZE_MAX_BYTES,
   BLOCK_SIZE_MIN_BYTES,

@@ -7,7 +7,7 @@
  *   24 zeroEndBytes u64 | 32 segmentIdFloor u32 | 36 segmentId u32 | 40 newSegmentId u32 |
  *   44 incarnation u32 | 48 reserved, zero | 60 crc32c u32 of bytes [0, 60)
  */
-import { crc32c } from '../io/native-binding.js';
+import { crc32c } from './crc32c.js';
 import { LSN_MAX } from './constants.js';
 import { setU64, getU64 } from './u64.js';
 

@@ -9,6 +9,13 @@
 
 export type BackendKind = 'io_uring' | 'threadpool' | 'sim';
 
+/**
+ * Requests in flight at once per queue. The writer keeps one write in flight and readers a few
+ * reads each; 256 leaves room for many readers while keeping the ring's memory small.
+ */
+export const QUEUE_DEPTH_DEFAULT = 256;
+export const QUEUE_DEPTH_MAX = 4096;
+
 /** How a durable write reaches stable storage (see docs/design.md, "Choosing the sync method"). */
 export type SyncMethod = 'linked-fdatasync' | 'rwf-dsync';
 

@@ -1,9 +1,14 @@
 /**
- * Loads the C addon once. The binding is the only place that knows the addon's file name; every
- * other module imports the typed surface from here (the surface is documented in docs/native-api.md).
+ * The one loader of the C addon, and its typed surface (documented in docs/native-api.md).
+ * Nothing loads the addon at import time: the format, the simulated disk and the fuzzer run on a
+ * machine where it was never built. The native Io loads it on first use, from the built
+ * `build/Release/ringwal.node`, from another `.node` file (a debug build, say), or takes a binding
+ * object handed in (as better-sqlite3's `nativeBinding` option does).
  */
 import { createRequire } from 'node:module';
-import { constants as osConstants, endianness } from 'node:os';
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
+import { WalBackendUnavailableError } from '../errors.js';
 
 export interface DioAlignment {
   memAlignBytes: number;
@@ -56,29 +61,43 @@ export const NativeSyscall = { WRITE: 1, FDATASYNC: 2, READ: 3, FSYNC: 4 } as co
 /** Durability codes for ringWrite/poolWrite. */
 export const NativeDurability = { NONE: 0, LINKED_FDATASYNC: 1, RWF_DSYNC: 2 } as const;
 
-// The record encoder writes header words through a Uint32Array, which is little-endian only on a
-// little-endian host; ringwal targets x86-64 and arm64 Linux, both little-endian.
-if (endianness() !== 'LE') throw new Error('ringwal requires a little-endian host');
-
+/** Where the addon is built, relative to this module (dist/io/). */
+const ADDON_URL = new URL('../../build/Release/ringwal.node', import.meta.url);
 const require = createRequire(import.meta.url);
-export const native: NativeBinding = require('../../build/Release/ringwal.node') as NativeBinding;
+/** Bindings loaded so far, by file: a `.node` file is loaded once per process. */
+const loaded = new Map<string, NativeBinding>();
 
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(osConstants.errno)) {
-  if (!errnoNames.has(value)) errnoNames.set(value, name);
+/** A binding object, or the path of a `.node` file to load it from. */
+export type NativeBindingOption = NativeBinding | string;
+
+/**
+ * The addon's binding: `option` itself when it is an object, else the `.node` file at `option`
+ * (default: the one `npm install` built), loaded on first use and kept. A file that cannot be
+ * loaded is WalBackendUnavailableError('native'), its cause the loader's error.
+ */
+export function loadNativeBinding(option?: NativeBindingOption): NativeBinding {
+  if (typeof option === 'object' && option !== null) return option;
+  const path = option ?? ADDON_URL.pathname;
+  let binding = loaded.get(path);
+  if (binding === undefined) {
+    try {
+      binding = require(path) as NativeBinding;
+    } catch (err) {
+      throw new WalBackendUnavailableError('native', `the addon ${path} cannot be loaded: ${(err as Error).message}`, { cause: err });
+    }
+    loaded.set(path, binding);
+  }
+  return binding;
 }
 
-/** `-5` → `EIO`. */
+/** `-5` → `EIO` (Node's own table; a number it does not know keeps its value). */
 export function errnoName(negativeErrno: number): string {
-  return errnoNames.get(-negativeErrno) ?? `ERRNO_${-negativeErrno}`;
+  const name = getSystemErrorName(negativeErrno);
+  return name.startsWith('Unknown') ? `ERRNO_${-negativeErrno}` : name;
 }
 
 export function errnoValue(name: string): number {
   const value = (osConstants.errno as Record<string, number>)[name];
   if (value === undefined) throw new RangeError(`unknown errno name ${name}`);
   return value;
-}
-
-export function crc32c(view: Uint8Array, seed = 0): number {
-  return native.crc32c(view, seed);
 }

@@ -15,7 +15,8 @@ import {
   WalLockedError,
 } from '../errors.js';
 import type { AlignedBuffer, BackendKind, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
-import { NativeDurability, NativeSyscall, errnoName, errnoValue, native, type NativeHandle } from './native-binding.js';
+import { NativeDurability, NativeSyscall, errnoName, errnoValue, loadNativeBinding, type NativeBinding, type NativeBindingOption, type NativeHandle } from './native-binding.js';
+import { QUEUE_DEPTH_MAX } from './io.js';
 
 const fsOpen = promisify(fs.open);
 const fsClose = promisify(fs.close);
@@ -23,12 +24,6 @@ const fsFstat = promisify(fs.fstat);
 const fsFtruncate = promisify(fs.ftruncate);
 const fsFsync = promisify(fs.fsync);
 
-/**
- * Requests in flight at once per queue. The writer keeps one write in flight and readers a few
- * reads each; 256 leaves room for many readers while keeping the ring's memory small.
- */
-export const QUEUE_DEPTH_DEFAULT = 256;
-export const QUEUE_DEPTH_MAX = 4096;
 
 const SYSCALL_NAMES: Record<number, string> = {
   [NativeSyscall.WRITE]: 'write',
@@ -41,6 +36,8 @@ export interface NativeIoOptions {
   backend: 'auto' | 'io_uring' | 'threadpool';
   syncMethod: SyncMethod;
   queueDepth: number;
+  /** The addon's binding object, or the path of its `.node` file; default: the one `npm install` built. */
+  nativeBinding?: NativeBindingOption;
 }
 
 /** The calls that differ between the ring and the pool; everything else is shared. */
@@ -54,7 +51,7 @@ interface NativeQueue {
   close(): number;
 }
 
-function ringQueue(handle: NativeHandle): NativeQueue {
+function ringQueue(native: NativeBinding, handle: NativeHandle): NativeQueue {
   return {
     kind: 'io_uring',
     write: (r, fd, b, bo, l, fo, d) => native.ringWrite(handle, r, fd, b, bo, l, fo, d),
@@ -66,7 +63,7 @@ function ringQueue(handle: NativeHandle): NativeQueue {
   };
 }
 
-function poolQueue(handle: NativeHandle): NativeQueue {
+function poolQueue(native: NativeBinding, handle: NativeHandle): NativeQueue {
   return {
     kind: 'threadpool',
     write: (r, fd, b, bo, l, fo, d) => native.poolWrite(handle, r, fd, b, bo, l, fo, d),
@@ -109,7 +106,11 @@ export class NativeIo implements Io {
   private drainWaiters: Array<() => void> = [];
   private closed = false;
 
-  private constructor(queue: NativeQueue, completions: Int32Array, depth: number, syncMethod: SyncMethod) {
+  /** @internal The addon this Io calls, shared with its files. */
+  readonly native: NativeBinding;
+
+  private constructor(native: NativeBinding, queue: NativeQueue, completions: Int32Array, depth: number, syncMethod: SyncMethod) {
+    this.native = native;
     this.queue = queue;
     this.backend = queue.kind;
     this.syncMethod = syncMethod;
@@ -132,6 +133,7 @@ export class NativeIo implements Io {
     if (!Number.isInteger(depth) || depth < 1 || depth > QUEUE_DEPTH_MAX) {
       throw new WalInvalidArgumentError('queueDepth', `must be an integer in [1, ${QUEUE_DEPTH_MAX}]`);
     }
+    const native = loadNativeBinding(options.nativeBinding);
     const completions = new Int32Array(depth * 3);
     // The callback needs the instance, which needs the handle: bind through a holder.
     const holder: { io?: NativeIo } = {};
@@ -141,19 +143,19 @@ export class NativeIo implements Io {
     if (options.backend !== 'threadpool') {
       const ring = native.ringCreate(depth, completions, onCompletions);
       if (typeof ring === 'number') {
-        const why = ringUnavailableReason(ring);
+        const why = ringUnavailableReason(native, ring);
         if (options.backend === 'io_uring') throw new WalBackendUnavailableError('io_uring', why);
         fallbackReason = why;
       } else {
-        queue = ringQueue(ring);
+        queue = ringQueue(native, ring);
       }
     }
     if (queue === undefined) {
       const pool = native.poolCreate(depth, completions, onCompletions);
       if (typeof pool === 'number') throw new WalBackendUnavailableError('threadpool', errnoName(pool));
-      queue = poolQueue(pool);
+      queue = poolQueue(native, pool);
     }
-    const io = new NativeIo(queue, completions, depth, options.syncMethod);
+    const io = new NativeIo(native, queue, completions, depth, options.syncMethod);
     io.fallbackReason = fallbackReason;
     holder.io = io;
     return io;
@@ -218,13 +220,13 @@ export class NativeIo implements Io {
   }
 
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer {
-    const ab = native.allocAligned(sizeBytes, alignmentBytes);
+    const ab = this.native.allocAligned(sizeBytes, alignmentBytes);
     if (typeof ab === 'number') throw new WalIoError(errnoName(ab), 'posix_memalign');
     return { arrayBuffer: ab, bytes: new Uint8Array(ab), words: new Uint32Array(ab), alignmentBytes };
   }
 
   crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
-    const rc = native.crc32cRanges(bytes, ranges, count, out);
+    const rc = this.native.crc32cRanges(bytes, ranges, count, out);
     if (rc < 0) throw new RangeError(`crc32cRanges: ${errnoName(rc)}`);
   }
 
@@ -256,7 +258,7 @@ export class NativeIo implements Io {
         if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, code);
       }
       if (fd !== undefined) {
-        const alignmentBytes = (await isMemoryFileSystem(path)) ? 0 : directAlignment(fd);
+        const alignmentBytes = (await isMemoryFileSystem(path)) ? 0 : directAlignment(this.native, fd);
         if (alignmentBytes !== 0) return new NativeFile(this, path, fd, true, alignmentBytes, await this.syncMethodFor(path));
         // Open accepted the flag, but statx or the file system type says it is not direct I/O.
         await fsClose(fd);
@@ -279,7 +281,7 @@ export class NativeIo implements Io {
     } catch (err) {
       throw ioErrorFrom(err, 'open', path);
     }
-    const rc = native.flock(fd, true);
+    const rc = this.native.flock(fd, true);
     if (rc < 0) {
       await fsClose(fd);
       const name = errnoName(rc);
@@ -371,7 +373,7 @@ export class NativeIo implements Io {
 }
 
 /** Why ringCreate refused: its errno, and for a kernel that lacks operations, which ones. */
-function ringUnavailableReason(rc: number): string {
+function ringUnavailableReason(native: NativeBinding, rc: number): string {
   // ENOTSUP and EOPNOTSUPP are one number on Linux: compare the value, not a name.
   if (-rc !== errnoValue('EOPNOTSUPP')) return `io_uring_setup failed with ${errnoName(rc)}`;
   const probe = native.ringProbe();
@@ -402,7 +404,7 @@ async function isMemoryFileSystem(path: string): Promise<boolean> {
  * The direct-I/O alignment statx reports for an open file, at least the default block; 0 when
  * the file system says this file cannot do direct I/O.
  */
-function directAlignment(fd: number): number {
+function directAlignment(native: NativeBinding, fd: number): number {
   const dio = native.dioAlignment(fd);
   if (typeof dio === 'number') return DEFAULT_BLOCK_SIZE_BYTES;
   if (dio.offsetAlignBytes === 0) return 0;
@@ -474,7 +476,7 @@ class NativeFile implements IoFile {
 
   async dropCache(): Promise<void> {
     if (this.direct) return;
-    const rc = native.fadvise(this.fd, 0, 0, FADV_DONTNEED);
+    const rc = this.io.native.fadvise(this.fd, 0, 0, FADV_DONTNEED);
     if (rc < 0) throw new WalIoError(errnoName(rc), 'posix_fadvise', this.path);
   }
 
@@ -495,7 +497,7 @@ class NativeFile implements IoFile {
   }
 
   async allocate(offsetBytes: number, lengthBytes: number): Promise<void> {
-    const rc = native.fallocate(this.fd, 0, offsetBytes, lengthBytes);
+    const rc = this.io.native.fallocate(this.fd, 0, offsetBytes, lengthBytes);
     if (rc < 0) throw new WalIoError(errnoName(rc), 'fallocate', this.path);
   }
 

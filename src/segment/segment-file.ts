@@ -15,7 +15,7 @@ import { WalCorruptionError, WalUnsupportedFormatError } from '../errors.js';
 import { FORMAT_VERSION, SEGMENT_NAME_PATTERN, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { decodeSegmentHeader, encodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
-import { crashPoint } from '../testing/crash-point.js';
+import { crashPoint } from '../io/crash-point.js';
 
 /** The one prepared-but-unnamed segment; its content is unused until it is renamed. */
 export const PREPARED_SEGMENT_NAME = `wal-prepared.seg${SEGMENT_TEMP_SUFFIX}`;

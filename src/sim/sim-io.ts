@@ -16,10 +16,10 @@ import { dirname } from 'node:path';
 import { DEFAULT_BLOCK_SIZE_BYTES } from '../format/constants.js';
 import { WalIoError, WalLockedError } from '../errors.js';
 import type { AlignedBuffer, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from '../io/io.js';
-import { native } from '../io/native-binding.js';
+import { crc32c, crc32cRanges } from '../format/crc32c.js';
 import type { Prng } from './prng.js';
 import type { SimDisk, SimInode } from './sim-disk.js';
-import type { TraceHash } from './trace-hash.js';
+import { TraceHash } from './trace-hash.js';
 
 /** Trace event kinds, one per request type. */
 const Ev = { OPEN: 1, WRITE: 2, READ: 3, SYNC: 4, SIZE: 5, TRUNCATE: 6, ALLOCATE: 7, CLOSE: 8, LOCK: 9, UNLOCK: 10, MKDIR: 11, LIST: 12, RENAME: 13, UNLINK: 14, FSYNC_DIR: 15, FAIL: 16, DROP_CACHE: 17 } as const;
@@ -28,17 +28,23 @@ const Ev = { OPEN: 1, WRITE: 2, READ: 3, SYNC: 4, SIZE: 5, TRUNCATE: 6, ALLOCATE
 const CRASH_POSTPONE_TURNS_MAX = 64;
 
 export interface SimIoOptions {
+  /** The disk this simulated process sees; it outlives the process (reopen with a new SimIo). */
   disk: SimDisk;
+  /** Decides the order in which queued requests complete, and every fault. */
   rng: Prng;
-  trace: TraceHash;
-  /** Distinguishes processes, for lock ownership. */
-  processId: number;
-  /** Turns with nothing queued and no sign of life from the workload before `onHang` fires. */
-  idleTurnsMax: number;
-  /** Completions after which the process crashes by itself; null for never. */
-  crashAfterCompletions: number | null;
-  onCrash: () => void;
-  onHang: () => void;
+  /** Hashes every request and outcome, so two runs of one seed can be compared; default: a new one. */
+  trace?: TraceHash;
+  /** Distinguishes processes, for lock ownership; default 1 (give each reopen its own). */
+  processId?: number;
+  /**
+   * Turns with nothing queued and no sign of life from the caller before `onHang` fires; default:
+   * no hang detection, and the simulated process then turns the event loop only while it has work.
+   */
+  idleTurnsMax?: number;
+  /** Completions after which the process crashes by itself; default null, never. */
+  crashAfterCompletions?: number | null;
+  onCrash?: () => void;
+  onHang?: () => void;
 }
 
 /** Counts a run reports; `failuresDelivered` also feeds the check that no ack follows a failure. */
@@ -70,7 +76,11 @@ export class SimIo implements Io {
   readonly assertionFailures: string[] = [];
   private readonly rng: Prng;
   private readonly trace: TraceHash;
-  private readonly options: SimIoOptions;
+  private readonly processId: number;
+  private readonly idleTurnsMax: number;
+  private crashAfterCompletions: number | null;
+  private readonly onCrash: () => void;
+  private readonly onHang: () => void;
   private readonly queue: Request[] = [];
   private readonly openFiles = new Set<SimFile>();
   private readonly injected = new WeakMap<object, FailureKind>();
@@ -80,11 +90,20 @@ export class SimIo implements Io {
   private turnScheduled = false;
 
   constructor(options: SimIoOptions) {
-    this.options = options;
     this.disk = options.disk;
     this.rng = options.rng;
-    this.trace = options.trace;
+    this.trace = options.trace ?? new TraceHash();
+    this.processId = options.processId ?? 1;
+    this.idleTurnsMax = options.idleTurnsMax ?? Number.POSITIVE_INFINITY;
+    this.crashAfterCompletions = options.crashAfterCompletions ?? null;
+    this.onCrash = options.onCrash ?? (() => undefined);
+    this.onHang = options.onHang ?? (() => undefined);
     this.scheduleTurn();
+  }
+
+  /** Idle turns are needed to notice a hang or to crash with nothing queued; otherwise turn only with work. */
+  private get turnsWhileIdle(): boolean {
+    return Number.isFinite(this.idleTurnsMax) || this.crashAfterCompletions !== null;
   }
 
   get crashed(): boolean {
@@ -117,12 +136,13 @@ export class SimIo implements Io {
     this.queue.length = 0;
     this.openFiles.clear();
     this.disk.crash();
-    this.options.onCrash();
+    this.onCrash();
   }
 
   /** Crash at the next moment something is unsynced (or at once if nothing more is queued). */
   crashSoon(): void {
-    this.options.crashAfterCompletions = this.stats.completions;
+    this.crashAfterCompletions = this.stats.completions;
+    this.scheduleTurn();
   }
 
   /** Ends the process without a crash (after the log was closed); the disk keeps its cache. */
@@ -139,18 +159,19 @@ export class SimIo implements Io {
   private turn(): void {
     this.turnScheduled = false;
     if (this.state !== 'running') return;
-    const crashAfter = this.options.crashAfterCompletions;
+    const crashAfter = this.crashAfterCompletions;
     if (crashAfter !== null && this.stats.completions >= crashAfter && (this.queue.length === 0 || this.crashNowOrLater())) {
       this.crash();
       return;
     }
     if (this.queue.length === 0) {
       this.idleTurns += 1;
-      if (this.idleTurns > this.options.idleTurnsMax) {
+      if (this.idleTurns > this.idleTurnsMax) {
         this.state = 'stopped';
-        this.options.onHang();
+        this.onHang();
         return;
       }
+      if (!this.turnsWhileIdle) return;
     } else {
       this.idleTurns = 0;
       // Swap-remove: the order of the rest does not matter, the next pick is random again.
@@ -250,9 +271,9 @@ export class SimIo implements Io {
     return { arrayBuffer, bytes: new Uint8Array(arrayBuffer), words: new Uint32Array(arrayBuffer), alignmentBytes };
   }
 
+  /** The portable CRC: the simulated disk needs no native addon. */
   crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
-    const rc = native.crc32cRanges(bytes, ranges, count, out);
-    if (rc < 0) throw new RangeError(`crc32cRanges failed with ${rc}`);
+    crc32cRanges(bytes, ranges, count, out);
   }
 
   openFile(path: string, options: OpenFileOptions): Promise<IoFile> {
@@ -275,7 +296,7 @@ export class SimIo implements Io {
   lock(path: string): Promise<IoLock> {
     return this.request(() => {
       if (!this.disk.hasDir(dirname(path))) throw new WalIoError('ENOENT', 'open', path);
-      if (!this.disk.tryLock(path, this.options.processId)) throw new WalLockedError(path);
+      if (!this.disk.tryLock(path, this.processId)) throw new WalLockedError(path);
       // The native lock opens the file with O_CREAT; the entry exists from then on.
       if (this.disk.lookup(path) === undefined) this.disk.create(path);
       this.traceEvent(Ev.LOCK);
@@ -285,7 +306,7 @@ export class SimIo implements Io {
           this.request(() => {
             if (released) return;
             released = true;
-            this.disk.unlock(path, this.options.processId);
+            this.disk.unlock(path, this.processId);
             this.traceEvent(Ev.UNLOCK);
           }),
       };
@@ -399,7 +420,7 @@ export class SimFile implements IoFile {
       // An EIO write may have reached the medium in part: its change stays pending for the crash.
       if (eio) failure = io.fail('write', 'EIO', 'write', this.path);
     }
-    io.traceEvent(Ev.WRITE, inode.id, fileOffsetBytes, lengthBytes, durable ? 1 : 0, fileOffsetBytes >= this.alignmentBytes ? native.crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes), 0) : 0);
+    io.traceEvent(Ev.WRITE, inode.id, fileOffsetBytes, lengthBytes, durable ? 1 : 0, fileOffsetBytes >= this.alignmentBytes ? crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes)) : 0);
     return this.track(io.enqueue(() => {
       if (failure !== null) throw failure;
       if (durable) this.syncOrFail('fdatasync');

@@ -24,10 +24,10 @@ import { LOCK_FILE_NAME, LSN_MAX, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAUL
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoFile, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
-import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from '../options.js';
+import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
 import { SegmentScanner } from '../read/segment-scanner.js';
 import type { RecoveryReport } from '../recovery/recover.js';
-import { checkTruncateLsn, SegmentSet, type SegmentSnapshotEntry, type WriterPosition } from '../segment/segment-set.js';
+import { checkTruncateLsn, SegmentSet, type SegmentSnapshotEntry, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
 export interface AppendOptions {
@@ -138,7 +138,7 @@ export class Wal {
     if (typeof dir !== 'string' || dir.length === 0) throw new WalInvalidArgumentError('dir', `must be a non-empty string, got ${describe(dir)}`);
     const resolved = resolveOptions(options);
     const ownsIo = resolved.io === undefined;
-    const io = resolved.io ?? NativeIo.create({ backend: resolved.backend, syncMethod: resolved.syncMethod, queueDepth: resolved.queueDepth });
+    const io = resolved.io ?? NativeIo.create({ backend: resolved.backend, syncMethod: resolved.syncMethod, queueDepth: resolved.queueDepth, nativeBinding: resolved.nativeBinding });
     let lock: IoLock | undefined;
     let segments: SegmentSet | undefined;
     try {

@@ -4,15 +4,15 @@
  * tried per second, and every allocation ringwal makes is measured against the format's bound.
  */
 import { join } from 'node:path';
-import { RECORD_PAYLOAD_LIMIT_BYTES } from '../format/constants.js';
-import { SCAN_CHUNK_BYTES } from '../read/segment-scanner.js';
-import type { AlignedBuffer } from '../io/io.js';
-import { Wal } from '../writer/wal.js';
-import { noFaults } from './fault-model.js';
-import { Prng } from './prng.js';
-import { SimDisk } from './sim-disk.js';
-import { SimIo } from './sim-io.js';
-import { TraceHash } from './trace-hash.js';
+import { RECORD_PAYLOAD_LIMIT_BYTES } from '../../dist/format/constants.js';
+import { SCAN_CHUNK_BYTES } from '../../dist/read/segment-scanner.js';
+import type { AlignedBuffer } from '../../dist/io/io.js';
+import { Wal } from '../../dist/writer/wal.js';
+import { noFaults } from '../../dist/sim/fault-model.js';
+import { Prng } from '../../dist/sim/prng.js';
+import { SimDisk } from '../../dist/sim/sim-disk.js';
+import { SimIo } from '../../dist/sim/sim-io.js';
+import { TraceHash } from '../../dist/sim/trace-hash.js';
 import type { RecoveredRecord } from './oracle.js';
 
 export const DAMAGED_LOG_DIR = '/fuzz/wal';

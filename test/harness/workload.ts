@@ -8,12 +8,12 @@
  * join one batch, and `ctx.track` keeps the promises so that `settle` and close can wait for
  * them. Every rejection must be a WalError; in tier 1 it must also follow an injected fault.
  */
-import { WalDurabilityLostError, WalError, WalNoSpaceError } from '../errors.js';
-import type { Wal } from '../writer/wal.js';
-import { parseSegmentFileName } from '../segment/segment-file.js';
+import { WalDurabilityLostError, WalError, WalNoSpaceError } from '../../dist/errors.js';
+import type { Wal } from '../../dist/writer/wal.js';
+import { parseSegmentFileName } from '../../dist/segment/segment-file.js';
 import { Oracle, SimViolation, sameBytes, type AppendEntry } from './oracle.js';
-import type { Prng } from './prng.js';
-import { INJECTED_ERRNOS, type SimIo } from './sim-io.js';
+import type { Prng } from '../../dist/sim/prng.js';
+import { INJECTED_ERRNOS, type SimIo } from '../../dist/sim/sim-io.js';
 
 export interface WorkloadContext {
   readonly rng: Prng;

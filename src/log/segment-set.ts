@@ -29,9 +29,9 @@ import type { TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io } from '../io/io.js';
 import { recoverSegment, type RecoveryReport } from '../recovery/recover.js';
 import { recordCrcMatches } from '../read/segment-scanner.js';
-import { crashPoint } from '../testing/crash-point.js';
+import { crashPoint } from '../io/crash-point.js';
 import { finishCut, readIntent, segmentEntries, TRUNCATE_INTENT_NAME, writeIntent } from './cut.js';
-import { DoubleWriteBuffer, removeDoubleWriteFile, restoreFromCopy, type DoubleWriteMode } from './double-write-buffer.js';
+import { DoubleWriteBuffer, removeDoubleWriteFile, restoreFromCopy, type DoubleWriteMode } from '../segment/double-write-buffer.js';
 import {
   finalizeSegment,
   namePreparedSegment,
@@ -42,7 +42,7 @@ import {
   writeSegmentHeader,
   type OpenSegment,
   type PreparedSegment,
-} from './segment-file.js';
+} from '../segment/segment-file.js';
 
 export { TRUNCATE_INTENT_NAME } from './cut.js';
 

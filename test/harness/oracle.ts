@@ -22,7 +22,7 @@
  * Every byte is what was appended with that LSN and the next LSN is E + 1. Tier 2 relaxes only
  * the lower bound on E, counting how often that happened.
  */
-import type { FaultTier } from './fault-model.js';
+import type { FaultTier } from '../../dist/sim/fault-model.js';
 
 export interface RecoveredRecord {
   lsn: number;

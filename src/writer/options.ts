@@ -2,12 +2,12 @@
  * Options of Wal.open, checked and defaulted in one place with a clear message per mistake.
  * Every limit has a maximum and the reason for it.
  */
-import { WalInvalidArgumentError } from './errors.js';
-import { DEFAULT_BLOCK_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from './format/constants.js';
-import type { DirectIoMode, Io, SyncMethod } from './io/io.js';
-import type { SealedSegmentInfo } from './segment/segment-set.js';
-import type { DoubleWriteMode } from './segment/double-write-buffer.js';
-import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX } from './io/native-io.js';
+import { WalInvalidArgumentError } from '../errors.js';
+import { DEFAULT_BLOCK_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from '../format/constants.js';
+import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX, type DirectIoMode, type Io, type SyncMethod } from '../io/io.js';
+import type { NativeBindingOption } from '../io/native-binding.js';
+import type { SealedSegmentInfo } from '../log/segment-set.js';
+import type { DoubleWriteMode } from '../segment/double-write-buffer.js';
 
 export type BackendChoice = 'auto' | 'io_uring' | 'threadpool';
 
@@ -45,6 +45,11 @@ export interface WalOptions {
   onSegmentSealed?: (info: SealedSegmentInfo) => void | Promise<void>;
   /** An I/O implementation to use instead of the native one (the simulated disk). */
   io?: Io;
+  /**
+   * The native addon to use: its binding object, or the path of a `.node` file (a debug build);
+   * default: the one `npm install` built. Loaded on the first open that needs it, never with `io`.
+   */
+  nativeBinding?: NativeBindingOption;
 }
 
 export interface ResolvedOptions {
@@ -61,6 +66,7 @@ export interface ResolvedOptions {
   doubleWriteBuffer: DoubleWriteMode;
   onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
   io: Io | undefined;
+  nativeBinding: NativeBindingOption | undefined;
 }
 
 /** 64 KiB floor: smaller batches would cost a sync per few records and gain nothing. */
@@ -116,7 +122,7 @@ export function describe(value: unknown): string {
 
 const KNOWN_OPTIONS = new Set([
   'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'pendingBytesMax', 'queueDepth',
-  'segmentSizeBytes', 'preallocate', 'doubleWriteBuffer', 'onSegmentSealed', 'io',
+  'segmentSizeBytes', 'preallocate', 'doubleWriteBuffer', 'onSegmentSealed', 'io', 'nativeBinding',
 ]);
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -151,6 +157,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (io !== undefined && (typeof io !== 'object' || io === null || typeof (io as Io).openFile !== 'function')) {
     throw new WalInvalidArgumentError('io', 'must implement the Io interface');
   }
+  const nativeBinding = o.nativeBinding;
+  if (nativeBinding !== undefined && typeof nativeBinding !== 'string' && (typeof nativeBinding !== 'object' || nativeBinding === null)) {
+    throw new WalInvalidArgumentError('nativeBinding', `must be a binding object or the path of a .node file, got ${describe(nativeBinding)}`);
+  }
+  if (nativeBinding !== undefined && io !== undefined) throw new WalInvalidArgumentError('nativeBinding', 'is for the native Io: it cannot go with io');
   return {
     backend: oneOf('backend', o.backend, ['auto', 'io_uring', 'threadpool'], 'auto'),
     directIo: oneOf('directIo', o.directIo, ['auto', 'required', 'off'], 'auto'),
@@ -165,5 +176,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     doubleWriteBuffer: oneOf('doubleWriteBuffer', o.doubleWriteBuffer, ['off', 'buffered', 'direct'], 'off'),
     onSegmentSealed: o.onSegmentSealed as ((info: SealedSegmentInfo) => void) | undefined,
     io,
+    nativeBinding,
   };
 }

@@ -5,14 +5,14 @@
  * operations) or by closing cleanly. Everything comes from the seed, so `runSeed(s)` twice
  * gives the same trace hash, and a violation is replayed by the command it prints.
  */
-import { WalError, WalIoError } from '../errors.js';
-import { Wal } from '../writer/wal.js';
-import { drawFaultRates, type FaultRates, type FaultTier } from './fault-model.js';
+import { WalError, WalIoError } from '../../dist/errors.js';
+import { Wal } from '../../dist/writer/wal.js';
+import { drawFaultRates, type FaultRates, type FaultTier } from '../../dist/sim/fault-model.js';
 import { Oracle, SimViolation, sameBytes, type RecoveredRecord } from './oracle.js';
-import { Prng } from './prng.js';
-import { SimDisk, type DiskStats } from './sim-disk.js';
-import { SimIo, type SimIoStats } from './sim-io.js';
-import { TraceHash } from './trace-hash.js';
+import { Prng } from '../../dist/sim/prng.js';
+import { SimDisk, type DiskStats } from '../../dist/sim/sim-disk.js';
+import { SimIo, type SimIoStats } from '../../dist/sim/sim-io.js';
+import { TraceHash } from '../../dist/sim/trace-hash.js';
 import { drawOp, WORKLOAD_OPS, type WorkloadContext, type WorkloadOp } from './workload.js';
 
 export interface RunOptions {

@@ -27,8 +27,8 @@ import { decodeTruncateIntent, encodeTruncateIntent, TRUNCATE_INTENT_SIZE_BYTES,
 import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
 import { SegmentScanner } from '../read/segment-scanner.js';
 import { scanTo, zeroRange, type ScanEnd } from '../recovery/recover.js';
-import { crashPoint } from '../testing/crash-point.js';
-import { removeDoubleWriteFile } from './double-write-buffer.js';
+import { crashPoint } from '../io/crash-point.js';
+import { removeDoubleWriteFile } from '../segment/double-write-buffer.js';
 import {
   newSegmentHeader,
   openSegment,
@@ -39,7 +39,7 @@ import {
   writeSegmentHeader,
   type OpenSegment,
   type SegmentName,
-} from './segment-file.js';
+} from '../segment/segment-file.js';
 
 /** Records the cut a truncateAfter is making, until it is complete. */
 export const TRUNCATE_INTENT_NAME = 'truncate-after.intent';
