@@ -28,6 +28,7 @@ import type { SegmentHeader, SegmentSeal } from '../format/segment-header.js';
 import type { TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io } from '../io/io.js';
 import { recoverSegment, type RecoveryReport } from '../recovery/recover.js';
+import type { SegmentToRead } from '../read/log-reader.js';
 import { recordCrcMatches } from '../read/segment-scanner.js';
 import { crashPoint } from '../io/crash-point.js';
 import { finishCut, readIntent, segmentEntries, TRUNCATE_INTENT_NAME, writeIntent } from './cut.js';
@@ -81,14 +82,6 @@ export interface WriterPosition {
   lastRecordBytes: number;
   /** The segment is sealed: it takes no record, and the next append rolls over. */
   sealed: boolean;
-}
-
-export interface SegmentSnapshotEntry {
-  path: string;
-  header: SegmentHeader;
-  dataStartBytes: number;
-  lastLsn: number;
-  endBytes: number;
 }
 
 export class SegmentSet {
@@ -394,8 +387,8 @@ export class SegmentSet {
   }
 
   /** Every segment in LSN order with where its durable records end, for a reader. */
-  snapshot(activeLastLsn: number, activeEndBytes: number): SegmentSnapshotEntry[] {
-    const entries: SegmentSnapshotEntry[] = this.sealedSegments.map((s) => ({
+  snapshot(activeLastLsn: number, activeEndBytes: number): SegmentToRead[] {
+    const entries: SegmentToRead[] = this.sealedSegments.map((s) => ({
       path: s.path,
       header: s.header,
       dataStartBytes: s.header.blockSizeBytes,

@@ -12,7 +12,6 @@
 import { dirname, join, resolve } from 'node:path';
 import {
   WalClosedError,
-  WalCorruptionError,
   WalDurabilityLostError,
   WalError,
   WalInvalidArgumentError,
@@ -20,14 +19,14 @@ import {
   WalPayloadTooLargeError,
   WalReadInvalidatedError,
 } from '../errors.js';
-import { LOCK_FILE_NAME, LSN_MAX, RECORD_PAYLOAD_LIMIT_BYTES, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
+import { LOCK_FILE_NAME, LSN_MAX, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
-import type { Io, IoFile, IoLock, SyncMethod } from '../io/io.js';
+import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
-import { SegmentScanner } from '../read/segment-scanner.js';
+import { ReaderFiles, readSegments, type WalRecord } from '../read/log-reader.js';
 import type { RecoveryReport } from '../recovery/recover.js';
-import { checkTruncateLsn, SegmentSet, type SegmentSnapshotEntry, type WriterPosition } from '../log/segment-set.js';
+import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
 export interface AppendOptions {
@@ -36,15 +35,6 @@ export interface AppendOptions {
   tenant?: number;
   vshard?: number;
   database?: number;
-}
-
-export interface WalRecord {
-  lsn: number;
-  type: number;
-  tenant: number;
-  vshard: number;
-  database: number;
-  payload: Buffer;
 }
 
 export interface ReadOptions {
@@ -99,6 +89,8 @@ function metaFrom(options: AppendOptions | undefined): RecordMeta {
   return { type, tenant, vshard, database };
 }
 
+export type { WalRecord } from '../read/log-reader.js';
+
 export class Wal {
   readonly dir: string;
   /** What recovery found when this log was opened. */
@@ -116,12 +108,8 @@ export class Wal {
   private truncationEpoch = 0;
   /** A truncateAfter failed after it began to change files: nothing but close is allowed. */
   private cutFailed = false;
-  /**
-   * Files open by readers, each with the scan step it is in (null between steps): close() waits
-   * for that step, whose reads must not outlive the file, then closes the file, so no reader
-   * outlives the log.
-   */
-  private readonly readerFiles = new Map<IoFile, Promise<unknown> | null>();
+  /** Files open by readers: close() waits for each one's scan step, then closes it. */
+  private readonly readerFiles = new ReaderFiles();
 
   private constructor(dir: string, options: ResolvedOptions, io: Io, ownsIo: boolean, lock: IoLock, segments: SegmentSet, writer: GroupCommit, recovery: RecoveryReport) {
     this.dir = dir;
@@ -421,78 +409,19 @@ export class Wal {
     // A reader that starts while a truncation runs reads the log as the truncation leaves it.
     await this.truncation;
     if (this.closing !== null) throw new WalClosedError();
-    const snapshot = this.segments.snapshot(this.writer.durableLsn, this.writer.durableEndBytes);
-    const direct = this.directIo ? 'required' : 'off';
     const epoch = this.truncationEpoch;
-    for (let i = 0; i < snapshot.length; i++) {
-      const entry = snapshot[i]!;
-      if (entry.lastLsn < Math.max(fromLsn, entry.header.firstLsn)) continue;
-      yield* this.readSegment(entry, fromLsn, direct, epoch);
-    }
-  }
-
-  /** Throws when a truncation started after the reader did, or when the log closed under it. */
-  private checkReader(epoch: number, what: string): void {
-    if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(what);
-    if (this.closing !== null) throw new WalClosedError();
-  }
-
-  private async *readSegment(entry: SegmentSnapshotEntry, fromLsn: number, direct: 'required' | 'off', epoch: number): AsyncGenerator<WalRecord, void, undefined> {
-    this.checkReader(epoch, `before opening ${entry.path}`);
-    let file: IoFile;
-    try {
-      file = await this.io.openFile(entry.path, { create: false, direct, readOnly: true });
-    } catch (err) {
-      this.checkReader(epoch, `${entry.path} was removed`);
-      throw err;
-    }
-    if (this.closing !== null) {
-      // close() already closed the readers' files; this one opened too late to be among them.
-      await file.close();
-      throw new WalClosedError();
-    }
-    this.readerFiles.set(file, null);
-    try {
-      const scanner = new SegmentScanner(this.io, file, {
-        segmentId: entry.header.segmentId,
-        dataStartBytes: entry.dataStartBytes,
-        endBytes: entry.endBytes,
-        firstLsn: entry.header.firstLsn,
-        payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
-        lsnLimit: entry.lastLsn,
-      });
-      for (;;) {
-        let records;
-        try {
-          const step = scanner.next();
-          this.readerFiles.set(file, step.catch(() => undefined));
-          records = await step;
-          if (this.readerFiles.has(file)) this.readerFiles.set(file, null);
-        } catch (err) {
-          // A read of a file that close() closed under us, or of bytes a truncation replaced.
-          this.checkReader(epoch, `while reading ${entry.path}`);
-          throw err;
-        }
-        this.checkReader(epoch, `while reading ${entry.path}`);
-        if (records.length === 0) break;
-        for (const r of records) {
-          const h = r.header;
-          if (h.lsn < fromLsn) continue;
-          const record: WalRecord = { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payload: Buffer.from(r.payload) };
-          // The consumer may run a truncation between two records: check before each one.
-          this.checkReader(epoch, `before LSN ${h.lsn}`);
-          yield record;
-        }
-      }
-      this.checkReader(epoch, `at the end of ${entry.path}`);
-      const stop = scanner.stop!;
-      if (stop.kind === 'invalid') throw new WalCorruptionError(entry.path, stop.offsetBytes, stop.reason, scanner.nextLsn);
-      if (scanner.nextLsn <= entry.lastLsn) {
-        throw new WalCorruptionError(entry.path, stop.offsetBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, durable up to ${entry.lastLsn}`, scanner.nextLsn);
-      }
-    } finally {
-      if (this.readerFiles.delete(file)) await file.close();
-    }
+    yield* readSegments({
+      io: this.io,
+      segments: this.segments.snapshot(this.writer.durableLsn, this.writer.durableEndBytes),
+      fromLsn,
+      direct: this.directIo ? 'required' : 'off',
+      files: this.readerFiles,
+      check: (what) => {
+        // A truncation started after the reader did, or the log closed under it.
+        if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(what);
+        if (this.closing !== null) throw new WalClosedError();
+      },
+    });
   }
 
   /**
@@ -515,12 +444,7 @@ export class Wal {
       }
     }
     // Readers still open stop at their next step with WAL_ERR_CLOSED.
-    const readerFiles = [...this.readerFiles];
-    this.readerFiles.clear();
-    for (const [file, step] of readerFiles) {
-      await step;
-      await file.close();
-    }
+    await this.readerFiles.closeAll();
     await this.segments.close();
     await this.lock.release();
     if (this.ownsIo) await this.io.close();

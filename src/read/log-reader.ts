@@ -1,0 +1,142 @@
+/**
+ * The log reader: the durable records of a snapshot of the log's segments, in LSN order, each
+ * CRC-checked by the scanner, in bounded memory (one 1 MiB scan buffer plus one record).
+ *
+ * The caller decides when a reader must stop (a truncation started after it, the log closed):
+ * `check` throws then, and is asked before each file, after each scan step and before each
+ * record, since the consumer may run a truncation between two records. The files a reader has
+ * open are kept in ReaderFiles with the scan step each is in, so a closing log waits for that
+ * step (whose reads must not outlive the file) and then closes the file.
+ */
+import { WalClosedError, WalCorruptionError } from '../errors.js';
+import { RECORD_PAYLOAD_LIMIT_BYTES } from '../format/constants.js';
+import type { SegmentHeader } from '../format/segment-header.js';
+import type { Io, IoFile } from '../io/io.js';
+import { SegmentScanner } from './segment-scanner.js';
+
+export interface WalRecord {
+  lsn: number;
+  type: number;
+  tenant: number;
+  vshard: number;
+  database: number;
+  payload: Buffer;
+}
+
+/** One segment of a snapshot, with where its durable records end. */
+export interface SegmentToRead {
+  path: string;
+  header: SegmentHeader;
+  dataStartBytes: number;
+  lastLsn: number;
+  endBytes: number;
+}
+
+/** The files open by readers, each with the scan step it is in (null between steps). */
+export class ReaderFiles {
+  private readonly files = new Map<IoFile, Promise<unknown> | null>();
+  private closed = false;
+
+  /** Registers a file a reader opened; false once closeAll began, and the reader must close it itself. */
+  add(file: IoFile): boolean {
+    if (this.closed) return false;
+    this.files.set(file, null);
+    return true;
+  }
+
+  /** Runs one scan step of `file`, so that closeAll waits for it. */
+  async step<T>(file: IoFile, step: Promise<T>): Promise<T> {
+    this.files.set(file, step.catch(() => undefined));
+    const result = await step;
+    if (this.files.has(file)) this.files.set(file, null);
+    return result;
+  }
+
+  /** The reader is done with `file`: closes it unless closeAll already took it. */
+  async release(file: IoFile): Promise<void> {
+    if (this.files.delete(file)) await file.close();
+  }
+
+  /** Stops every reader: waits for each one's step in flight, then closes its file. */
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    const open = [...this.files];
+    this.files.clear();
+    for (const [file, step] of open) {
+      await step;
+      await file.close();
+    }
+  }
+}
+
+export interface ReadPlan {
+  io: Io;
+  segments: readonly SegmentToRead[];
+  /** The first LSN to yield. */
+  fromLsn: number;
+  direct: 'required' | 'off';
+  files: ReaderFiles;
+  /** Throws when the reader must stop (a truncation after it began, a closed log). */
+  check: (what: string) => void;
+}
+
+export async function* readSegments(plan: ReadPlan): AsyncGenerator<WalRecord, void, undefined> {
+  for (const segment of plan.segments) {
+    if (segment.lastLsn < Math.max(plan.fromLsn, segment.header.firstLsn)) continue;
+    yield* readSegment(plan, segment);
+  }
+}
+
+async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<WalRecord, void, undefined> {
+  const { io, check, files } = plan;
+  check(`before opening ${segment.path}`);
+  let file: IoFile;
+  try {
+    file = await io.openFile(segment.path, { create: false, direct: plan.direct, readOnly: true });
+  } catch (err) {
+    check(`${segment.path} was removed`);
+    throw err;
+  }
+  if (!files.add(file)) {
+    // The log closed its readers' files already; this one opened too late to be among them.
+    await file.close();
+    throw new WalClosedError();
+  }
+  try {
+    const scanner = new SegmentScanner(io, file, {
+      segmentId: segment.header.segmentId,
+      dataStartBytes: segment.dataStartBytes,
+      endBytes: segment.endBytes,
+      firstLsn: segment.header.firstLsn,
+      payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+      lsnLimit: segment.lastLsn,
+    });
+    for (;;) {
+      let records;
+      try {
+        records = await files.step(file, scanner.next());
+      } catch (err) {
+        // A read of a file the log closed under us, or of bytes a truncation replaced.
+        check(`while reading ${segment.path}`);
+        throw err;
+      }
+      check(`while reading ${segment.path}`);
+      if (records.length === 0) break;
+      for (const r of records) {
+        const h = r.header;
+        if (h.lsn < plan.fromLsn) continue;
+        const record: WalRecord = { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payload: Buffer.from(r.payload) };
+        check(`before LSN ${h.lsn}`);
+        yield record;
+      }
+    }
+    check(`at the end of ${segment.path}`);
+    const stop = scanner.stop!;
+    if (stop.kind === 'invalid') throw new WalCorruptionError(segment.path, stop.offsetBytes, stop.reason, scanner.nextLsn);
+    if (scanner.nextLsn <= segment.lastLsn) {
+      throw new WalCorruptionError(segment.path, stop.offsetBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, durable up to ${segment.lastLsn}`, scanner.nextLsn);
+    }
+  } finally {
+    await files.release(file);
+  }
+}
