@@ -45,12 +45,12 @@ export class WalInvalidArgumentError extends WalError {
 
 export class WalPayloadTooLargeError extends WalError {
   readonly sizeBytes: number;
-  readonly maxBytes: number;
+  readonly bytesMax: number;
 
-  constructor(sizeBytes: number, maxBytes: number) {
-    super(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${sizeBytes} bytes exceeds the limit of ${maxBytes} bytes`);
+  constructor(sizeBytes: number, bytesMax: number) {
+    super(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${sizeBytes} bytes exceeds the limit of ${bytesMax} bytes`);
     this.sizeBytes = sizeBytes;
-    this.maxBytes = maxBytes;
+    this.bytesMax = bytesMax;
   }
 }
 

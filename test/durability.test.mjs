@@ -96,7 +96,7 @@ for (const backend of BACKENDS) {
   test(`${backend}: close waits for a reader's read in flight, and closing again resolves`, async (t) => {
     const dir = tempDir(t);
     const mib = 1024 * 1024;
-    const wal = await Wal.open(dir, { backend, batchBytesMax: 64 * mib, recordPayloadMaxBytes: 40 * mib, segmentSizeBytes: 256 * mib, preallocate: false });
+    const wal = await Wal.open(dir, { backend, batchBytesMax: 64 * mib, recordPayloadBytesMax: 40 * mib, segmentSizeBytes: 256 * mib, preallocate: false });
     // Records of 40 MiB: the reader reads the next one in one request of tens of milliseconds,
     // so close() certainly finds it in flight.
     for (let i = 0; i < 3; i++) await wal.append(payloadFor(i, 40 * mib));

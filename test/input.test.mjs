@@ -16,7 +16,7 @@ test('Wal.open rejects bad directories and options with WAL_ERR_INVALID_ARGUMENT
     { directIo: true }, { directIo: 'sometimes' },
     { syncMethod: 'fsync' },
     { batchBytesMax: 1024 }, { batchBytesMax: 2 ** 40 }, { batchBytesMax: 1.5e6 + 0.5 }, { batchBytesMax: '4MiB' },
-    { recordPayloadMaxBytes: -1 }, { recordPayloadMaxBytes: 64 * 1024 * 1024 }, { recordPayloadMaxBytes: NaN },
+    { recordPayloadBytesMax: -1 }, { recordPayloadBytesMax: 64 * 1024 * 1024 }, { recordPayloadBytesMax: NaN },
     { pendingAppendsMax: 0 }, { pendingAppendsMax: 2 ** 30 },
     { pendingBytesMax: 1024 }, { pendingBytesMax: 2 ** 40 }, { pendingBytesMax: 1.5 },
     { queueDepth: 0 }, { queueDepth: 100000 },
@@ -37,7 +37,7 @@ test('Wal.open rejects bad directories and options with WAL_ERR_INVALID_ARGUMENT
 
 test('append and appendBatch reject bad payloads and metadata, and the log keeps working', async (t) => {
   const dir = tempDir(t);
-  const wal = await Wal.open(dir, { recordPayloadMaxBytes: 1000 });
+  const wal = await Wal.open(dir, { recordPayloadBytesMax: 1000 });
   for (const bad of ['text', 12, null, undefined, [1, 2, 3], { length: 3 }, new ArrayBuffer(8), new Uint16Array(4).buffer]) {
     await assert.rejects(wal.append(bad), invalid);
   }
@@ -45,7 +45,7 @@ test('append and appendBatch reject bad payloads and metadata, and the log keeps
   assert.ok(tooLarge instanceof WalPayloadTooLargeError);
   assert.equal(tooLarge.code, 'WAL_ERR_PAYLOAD_TOO_LARGE');
   assert.equal(tooLarge.sizeBytes, 1001);
-  assert.equal(tooLarge.maxBytes, 1000);
+  assert.equal(tooLarge.bytesMax, 1000);
   const badMeta = [
     'x', 5, null,
     { type: 0 }, { type: -1 }, { type: 2 ** 32 }, { type: 1.5 }, { type: 0x4001 }, { type: '1' },

@@ -22,9 +22,9 @@ export const RECORD_ALIGNMENT_BYTES = 8;
 /**
  * The format's hard cap on one payload, checked before anything is allocated for it. A damaged
  * length field can therefore never make a reader allocate more than this. 64 MiB matches
- * nodedb-wal's MAX_WAL_PAYLOAD_SIZE; the writer's own limit (`recordPayloadMaxBytes`) is lower.
+ * nodedb-wal's MAX_WAL_PAYLOAD_SIZE; the writer's own limit (`recordPayloadBytesMax`) is lower.
  */
-export const RECORD_PAYLOAD_LIMIT_BYTES = 64 * 1024 * 1024;
+export const RECORD_PAYLOAD_BYTES_LIMIT = 64 * 1024 * 1024;
 
 /** Byte offsets of the record header fields (all little-endian). */
 export const RecordField = {
@@ -96,10 +96,10 @@ export const SEGMENT_FLAG_SEALED = 1 << 1;
 export const SEGMENT_FLAG_ENCRYPTED = 1 << 0;
 
 /** Default block: the direct-I/O alignment used when the filesystem does not report its own. */
-export const DEFAULT_BLOCK_SIZE_BYTES = 4096;
+export const BLOCK_SIZE_BYTES_DEFAULT = 4096;
 /** Smallest and largest block sizes accepted from statx or a segment header. */
-export const BLOCK_SIZE_MIN_BYTES = 512;
-export const BLOCK_SIZE_MAX_BYTES = 65536;
+export const BLOCK_SIZE_BYTES_MIN = 512;
+export const BLOCK_SIZE_BYTES_MAX = 65536;
 
 /**
  * Segment file names: `wal-` + first LSN in 20 digits (u64 max has 20) + `-` + segment id in 10

@@ -10,7 +10,7 @@ import {
   RECORD_CRC_START_BYTES,
   RECORD_ALIGNMENT_BYTES,
   RECORD_HEADER_SIZE_BYTES,
-  RECORD_PAYLOAD_LIMIT_BYTES,
+  RECORD_PAYLOAD_BYTES_LIMIT,
   RECORD_TYPE_INVALID,
   RecordField,
 } from './constants.js';
@@ -112,12 +112,12 @@ export function decodeRecordHeader(view: DataView, offsetBytes: number): RecordH
  * lengths that could never have been written, before any payload is read or allocated.
  * Returns null when the header is plausible, otherwise why it is not.
  */
-export function checkRecordHeader(header: RecordHeader, segmentId: number, payloadLimitBytes: number): string | null {
+export function checkRecordHeader(header: RecordHeader, segmentId: number, payloadBytesLimit: number): string | null {
   if (header.type === RECORD_TYPE_INVALID) return 'record type 0 (zeroed or unwritten space)';
   if (header.segmentId !== segmentId) return `segment id ${header.segmentId} is not this segment's ${segmentId}`;
   if (header.lsn < 1 || header.lsn > LSN_MAX) return `LSN ${header.lsn} out of range`;
   if (header.batchIndex >= header.lsn) return `batch index ${header.batchIndex} not below LSN ${header.lsn}`;
-  const limitBytes = Math.min(payloadLimitBytes, RECORD_PAYLOAD_LIMIT_BYTES);
+  const limitBytes = Math.min(payloadBytesLimit, RECORD_PAYLOAD_BYTES_LIMIT);
   if (header.payloadSizeBytes > limitBytes) {
     return `payload size ${header.payloadSizeBytes} above the limit of ${limitBytes}`;
   }

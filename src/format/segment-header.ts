@@ -7,8 +7,8 @@
  */
 import { crc32c } from './crc32c.js';
 import {
-  BLOCK_SIZE_MAX_BYTES,
-  BLOCK_SIZE_MIN_BYTES,
+  BLOCK_SIZE_BYTES_MAX,
+  BLOCK_SIZE_BYTES_MIN,
   FORMAT_VERSION,
   LSN_MAX,
   SEGMENT_FLAG_SEALED,
@@ -110,8 +110,8 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   }
   if (view.getUint16(SegmentField.HEADER_SIZE, true) !== SEGMENT_HEADER_SIZE_BYTES) return damaged('unexpected header size');
   const block = header.blockSizeBytes;
-  if (block < BLOCK_SIZE_MIN_BYTES || block > BLOCK_SIZE_MAX_BYTES || (block & (block - 1)) !== 0) {
-    return damaged(`block size ${block} is not a power of two in [${BLOCK_SIZE_MIN_BYTES}, ${BLOCK_SIZE_MAX_BYTES}]`);
+  if (block < BLOCK_SIZE_BYTES_MIN || block > BLOCK_SIZE_BYTES_MAX || (block & (block - 1)) !== 0) {
+    return damaged(`block size ${block} is not a power of two in [${BLOCK_SIZE_BYTES_MIN}, ${BLOCK_SIZE_BYTES_MAX}]`);
   }
   if (header.segmentId === 0) return damaged('segment id 0 is never written');
   if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);

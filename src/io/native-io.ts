@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import { DEFAULT_BLOCK_SIZE_BYTES, BLOCK_SIZE_MAX_BYTES } from '../format/constants.js';
+import { BLOCK_SIZE_BYTES_DEFAULT, BLOCK_SIZE_BYTES_MAX } from '../format/constants.js';
 import {
   WalBackendUnavailableError,
   WalDirectIoUnsupportedError,
@@ -271,7 +271,7 @@ export class NativeIo implements Io {
     } catch (err) {
       throw ioErrorFrom(err, 'open', path);
     }
-    return new NativeFile(this, path, fd, false, DEFAULT_BLOCK_SIZE_BYTES, await this.syncMethodFor(path));
+    return new NativeFile(this, path, fd, false, BLOCK_SIZE_BYTES_DEFAULT, await this.syncMethodFor(path));
   }
 
   async lock(path: string): Promise<IoLock> {
@@ -406,10 +406,10 @@ async function isMemoryFileSystem(path: string): Promise<boolean> {
  */
 function directAlignment(native: NativeBinding, fd: number): number {
   const dio = native.dioAlignment(fd);
-  if (typeof dio === 'number') return DEFAULT_BLOCK_SIZE_BYTES;
+  if (typeof dio === 'number') return BLOCK_SIZE_BYTES_DEFAULT;
   if (dio.offsetAlignBytes === 0) return 0;
-  const alignmentBytes = Math.max(DEFAULT_BLOCK_SIZE_BYTES, dio.offsetAlignBytes, dio.memAlignBytes);
-  return alignmentBytes <= BLOCK_SIZE_MAX_BYTES ? alignmentBytes : 0;
+  const alignmentBytes = Math.max(BLOCK_SIZE_BYTES_DEFAULT, dio.offsetAlignBytes, dio.memAlignBytes);
+  return alignmentBytes <= BLOCK_SIZE_BYTES_MAX ? alignmentBytes : 0;
 }
 
 /** posix_fadvise(POSIX_FADV_DONTNEED): drop the range's clean pages from the page cache. */

@@ -21,7 +21,7 @@
  */
 import { join } from 'node:path';
 import { WalCorruptionError } from '../errors.js';
-import { RECORD_PAYLOAD_LIMIT_BYTES, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { encodeRecord, recordSpanBytes, setRecordCrcRange } from '../format/record.js';
 import { decodeTruncateIntent, encodeTruncateIntent, TRUNCATE_INTENT_SIZE_BYTES, type TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
@@ -238,7 +238,7 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
     dataStartBytes: source.dataStartBytes,
     endBytes: seal.endBytes,
     firstLsn: source.header.firstLsn,
-    payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+    payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
     lsnLimit: lsn,
   });
   const block = target.alignmentBytes;

@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WalCorruptionError, WalError, WalInvalidArgumentError, WalNoSpaceError } from '../errors.js';
-import { RECORD_PAYLOAD_LIMIT_BYTES, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes } from '../format/record.js';
 import type { SegmentHeader, SegmentSeal } from '../format/segment-header.js';
 import type { TruncateIntent } from '../format/truncate-intent.js';
@@ -448,7 +448,7 @@ async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal):
   const block = file.alignmentBytes;
   const startBytes = Math.floor(seal.lastRecordBytes / block) * block;
   const lengthBytes = Math.ceil((seal.endBytes - startBytes) / block) * block;
-  if (lengthBytes > RECORD_PAYLOAD_LIMIT_BYTES + 2 * block) throw new WalCorruptionError(segment.path, 0, 'sealed last record larger than the format allows');
+  if (lengthBytes > RECORD_PAYLOAD_BYTES_LIMIT + 2 * block) throw new WalCorruptionError(segment.path, 0, 'sealed last record larger than the format allows');
   const buffer = io.allocAligned(lengthBytes, block);
   const gotBytes = await readFull(file, buffer, 0, lengthBytes, startBytes);
   const at = seal.lastRecordBytes - startBytes;
@@ -457,7 +457,7 @@ async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal):
   };
   if (gotBytes < seal.endBytes - startBytes) fail('is cut off');
   const header = decodeRecordHeader(new DataView(buffer.arrayBuffer), at);
-  if (checkRecordHeader(header, segment.header.segmentId, RECORD_PAYLOAD_LIMIT_BYTES) !== null || header.lsn !== seal.lastLsn) fail('is not a valid header');
+  if (checkRecordHeader(header, segment.header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT) !== null || header.lsn !== seal.lastLsn) fail('is not a valid header');
   if (seal.lastRecordBytes + recordSpanBytes(header.payloadSizeBytes) !== seal.endBytes) fail('does not end where the seal says');
   if (!recordCrcMatches(io, buffer.bytes, at, header, { ranges: new Uint32Array(2), out: new Uint32Array(1) })) fail('fails its CRC');
 }

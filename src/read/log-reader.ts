@@ -9,7 +9,7 @@
  * step (whose reads must not outlive the file) and then closes the file.
  */
 import { WalClosedError, WalCorruptionError } from '../errors.js';
-import { RECORD_PAYLOAD_LIMIT_BYTES } from '../format/constants.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT } from '../format/constants.js';
 import type { SegmentHeader } from '../format/segment-header.js';
 import type { Io, IoFile } from '../io/io.js';
 import { SegmentScanner } from './segment-scanner.js';
@@ -108,7 +108,7 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
       dataStartBytes: segment.dataStartBytes,
       endBytes: segment.endBytes,
       firstLsn: segment.header.firstLsn,
-      payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+      payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
       lsnLimit: segment.lastLsn,
     });
     for (;;) {

@@ -35,7 +35,7 @@ export interface SegmentScannerOptions {
   endBytes: number;
   /** The LSN the first record must carry. */
   firstLsn: number;
-  payloadLimitBytes: number;
+  payloadBytesLimit: number;
   /** Records above this LSN are not returned: the scan ends cleanly just before them. */
   lsnLimit?: number;
 }
@@ -158,7 +158,7 @@ export class SegmentScanner {
       }
       while (pos + RECORD_HEADER_SIZE_BYTES <= end && lsn <= lsnLimit) {
         const header = decodeRecordHeader(this.view, pos - base);
-        problem = checkRecordHeader(header, o.segmentId, o.payloadLimitBytes);
+        problem = checkRecordHeader(header, o.segmentId, o.payloadBytesLimit);
         if (problem === null && header.lsn !== lsn) problem = `LSN ${header.lsn} where ${lsn} was expected`;
         if (problem === null && header.batchIndex !== 0 && header.batchIndex !== previousBatchIndex + 1) {
           problem = `batch index ${header.batchIndex} does not follow ${previousBatchIndex}`;

@@ -20,7 +20,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { WalCorruptionError, WalError } from '../errors.js';
-import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES, RecordField, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RecordField, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
 import { readFull, type Io, type IoFile } from '../io/io.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches } from '../read/segment-scanner.js';
@@ -67,7 +67,7 @@ export interface ScanEnd {
 }
 
 /** Quarantine copies of one offset of one segment: more than this many means a crash loop. */
-const QUARANTINE_NAMES_MAX = 1000;
+export const QUARANTINE_NAMES_MAX = 1000;
 
 /** V2: scans `segment` from its first record up to `sizeBytes` (and `lsnLimit`), counting the valid records. */
 async function scanRecords(io: Io, segment: OpenSegment, sizeBytes: number, lsnLimit?: number): Promise<{ scanner: SegmentScanner; recordCount: number }> {
@@ -77,7 +77,7 @@ async function scanRecords(io: Io, segment: OpenSegment, sizeBytes: number, lsnL
     endBytes: sizeBytes,
     firstLsn: segment.header.firstLsn,
     // Recovery accepts anything the format allows, whatever limit the writer used.
-    payloadLimitBytes: RECORD_PAYLOAD_LIMIT_BYTES,
+    payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
     lsnLimit,
   });
   let recordCount = 0;
@@ -192,7 +192,7 @@ async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, toB
       const at = byteAt - RecordField.TYPE;
       if (at < firstBytes || at % RECORD_ALIGNMENT_BYTES !== 0 || at + RECORD_HEADER_SIZE_BYTES > gotBytes) continue;
       const candidate = decodeRecordHeader(view, at);
-      if (checkRecordHeader(candidate, header.segmentId, RECORD_PAYLOAD_LIMIT_BYTES) !== null) continue;
+      if (checkRecordHeader(candidate, header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT) !== null) continue;
       if (candidate.lsn - candidate.batchIndex <= expectedLsn) continue;
       const offsetBytes = chunkStartBytes + at;
       if (await candidateIsValid(io, file, chunk.bytes, at, gotBytes, offsetBytes, candidate, scratch)) {

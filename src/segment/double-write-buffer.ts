@@ -112,7 +112,7 @@ export async function removeDoubleWriteFile(io: Io, dir: string, names: readonly
  * as a medium error does so every time; a transient error (a bus reset) does not repeat this
  * often, and taking one for an unreadable block would overwrite readable, acknowledged records.
  */
-const RESTORE_READ_ATTEMPTS = 4;
+export const RESTORE_READ_ATTEMPTS = 4;
 
 /**
  * D4: writes the newest copy of this incarnation of the segment back where its bytes differ (a

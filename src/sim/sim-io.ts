@@ -13,7 +13,7 @@
  * is gone, and the runner opens the log again through a new SimIo over the same disk.
  */
 import { dirname } from 'node:path';
-import { DEFAULT_BLOCK_SIZE_BYTES } from '../format/constants.js';
+import { BLOCK_SIZE_BYTES_DEFAULT } from '../format/constants.js';
 import { WalIoError, WalLockedError } from '../errors.js';
 import type { AlignedBuffer, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from '../io/io.js';
 import { crc32c, crc32cRanges } from '../format/crc32c.js';
@@ -285,7 +285,7 @@ export class SimIo implements Io {
         if (inode === undefined) throw new WalIoError('ENOENT', 'open', path);
       }
       const direct = options.direct !== 'off';
-      const alignmentBytes = direct ? this.disk.rates.alignmentBytes : DEFAULT_BLOCK_SIZE_BYTES;
+      const alignmentBytes = direct ? this.disk.rates.alignmentBytes : BLOCK_SIZE_BYTES_DEFAULT;
       const file = new SimFile(this, path, inode, direct, alignmentBytes, options.readOnly);
       this.openFiles.add(file);
       this.traceEvent(Ev.OPEN, inode.id, options.create ? 1 : 0);

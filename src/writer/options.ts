@@ -3,7 +3,7 @@
  * Every limit has a maximum and the reason for it.
  */
 import { WalInvalidArgumentError } from '../errors.js';
-import { DEFAULT_BLOCK_SIZE_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_LIMIT_BYTES } from '../format/constants.js';
+import { BLOCK_SIZE_BYTES_DEFAULT, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT } from '../format/constants.js';
 import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX, type DirectIoMode, type Io, type SyncMethod } from '../io/io.js';
 import type { NativeBindingOption } from '../io/native-binding.js';
 import type { SealedSegmentInfo } from '../log/segment-set.js';
@@ -21,7 +21,7 @@ export interface WalOptions {
   /** Bytes of records in one write; larger batches wait for the next write. */
   batchBytesMax?: number;
   /** Largest payload accepted by append; checked before anything is copied. */
-  recordPayloadMaxBytes?: number;
+  recordPayloadBytesMax?: number;
   /** Appends waiting for room in a batch before append rejects with WAL_ERR_OVERLOADED. */
   pendingAppendsMax?: number;
   /**
@@ -57,7 +57,7 @@ export interface ResolvedOptions {
   directIo: DirectIoMode;
   syncMethod: SyncMethod;
   batchBytesMax: number;
-  recordPayloadMaxBytes: number;
+  recordPayloadBytesMax: number;
   pendingAppendsMax: number;
   pendingBytesMax: number;
   queueDepth: number;
@@ -76,7 +76,7 @@ export const BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
 /** 256 MiB cap: two batch buffers are allocated at open, so this bounds the writer's memory at 512 MiB. */
 export const BATCH_BYTES_MAX = 256 * 1024 * 1024;
 /** 1 MiB default payload limit, as most logs keep large values out of line. */
-export const RECORD_PAYLOAD_DEFAULT_BYTES = 1024 * 1024;
+export const RECORD_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
 /** 1M waiting appends by default, each with a copy of its payload and ~100 bytes of bookkeeping. */
 export const PENDING_APPENDS_DEFAULT = 1 << 20;
 /** 16M cap: the queue's own bookkeeping (~100 bytes each) stays under 2 GiB. */
@@ -88,11 +88,11 @@ export const PENDING_BYTES_MIN = 64 * 1024;
 /** 16 GiB cap: the copies live in the JavaScript heap's external memory. */
 export const PENDING_BYTES_MAX = 16 * 1024 * 1024 * 1024;
 /** 64 MiB default segment, as PostgreSQL's WAL and etcd use 16–64 MB: big enough that rollovers are rare. */
-export const SEGMENT_SIZE_DEFAULT_BYTES = 64 * 1024 * 1024;
+export const SEGMENT_SIZE_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** 64 KiB minimum, for tests that want many rollovers; below that the header block dominates. */
-export const SEGMENT_SIZE_MIN_BYTES = 64 * 1024;
+export const SEGMENT_SIZE_BYTES_MIN = 64 * 1024;
 /** 1 TiB cap: offsets stay far below 2^53 and a preallocated segment stays a sane size. */
-export const SEGMENT_SIZE_MAX_BYTES = 1024 * 1024 * 1024 * 1024;
+export const SEGMENT_SIZE_BYTES_MAX = 1024 * 1024 * 1024 * 1024;
 /** Segment sizes are multiples of the largest block size ringwal accepts, so every block fits whole. */
 const SEGMENT_SIZE_GRANULE_BYTES = 65536;
 
@@ -120,8 +120,9 @@ export function describe(value: unknown): string {
   return typeof value === 'object' ? `an object (${value.constructor?.name ?? 'null prototype'})` : typeof value;
 }
 
-const KNOWN_OPTIONS = new Set([
-  'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadMaxBytes', 'pendingAppendsMax', 'pendingBytesMax', 'queueDepth',
+/** Every option Wal.open takes (the README lists them all; test/docs.test.mjs checks it). */
+export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadBytesMax', 'pendingAppendsMax', 'pendingBytesMax', 'queueDepth',
   'segmentSizeBytes', 'preallocate', 'doubleWriteBuffer', 'onSegmentSealed', 'io', 'nativeBinding',
 ]);
 
@@ -131,21 +132,21 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new WalInvalidArgumentError('options', `must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new WalInvalidArgumentError(key, 'is not an option of Wal.open');
+    if (!WAL_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(key, 'is not an option of Wal.open');
   }
   const o = options as WalOptions;
   const batchBytesMax = integerIn('batchBytesMax', o.batchBytesMax, BATCH_BYTES_MIN, BATCH_BYTES_MAX, BATCH_BYTES_DEFAULT);
-  const segmentSizeBytes = integerIn('segmentSizeBytes', o.segmentSizeBytes, SEGMENT_SIZE_MIN_BYTES, SEGMENT_SIZE_MAX_BYTES, SEGMENT_SIZE_DEFAULT_BYTES);
+  const segmentSizeBytes = integerIn('segmentSizeBytes', o.segmentSizeBytes, SEGMENT_SIZE_BYTES_MIN, SEGMENT_SIZE_BYTES_MAX, SEGMENT_SIZE_BYTES_DEFAULT);
   if (segmentSizeBytes % SEGMENT_SIZE_GRANULE_BYTES !== 0) {
     throw new WalInvalidArgumentError('segmentSizeBytes', `must be a multiple of ${SEGMENT_SIZE_GRANULE_BYTES}, got ${segmentSizeBytes}`);
   }
   // A record must fit one batch buffer and one segment after its header block, and never exceed
   // the format's own cap.
   const payloadCapBytes = Math.min(
-    RECORD_PAYLOAD_LIMIT_BYTES,
+    RECORD_PAYLOAD_BYTES_LIMIT,
     batchBytesMax - RECORD_HEADER_SIZE_BYTES - 8,
     // The header block is usually 4 KiB; Wal.open checks again with the file system's real block.
-    segmentSizeBytes - DEFAULT_BLOCK_SIZE_BYTES - RECORD_HEADER_SIZE_BYTES - 8,
+    segmentSizeBytes - BLOCK_SIZE_BYTES_DEFAULT - RECORD_HEADER_SIZE_BYTES - 8,
   );
   if (o.preallocate !== undefined && typeof o.preallocate !== 'boolean') {
     throw new WalInvalidArgumentError('preallocate', `must be a boolean, got ${describe(o.preallocate)}`);
@@ -167,7 +168,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     directIo: oneOf('directIo', o.directIo, ['auto', 'required', 'off'], 'auto'),
     syncMethod: oneOf('syncMethod', o.syncMethod, ['linked-fdatasync', 'rwf-dsync'], 'linked-fdatasync'),
     batchBytesMax,
-    recordPayloadMaxBytes: integerIn('recordPayloadMaxBytes', o.recordPayloadMaxBytes, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_DEFAULT_BYTES, payloadCapBytes)),
+    recordPayloadBytesMax: integerIn('recordPayloadBytesMax', o.recordPayloadBytesMax, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_BYTES_DEFAULT, payloadCapBytes)),
     pendingAppendsMax: integerIn('pendingAppendsMax', o.pendingAppendsMax, 1, PENDING_APPENDS_MAX, PENDING_APPENDS_DEFAULT),
     pendingBytesMax: integerIn('pendingBytesMax', o.pendingBytesMax, PENDING_BYTES_MIN, PENDING_BYTES_MAX, PENDING_BYTES_DEFAULT),
     queueDepth: integerIn('queueDepth', o.queueDepth, 1, QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),

@@ -148,8 +148,8 @@ export class Wal {
       segments = opened.set;
       const set = segments;
       const dataStartBytes = set.active.dataStartBytes;
-      if (dataStartBytes + recordSpanBytes(resolved.recordPayloadMaxBytes) > resolved.segmentSizeBytes) {
-        throw new WalInvalidArgumentError('recordPayloadMaxBytes', `a record of ${resolved.recordPayloadMaxBytes} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`);
+      if (dataStartBytes + recordSpanBytes(resolved.recordPayloadBytesMax) > resolved.segmentSizeBytes) {
+        throw new WalInvalidArgumentError('recordPayloadBytesMax', `a record of ${resolved.recordPayloadBytesMax} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`);
       }
       const writer = await GroupCommit.create({
         io,
@@ -227,7 +227,7 @@ export class Wal {
 
   private checkPayload(payload: unknown, argument: string): Error | null {
     if (!(payload instanceof Uint8Array)) return new WalInvalidArgumentError(argument, `must be a Buffer or Uint8Array, got ${describe(payload)}`);
-    if (payload.byteLength > this.options.recordPayloadMaxBytes) return new WalPayloadTooLargeError(payload.byteLength, this.options.recordPayloadMaxBytes);
+    if (payload.byteLength > this.options.recordPayloadBytesMax) return new WalPayloadTooLargeError(payload.byteLength, this.options.recordPayloadBytesMax);
     return null;
   }
 

@@ -4,7 +4,7 @@
  * tried per second, and every allocation ringwal makes is measured against the format's bound.
  */
 import { join } from 'node:path';
-import { RECORD_PAYLOAD_LIMIT_BYTES } from '../../dist/format/constants.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT } from '../../dist/format/constants.js';
 import { SCAN_CHUNK_BYTES } from '../../dist/read/segment-scanner.js';
 import type { AlignedBuffer } from '../../dist/io/io.js';
 import { Wal } from '../../dist/writer/wal.js';
@@ -21,7 +21,7 @@ export const DAMAGED_LOG_DIR = '/fuzz/wal';
  * The largest single allocation a damaged file may cause: one record at the format's payload
  * limit plus the scan chunk it is read into, rounded up by a block on each side.
  */
-export const ALLOCATION_BOUND_BYTES = RECORD_PAYLOAD_LIMIT_BYTES + SCAN_CHUNK_BYTES + 2 * 65536;
+export const ALLOCATION_BOUND_BYTES = RECORD_PAYLOAD_BYTES_LIMIT + SCAN_CHUNK_BYTES + 2 * 65536;
 /** Requests one open and full read may make; far above a clean open of a small log (about 20). */
 const COMPLETIONS_MAX = 20_000;
 

@@ -20,12 +20,12 @@ export function hash32(a, b) {
 }
 
 /** Payload sizes span 0 to 2000 bytes; one in eight is empty, as empty payloads are an edge. */
-const PAYLOAD_SIZE_MAX_BYTES = 2000;
+const PAYLOAD_SIZE_BYTES_MAX = 2000;
 const TYPES = [0x8001, 0x8abc, 0x0007];
 
 export function payloadFor(producer, seq) {
   const h = hash32(producer, seq);
-  const sizeBytes = (h & 7) === 0 ? 0 : (h >>> 3) % (PAYLOAD_SIZE_MAX_BYTES + 1);
+  const sizeBytes = (h & 7) === 0 ? 0 : (h >>> 3) % (PAYLOAD_SIZE_BYTES_MAX + 1);
   const payload = Buffer.allocUnsafe(sizeBytes);
   let x = h | 1;
   for (let i = 0; i < sizeBytes; i++) {
