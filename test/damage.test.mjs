@@ -10,14 +10,13 @@
  * Expected offsets come from test/helpers/format.mjs, an independent reading of the format.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Wal, WalError } from '../dist/index.js';
 import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_NAME, resealSegmentHeader, segmentName, walkSegment } from './helpers/format.mjs';
-import { SEED, random, randomInt } from './helpers/random.mjs';
+import { SEED, random, randomBytes, randomInt } from './helpers/random.mjs';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
