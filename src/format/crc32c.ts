@@ -6,6 +6,8 @@
  * and the simulated disk does with this.
  */
 
+import assert from 'node:assert/strict';
+
 /** The reflected Castagnoli polynomial. */
 const POLYNOMIAL = 0x82f63b78;
 
@@ -54,10 +56,9 @@ export function crc32c(bytes: Uint8Array, seed = 0): number {
  * `Io.crc32cRanges`. Every range is checked before any is summed.
  */
 export function crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
-  if (count > ranges.length / 2 || count > out.length) throw new RangeError(`crc32cRanges: ${count} ranges do not fit the arrays`);
-  for (let i = 0; i < count; i++) {
-    if (ranges[2 * i]! + ranges[2 * i + 1]! > bytes.byteLength) throw new RangeError(`crc32cRanges: range ${i} ends past the ${bytes.byteLength} bytes`);
-  }
+  assert(count <= ranges.length / 2, `crc32cRanges: ${count} ranges do not fit the ranges array`);
+  assert(count <= out.length, `crc32cRanges: ${count} results do not fit the out array`);
+  for (let i = 0; i < count; i++) assert(ranges[2 * i]! + ranges[2 * i + 1]! <= bytes.byteLength, `crc32cRanges: range ${i} ends past the ${bytes.byteLength} bytes`);
   for (let i = 0; i < count; i++) {
     const start = ranges[2 * i]!;
     out[i] = crc32c(bytes.subarray(start, start + ranges[2 * i + 1]!));

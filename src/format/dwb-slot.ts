@@ -11,6 +11,7 @@
  * in place gets a new incarnation, a segment replaced gets a new id, so a copy can never be
  * applied to bytes it does not describe.
  */
+import assert from 'node:assert/strict';
 import { crc32c } from './crc32c.js';
 import { setU64, getU64 } from './u64.js';
 
@@ -39,11 +40,24 @@ export interface DwbCopy {
   bytes: Uint8Array;
 }
 
-/** Fills `slot` (2 × `blockBytes`) with `copy` for log `logId`. */
-export function encodeDwbSlot(slot: Uint8Array, blockBytes: number, logId: bigint, copy: DwbCopy): void {
+/**
+ * The two block sizes of a slot: its own (the DWB file's, at least the segment's), which lays out
+ * the header and data blocks, and the block of the segment whose tail it copies (the writer's).
+ */
+export interface DwbGeometry {
+  slotBlockBytes: number;
+  copyBlockBytes: number;
+}
+
+/** Fills `slot` (2 × `slotBlockBytes`) with `copy` for log `logId`. */
+export function encodeDwbSlot(slot: Uint8Array, geometry: DwbGeometry, logId: bigint, copy: DwbCopy): void {
+  const blockBytes = geometry.slotBlockBytes;
   const valid = copy.bytes.byteLength;
-  if (slot.byteLength < 2 * blockBytes) throw new RangeError('DWB slot buffer too small');
-  if (valid === 0 || valid >= blockBytes) throw new RangeError(`DWB copy of ${valid} bytes: a tail is 1..${blockBytes - 1} bytes`);
+  assert(blockBytes >= geometry.copyBlockBytes, 'a slot block holds a copied block');
+  assert(slot.byteLength >= 2 * blockBytes, 'DWB slot buffer too small');
+  assert(valid > 0, 'a DWB copy holds at least one byte');
+  assert(valid < geometry.copyBlockBytes, `a DWB copy of ${valid} bytes: a tail is under one ${geometry.copyBlockBytes}-byte block`);
+  assert(copy.blockOffsetBytes % geometry.copyBlockBytes === 0, 'a DWB copy is of a whole segment block');
   slot.fill(0, 0, 2 * blockBytes);
   const view = new DataView(slot.buffer, slot.byteOffset, blockBytes);
   view.setUint32(DwbSlotField.MAGIC, DWB_MAGIC, true);
@@ -60,18 +74,20 @@ export function encodeDwbSlot(slot: Uint8Array, blockBytes: number, logId: bigin
 }
 
 /** The copy in `slot`, or null when the slot is empty, torn, of another log or damaged. */
-export function decodeDwbSlot(slot: Uint8Array, blockBytes: number, logId: bigint): DwbCopy | null {
+export function decodeDwbSlot(slot: Uint8Array, geometry: DwbGeometry, logId: bigint): DwbCopy | null {
+  const blockBytes = geometry.slotBlockBytes;
   if (slot.byteLength < 2 * blockBytes) return null;
   const view = new DataView(slot.buffer, slot.byteOffset, blockBytes);
   if (view.getUint32(DwbSlotField.MAGIC, true) !== DWB_MAGIC || view.getUint16(DwbSlotField.VERSION, true) !== DWB_VERSION) return null;
   if (view.getUint32(DwbSlotField.HEADER_CRC, true) !== crc32c(slot.subarray(0, DwbSlotField.HEADER_CRC))) return null;
   if (view.getBigUint64(DwbSlotField.LOG_ID, true) !== logId) return null;
   const valid = view.getUint32(DwbSlotField.VALID, true);
-  if (valid === 0 || valid >= blockBytes) return null;
+  if (valid === 0 || valid >= geometry.copyBlockBytes) return null;
   const data = slot.subarray(blockBytes, blockBytes + valid);
   if (view.getUint32(DwbSlotField.DATA_CRC, true) !== crc32c(data)) return null;
   const blockOffsetBytes = getU64(view, DwbSlotField.BLOCK_OFFSET);
-  if (blockOffsetBytes % blockBytes !== 0) return null;
+  // The offset of a segment block, on the segment's grid (not the DWB file's, which may be coarser).
+  if (blockOffsetBytes % geometry.copyBlockBytes !== 0) return null;
   return {
     seq: getU64(view, DwbSlotField.SEQ),
     segmentId: view.getUint32(DwbSlotField.SEGMENT_ID, true),

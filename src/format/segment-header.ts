@@ -5,6 +5,7 @@
  * where the segment ends, so open can check continuity without scanning sealed segments.
  * Drawn in docs/format.md.
  */
+import assert from 'node:assert/strict';
 import { crc32c } from './crc32c.js';
 import {
   BLOCK_SIZE_BYTES_MAX,
@@ -45,8 +46,9 @@ export interface SegmentHeader {
 }
 
 export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): void {
-  if (out.byteLength < SEGMENT_HEADER_SIZE_BYTES) throw new RangeError('segment header buffer too small');
-  if ((header.seal !== null) !== ((header.flags & SEGMENT_FLAG_SEALED) !== 0)) throw new Error('seal fields and sealed flag disagree');
+  assert(out.byteLength >= SEGMENT_HEADER_SIZE_BYTES, 'segment header buffer too small');
+  assert.equal(header.seal !== null, (header.flags & SEGMENT_FLAG_SEALED) !== 0, 'seal fields and sealed flag disagree');
+  assert(header.writeBytesMax % header.blockSizeBytes === 0, 'the largest write is a whole number of blocks');
   out.fill(0, 0, SEGMENT_HEADER_SIZE_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
   out.set(SEGMENT_MAGIC, SegmentField.MAGIC);

@@ -7,6 +7,7 @@
  *   24 zeroEndBytes u64 | 32 segmentIdFloor u32 | 36 segmentId u32 | 40 newSegmentId u32 |
  *   44 incarnation u32 | 48 reserved, zero | 60 crc32c u32 of bytes [0, 60)
  */
+import assert from 'node:assert/strict';
 import { crc32c } from './crc32c.js';
 import { LSN_MAX } from './constants.js';
 import { setU64, getU64 } from './u64.js';
@@ -58,7 +59,7 @@ export interface TruncateIntent {
 
 /** Writes the intent into the first TRUNCATE_INTENT_SIZE_BYTES of `out`. */
 export function encodeTruncateIntent(intent: TruncateIntent, out: Uint8Array): void {
-  if (out.byteLength < TRUNCATE_INTENT_SIZE_BYTES) throw new RangeError('truncation intent buffer too small');
+  assert(out.byteLength >= TRUNCATE_INTENT_SIZE_BYTES, 'truncation intent buffer too small');
   out.fill(0, 0, TRUNCATE_INTENT_SIZE_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, TRUNCATE_INTENT_SIZE_BYTES);
   view.setUint32(IntentField.MAGIC, INTENT_MAGIC, true);

@@ -5,6 +5,7 @@
  * `build/Release/ringwal.node`, from another `.node` file (a debug build, say), or takes a binding
  * object handed in (as better-sqlite3's `nativeBinding` option does).
  */
+import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
@@ -98,6 +99,6 @@ export function errnoName(negativeErrno: number): string {
 
 export function errnoValue(name: string): number {
   const value = (osConstants.errno as Record<string, number>)[name];
-  if (value === undefined) throw new RangeError(`unknown errno name ${name}`);
+  assert(value !== undefined, `unknown errno name ${name}`);
   return value;
 }

@@ -19,6 +19,7 @@
  * A crash before T7 leaves the intent, and the next open repeats T3–T7 before it reads anything,
  * so the cut is all or nothing, and zeros that landed out of order are never read as a hole.
  */
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WalCorruptionError } from '../errors.js';
 import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
@@ -259,6 +260,7 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
         // Write the whole blocks and keep the partly filled one for the next record.
         const wholeBytes = Math.floor(outBytes / block) * block;
         if (wholeBytes > 0) {
+          assert(outFileOffsetBytes % block === 0, 'the copy writes from a block boundary');
           await target.write(out, 0, wholeBytes, outFileOffsetBytes, false);
           out.bytes.copyWithin(0, wholeBytes, outBytes);
           outBytes -= wholeBytes;
@@ -282,7 +284,9 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
   }
   if (scanner.nextLsn !== lsn + 1) throw new WalCorruptionError(source.path, scanner.validEndBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, before LSN ${lsn}, which it must hold`, scanner.nextLsn);
   const writeBytes = Math.ceil(outBytes / block) * block;
+  assert.equal(recordCount, lsn + 1 - source.header.firstLsn, 'the copy holds every record up to the cut');
   if (writeBytes > 0) {
+    assert(outFileOffsetBytes % block === 0, 'the copy writes from a block boundary');
     out.bytes.fill(0, outBytes, writeBytes);
     await target.write(out, 0, writeBytes, outFileOffsetBytes, false);
   }

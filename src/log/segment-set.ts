@@ -19,6 +19,7 @@
  * so a crash leaves a suffix of the log and a gap can only mean damage. truncateAfter writes an
  * intent file first, so a crash in the middle is finished by the next open (cut.ts).
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WalCorruptionError, WalError, WalInvalidArgumentError, WalNoSpaceError } from '../errors.js';
@@ -229,7 +230,8 @@ export class SegmentSet {
   private async openDoubleWrite(logId: bigint, segment: OpenSegment, restore: boolean): Promise<boolean> {
     const mode = this.options.doubleWriteBuffer;
     if (mode === 'off') return false;
-    const { dwb, copies } = await DoubleWriteBuffer.open(this.io, this.dir, mode, logId, segment.header.blockSizeBytes);
+    // Copies are of the blocks the writer rewrites: the segment file's block.
+    const { dwb, copies } = await DoubleWriteBuffer.open(this.io, this.dir, mode, logId, segment.file.alignmentBytes);
     this.dwb = dwb;
     if (!restore) return false;
     return restoreFromCopy(this.io, segment.file, segment.header.segmentId, segment.header.incarnation, copies);
@@ -275,7 +277,8 @@ export class SegmentSet {
    */
   async roll(seal: SegmentSeal): Promise<WriterPosition> {
     const old = this.activeSegment;
-    if (old.header.seal === null && seal.lastLsn < old.header.firstLsn) throw new Error('rollover of a segment without records');
+    // An unsealed segment rolls over only once a record did not fit it: it holds records.
+    if (old.header.seal === null) assert(seal.lastLsn >= old.header.firstLsn, 'rollover of a segment without records');
     // R1. A background preparation that failed (ENOSPC, EIO) is tried once more, now: until
     // this point it had cost nothing.
     const pending = this.prepared ?? this.prepareNow();

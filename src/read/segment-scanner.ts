@@ -7,6 +7,7 @@
  * LSN out of sequence, or a record cut off by the end. It never returns a damaged record; what
  * the stop means (end of the log, torn tail, hole) is for the caller to decide.
  */
+import assert from 'node:assert/strict';
 import { WalCorruptionError } from '../errors.js';
 import { RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, setRecordCrcRange, type RecordHeader } from '../format/record.js';
@@ -62,7 +63,7 @@ export class SegmentScanner {
     private readonly options: SegmentScannerOptions,
   ) {
     const block = file.alignmentBytes;
-    if (options.dataStartBytes % block !== 0) throw new Error('data start must be block aligned');
+    assert(options.dataStartBytes % block === 0, 'data start must be block aligned');
     this.buffer = io.allocAligned(SCAN_CHUNK_BYTES, block);
     this.view = new DataView(this.buffer.arrayBuffer);
     this.bufferFileOffsetBytes = options.dataStartBytes;
@@ -106,7 +107,7 @@ export class SegmentScanner {
     if (readAtBytes >= this.options.endBytes) return false;
     const roomBytes = this.buffer.bytes.byteLength - this.bufferLengthBytes;
     const readBytes = Math.floor(roomBytes / block) * block;
-    if (readBytes === 0) throw new Error('scan buffer full although a record fits the limit');
+    assert(readBytes > 0, 'scan buffer full although a record fits the limit');
     const gotBytes = await readFull(this.file, this.buffer, this.bufferLengthBytes, readBytes, readAtBytes);
     // The file holds at least `endBytes` (its size, or the durable end a reader was given): a
     // read that ends before it is an error, never the end of the records.

@@ -18,6 +18,7 @@
  *   V6. erase them by writing zeros, then fdatasync, so no stale byte can later be mistaken for a
  *       record. Zeros, not ftruncate, so a preallocated segment keeps its written extents.
  */
+import assert from 'node:assert/strict';
 import { basename, dirname, join } from 'node:path';
 import { WalCorruptionError, WalError } from '../errors.js';
 import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RecordField, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
@@ -298,6 +299,8 @@ export async function zeroRange(io: Io, file: IoFile, fromBytes: number, toBytes
       if (gotBytes < fromBytes - firstBlockBytes) throw endedEarly(file, firstBlockBytes + gotBytes, fromBytes);
       buffer.bytes.fill(0, fromBytes - firstBlockBytes, block);
     }
+    assert(atBytes % block === 0, 'zeros are written from a block boundary');
+    assert(lengthBytes % block === 0, 'zeros are written in whole blocks');
     await file.write(buffer, 0, lengthBytes, atBytes, false);
   }
 }

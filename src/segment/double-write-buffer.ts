@@ -25,7 +25,7 @@
  */
 import { join } from 'node:path';
 import { WalError } from '../errors.js';
-import { DWB_SLOT_COUNT, decodeDwbSlot, encodeDwbSlot, type DwbCopy } from '../format/dwb-slot.js';
+import { DWB_SLOT_COUNT, decodeDwbSlot, encodeDwbSlot, type DwbCopy, type DwbGeometry } from '../format/dwb-slot.js';
 import { readFull, type AlignedBuffer, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
 
 export type DoubleWriteMode = 'off' | 'buffered' | 'direct';
@@ -40,11 +40,11 @@ export class DoubleWriteBuffer {
     io: Io,
     private readonly file: IoFile,
     private readonly logId: bigint,
-    /** The segments' block: a slot holds a header block and a copy of one segment block. */
-    private readonly blockBytes: number,
+    /** A slot is two slot blocks; a copy is of one block of the segment (the writer's block). */
+    private readonly geometry: DwbGeometry,
     nextSeq: number,
   ) {
-    this.slot = io.allocAligned(2 * blockBytes, blockBytes);
+    this.slot = io.allocAligned(2 * geometry.slotBlockBytes, geometry.slotBlockBytes);
     this.nextSeq = nextSeq;
   }
 
@@ -53,12 +53,14 @@ export class DoubleWriteBuffer {
    * its valid copies, newest first.
    */
   static async open(io: Io, dir: string, mode: Exclude<DoubleWriteMode, 'off'>, logId: bigint, segmentBlockBytes: number): Promise<{ dwb: DoubleWriteBuffer; copies: DwbCopy[] }> {
+    // segmentBlockBytes: the block the writer rewrites, which a copy is of.
     const direct: DirectIoMode = mode === 'direct' ? 'required' : 'off';
     const file = await io.openFile(join(dir, DWB_FILE_NAME), { create: true, direct, readOnly: false });
     try {
       await file.dropCache();
       // Block sizes are powers of two, so the larger one is a multiple of the smaller.
       const block = Math.max(segmentBlockBytes, file.alignmentBytes);
+      const geometry: DwbGeometry = { slotBlockBytes: block, copyBlockBytes: segmentBlockBytes };
       const sizeBytes = DWB_SLOT_COUNT * 2 * block;
       const buffer = io.allocAligned(sizeBytes, block);
       const gotBytes = await readFull(file, buffer, 0, sizeBytes, 0);
@@ -71,13 +73,13 @@ export class DoubleWriteBuffer {
       const copies: DwbCopy[] = [];
       let maxSeq = 0;
       for (let i = 0; i < DWB_SLOT_COUNT; i++) {
-        const copy = decodeDwbSlot(buffer.bytes.subarray(i * 2 * block, (i + 1) * 2 * block), block, logId);
+        const copy = decodeDwbSlot(buffer.bytes.subarray(i * 2 * block, (i + 1) * 2 * block), geometry, logId);
         if (copy === null) continue;
         copies.push(copy);
         maxSeq = Math.max(maxSeq, copy.seq);
       }
       copies.sort((a, b) => b.seq - a.seq);
-      return { dwb: new DoubleWriteBuffer(io, file, logId, block, maxSeq + 1), copies };
+      return { dwb: new DoubleWriteBuffer(io, file, logId, geometry, maxSeq + 1), copies };
     } catch (err) {
       await file.close().catch(() => undefined);
       throw err;
@@ -89,9 +91,9 @@ export class DoubleWriteBuffer {
    * incarnation of one segment) durable (D2). The caller writes the block only after this resolves.
    */
   async record(segmentId: number, incarnation: number, blockOffsetBytes: number, bytes: Uint8Array): Promise<void> {
-    const block = this.blockBytes;
+    const block = this.geometry.slotBlockBytes;
     const seq = this.nextSeq++;
-    encodeDwbSlot(this.slot.bytes, block, this.logId, { seq, segmentId, incarnation, blockOffsetBytes, bytes });
+    encodeDwbSlot(this.slot.bytes, this.geometry, this.logId, { seq, segmentId, incarnation, blockOffsetBytes, bytes });
     await this.file.write(this.slot, 0, 2 * block, (seq % DWB_SLOT_COUNT) * 2 * block, true);
   }
 

@@ -10,6 +10,7 @@
  *   S4. fsync the directory, so the rename survives a crash.
  * A crash before S4 leaves no new segment (or a `.tmp`, which open removes).
  */
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WalCorruptionError, WalUnsupportedFormatError } from '../errors.js';
 import { FORMAT_VERSION, SEGMENT_NAME_PATTERN, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
@@ -63,7 +64,7 @@ export interface PreparedSegment {
  * (a `.tmp` name, which open deletes) is the prepared segment's unless a truncation builds one.
  */
 export async function prepareSegment(io: Io, dir: string, sizeBytes: number, preallocate: boolean, direct: DirectIoMode, tempName = PREPARED_SEGMENT_NAME): Promise<PreparedSegment> {
-  if (!tempName.endsWith(SEGMENT_TEMP_SUFFIX)) throw new Error(`a segment in preparation must have a ${SEGMENT_TEMP_SUFFIX} name`);
+  assert(tempName.endsWith(SEGMENT_TEMP_SUFFIX), `a segment in preparation must have a ${SEGMENT_TEMP_SUFFIX} name`);
   const path = join(dir, tempName);
   const file = await io.openFile(path, { create: true, direct, readOnly: false });
   try {
@@ -97,6 +98,7 @@ export async function prepareSegment(io: Io, dir: string, sizeBytes: number, pre
 /** Writes a header block durably at offset 0; the header is alone in its block. */
 export async function writeSegmentHeader(io: Io, file: IoFile, header: SegmentHeader): Promise<void> {
   const blockBytes = file.alignmentBytes;
+  assert(header.blockSizeBytes % blockBytes === 0, "the header block is a whole number of the file's blocks");
   const block = io.allocAligned(blockBytes, blockBytes);
   encodeSegmentHeader(header, block.bytes);
   await file.write(block, 0, blockBytes, 0, true);

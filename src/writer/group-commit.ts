@@ -34,8 +34,10 @@
  * is failed: everything queued and every later call rejects with WalDurabilityLostError. Nothing
  * is retried.
  */
+import assert from 'node:assert/strict';
 import { WalCorruptionError, WalDurabilityLostError, WalNoSpaceError, WalOverloadedError } from '../errors.js';
-import { LSN_MAX, RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
+import { LSN_MAX, RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES, RecordField } from '../format/constants.js';
+import { TWO_POW_32 } from '../format/u64.js';
 import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
@@ -249,7 +251,7 @@ export class GroupCommit {
     this.activeSealed = target.sealed;
     this.rollNeeded = target.sealed;
     if (this.fillLengthBytes > 0) {
-      if (tailBlock === null) throw new Error('a target that ends inside a block needs its tail block');
+      assert(tailBlock !== null, 'a target that ends inside a block needs its tail block');
       this.fill.bytes.set(tailBlock.bytes.subarray(0, this.fillLengthBytes), 0);
     }
   }
@@ -403,9 +405,10 @@ export class GroupCommit {
   async passFence(fence: Fence, target: WriterTarget | null): Promise<void> {
     if (this.failure !== null) return;
     const head = this.queue[this.queueHead];
-    if (head?.kind !== 'fence' || head.fence !== fence || !head.fence.isReached || !this.idle) {
-      throw new Error('passFence of a fence that is not reached at the head of the queue');
-    }
+    assert(head?.kind === 'fence', 'passFence with no fence at the head of the queue');
+    assert(head.fence === fence, 'passFence of a fence that is not the first one queued');
+    assert(head.fence.isReached, 'passFence before the fence was reached');
+    assert(this.idle, 'passFence while a batch is encoded or in flight');
     if (target !== null) {
       let tail: AlignedBuffer | null;
       try {
@@ -504,7 +507,7 @@ export class GroupCommit {
     // The first record of a batch always fits: the option check caps a payload below batchBytesMax.
     if (this.fillRecordCount > 0 && (recordBytesAfter > this.batchBytesMax || this.fillRecordCount === this.recordsPerBatchMax)) return false;
     const lsn = this.nextLsnValue;
-    if (lsn > LSN_MAX) throw new RangeError('LSN space exhausted');
+    assert(lsn <= LSN_MAX, 'LSN space exhausted');
     encodeRecord(this.fill.words, this.fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
     setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
     this.fillRecordCount += 1;
@@ -584,10 +587,20 @@ export class GroupCommit {
       recordCount: count,
       writeBytes,
     };
-    this.inFlight = batch;
-    this.statsValue.recordBytes += this.fillRecordBytes;
     const file = this.file;
     const fileOffsetBytes = this.fillFileOffsetBytes;
+    // What the write relies on, asserted right before it (A4).
+    assert(this.inFlight === null, 'one batch in flight at a time');
+    assert(fileOffsetBytes % block === 0, 'a batch starts on a block boundary');
+    assert(writeBytes > 0, 'a batch writes at least one block');
+    assert(writeBytes % block === 0, 'a batch writes whole blocks');
+    assert(writeBytes <= buffer.bytes.byteLength, 'a batch lies inside its buffer');
+    assert(fileOffsetBytes + lengthBytes <= this.segmentSizeBytes, 'a batch ends inside its segment');
+    const firstLsn = batch.lastLsn - count + 1;
+    assert.equal(firstLsn, this.durableLsnValue + 1, 'a batch continues the durable LSNs');
+    assert.equal(recordLsnAt(buffer.words, this.ranges[0]! - RECORD_CRC_START_BYTES), firstLsn, "the batch's first record carries its first LSN");
+    this.inFlight = batch;
+    this.statsValue.recordBytes += this.fillRecordBytes;
     const write = (): Promise<void> => file.write(buffer, 0, writeBytes, fileOffsetBytes, true);
     const tailBytes = this.fillTailBytes;
     const written = this.doubleWrite !== null && tailBytes > 0
@@ -612,7 +625,7 @@ export class GroupCommit {
   }
 
   private complete(batch: Batch): void {
-    if (this.inFlight !== batch) throw new Error('completion of a batch that is not in flight');
+    assert(this.inFlight === batch, 'completion of a batch that is not in flight');
     this.inFlight = null;
     this.durableLsnValue = batch.lastLsn;
     this.durableEndBytesValue = batch.endBytes;
@@ -655,6 +668,12 @@ export class GroupCommit {
     this.queuedBytes = 0;
     this.queuedFences = 0;
   }
+}
+
+/** The LSN field of the record encoded at `offsetBytes` of a buffer, read back through its words. */
+function recordLsnAt(words: Uint32Array, offsetBytes: number): number {
+  const w = (offsetBytes + RecordField.LSN) >>> 2;
+  return words[w]! + words[w + 1]! * TWO_POW_32;
 }
 
 /** The partly filled last block of `target`, which the next batch rewrites; null when there is none. */
