@@ -7,12 +7,17 @@
  *   await wal.close();
  */
 export { Wal } from './writer/wal.js';
-export type { AppendOptions, ReadOptions, WalRecord, WalStats } from './writer/wal.js';
-export type { BatchResult } from './writer/group-commit.js';
+export type { AppendOptions, ReadOptions, TruncateBeforeResult, WalRecord, WalStats } from './writer/wal.js';
+export type { BatchResult, GroupCommitStats } from './writer/group-commit.js';
 export type { WalOptions, BackendChoice } from './writer/options.js';
+export type { SealedSegmentInfo } from './log/segment-set.js';
+export type { DoubleWriteMode } from './segment/double-write-buffer.js';
 export type { RecoveryReport, TornTail } from './recovery/recover.js';
 export type { Io, IoFile, IoLock, AlignedBuffer, BackendKind, SyncMethod, DirectIoMode, OpenFileOptions } from './io/io.js';
+export { readFull } from './io/io.js';
 export { NativeIo } from './io/native-io.js';
+export type { NativeIoOptions } from './io/native-io.js';
+export type { NativeBinding, NativeBindingOption } from './io/native-binding.js';
 export * from './errors.js';
 export {
   FORMAT_VERSION,

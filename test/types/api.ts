@@ -1,0 +1,103 @@
+// The public API as a TypeScript user sees it: what must compile does, and each misuse marked
+// with an expect-error directive must be refused by the types (tsc fails if one compiles).
+import {
+  ErrorCode,
+  NativeIo,
+  RECORD_PAYLOAD_BYTES_LIMIT,
+  Wal,
+  WalError,
+  WalNoSpaceError,
+  readFull,
+  type AppendOptions,
+  type BatchResult,
+  type DoubleWriteMode,
+  type ErrorCodeName,
+  type Io,
+  type IoFile,
+  type NativeBinding,
+  type NativeIoOptions,
+  type ReadOptions,
+  type RecoveryReport,
+  type SealedSegmentInfo,
+  type TornTail,
+  type TruncateBeforeResult,
+  type WalOptions,
+  type WalRecord,
+  type WalStats,
+} from 'ringwal';
+import { Prng, SimDisk, SimIo, drawFaultRates, noFaults, type FaultRates, type SimIoOptions } from 'ringwal/sim';
+
+export async function use(dir: string): Promise<void> {
+  const sealed: SealedSegmentInfo[] = [];
+  const mode: DoubleWriteMode = 'buffered';
+  const options: WalOptions = { segmentSizeBytes: 64 * 1024 * 1024, recordPayloadBytesMax: 1024, pendingBytesMax: 1 << 26, doubleWriteBuffer: mode, onSegmentSealed: (info) => void sealed.push(info) };
+  const wal: Wal = await Wal.open(dir, options);
+  const recovery: RecoveryReport = wal.recovery;
+  const torn: TornTail | null = recovery.tornTail;
+  if (torn !== null) {
+    const shared: boolean = torn.inSharedBlock;
+    const copy: string | null = torn.quarantinePath;
+    void shared;
+    void copy;
+  }
+  const meta: AppendOptions = { type: 0x8001, tenant: 1, vshard: 2, database: 3 };
+  const lsn: number = await wal.append(Buffer.from('x'), meta);
+  const batch: BatchResult = await wal.appendBatch([new Uint8Array(4)], meta);
+  const read: ReadOptions = { fromLsn: lsn };
+  for await (const rec of wal.read(read)) {
+    const r: WalRecord = rec;
+    const payload: Buffer = r.payload;
+    void payload;
+  }
+  const removed: TruncateBeforeResult = await wal.truncateBefore(batch.firstLsn);
+  void removed.segmentsRemoved;
+  await wal.truncateAfter(lsn);
+  const stats: WalStats = await wal.stats();
+  const reason: string | null = stats.backendFallbackReason;
+  void reason;
+  const syncMethod: 'linked-fdatasync' | 'rwf-dsync' = wal.syncMethod;
+  void syncMethod;
+  await wal.close();
+  void RECORD_PAYLOAD_BYTES_LIMIT;
+
+  // @ts-expect-error: the payload is bytes, not a string
+  await wal.append('text');
+  // @ts-expect-error: an option that does not exist
+  await Wal.open(dir, { segmentSize: 1 });
+  // @ts-expect-error: the old name of the payload limit is gone
+  await Wal.open(dir, { recordPayloadMaxBytes: 1 });
+  // @ts-expect-error: truncateAfter resolves to nothing
+  const nothing: number = await wal.truncateAfter(1);
+  void nothing;
+}
+
+export function errors(err: unknown): string {
+  if (err instanceof WalNoSpaceError) return `${err.errno} ${err.accepted?.lastLsn ?? 'none'}`;
+  if (err instanceof WalError) {
+    const code: ErrorCodeName = err.code;
+    return code === ErrorCode.CORRUPT ? 'corrupt' : code;
+  }
+  return 'other';
+}
+
+export function io(): Io {
+  const nativeOptions: NativeIoOptions = { backend: 'auto', syncMethod: 'linked-fdatasync', queueDepth: 64 };
+  const native: Io = NativeIo.create(nativeOptions);
+  void native;
+  const rng = new Prng(1);
+  const rates: FaultRates = { ...drawFaultRates(rng, 1), ...noFaults(4096) };
+  const simOptions: SimIoOptions = { disk: new SimDisk(rates, rng.fork()), rng: rng.fork() };
+  const sim = new SimIo(simOptions);
+  // @ts-expect-error: internal methods of the simulated Io are not in its public type
+  sim.draw(0.5);
+  // @ts-expect-error: internal members of the native Io are not in its public type
+  void NativeIo.create(nativeOptions).native;
+  return sim;
+}
+
+export async function readSome(file: IoFile): Promise<number> {
+  const binding: NativeBinding | undefined = undefined;
+  void binding;
+  const sim = io();
+  return readFull(file, sim.allocAligned(4096, 4096), 0, 4096, 0);
+}
