@@ -78,7 +78,9 @@ export type NativeBindingOption = NativeBinding | string;
  */
 export function loadNativeBinding(option?: NativeBindingOption): NativeBinding {
   if (typeof option === 'object' && option !== null) return option;
-  const path = option ?? ADDON_URL.pathname;
+  // RINGWAL_NATIVE_BINDING names another build for a whole process (the sanitizer build of
+  // `npm run test:sanitize`); an explicit option still wins.
+  const path = option ?? process.env.RINGWAL_NATIVE_BINDING ?? ADDON_URL.pathname;
   let binding = loaded.get(path);
   if (binding === undefined) {
     try {
