@@ -61,7 +61,7 @@ export async function runBulk(adapter: AppendAdapter, options: BulkOptions): Pro
 
   async function issue(): Promise<void> {
     // Each loop owns its array and refills it in place: no allocation per batch.
-    const batch: Uint8Array[] = new Array(recordsPerBatch);
+    const batch = new Array<Uint8Array>(recordsPerBatch);
     while (!failed && bytesIssued < bytesLimit) {
       const sentNs = process.hrtime.bigint();
       if (sentNs >= deadlineNs) return;

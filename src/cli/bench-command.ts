@@ -80,8 +80,8 @@ async function runOne(dir: string, spec: WorkloadSpec, options: BenchOptions, pr
     const pageCache = pageCacheChange(pageCacheBeforeBytes, readPageCacheBytes(), result.payloadBytes);
     return {
       row: { id: spec.id, description: describeWorkload(spec), result, pageCache },
-      backend: wal.backend as string,
-      directIo: wal.directIo as boolean,
+      backend: wal.backend,
+      directIo: wal.directIo,
     };
   } finally {
     await wal.close();

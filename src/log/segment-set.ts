@@ -54,7 +54,7 @@ export interface SegmentSetOptions {
   segmentSizeBytes: number;
   preallocate: boolean;
   doubleWriteBuffer: DoubleWriteMode;
-  onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
+  onSegmentSealed: ((info: SealedSegmentInfo) => void | Promise<void>) | undefined;
   /** The writer's batch size: every segment it writes says in its header how large a write can be. */
   batchBytesMax: number;
 }

@@ -64,7 +64,7 @@ export interface ResolvedOptions {
   segmentSizeBytes: number;
   preallocate: boolean;
   doubleWriteBuffer: DoubleWriteMode;
-  onSegmentSealed: ((info: SealedSegmentInfo) => void) | undefined;
+  onSegmentSealed: ((info: SealedSegmentInfo) => void | Promise<void>) | undefined;
   io: Io | undefined;
   nativeBinding: NativeBindingOption | undefined;
 }
@@ -155,7 +155,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new WalInvalidArgumentError('onSegmentSealed', `must be a function, got ${describe(o.onSegmentSealed)}`);
   }
   const io = o.io;
-  if (io !== undefined && (typeof io !== 'object' || io === null || typeof (io as Io).openFile !== 'function')) {
+  if (io !== undefined && (typeof io !== 'object' || io === null || typeof (io).openFile !== 'function')) {
     throw new WalInvalidArgumentError('io', 'must implement the Io interface');
   }
   const nativeBinding = o.nativeBinding;
@@ -175,7 +175,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     segmentSizeBytes,
     preallocate: o.preallocate ?? true,
     doubleWriteBuffer: oneOf('doubleWriteBuffer', o.doubleWriteBuffer, ['off', 'buffered', 'direct'], 'off'),
-    onSegmentSealed: o.onSegmentSealed as ((info: SealedSegmentInfo) => void) | undefined,
+    onSegmentSealed: o.onSegmentSealed,
     io,
     nativeBinding,
   };

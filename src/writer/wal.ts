@@ -435,12 +435,13 @@ export class Wal {
 
   private async shutdown(): Promise<void> {
     await this.truncation;
-    let syncError: unknown = null;
+    // The sync's failure, if it failed: thrown once everything is released.
+    let syncFailure: { error: unknown } | null = null;
     if (this.writer.failed === null) {
       try {
         await this.writer.sync();
       } catch (err) {
-        syncError = err;
+        syncFailure = { error: err };
       }
     }
     // Readers still open stop at their next step with WAL_ERR_CLOSED.
@@ -448,7 +449,7 @@ export class Wal {
     await this.segments.close();
     await this.lock.release();
     if (this.ownsIo) await this.io.close();
-    if (syncError !== null) throw syncError;
+    if (syncFailure !== null) throw syncFailure.error;
   }
 }
 

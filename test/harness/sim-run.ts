@@ -156,7 +156,8 @@ async function runProcess(cycle: number, init: ProcessInit): Promise<Ending> {
   const { disk, workRng } = init;
   // Most processes crash by themselves somewhere in their I/O; the rest end between operations.
   const crashAfterCompletions = workRng.chance(0.7) ? workRng.between(1, 120) : null;
-  let violation: unknown = null;
+  // The first violation a callback found, kept whole (it may not be an Error) until the process ends.
+  let violation: { error: unknown } | null = null;
   let signal: (ending: Ending | 'hang') => void = () => undefined;
   const ended = new Promise<Ending | 'hang'>((resolve) => (signal = resolve));
   const savedRates = { ...disk.rates };
@@ -174,7 +175,7 @@ async function runProcess(cycle: number, init: ProcessInit): Promise<Ending> {
   const tracked = new Set<Promise<unknown>>();
   let ending: Ending | 'hang';
   try {
-    const life = lifetime(cycle, io, init, tracked, (err) => (violation ??= err)).then(
+    const life = lifetime(cycle, io, init, tracked, (err) => (violation ??= { error: err })).then(
       (e) => e,
       (err: unknown) => {
         if (io.crashed) return 'crashed' as const;
@@ -187,7 +188,8 @@ async function runProcess(cycle: number, init: ProcessInit): Promise<Ending> {
     io.stop();
     accumulate(init.ioStats, io.stats);
   }
-  if (violation !== null) throw violation;
+  // TypeScript does not see the callback above assign it, and would take it for null here.
+  if (violation !== null) throw (violation as { error: unknown }).error;
   if (io.assertionFailures.length > 0) throw new SimViolation(`ringwal broke an I/O invariant: ${io.assertionFailures[0]}`);
   if (ending === 'hang') throw new SimViolation(`hang: the workload waited ${IDLE_TURNS_MAX} turns with no I/O queued (cycle ${cycle})`);
   return ending;
