@@ -59,20 +59,20 @@ function check(ret, what) {
 function openRing(depth) {
   const completions = new Int32Array(3 * depth);
   const waiting = new Map();
-  const ring = check(native.ringCreate(depth, completions, (count) => {
+  const ring = check(native.backendCreate('io_uring', depth, completions, (count) => {
     for (let i = 0; i < count; i++) {
       const reqId = completions[3 * i];
       const resolve = waiting.get(reqId);
       waiting.delete(reqId);
       resolve(completions[3 * i + 1]);
     }
-  }), 'ringCreate');
+  }), 'backendCreate');
   let nextReqId = 0;
   return {
     ring,
     write(fd, buffer, lengthBytes, fileOffsetBytes, durability) {
       const reqId = nextReqId++ & 0x7fffffff;
-      check(native.ringWrite(ring, reqId, fd, buffer, 0, lengthBytes, fileOffsetBytes, durability), 'ringWrite');
+      check(native.backendWrite(ring, reqId, fd, buffer, 0, lengthBytes, fileOffsetBytes, durability), 'backendWrite');
       return new Promise((resolve) => waiting.set(reqId, resolve));
     },
   };
@@ -90,8 +90,8 @@ function preparedFile(dir, name, regionBytes) {
 
 async function trial(fd, buffers, [, writeBytes, depth, durability, regionBytes], registered, seconds) {
   const { ring, write } = openRing(depth);
-  check(native.ringRegisterBuffers(ring, registered ? buffers : []), 'ringRegisterBuffers');
-  if (native.ringInfo(ring).fixedBuffers !== (registered ? buffers.length : 0)) throw new Error('registration did not take');
+  check(native.backendRegisterBuffers(ring, registered ? buffers : []), 'backendRegisterBuffers');
+  if (native.testing.info(ring).fixedBuffers !== (registered ? buffers.length : 0)) throw new Error('registration did not take');
   const slots = regionBytes / writeBytes;
   const latenciesUs = [];
   let issued = 0;
@@ -109,7 +109,7 @@ async function trial(fd, buffers, [, writeBytes, depth, durability, regionBytes]
   };
   await Promise.all(Array.from({ length: depth }, writer));
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
-  check(native.ringClose(ring), 'ringClose');
+  check(native.backendClose(ring), 'backendClose');
   latenciesUs.sort((a, b) => a - b);
   return {
     opsPerSecond: latenciesUs.length / elapsedS,
