@@ -53,9 +53,9 @@
 /* The most arguments any export takes (backendWrite). */
 #define ARGS_MAX 8
 
-/* What a request asks of a backend, its arguments converted and checked by the glue. */
 enum backend_op { BACKEND_WRITE, BACKEND_READ, BACKEND_FSYNC };
 
+/* What a request asks of a backend, its arguments converted and checked by the glue. */
 struct backend_request {
     enum backend_op op;
     int32_t req_id;
@@ -70,7 +70,10 @@ struct backend_request {
 
 struct backend;
 
-/* What differs between the ring and the pool; nothing else in the glue knows which is which. */
+/*
+ * How the ring and the pool differ in what both do. The ring's own calls (buffer registration and
+ * its test hooks) check the magic instead.
+ */
 struct backend_ops {
     const char *kind;          /* as backendCreate names it */
     const char *resource_name; /* of its async context, as async_hooks shows it */
@@ -81,7 +84,6 @@ struct backend_ops {
     int (*open)(struct backend *backend, uv_loop_t *loop, uint32_t depth);
     /* 0 once the core holds the request, or -errno (the request was not taken). */
     int (*submit)(struct backend *backend, const struct backend_request *request);
-    uint32_t (*in_flight)(const struct backend *backend);
     /* After each submission and drain, while not closed: the kind's share of the loop's state. */
     void (*update)(struct backend *backend, bool active);
     /* Shuts the core down and starts closing the kind's libuv handles (backend_handle_closed). */
@@ -89,7 +91,8 @@ struct backend_ops {
     /* Frees what the struct still owns after shutdown, right before the struct itself. */
     void (*free)(struct backend *backend);
     int (*inject_fault)(struct backend *backend, int syscall_kind, uint32_t countdown, int32_t errno_value);
-    void (*info)(napi_env env, const struct backend *backend, napi_value object);
+    /* Sets the kind's counters on object; false after throwing. */
+    bool (*info)(napi_env env, const struct backend *backend, napi_value object);
 };
 
 struct backend {
@@ -104,6 +107,7 @@ struct backend {
     uint32_t completions_triples;
     napi_async_context async_context;
     napi_async_cleanup_hook_handle cleanup_hook;
+    const uint32_t *in_flight; /* the core's count of requests in flight, set by open */
     uint32_t handles_open; /* the kind's libuv handles whose close callback has not run */
     bool closed;    /* engine shut down: every call answers -EBADF */
     bool closing;   /* teardown is waiting for in-flight requests */
@@ -136,32 +140,80 @@ struct pool_js {
     struct pool_work *works; /* pool.slots of them, allocated at create */
 };
 
+/* ---------- N-API status ---------- */
+
+/*
+ * Every napi_status is checked. Inside an export a failed call throws an Error that names it
+ * (unless an exception is already pending, which says more) and the export returns at once, so JS
+ * sees the failure and never a half-done result. Outside an export (a libuv callback, a finalizer,
+ * a cleanup hook) there is no caller to throw to, and going on would lose a completion or leak a
+ * reference that keeps memory the kernel writes from, so a failure there ends the process.
+ */
+#define NAPI_CALL_OR(call, failed)            \
+    do {                                      \
+        if ((call) != napi_ok) {              \
+            throw_napi_failure(env, #call);   \
+            return failed;                    \
+        }                                     \
+    } while (0)
+
+#define NAPI_CALL(call) NAPI_CALL_OR(call, NULL)
+
+#define NAPI_FATAL(call)                                                                  \
+    do {                                                                                  \
+        if ((call) != napi_ok) napi_fatal_error(__func__, NAPI_AUTO_LENGTH, #call, NAPI_AUTO_LENGTH); \
+    } while (0)
+
+/*
+ * A throw fails only while an exception is pending (JS will see that one) or when JS can no
+ * longer run because the environment is stopping (nothing is left to see it); anything else is
+ * a broken environment.
+ */
+static void throw_checked(napi_status status) {
+    if (status != napi_ok && status != napi_pending_exception) {
+        napi_fatal_error(__func__, NAPI_AUTO_LENGTH, "cannot throw", NAPI_AUTO_LENGTH);
+    }
+}
+
+static void throw_napi_failure(napi_env env, const char *call) {
+    /* Read first: any later N-API call overwrites the last error. */
+    const napi_extended_error_info *error = NULL;
+    bool known = napi_get_last_error_info(env, &error) == napi_ok && error->error_message != NULL;
+    char message[256];
+    snprintf(message, sizeof(message), "%s failed: %s", call, known ? error->error_message : "no reason given");
+    bool pending = false;
+    NAPI_FATAL(napi_is_exception_pending(env, &pending));
+    if (!pending) throw_checked(napi_throw_error(env, "ERR_RINGWAL_NAPI", message));
+}
+
 /* ---------- argument conversion ---------- */
 
 enum arg_status { ARG_OK, ARG_RANGE, ARG_THROWN };
 
+/* The number, or NULL after throwing. */
 static napi_value js_int(napi_env env, int32_t value) {
     napi_value result;
-    napi_create_int32(env, value, &result);
+    NAPI_CALL(napi_create_int32(env, value, &result));
     return result;
 }
 
 static void throw_type(napi_env env, const char *name, const char *expected) {
     char message[128];
     snprintf(message, sizeof(message), "%s must be %s", name, expected);
-    napi_throw_type_error(env, NULL, message);
+    throw_checked(napi_throw_type_error(env, NULL, message));
 }
 
 /* A wrong JS type throws; a number that is not an integer in [min, max] is ARG_RANGE. */
 static enum arg_status arg_integer(napi_env env, napi_value value, const char *name, double min, double max,
                                    double *out) {
     napi_valuetype type;
-    if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) {
+    NAPI_CALL_OR(napi_typeof(env, value, &type), ARG_THROWN);
+    if (type != napi_number) {
         throw_type(env, name, "a number");
         return ARG_THROWN;
     }
     double number;
-    napi_get_value_double(env, value, &number);
+    NAPI_CALL_OR(napi_get_value_double(env, value, &number), ARG_THROWN);
     if (!(number >= min && number <= max)) return ARG_RANGE;
     if ((double)(int64_t)number != number) return ARG_RANGE;
     *out = number;
@@ -178,46 +230,48 @@ static enum arg_status arg_integer(napi_env env, napi_value value, const char *n
     } while (0)
 
 static bool arg_bool(napi_env env, napi_value value, const char *name, bool *out) {
-    if (napi_get_value_bool(env, value, out) != napi_ok) {
+    napi_status status = napi_get_value_bool(env, value, out);
+    if (status == napi_boolean_expected) {
         throw_type(env, name, "a boolean");
         return false;
     }
+    NAPI_CALL_OR(status, false);
     return true;
 }
 
 /* A non-array throws; an array longer than count_max is ARG_RANGE. */
 static enum arg_status arg_array(napi_env env, napi_value value, const char *name, const char *expected,
                                  uint32_t count_max, uint32_t *count) {
-    bool is_array = false;
-    napi_is_array(env, value, &is_array);
+    bool is_array;
+    NAPI_CALL_OR(napi_is_array(env, value, &is_array), ARG_THROWN);
     if (!is_array) {
         throw_type(env, name, expected);
         return ARG_THROWN;
     }
-    napi_get_array_length(env, value, count);
+    NAPI_CALL_OR(napi_get_array_length(env, value, count), ARG_THROWN);
     return *count > count_max ? ARG_RANGE : ARG_OK;
 }
 
 static bool arg_arraybuffer(napi_env env, napi_value value, const char *name, uint8_t **data,
                             size_t *size_bytes) {
-    bool is_arraybuffer = false;
-    napi_is_arraybuffer(env, value, &is_arraybuffer);
+    bool is_arraybuffer;
+    NAPI_CALL_OR(napi_is_arraybuffer(env, value, &is_arraybuffer), false);
     if (!is_arraybuffer) {
         throw_type(env, name, "an ArrayBuffer");
         return false;
     }
     void *memory;
-    napi_get_arraybuffer_info(env, value, &memory, size_bytes);
+    NAPI_CALL_OR(napi_get_arraybuffer_info(env, value, &memory, size_bytes), false);
     *data = memory;
     return true;
 }
 
 static bool arg_typedarray(napi_env env, napi_value value, const char *name, napi_typedarray_type want,
                            const char *want_name, void **data, size_t *length) {
-    bool is_typedarray = false;
-    napi_is_typedarray(env, value, &is_typedarray);
-    napi_typedarray_type type;
-    if (is_typedarray) napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL);
+    bool is_typedarray;
+    NAPI_CALL_OR(napi_is_typedarray(env, value, &is_typedarray), false);
+    napi_typedarray_type type = napi_int8_array;
+    if (is_typedarray) NAPI_CALL_OR(napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL), false);
     if (!is_typedarray || type != want) {
         throw_type(env, name, want_name);
         return false;
@@ -227,7 +281,8 @@ static bool arg_typedarray(napi_env env, napi_value value, const char *name, nap
 
 static bool arg_function(napi_env env, napi_value value, const char *name) {
     napi_valuetype type;
-    if (napi_typeof(env, value, &type) != napi_ok || type != napi_function) {
+    NAPI_CALL_OR(napi_typeof(env, value, &type), false);
+    if (type != napi_function) {
         throw_type(env, name, "a function");
         return false;
     }
@@ -238,7 +293,7 @@ static bool arg_function(napi_env env, napi_value value, const char *name) {
 static bool get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
     assert(count <= ARGS_MAX);
     size_t argc = count;
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    NAPI_CALL_OR(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), false);
     return true;
 }
 
@@ -250,10 +305,9 @@ static struct backend *backend_args(napi_env env, napi_callback_info info, size_
                                     uint32_t magic) {
     if (!get_args(env, info, count, argv)) return NULL;
     napi_valuetype type;
+    NAPI_CALL(napi_typeof(env, argv[0], &type));
     void *data = NULL;
-    if (napi_typeof(env, argv[0], &type) == napi_ok && type == napi_external) {
-        napi_get_value_external(env, argv[0], &data);
-    }
+    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, argv[0], &data));
     struct backend *backend = data;
     bool live = backend != NULL && (backend->magic == MAGIC_RING || backend->magic == MAGIC_POOL);
     if (!live || (magic != MAGIC_ANY && backend->magic != magic)) {
@@ -263,10 +317,12 @@ static struct backend *backend_args(napi_env env, napi_callback_info info, size_
     return backend;
 }
 
-static void set_uint32(napi_env env, napi_value object, const char *key, uint32_t value) {
+/* False after throwing. */
+static bool set_uint32(napi_env env, napi_value object, const char *key, uint32_t value) {
     napi_value number;
-    napi_create_uint32(env, value, &number);
-    napi_set_named_property(env, object, key, number);
+    NAPI_CALL_OR(napi_create_uint32(env, value, &number), false);
+    NAPI_CALL_OR(napi_set_named_property(env, object, key, number), false);
+    return true;
 }
 
 /* ---------- memory and CRC32C ---------- */
@@ -315,7 +371,7 @@ static napi_value js_address_of(napi_env env, napi_callback_info info) {
     if (!arg_arraybuffer(env, argv[0], "arrayBuffer", &data, &size_bytes)) return NULL;
     napi_value result;
     /* User-space addresses on x86-64 and arm64 are below 2^48, so a double holds them exactly. */
-    napi_create_double(env, (double)(uintptr_t)data, &result);
+    NAPI_CALL(napi_create_double(env, (double)(uintptr_t)data, &result));
     return result;
 }
 
@@ -327,14 +383,18 @@ static napi_value crc32c_call(napi_env env, napi_callback_info info, bool portab
     if (!arg_typedarray(env, argv[0], "view", napi_uint8_array, "a Uint8Array", &data, &length)) return NULL;
     uint32_t seed = 0;
     napi_valuetype seed_type;
-    napi_typeof(env, argv[1], &seed_type);
-    if (seed_type != napi_undefined && napi_get_value_uint32(env, argv[1], &seed) != napi_ok) {
-        throw_type(env, "seed", "a number");
-        return NULL;
+    NAPI_CALL(napi_typeof(env, argv[1], &seed_type));
+    if (seed_type != napi_undefined) {
+        napi_status status = napi_get_value_uint32(env, argv[1], &seed);
+        if (status == napi_number_expected) {
+            throw_type(env, "seed", "a number");
+            return NULL;
+        }
+        NAPI_CALL(status);
     }
     uint32_t crc = portable ? rw_crc32c_portable(data, length, seed) : rw_crc32c(data, length, seed);
     napi_value result;
-    napi_create_uint32(env, crc, &result);
+    NAPI_CALL(napi_create_uint32(env, crc, &result));
     return result;
 }
 
@@ -349,7 +409,7 @@ static napi_value js_crc32c_portable(napi_env env, napi_callback_info info) {
 static napi_value js_crc32c_impl(napi_env env, napi_callback_info info) {
     (void)info;
     napi_value result;
-    napi_create_string_utf8(env, rw_crc32c_impl(), NAPI_AUTO_LENGTH, &result);
+    NAPI_CALL(napi_create_string_utf8(env, rw_crc32c_impl(), NAPI_AUTO_LENGTH, &result));
     return result;
 }
 
@@ -421,12 +481,11 @@ static napi_value js_dio_alignment(napi_env env, napi_callback_info info) {
     int ret = rw_file_dio_alignment((int)fd, &mem_align_bytes, &offset_align_bytes);
     if (ret < 0) return js_int(env, ret);
     napi_value result;
-    napi_create_object(env, &result);
-    set_uint32(env, result, "memAlignBytes", mem_align_bytes);
-    set_uint32(env, result, "offsetAlignBytes", offset_align_bytes);
+    NAPI_CALL(napi_create_object(env, &result));
+    if (!set_uint32(env, result, "memAlignBytes", mem_align_bytes)) return NULL;
+    if (!set_uint32(env, result, "offsetAlignBytes", offset_align_bytes)) return NULL;
     return result;
 }
-
 
 /* ---------- shared backend plumbing ---------- */
 
@@ -440,7 +499,8 @@ static void backend_maybe_free(struct backend *backend) {
 static void backend_released(struct backend *backend) {
     assert(backend->closed && !backend->released && backend->handles_open == 0);
     backend->released = true;
-    napi_remove_async_cleanup_hook(backend->cleanup_hook);
+    /* NULL only when backendCreate failed before it could add the hook. */
+    if (backend->cleanup_hook != NULL) NAPI_FATAL(napi_remove_async_cleanup_hook(backend->cleanup_hook));
     backend_maybe_free(backend);
 }
 
@@ -451,12 +511,14 @@ static void backend_handle_closed(uv_handle_t *handle) {
     if (--backend->handles_open == 0) backend_released(backend);
 }
 
+/* Each part may be missing when backendCreate failed before it was made. */
 static void backend_release_js(struct backend *backend) {
     napi_env env = backend->env;
-    napi_delete_reference(env, backend->callback_ref);
-    napi_delete_reference(env, backend->completions_ref);
-    napi_delete_reference(env, backend->self_ref);
-    napi_async_destroy(env, backend->async_context);
+    if (backend->callback_ref != NULL) NAPI_FATAL(napi_delete_reference(env, backend->callback_ref));
+    if (backend->completions_ref != NULL) NAPI_FATAL(napi_delete_reference(env, backend->completions_ref));
+    if (backend->self_ref != NULL) NAPI_FATAL(napi_delete_reference(env, backend->self_ref));
+    if (backend->async_context != NULL) NAPI_FATAL(napi_async_destroy(env, backend->async_context));
+    backend->async_context = NULL;
     backend->callback_ref = NULL;
     backend->completions_ref = NULL;
     backend->self_ref = NULL;
@@ -467,7 +529,7 @@ static void backend_release_js(struct backend *backend) {
 static void backend_shutdown(struct backend *backend) {
     assert(!backend->closed);
     /* Closing with requests in flight would let the kernel or a worker use memory V8 may free. */
-    assert(backend->ops->in_flight(backend) == 0);
+    assert(*backend->in_flight == 0);
     backend->closed = true;
     backend->ops->shutdown(backend);
     backend_release_js(backend);
@@ -479,11 +541,8 @@ static void backend_set_active(struct backend *backend, bool active) {
     if (backend->active == active) return;
     backend->active = active;
     uint32_t count;
-    if (active) {
-        napi_reference_ref(backend->env, backend->self_ref, &count);
-    } else {
-        napi_reference_unref(backend->env, backend->self_ref, &count);
-    }
+    NAPI_FATAL(active ? napi_reference_ref(backend->env, backend->self_ref, &count)
+                      : napi_reference_unref(backend->env, backend->self_ref, &count));
 }
 
 /*
@@ -492,7 +551,7 @@ static void backend_set_active(struct backend *backend, bool active) {
  */
 static void backend_settle(struct backend *backend) {
     if (backend->closed) return; /* onCompletions called backendClose */
-    bool active = backend->ops->in_flight(backend) > 0;
+    bool active = *backend->in_flight > 0;
     if (backend->closing && !active) {
         backend_shutdown(backend);
         return;
@@ -502,41 +561,55 @@ static void backend_settle(struct backend *backend) {
 }
 
 /*
+ * Calls onCompletions(count). napi_make_callback runs queued microtasks and nextTicks after the
+ * call, as any libuv callback in Node does.
+ */
+static void backend_call_js(struct backend *backend, uint32_t count) {
+    napi_env env = backend->env;
+    napi_value callback, receiver, argv[1], result;
+    NAPI_FATAL(napi_get_reference_value(env, backend->callback_ref, &callback));
+    NAPI_FATAL(napi_get_global(env, &receiver));
+    NAPI_FATAL(napi_create_uint32(env, count, &argv[0]));
+    napi_status status = napi_make_callback(env, backend->async_context, receiver, callback, 1, argv, &result);
+    if (status != napi_pending_exception) {
+        NAPI_FATAL(status);
+        return;
+    }
+    /*
+     * onCompletions threw: the error goes to process.on('uncaughtException'). (While the
+     * environment stops, JS cannot run and both calls answer napi_pending_exception with nothing
+     * to report, and nothing is left to hear of it: teardown waits for the requests themselves.)
+     */
+    napi_value error;
+    NAPI_FATAL(napi_get_and_clear_last_exception(env, &error));
+    status = napi_fatal_exception(env, error);
+    if (status != napi_pending_exception) NAPI_FATAL(status);
+}
+
+/*
  * Writes the triples, drops the buffers' keep-alive references and calls onCompletions(count)
- * once. napi_make_callback runs queued microtasks and nextTicks after the call, as any libuv
- * callback in Node does. During teardown the JS side is gone, so only the references are dropped.
+ * once. During teardown the JS side is gone, so only the references are dropped.
  */
 static void backend_deliver(struct backend *backend, const struct rw_completion *done, uint32_t count) {
     assert(count > 0 && count <= backend->completions_triples);
     napi_env env = backend->env;
     napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
+    NAPI_FATAL(napi_open_handle_scope(env, &scope));
     for (uint32_t i = 0; i < count; i++) {
         backend->completions[i * TRIPLE_INTS + 0] = done[i].req_id;
         backend->completions[i * TRIPLE_INTS + 1] = done[i].result;
         backend->completions[i * TRIPLE_INTS + 2] = done[i].syscall;
-        if (done[i].context != NULL) napi_delete_reference(env, (napi_ref)done[i].context);
+        if (done[i].context != NULL) NAPI_FATAL(napi_delete_reference(env, (napi_ref)done[i].context));
     }
-    if (!backend->closing) {
-        napi_value callback, receiver, argv[1], result;
-        napi_get_reference_value(env, backend->callback_ref, &callback);
-        napi_get_global(env, &receiver);
-        napi_create_uint32(env, count, &argv[0]);
-        napi_status status = napi_make_callback(env, backend->async_context, receiver, callback, 1, argv, &result);
-        if (status == napi_pending_exception) {
-            napi_value error;
-            napi_get_and_clear_last_exception(env, &error);
-            napi_fatal_exception(env, error);
-        }
-    }
-    napi_close_handle_scope(env, scope);
+    if (!backend->closing) backend_call_js(backend, count);
+    NAPI_FATAL(napi_close_handle_scope(env, scope));
 }
 
 static void backend_on_teardown(napi_async_cleanup_hook_handle handle, void *data) {
     (void)handle;
     struct backend *backend = data;
     if (backend->closed) return; /* its libuv handles are closing; backend_released removes this hook */
-    if (backend->ops->in_flight(backend) == 0) {
+    if (*backend->in_flight == 0) {
         backend_shutdown(backend);
     } else {
         backend->closing = true; /* backend_settle shuts down after the last completion */
@@ -555,20 +628,23 @@ static void backend_finalize(napi_env env, void *data, void *hint) {
     backend_maybe_free(backend);
 }
 
-/* Keeps an ArrayBuffer alive while the kernel or a worker uses its memory. */
+/* Keeps an ArrayBuffer alive while the kernel or a worker uses its memory; NULL after throwing. */
 static napi_ref keep_alive(napi_env env, napi_value arraybuffer) {
     napi_ref ref;
-    napi_create_reference(env, arraybuffer, 1, &ref);
+    NAPI_CALL(napi_create_reference(env, arraybuffer, 1, &ref));
     return ref;
 }
 
 /* ---------- io_uring backend ---------- */
 
-static uint32_t ring_in_flight(const struct backend *backend) {
-    return ((const struct ring_js *)backend)->ring.in_flight;
-}
-
 static void ring_on_retry(uv_timer_t *timer);
+
+static void ring_retry_after(struct ring_js *ring, uint32_t delay_ms) {
+    int ret = uv_timer_start(&ring->retry, ring_on_retry, delay_ms, 0);
+    /* uv_timer_start fails only for a closing timer, and ring_shutdown closes it after the last retry. */
+    assert(ret == 0);
+    (void)ret;
+}
 
 /*
  * Arms the retry timer when a submission stalls and disarms it when nothing waits any more.
@@ -584,7 +660,7 @@ static void ring_update_retry(struct ring_js *ring) {
     ring->retry_attempts = 0;
     /* Not uv_now: the loop's cached time can be long past (a script's first tick). */
     ring->retry_started_ns = uv_hrtime();
-    uv_timer_start(&ring->retry, ring_on_retry, rw_ring_submit_retry_delay_ms(0), 0);
+    ring_retry_after(ring, rw_ring_submit_retry_delay_ms(0));
 }
 
 /*
@@ -635,7 +711,7 @@ static void ring_on_retry(uv_timer_t *timer) {
         uint64_t waited_ms = (uv_hrtime() - ring->retry_started_ns) / NS_PER_MS;
         if (rw_ring_submit_retryable(error) && waited_ms < RW_RING_SUBMIT_RETRY_BUDGET_MS) {
             ring->retry_attempts++;
-            uv_timer_start(timer, ring_on_retry, rw_ring_submit_retry_delay_ms(ring->retry_attempts), 0);
+            ring_retry_after(ring, rw_ring_submit_retry_delay_ms(ring->retry_attempts));
         } else {
             int failed = rw_ring_fail_unsubmitted(&ring->ring, error, ring->drained, ring->ring.entries);
             assert(failed >= 0);
@@ -665,8 +741,11 @@ static int ring_open(struct backend *backend, uv_loop_t *loop, uint32_t depth) {
     assert(ret == 0);
     ring->poll.data = ring;
     ring->retry.data = ring;
+    backend->in_flight = &ring->ring.in_flight;
     backend->handles_open = 2;
-    uv_poll_start(&ring->poll, UV_READABLE, ring_on_poll);
+    ret = uv_poll_start(&ring->poll, UV_READABLE, ring_on_poll);
+    /* uv_poll_start fails only for an fd another handle of the loop watches; the eventfd is new. */
+    assert(ret == 0);
     uv_unref((uv_handle_t *)&ring->poll);
     return 0;
 }
@@ -687,7 +766,9 @@ static int ring_submit(struct backend *backend, const struct backend_request *r)
 }
 
 static void ring_release_fixed(struct ring_js *ring) {
-    for (uint32_t i = 0; i < ring->fixed_ref_count; i++) napi_delete_reference(ring->base.env, ring->fixed_refs[i]);
+    for (uint32_t i = 0; i < ring->fixed_ref_count; i++) {
+        NAPI_FATAL(napi_delete_reference(ring->base.env, ring->fixed_refs[i]));
+    }
     ring->fixed_ref_count = 0;
 }
 
@@ -709,16 +790,16 @@ static int ring_inject_fault(struct backend *backend, int syscall_kind, uint32_t
     return rw_ring_inject_fault(&((struct ring_js *)backend)->ring, syscall_kind, countdown, errno_value);
 }
 
-static void ring_info(napi_env env, const struct backend *backend, napi_value object) {
+static bool ring_info(napi_env env, const struct backend *backend, napi_value object) {
     const struct rw_ring *ring = &((const struct ring_js *)backend)->ring;
-    set_uint32(env, object, "entries", ring->entries);
-    set_uint32(env, object, "inFlight", ring->in_flight);
-    set_uint32(env, object, "fixedBuffers", ring->fixed_count);
-    set_uint32(env, object, "features", ring->features);
-    set_uint32(env, object, "sqEntries", ring->sq.entries);
-    set_uint32(env, object, "cqEntries", ring->cq.entries);
-    set_uint32(env, object, "pending", ring->pending_count);
-    set_uint32(env, object, "unsubmitted", rw_ring_unsubmitted_sqes(ring));
+    return set_uint32(env, object, "entries", ring->entries) &&
+           set_uint32(env, object, "inFlight", ring->in_flight) &&
+           set_uint32(env, object, "fixedBuffers", ring->fixed_count) &&
+           set_uint32(env, object, "features", ring->features) &&
+           set_uint32(env, object, "sqEntries", ring->sq.entries) &&
+           set_uint32(env, object, "cqEntries", ring->cq.entries) &&
+           set_uint32(env, object, "pending", ring->pending_count) &&
+           set_uint32(env, object, "unsubmitted", rw_ring_unsubmitted_sqes(ring));
 }
 
 static const struct backend_ops ring_ops = {
@@ -729,7 +810,6 @@ static const struct backend_ops ring_ops = {
     .size_bytes = sizeof(struct ring_js),
     .open = ring_open,
     .submit = ring_submit,
-    .in_flight = ring_in_flight,
     .update = ring_update,
     .shutdown = ring_shutdown,
     .free = ring_free,
@@ -738,10 +818,6 @@ static const struct backend_ops ring_ops = {
 };
 
 /* ---------- thread-pool backend ---------- */
-
-static uint32_t pool_in_flight(const struct backend *backend) {
-    return ((const struct pool_js *)backend)->pool.in_flight;
-}
 
 static void pool_work_run(uv_work_t *work) {
     struct pool_work *pool_work = (struct pool_work *)work;
@@ -774,6 +850,7 @@ static int pool_open(struct backend *backend, uv_loop_t *loop, uint32_t depth) {
         pool->works[i].slot = i;
     }
     pool->loop = loop;
+    backend->in_flight = &pool->pool.in_flight;
     return 0;
 }
 
@@ -814,10 +891,9 @@ static int pool_inject_fault(struct backend *backend, int syscall_kind, uint32_t
     return rw_pool_inject_fault(&((struct pool_js *)backend)->pool, syscall_kind, countdown, errno_value);
 }
 
-static void pool_info(napi_env env, const struct backend *backend, napi_value object) {
+static bool pool_info(napi_env env, const struct backend *backend, napi_value object) {
     const struct rw_pool *pool = &((const struct pool_js *)backend)->pool;
-    set_uint32(env, object, "slots", pool->slots);
-    set_uint32(env, object, "inFlight", pool->in_flight);
+    return set_uint32(env, object, "slots", pool->slots) && set_uint32(env, object, "inFlight", pool->in_flight);
 }
 
 static const struct backend_ops pool_ops = {
@@ -828,7 +904,6 @@ static const struct backend_ops pool_ops = {
     .size_bytes = sizeof(struct pool_js),
     .open = pool_open,
     .submit = pool_submit,
-    .in_flight = pool_in_flight,
     .update = NULL, /* a queued work item keeps the loop alive by itself */
     .shutdown = pool_shutdown,
     .free = NULL,
@@ -841,12 +916,13 @@ static const struct backend_ops pool_ops = {
 /* NULL after throwing when value is neither "io_uring" nor "threadpool". */
 static const struct backend_ops *arg_kind(napi_env env, napi_value value) {
     static const struct backend_ops *const kinds[] = {&ring_ops, &pool_ops};
+    /* Longer than either name, so a longer string, cut to fit, still matches neither. */
     char name[16];
-    size_t length = 0;
-    if (napi_get_value_string_utf8(env, value, name, sizeof(name), &length) == napi_ok) {
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-            if (strcmp(name, kinds[i]->kind) == 0) return kinds[i];
-        }
+    size_t length;
+    napi_status status = napi_get_value_string_utf8(env, value, name, sizeof(name), &length);
+    if (status != napi_string_expected) NAPI_CALL(status);
+    for (size_t i = 0; status == napi_ok && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(name, kinds[i]->kind) == 0) return kinds[i];
     }
     throw_type(env, "kind", "'io_uring' or 'threadpool'");
     return NULL;
@@ -865,34 +941,52 @@ static napi_value js_backend_create(napi_env env, napi_callback_info info) {
         return NULL;
     if (!arg_function(env, argv[3], "onCompletions")) return NULL;
     if (length % TRIPLE_INTS != 0 || length / TRIPLE_INTS < depth) return js_int(env, -EINVAL);
+    uv_loop_t *loop;
+    NAPI_CALL(napi_get_uv_event_loop(env, &loop));
 
     struct backend *backend = calloc(1, ops->size_bytes);
     if (backend == NULL) return js_int(env, -ENOMEM);
-    uv_loop_t *loop;
-    napi_get_uv_event_loop(env, &loop);
-    int ret = ops->open(backend, loop, (uint32_t)depth);
-    if (ret < 0) {
-        free(backend);
-        return js_int(env, ret);
-    }
     backend->magic = ops->magic;
     backend->ops = ops;
     backend->env = env;
     backend->completions = completions;
     backend->completions_triples = (uint32_t)(length / TRIPLE_INTS);
-    napi_create_reference(env, argv[2], 1, &backend->completions_ref);
-    napi_create_reference(env, argv[3], 1, &backend->callback_ref);
     napi_value name;
-    napi_create_string_utf8(env, ops->resource_name, NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, NULL, name, &backend->async_context);
-    napi_add_async_cleanup_hook(env, backend_on_teardown, backend, &backend->cleanup_hook);
-    napi_value handle;
-    napi_create_external(env, backend, backend_finalize, NULL, &handle);
-    napi_create_reference(env, handle, 0, &backend->self_ref);
+    napi_status status = napi_create_reference(env, argv[2], 1, &backend->completions_ref);
+    if (status == napi_ok) status = napi_create_reference(env, argv[3], 1, &backend->callback_ref);
+    if (status == napi_ok) status = napi_create_string_utf8(env, ops->resource_name, NAPI_AUTO_LENGTH, &name);
+    if (status == napi_ok) status = napi_async_init(env, NULL, name, &backend->async_context);
+    if (status != napi_ok) {
+        throw_napi_failure(env, "backendCreate (references)");
+        backend_release_js(backend);
+        free(backend);
+        return NULL;
+    }
+    int ret = ops->open(backend, loop, (uint32_t)depth);
+    if (ret < 0) {
+        backend_release_js(backend);
+        free(backend);
+        return js_int(env, ret);
+    }
+
+    napi_value handle = NULL;
+    status = napi_add_async_cleanup_hook(env, backend_on_teardown, backend, &backend->cleanup_hook);
+    if (status == napi_ok) status = napi_create_external(env, backend, backend_finalize, NULL, &handle);
+    if (status == napi_ok) status = napi_create_reference(env, handle, 0, &backend->self_ref);
+    if (status != napi_ok) {
+        throw_napi_failure(env, "backendCreate (handle)");
+        /* The core is open: shut it down. Without a JS handle nothing would ever finalize it. */
+        backend->finalized = handle == NULL;
+        backend_shutdown(backend);
+        return NULL;
+    }
     return handle;
 }
 
-/* backendWrite and backendRead: (handle, reqId, fd, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes[, durability]). */
+/*
+ * backendWrite and backendRead:
+ * (handle, reqId, fd, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes[, durability]).
+ */
 static napi_value backend_transfer(napi_env env, napi_callback_info info, enum backend_op op) {
     napi_value argv[ARGS_MAX];
     struct backend *backend = backend_args(env, info, ARGS_MAX, argv, MAGIC_ANY);
@@ -917,9 +1011,10 @@ static napi_value backend_transfer(napi_env env, napi_callback_info info, enum b
     request.file_offset_bytes = (uint64_t)file_offset_bytes;
     request.durability = (int)durability;
     request.context = keep_alive(env, argv[3]);
+    if (request.context == NULL) return NULL;
     int ret = backend->ops->submit(backend, &request);
     if (ret < 0) {
-        napi_delete_reference(env, request.context);
+        NAPI_CALL(napi_delete_reference(env, request.context));
         return js_int(env, ret);
     }
     backend_settle(backend);
@@ -964,7 +1059,7 @@ static napi_value js_backend_register_buffers(napi_env env, napi_callback_info i
     struct rw_ring_fixed_buffer fixed[RW_RING_FIXED_BUFFERS_MAX];
     napi_value elements[RW_RING_FIXED_BUFFERS_MAX];
     for (uint32_t i = 0; i < count; i++) {
-        napi_get_element(env, argv[1], i, &elements[i]);
+        NAPI_CALL(napi_get_element(env, argv[1], i, &elements[i]));
         uint8_t *data;
         if (!arg_arraybuffer(env, elements[i], "buffers[i]", &data, &fixed[i].size_bytes)) return NULL;
         fixed[i].base = (uintptr_t)data;
@@ -972,11 +1067,24 @@ static napi_value js_backend_register_buffers(napi_env env, napi_callback_info i
     if (backend->closed || backend->closing) return js_int(env, -EBADF);
     if (backend->magic != MAGIC_RING) return js_int(env, -EOPNOTSUPP);
     struct ring_js *ring = (struct ring_js *)backend;
+    /*
+     * Registered memory is pinned by the kernel, so V8 must not free it while it is registered:
+     * the references are made first, so that none can be missing once the kernel has the set.
+     */
+    napi_ref refs[RW_RING_FIXED_BUFFERS_MAX];
+    for (uint32_t i = 0; i < count; i++) {
+        refs[i] = keep_alive(env, elements[i]);
+        if (refs[i] != NULL) continue;
+        while (i > 0) NAPI_FATAL(napi_delete_reference(env, refs[--i]));
+        return NULL;
+    }
     int ret = rw_ring_register_buffers(&ring->ring, fixed, count);
-    if (ret < 0) return js_int(env, ret);
-    /* Registered memory is pinned by the kernel; V8 must not free it while registered. */
+    if (ret < 0) {
+        for (uint32_t i = 0; i < count; i++) NAPI_FATAL(napi_delete_reference(env, refs[i]));
+        return js_int(env, ret);
+    }
     ring_release_fixed(ring);
-    for (uint32_t i = 0; i < count; i++) ring->fixed_refs[i] = keep_alive(env, elements[i]);
+    memcpy(ring->fixed_refs, refs, count * sizeof(refs[0]));
     ring->fixed_ref_count = count;
     return js_int(env, 0);
 }
@@ -986,7 +1094,7 @@ static napi_value js_backend_close(napi_env env, napi_callback_info info) {
     struct backend *backend = backend_args(env, info, 1, argv, MAGIC_ANY);
     if (backend == NULL) return NULL;
     if (backend->closed) return js_int(env, 0);
-    if (backend->ops->in_flight(backend) > 0) return js_int(env, -EBUSY);
+    if (*backend->in_flight > 0) return js_int(env, -EBUSY);
     backend_shutdown(backend);
     return js_int(env, 0);
 }
@@ -997,22 +1105,22 @@ static napi_value js_ring_probe(napi_env env, napi_callback_info info) {
     int ret = rw_ring_probe(&supported_mask);
     if (ret < 0) return js_int(env, ret);
     napi_value supported, missing;
-    napi_create_array(env, &supported);
-    napi_create_array(env, &missing);
+    NAPI_CALL(napi_create_array(env, &supported));
+    NAPI_CALL(napi_create_array(env, &missing));
     uint32_t supported_count = 0, missing_count = 0;
     for (uint32_t i = 0; i < RW_RING_REQUIRED_OPS_COUNT; i++) {
         napi_value name;
-        napi_create_string_utf8(env, rw_ring_required_op_name(i), NAPI_AUTO_LENGTH, &name);
+        NAPI_CALL(napi_create_string_utf8(env, rw_ring_required_op_name(i), NAPI_AUTO_LENGTH, &name));
         if (supported_mask & (1u << i)) {
-            napi_set_element(env, supported, supported_count++, name);
+            NAPI_CALL(napi_set_element(env, supported, supported_count++, name));
         } else {
-            napi_set_element(env, missing, missing_count++, name);
+            NAPI_CALL(napi_set_element(env, missing, missing_count++, name));
         }
     }
     napi_value result;
-    napi_create_object(env, &result);
-    napi_set_named_property(env, result, "supported", supported);
-    napi_set_named_property(env, result, "missing", missing);
+    NAPI_CALL(napi_create_object(env, &result));
+    NAPI_CALL(napi_set_named_property(env, result, "supported", supported));
+    NAPI_CALL(napi_set_named_property(env, result, "missing", missing));
     return result;
 }
 
@@ -1024,9 +1132,8 @@ static napi_value js_backend_info(napi_env env, napi_callback_info info) {
     if (backend == NULL) return NULL;
     if (backend->closed) return js_int(env, -EBADF);
     napi_value result;
-    napi_create_object(env, &result);
-    backend->ops->info(env, backend, result);
-    return result;
+    NAPI_CALL(napi_create_object(env, &result));
+    return backend->ops->info(env, backend, result) ? result : NULL;
 }
 
 static napi_value js_backend_inject_fault(napi_env env, napi_callback_info info) {
@@ -1074,7 +1181,7 @@ static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info 
     uint8_t opcodes[RW_RING_PROBE_OPS];
     for (uint32_t i = 0; i < count; i++) {
         napi_value element;
-        napi_get_element(env, argv[0], i, &element);
+        NAPI_CALL(napi_get_element(env, argv[0], i, &element));
         double opcode;
         status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
         if (status == ARG_THROWN) return NULL;
@@ -1091,12 +1198,15 @@ struct export {
     napi_callback callback;
 };
 
-static void define(napi_env env, napi_value object, const struct export *exported, size_t count) {
+/* False after throwing, which makes loading the addon fail with that error. */
+static bool define(napi_env env, napi_value object, const struct export *exported, size_t count) {
     for (size_t i = 0; i < count; i++) {
+        const char *name = exported[i].name;
         napi_value function;
-        napi_create_function(env, exported[i].name, NAPI_AUTO_LENGTH, exported[i].callback, NULL, &function);
-        napi_set_named_property(env, object, exported[i].name, function);
+        NAPI_CALL_OR(napi_create_function(env, name, NAPI_AUTO_LENGTH, exported[i].callback, NULL, &function), false);
+        NAPI_CALL_OR(napi_set_named_property(env, object, name, function), false);
     }
+    return true;
 }
 
 #define DEFINE(env, object, exported) define(env, object, exported, sizeof(exported) / sizeof(exported[0]))
@@ -1132,10 +1242,10 @@ NAPI_MODULE_INIT() {
         {"crc32cImpl", js_crc32c_impl},
         {"addressOf", js_address_of},
     };
-    DEFINE(env, exports, production);
     napi_value testing_object;
-    napi_create_object(env, &testing_object);
-    DEFINE(env, testing_object, testing);
-    napi_set_named_property(env, exports, "testing", testing_object);
+    if (!DEFINE(env, exports, production)) return NULL;
+    NAPI_CALL(napi_create_object(env, &testing_object));
+    if (!DEFINE(env, testing_object, testing)) return NULL;
+    NAPI_CALL(napi_set_named_property(env, exports, "testing", testing_object));
     return exports;
 }
