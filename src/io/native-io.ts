@@ -24,6 +24,7 @@ const fsFstat = promisify(fs.fstat);
 const fsFtruncate = promisify(fs.ftruncate);
 const fsFsync = promisify(fs.fsync);
 
+const ENOMEM = errnoValue('ENOMEM');
 
 const SYSCALL_NAMES: Record<number, string> = {
   [NativeSyscall.WRITE]: 'write',
@@ -71,6 +72,8 @@ export class NativeIo implements Io {
   /** close() waits here until no request is in flight or waiting. */
   private drainWaiters: Array<() => void> = [];
   private closed = false;
+  /** Buffers to register with the ring once nothing is in flight (registerBuffers). */
+  private buffersToRegister: ArrayBuffer[] | null = null;
 
   /** @internal The addon this Io calls, shared with its files. */
   readonly native: NativeBinding;
@@ -149,6 +152,8 @@ export class NativeIo implements Io {
       const next = this.waiting.shift()!;
       this.start(next.submit, next.resolve, next.reject, next.path);
     }
+    // Now, before the promises' callbacks can submit more: the ring changes its set only idle.
+    if (this.busyCount === 0 && this.buffersToRegister !== null) this.registerNow();
     if (this.busyCount === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -186,6 +191,34 @@ export class NativeIo implements Io {
   /** Diagnostic: the backend's counters (docs/native-api.md, `testing.info`), or -EBADF once closed. */
   info(): Record<string, number> | number {
     return this.native.testing.info(this.handle);
+  }
+
+  /**
+   * Registers the buffers with the ring now if nothing is in flight, else as soon as nothing is:
+   * the ring refuses to change its set under requests in flight (-EBUSY), and the kernel would
+   * have to wait for them. The thread pool has nothing to register, its pwrite takes any memory.
+   */
+  registerBuffers(buffers: readonly AlignedBuffer[]): void {
+    if (this.backend !== 'io_uring' || this.closed) return;
+    this.buffersToRegister = buffers.map((buffer) => buffer.arrayBuffer);
+    if (this.busyCount === 0) this.registerNow();
+  }
+
+  /**
+   * The kernel counts registered memory against RLIMIT_MEMLOCK unless the process has
+   * CAP_IPC_LOCK, and answers ENOMEM past it. That limit is 8 MiB by default, which two default
+   * batch buffers (4 MiB and a block each) exceed by two blocks, while one fits: so on ENOMEM
+   * fewer buffers are tried, each one a write path that still gains. Any other refusal leaves the
+   * buffers unregistered, which costs speed and nothing else; `info().fixedBuffers` tells.
+   */
+  private registerNow(): void {
+    const buffers = this.buffersToRegister!;
+    this.buffersToRegister = null;
+    // At most buffers.length calls: each one either ends the loop or tries one buffer fewer.
+    for (let count = buffers.length; ; count--) {
+      const rc = this.native.backendRegisterBuffers(this.handle, buffers.slice(0, count));
+      if (rc !== -ENOMEM || count <= 1) return;
+    }
   }
 
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer {
