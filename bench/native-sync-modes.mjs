@@ -27,18 +27,17 @@ function openBackend(kind) {
     resolveNext = null;
     resolve({ result: completions[1], syscall: completions[2] });
   };
-  const handle = kind === 'ring' ? native.ringCreate(1, completions, onCompletions) : native.poolCreate(1, completions, onCompletions);
-  if (typeof handle === 'number') throw new Error(`${kind}Create failed: ${handle}`);
-  const write = kind === 'ring' ? native.ringWrite : native.poolWrite;
+  const handle = native.backendCreate(kind === 'ring' ? 'io_uring' : 'threadpool', 1, completions, onCompletions);
+  if (typeof handle === 'number') throw new Error(`backendCreate(${kind}) failed: ${handle}`);
   return {
     write(fd, buffer, fileOffsetBytes, durability) {
       return new Promise((resolve, reject) => {
         resolveNext = resolve;
-        const ret = write(handle, 1, fd, buffer, 0, BLOCK_BYTES, fileOffsetBytes, durability);
+        const ret = native.backendWrite(handle, 1, fd, buffer, 0, BLOCK_BYTES, fileOffsetBytes, durability);
         if (ret !== 0) reject(new Error(`write returned ${ret}`));
       });
     },
-    close: () => (kind === 'ring' ? native.ringClose(handle) : native.poolClose(handle)),
+    close: () => native.backendClose(handle),
   };
 }
 

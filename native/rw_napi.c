@@ -2,15 +2,21 @@
  * The N-API glue: converts JS values to C and back, owns the libuv handles, and nothing more.
  * Policy (retries, batching, error classes) is TypeScript's; system calls are the core's.
  *
- * Lifetime of a backend (ring or pool). Three parties can end it, in any order:
- *   - ringClose/poolClose from JS, allowed only when nothing is in flight;
+ * One surface serves both backends, the io_uring ring and the libuv thread pool: backendCreate
+ * makes either, and backendWrite, backendRead, backendFsync, backendRegisterBuffers and
+ * backendClose take either handle. A handle's magic number says which core it is; the calls that
+ * differ between the cores go through its struct backend_ops, and everything else (argument
+ * checks, keep-alive of buffers, completion delivery, lifetime) is written once, here.
+ *
+ * Lifetime of a backend. Three parties can end it, in any order:
+ *   - backendClose from JS, allowed only when nothing is in flight;
  *   - the environment's teardown (an async cleanup hook), which waits for in-flight requests
  *     so that the kernel or a worker never writes from freed memory;
  *   - the garbage collector (finalizer of the handle), which cannot run while requests are in
  *     flight because the handle is strongly referenced then.
  * "closed" means the engine is shut down; the struct itself is freed once the engine's last
- * libuv handle is closed ("released": for a ring both the poll handle and the submit-retry
- * timer) and the JS handle is finalized.
+ * libuv handle is closed ("released": for a ring the poll handle and the submit-retry timer; the
+ * pool has none) and the JS handle is finalized.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -33,6 +39,8 @@
 #define MAGIC_RING 0x72696e67u /* "ring" */
 #define MAGIC_POOL 0x706f6f6cu /* "pool" */
 #define MAGIC_DEAD 0u
+/* For backend_args: a handle of either kind. */
+#define MAGIC_ANY 1u
 
 /* One completion is [reqId, result, syscall] in the JS Int32Array. */
 #define TRIPLE_INTS 3
@@ -42,11 +50,54 @@
 
 #define NS_PER_MS 1000000u
 
-/* The most arguments any export takes (ringWrite). */
+/* The most arguments any export takes (backendWrite). */
 #define ARGS_MAX 8
+
+enum backend_op { BACKEND_WRITE, BACKEND_READ, BACKEND_FSYNC };
+
+/* What a request asks of a backend, its arguments converted and checked by the glue. */
+struct backend_request {
+    enum backend_op op;
+    int32_t req_id;
+    int fd;
+    uint8_t *data; /* write and read: the buffer's memory at bufferOffsetBytes */
+    uint32_t length_bytes;
+    uint64_t file_offset_bytes;
+    int durability; /* write */
+    bool datasync;  /* fsync */
+    void *context;  /* the buffer's keep-alive reference, handed back in the completion */
+};
+
+struct backend;
+
+/*
+ * How the ring and the pool differ in what both do. The ring's own calls (buffer registration and
+ * its test hooks) check the magic instead.
+ */
+struct backend_ops {
+    const char *kind;          /* as backendCreate names it */
+    const char *resource_name; /* of its async context, as async_hooks shows it */
+    uint32_t magic;
+    uint32_t depth_max;
+    size_t size_bytes; /* of the struct that embeds struct backend */
+    /* Sets up the core and the kind's libuv handles; on failure undoes its own work. */
+    int (*open)(struct backend *backend, uv_loop_t *loop, uint32_t depth);
+    /* 0 once the core holds the request, or -errno (the request was not taken). */
+    int (*submit)(struct backend *backend, const struct backend_request *request);
+    /* After each submission and drain, while not closed: the kind's share of the loop's state. */
+    void (*update)(struct backend *backend, bool active);
+    /* Shuts the core down and starts closing the kind's libuv handles (backend_handle_closed). */
+    void (*shutdown)(struct backend *backend);
+    /* Frees what the struct still owns after shutdown, right before the struct itself. */
+    void (*free)(struct backend *backend);
+    int (*inject_fault)(struct backend *backend, int syscall_kind, uint32_t countdown, int32_t errno_value);
+    /* Sets the kind's counters on object; false after throwing. */
+    bool (*info)(napi_env env, const struct backend *backend, napi_value object);
+};
 
 struct backend {
     uint32_t magic;
+    const struct backend_ops *ops;
     napi_env env;
     napi_ref self_ref; /* weak while idle, strong while requests are in flight */
     bool active;
@@ -56,9 +107,11 @@ struct backend {
     uint32_t completions_triples;
     napi_async_context async_context;
     napi_async_cleanup_hook_handle cleanup_hook;
+    const uint32_t *in_flight; /* the core's count of requests in flight, set by open */
+    uint32_t handles_open; /* the kind's libuv handles whose close callback has not run */
     bool closed;    /* engine shut down: every call answers -EBADF */
     bool closing;   /* teardown is waiting for in-flight requests */
-    bool released;  /* the engine's libuv handle is closed */
+    bool released;  /* the engine's libuv handles are closed */
     bool finalized; /* the JS handle is collected */
 };
 
@@ -69,7 +122,6 @@ struct ring_js {
     uv_timer_t retry;          /* retries a submission io_uring_enter refused */
     uint64_t retry_started_ns; /* uv_hrtime of the refusal that started the current stall */
     uint32_t retry_attempts;   /* retries of the current stall so far */
-    uint32_t handles_open;     /* poll and retry until each one's close callback ran */
     struct rw_completion *drained; /* ring.entries of them, allocated at create */
     napi_ref fixed_refs[RW_RING_FIXED_BUFFERS_MAX];
     uint32_t fixed_ref_count;
@@ -88,32 +140,80 @@ struct pool_js {
     struct pool_work *works; /* pool.slots of them, allocated at create */
 };
 
+/* ---------- N-API status ---------- */
+
+/*
+ * Every napi_status is checked. Inside an export a failed call throws an Error that names it
+ * (unless an exception is already pending, which says more) and the export returns at once, so JS
+ * sees the failure and never a half-done result. Outside an export (a libuv callback, a finalizer,
+ * a cleanup hook) there is no caller to throw to, and going on would lose a completion or leak a
+ * reference that keeps memory the kernel writes from, so a failure there ends the process.
+ */
+#define NAPI_CALL_OR(call, failed)            \
+    do {                                      \
+        if ((call) != napi_ok) {              \
+            throw_napi_failure(env, #call);   \
+            return failed;                    \
+        }                                     \
+    } while (0)
+
+#define NAPI_CALL(call) NAPI_CALL_OR(call, NULL)
+
+#define NAPI_FATAL(call)                                                                  \
+    do {                                                                                  \
+        if ((call) != napi_ok) napi_fatal_error(__func__, NAPI_AUTO_LENGTH, #call, NAPI_AUTO_LENGTH); \
+    } while (0)
+
+/*
+ * A throw fails only while an exception is pending (JS will see that one) or when JS can no
+ * longer run because the environment is stopping (nothing is left to see it); anything else is
+ * a broken environment.
+ */
+static void throw_checked(napi_status status) {
+    if (status != napi_ok && status != napi_pending_exception) {
+        napi_fatal_error(__func__, NAPI_AUTO_LENGTH, "cannot throw", NAPI_AUTO_LENGTH);
+    }
+}
+
+static void throw_napi_failure(napi_env env, const char *call) {
+    /* Read first: any later N-API call overwrites the last error. */
+    const napi_extended_error_info *error = NULL;
+    bool known = napi_get_last_error_info(env, &error) == napi_ok && error->error_message != NULL;
+    char message[256];
+    snprintf(message, sizeof(message), "%s failed: %s", call, known ? error->error_message : "no reason given");
+    bool pending = false;
+    NAPI_FATAL(napi_is_exception_pending(env, &pending));
+    if (!pending) throw_checked(napi_throw_error(env, "ERR_RINGWAL_NAPI", message));
+}
+
 /* ---------- argument conversion ---------- */
 
 enum arg_status { ARG_OK, ARG_RANGE, ARG_THROWN };
 
+/* The number, or NULL after throwing. */
 static napi_value js_int(napi_env env, int32_t value) {
     napi_value result;
-    napi_create_int32(env, value, &result);
+    NAPI_CALL(napi_create_int32(env, value, &result));
     return result;
 }
 
 static void throw_type(napi_env env, const char *name, const char *expected) {
     char message[128];
     snprintf(message, sizeof(message), "%s must be %s", name, expected);
-    napi_throw_type_error(env, NULL, message);
+    throw_checked(napi_throw_type_error(env, NULL, message));
 }
 
 /* A wrong JS type throws; a number that is not an integer in [min, max] is ARG_RANGE. */
 static enum arg_status arg_integer(napi_env env, napi_value value, const char *name, double min, double max,
                                    double *out) {
     napi_valuetype type;
-    if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) {
+    NAPI_CALL_OR(napi_typeof(env, value, &type), ARG_THROWN);
+    if (type != napi_number) {
         throw_type(env, name, "a number");
         return ARG_THROWN;
     }
     double number;
-    napi_get_value_double(env, value, &number);
+    NAPI_CALL_OR(napi_get_value_double(env, value, &number), ARG_THROWN);
     if (!(number >= min && number <= max)) return ARG_RANGE;
     if ((double)(int64_t)number != number) return ARG_RANGE;
     *out = number;
@@ -130,46 +230,48 @@ static enum arg_status arg_integer(napi_env env, napi_value value, const char *n
     } while (0)
 
 static bool arg_bool(napi_env env, napi_value value, const char *name, bool *out) {
-    if (napi_get_value_bool(env, value, out) != napi_ok) {
+    napi_status status = napi_get_value_bool(env, value, out);
+    if (status == napi_boolean_expected) {
         throw_type(env, name, "a boolean");
         return false;
     }
+    NAPI_CALL_OR(status, false);
     return true;
 }
 
 /* A non-array throws; an array longer than count_max is ARG_RANGE. */
 static enum arg_status arg_array(napi_env env, napi_value value, const char *name, const char *expected,
                                  uint32_t count_max, uint32_t *count) {
-    bool is_array = false;
-    napi_is_array(env, value, &is_array);
+    bool is_array;
+    NAPI_CALL_OR(napi_is_array(env, value, &is_array), ARG_THROWN);
     if (!is_array) {
         throw_type(env, name, expected);
         return ARG_THROWN;
     }
-    napi_get_array_length(env, value, count);
+    NAPI_CALL_OR(napi_get_array_length(env, value, count), ARG_THROWN);
     return *count > count_max ? ARG_RANGE : ARG_OK;
 }
 
 static bool arg_arraybuffer(napi_env env, napi_value value, const char *name, uint8_t **data,
                             size_t *size_bytes) {
-    bool is_arraybuffer = false;
-    napi_is_arraybuffer(env, value, &is_arraybuffer);
+    bool is_arraybuffer;
+    NAPI_CALL_OR(napi_is_arraybuffer(env, value, &is_arraybuffer), false);
     if (!is_arraybuffer) {
         throw_type(env, name, "an ArrayBuffer");
         return false;
     }
     void *memory;
-    napi_get_arraybuffer_info(env, value, &memory, size_bytes);
+    NAPI_CALL_OR(napi_get_arraybuffer_info(env, value, &memory, size_bytes), false);
     *data = memory;
     return true;
 }
 
 static bool arg_typedarray(napi_env env, napi_value value, const char *name, napi_typedarray_type want,
                            const char *want_name, void **data, size_t *length) {
-    bool is_typedarray = false;
-    napi_is_typedarray(env, value, &is_typedarray);
-    napi_typedarray_type type;
-    if (is_typedarray) napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL);
+    bool is_typedarray;
+    NAPI_CALL_OR(napi_is_typedarray(env, value, &is_typedarray), false);
+    napi_typedarray_type type = napi_int8_array;
+    if (is_typedarray) NAPI_CALL_OR(napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL), false);
     if (!is_typedarray || type != want) {
         throw_type(env, name, want_name);
         return false;
@@ -179,123 +281,48 @@ static bool arg_typedarray(napi_env env, napi_value value, const char *name, nap
 
 static bool arg_function(napi_env env, napi_value value, const char *name) {
     napi_valuetype type;
-    if (napi_typeof(env, value, &type) != napi_ok || type != napi_function) {
+    NAPI_CALL_OR(napi_typeof(env, value, &type), false);
+    if (type != napi_function) {
         throw_type(env, name, "a function");
         return false;
     }
     return true;
 }
 
-/* NULL after throwing when value is not a live handle of this kind. */
-static struct backend *arg_backend(napi_env env, napi_value value, uint32_t magic, const char *name) {
+/* Fills argv with the first `count` arguments; the missing ones are undefined. */
+static bool get_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
+    assert(count <= ARGS_MAX);
+    size_t argc = count;
+    NAPI_CALL_OR(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), false);
+    return true;
+}
+
+/*
+ * get_args for a call on a backend handle, which is argv[0]: NULL after throwing when it is not a
+ * live handle of this kind (MAGIC_ANY: of either).
+ */
+static struct backend *backend_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv,
+                                    uint32_t magic) {
+    if (!get_args(env, info, count, argv)) return NULL;
     napi_valuetype type;
+    NAPI_CALL(napi_typeof(env, argv[0], &type));
     void *data = NULL;
-    if (napi_typeof(env, value, &type) == napi_ok && type == napi_external) {
-        napi_get_value_external(env, value, &data);
-    }
+    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, argv[0], &data));
     struct backend *backend = data;
-    if (backend == NULL || backend->magic != magic) {
-        throw_type(env, name, magic == MAGIC_RING ? "a ring handle" : "a pool handle");
+    bool live = backend != NULL && (backend->magic == MAGIC_RING || backend->magic == MAGIC_POOL);
+    if (!live || (magic != MAGIC_ANY && backend->magic != magic)) {
+        throw_type(env, "handle", magic == MAGIC_RING ? "a ring handle" : "a backend handle");
         return NULL;
     }
     return backend;
 }
 
-/* ---------- shared backend plumbing ---------- */
-
-static int backend_init(napi_env env, struct backend *backend, uint32_t magic, napi_value completions,
-                        napi_value callback, uint32_t depth, const char *resource_name) {
-    void *data;
-    size_t length;
-    if (!arg_typedarray(env, completions, "completions", napi_int32_array, "an Int32Array", &data, &length))
-        return 1;
-    if (!arg_function(env, callback, "onCompletions")) return 1;
-    if (length % TRIPLE_INTS != 0 || length / TRIPLE_INTS < depth) return -EINVAL;
-
-    backend->magic = magic;
-    backend->env = env;
-    backend->completions = data;
-    backend->completions_triples = (uint32_t)(length / TRIPLE_INTS);
-    napi_create_reference(env, completions, 1, &backend->completions_ref);
-    napi_create_reference(env, callback, 1, &backend->callback_ref);
-    napi_value name;
-    napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, NULL, name, &backend->async_context);
-    return 0;
-}
-
-static void backend_release_js(struct backend *backend) {
-    napi_env env = backend->env;
-    napi_delete_reference(env, backend->callback_ref);
-    napi_delete_reference(env, backend->completions_ref);
-    napi_delete_reference(env, backend->self_ref);
-    napi_async_destroy(env, backend->async_context);
-    backend->callback_ref = NULL;
-    backend->completions_ref = NULL;
-    backend->self_ref = NULL;
-    backend->completions = NULL;
-}
-
-/* A handle with requests in flight must not be collected: their completion needs it. */
-static void backend_set_active(struct backend *backend, bool active) {
-    if (backend->active == active) return;
-    backend->active = active;
-    uint32_t count;
-    if (active) {
-        napi_reference_ref(backend->env, backend->self_ref, &count);
-    } else {
-        napi_reference_unref(backend->env, backend->self_ref, &count);
-    }
-}
-
-/*
- * Writes the triples, drops the buffers' keep-alive references and calls onCompletions(count)
- * once. napi_make_callback runs queued microtasks and nextTicks after the call, as any libuv
- * callback in Node does. During teardown the JS side is gone, so only the references are dropped.
- */
-static void backend_deliver(struct backend *backend, const struct rw_completion *done, uint32_t count) {
-    assert(count > 0 && count <= backend->completions_triples);
-    napi_env env = backend->env;
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    for (uint32_t i = 0; i < count; i++) {
-        backend->completions[i * TRIPLE_INTS + 0] = done[i].req_id;
-        backend->completions[i * TRIPLE_INTS + 1] = done[i].result;
-        backend->completions[i * TRIPLE_INTS + 2] = done[i].syscall;
-        if (done[i].context != NULL) napi_delete_reference(env, (napi_ref)done[i].context);
-    }
-    if (!backend->closing) {
-        napi_value callback, receiver, argv[1], result;
-        napi_get_reference_value(env, backend->callback_ref, &callback);
-        napi_get_global(env, &receiver);
-        napi_create_uint32(env, count, &argv[0]);
-        napi_status status = napi_make_callback(env, backend->async_context, receiver, callback, 1, argv, &result);
-        if (status == napi_pending_exception) {
-            napi_value error;
-            napi_get_and_clear_last_exception(env, &error);
-            napi_fatal_exception(env, error);
-        }
-    }
-    napi_close_handle_scope(env, scope);
-}
-
-/* Keeps an ArrayBuffer alive while the kernel or a worker uses its memory. */
-static napi_ref keep_alive(napi_env env, napi_value arraybuffer) {
-    napi_ref ref;
-    napi_create_reference(env, arraybuffer, 1, &ref);
-    return ref;
-}
-
-static void drop_keep_alive(napi_env env, void *context) {
-    if (context != NULL) napi_delete_reference(env, (napi_ref)context);
-}
-
-/* Returns the handle, or NULL after freeing backend if the external could not be made. */
-static napi_value backend_handle(napi_env env, struct backend *backend, napi_finalize finalize) {
-    napi_value handle;
-    napi_create_external(env, backend, finalize, NULL, &handle);
-    napi_create_reference(env, handle, 0, &backend->self_ref);
-    return handle;
+/* False after throwing. */
+static bool set_uint32(napi_env env, napi_value object, const char *key, uint32_t value) {
+    napi_value number;
+    NAPI_CALL_OR(napi_create_uint32(env, value, &number), false);
+    NAPI_CALL_OR(napi_set_named_property(env, object, key, number), false);
+    return true;
 }
 
 /* ---------- memory and CRC32C ---------- */
@@ -315,9 +342,8 @@ static void free_aligned(napi_env env, void *data, void *hint) {
  * in-flight requests.
  */
 static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
     napi_value argv[2];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 2, argv)) return NULL;
     double size_bytes, alignment_bytes;
     ARG_INTEGER(0, "sizeBytes", 0, JS_SAFE_INTEGER_MAX, size_bytes);
     ARG_INTEGER(1, "alignmentBytes", 0, JS_SAFE_INTEGER_MAX, alignment_bytes);
@@ -338,35 +364,37 @@ static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_address_of(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
     napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 1, argv)) return NULL;
     uint8_t *data;
     size_t size_bytes;
     if (!arg_arraybuffer(env, argv[0], "arrayBuffer", &data, &size_bytes)) return NULL;
     napi_value result;
     /* User-space addresses on x86-64 and arm64 are below 2^48, so a double holds them exactly. */
-    napi_create_double(env, (double)(uintptr_t)data, &result);
+    NAPI_CALL(napi_create_double(env, (double)(uintptr_t)data, &result));
     return result;
 }
 
 static napi_value crc32c_call(napi_env env, napi_callback_info info, bool portable) {
-    size_t argc = 2;
     napi_value argv[2];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 2, argv)) return NULL;
     void *data;
     size_t length;
     if (!arg_typedarray(env, argv[0], "view", napi_uint8_array, "a Uint8Array", &data, &length)) return NULL;
     uint32_t seed = 0;
-    napi_valuetype seed_type = napi_undefined;
-    if (argc >= 2) napi_typeof(env, argv[1], &seed_type);
-    if (seed_type != napi_undefined && napi_get_value_uint32(env, argv[1], &seed) != napi_ok) {
-        throw_type(env, "seed", "a number");
-        return NULL;
+    napi_valuetype seed_type;
+    NAPI_CALL(napi_typeof(env, argv[1], &seed_type));
+    if (seed_type != napi_undefined) {
+        napi_status status = napi_get_value_uint32(env, argv[1], &seed);
+        if (status == napi_number_expected) {
+            throw_type(env, "seed", "a number");
+            return NULL;
+        }
+        NAPI_CALL(status);
     }
     uint32_t crc = portable ? rw_crc32c_portable(data, length, seed) : rw_crc32c(data, length, seed);
     napi_value result;
-    napi_create_uint32(env, crc, &result);
+    NAPI_CALL(napi_create_uint32(env, crc, &result));
     return result;
 }
 
@@ -381,14 +409,13 @@ static napi_value js_crc32c_portable(napi_env env, napi_callback_info info) {
 static napi_value js_crc32c_impl(napi_env env, napi_callback_info info) {
     (void)info;
     napi_value result;
-    napi_create_string_utf8(env, rw_crc32c_impl(), NAPI_AUTO_LENGTH, &result);
+    NAPI_CALL(napi_create_string_utf8(env, rw_crc32c_impl(), NAPI_AUTO_LENGTH, &result));
     return result;
 }
 
 static napi_value js_crc32c_ranges(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
     napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 4, argv)) return NULL;
     void *view, *ranges_data, *out_data;
     size_t view_length, ranges_length, out_length;
     if (!arg_typedarray(env, argv[0], "view", napi_uint8_array, "a Uint8Array", &view, &view_length)) return NULL;
@@ -414,9 +441,8 @@ static napi_value js_crc32c_ranges(napi_env env, napi_callback_info info) {
 /* ---------- files ---------- */
 
 static napi_value js_flock(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
     napi_value argv[2];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 2, argv)) return NULL;
     double fd;
     bool exclusive;
     ARG_INTEGER(0, "fd", INT32_MIN, INT32_MAX, fd);
@@ -425,9 +451,8 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_fallocate(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
     napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 4, argv)) return NULL;
     double fd, mode, offset_bytes, length_bytes;
     ARG_INTEGER(0, "fd", INT32_MIN, INT32_MAX, fd);
     ARG_INTEGER(1, "mode", 0, INT32_MAX, mode);
@@ -437,9 +462,8 @@ static napi_value js_fallocate(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_fadvise(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
     napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 4, argv)) return NULL;
     double fd, offset_bytes, length_bytes, advice;
     ARG_INTEGER(0, "fd", INT32_MIN, INT32_MAX, fd);
     ARG_INTEGER(1, "offsetBytes", 0, JS_SAFE_INTEGER_MAX, offset_bytes);
@@ -448,68 +472,179 @@ static napi_value js_fadvise(napi_env env, napi_callback_info info) {
     return js_int(env, rw_file_fadvise((int)fd, (int64_t)offset_bytes, (int64_t)length_bytes, (int)advice));
 }
 
-static void set_uint32(napi_env env, napi_value object, const char *key, uint32_t value) {
-    napi_value number;
-    napi_create_uint32(env, value, &number);
-    napi_set_named_property(env, object, key, number);
-}
-
 static napi_value js_dio_alignment(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
     napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (!get_args(env, info, 1, argv)) return NULL;
     double fd;
     ARG_INTEGER(0, "fd", INT32_MIN, INT32_MAX, fd);
     uint32_t mem_align_bytes, offset_align_bytes;
     int ret = rw_file_dio_alignment((int)fd, &mem_align_bytes, &offset_align_bytes);
     if (ret < 0) return js_int(env, ret);
     napi_value result;
-    napi_create_object(env, &result);
-    set_uint32(env, result, "memAlignBytes", mem_align_bytes);
-    set_uint32(env, result, "offsetAlignBytes", offset_align_bytes);
+    NAPI_CALL(napi_create_object(env, &result));
+    if (!set_uint32(env, result, "memAlignBytes", mem_align_bytes)) return NULL;
+    if (!set_uint32(env, result, "offsetAlignBytes", offset_align_bytes)) return NULL;
     return result;
+}
+
+/* ---------- shared backend plumbing ---------- */
+
+static void backend_maybe_free(struct backend *backend) {
+    if (!backend->released || !backend->finalized) return;
+    if (backend->ops->free != NULL) backend->ops->free(backend);
+    backend->magic = MAGIC_DEAD;
+    free(backend);
+}
+
+static void backend_released(struct backend *backend) {
+    assert(backend->closed && !backend->released && backend->handles_open == 0);
+    backend->released = true;
+    /* NULL only when backendCreate failed before it could add the hook. */
+    if (backend->cleanup_hook != NULL) NAPI_FATAL(napi_remove_async_cleanup_hook(backend->cleanup_hook));
+    backend_maybe_free(backend);
+}
+
+/* Close callback of every libuv handle of a backend: it is released after the last one. */
+static void backend_handle_closed(uv_handle_t *handle) {
+    struct backend *backend = handle->data;
+    assert(backend->closed && backend->handles_open > 0);
+    if (--backend->handles_open == 0) backend_released(backend);
+}
+
+/* Each part may be missing when backendCreate failed before it was made. */
+static void backend_release_js(struct backend *backend) {
+    napi_env env = backend->env;
+    if (backend->callback_ref != NULL) NAPI_FATAL(napi_delete_reference(env, backend->callback_ref));
+    if (backend->completions_ref != NULL) NAPI_FATAL(napi_delete_reference(env, backend->completions_ref));
+    if (backend->self_ref != NULL) NAPI_FATAL(napi_delete_reference(env, backend->self_ref));
+    if (backend->async_context != NULL) NAPI_FATAL(napi_async_destroy(env, backend->async_context));
+    backend->async_context = NULL;
+    backend->callback_ref = NULL;
+    backend->completions_ref = NULL;
+    backend->self_ref = NULL;
+    backend->completions = NULL;
+}
+
+/* May free backend (a pool has no libuv handle to wait for). */
+static void backend_shutdown(struct backend *backend) {
+    assert(!backend->closed);
+    /* Closing with requests in flight would let the kernel or a worker use memory V8 may free. */
+    assert(*backend->in_flight == 0);
+    backend->closed = true;
+    backend->ops->shutdown(backend);
+    backend_release_js(backend);
+    if (backend->handles_open == 0) backend_released(backend);
+}
+
+/* A handle with requests in flight must not be collected: their completion needs it. */
+static void backend_set_active(struct backend *backend, bool active) {
+    if (backend->active == active) return;
+    backend->active = active;
+    uint32_t count;
+    NAPI_FATAL(active ? napi_reference_ref(backend->env, backend->self_ref, &count)
+                      : napi_reference_unref(backend->env, backend->self_ref, &count));
+}
+
+/*
+ * Does what the backend's new state asks, after a submission or a drain: the last completion of a
+ * teardown shuts it down; otherwise requests in flight keep the handle and the loop alive.
+ */
+static void backend_settle(struct backend *backend) {
+    if (backend->closed) return; /* onCompletions called backendClose */
+    bool active = *backend->in_flight > 0;
+    if (backend->closing && !active) {
+        backend_shutdown(backend);
+        return;
+    }
+    if (backend->ops->update != NULL) backend->ops->update(backend, active);
+    backend_set_active(backend, active);
+}
+
+/*
+ * Calls onCompletions(count). napi_make_callback runs queued microtasks and nextTicks after the
+ * call, as any libuv callback in Node does.
+ */
+static void backend_call_js(struct backend *backend, uint32_t count) {
+    napi_env env = backend->env;
+    napi_value callback, receiver, argv[1], result;
+    NAPI_FATAL(napi_get_reference_value(env, backend->callback_ref, &callback));
+    NAPI_FATAL(napi_get_global(env, &receiver));
+    NAPI_FATAL(napi_create_uint32(env, count, &argv[0]));
+    napi_status status = napi_make_callback(env, backend->async_context, receiver, callback, 1, argv, &result);
+    if (status != napi_pending_exception) {
+        NAPI_FATAL(status);
+        return;
+    }
+    /*
+     * onCompletions threw: the error goes to process.on('uncaughtException'). (While the
+     * environment stops, JS cannot run and both calls answer napi_pending_exception with nothing
+     * to report, and nothing is left to hear of it: teardown waits for the requests themselves.)
+     */
+    napi_value error;
+    NAPI_FATAL(napi_get_and_clear_last_exception(env, &error));
+    status = napi_fatal_exception(env, error);
+    if (status != napi_pending_exception) NAPI_FATAL(status);
+}
+
+/*
+ * Writes the triples, drops the buffers' keep-alive references and calls onCompletions(count)
+ * once. During teardown the JS side is gone, so only the references are dropped.
+ */
+static void backend_deliver(struct backend *backend, const struct rw_completion *done, uint32_t count) {
+    assert(count > 0 && count <= backend->completions_triples);
+    napi_env env = backend->env;
+    napi_handle_scope scope;
+    NAPI_FATAL(napi_open_handle_scope(env, &scope));
+    for (uint32_t i = 0; i < count; i++) {
+        backend->completions[i * TRIPLE_INTS + 0] = done[i].req_id;
+        backend->completions[i * TRIPLE_INTS + 1] = done[i].result;
+        backend->completions[i * TRIPLE_INTS + 2] = done[i].syscall;
+        if (done[i].context != NULL) NAPI_FATAL(napi_delete_reference(env, (napi_ref)done[i].context));
+    }
+    if (!backend->closing) backend_call_js(backend, count);
+    NAPI_FATAL(napi_close_handle_scope(env, scope));
+}
+
+static void backend_on_teardown(napi_async_cleanup_hook_handle handle, void *data) {
+    (void)handle;
+    struct backend *backend = data;
+    if (backend->closed) return; /* its libuv handles are closing; backend_released removes this hook */
+    if (*backend->in_flight == 0) {
+        backend_shutdown(backend);
+    } else {
+        backend->closing = true; /* backend_settle shuts down after the last completion */
+    }
+}
+
+static void backend_finalize(napi_env env, void *data, void *hint) {
+    (void)env;
+    (void)hint;
+    struct backend *backend = data;
+    backend->finalized = true;
+    if (!backend->closed) {
+        backend_shutdown(backend);
+        return;
+    }
+    backend_maybe_free(backend);
+}
+
+/* Keeps an ArrayBuffer alive while the kernel or a worker uses its memory; NULL after throwing. */
+static napi_ref keep_alive(napi_env env, napi_value arraybuffer) {
+    napi_ref ref;
+    NAPI_CALL(napi_create_reference(env, arraybuffer, 1, &ref));
+    return ref;
 }
 
 /* ---------- io_uring backend ---------- */
 
-static void ring_maybe_free(struct ring_js *ring) {
-    if (!ring->base.released || !ring->base.finalized) return;
-    free(ring->drained);
-    ring->base.magic = MAGIC_DEAD;
-    free(ring);
-}
-
-/* Close callback of both libuv handles: the ring is released after the second. */
-static void ring_handle_closed(uv_handle_t *handle) {
-    struct ring_js *ring = handle->data;
-    assert(ring->base.closed && !ring->base.released);
-    assert(ring->handles_open > 0);
-    if (--ring->handles_open > 0) return;
-    ring->base.released = true;
-    napi_remove_async_cleanup_hook(ring->base.cleanup_hook);
-    ring_maybe_free(ring);
-}
-
-static void ring_release_fixed(struct ring_js *ring) {
-    for (uint32_t i = 0; i < ring->fixed_ref_count; i++) napi_delete_reference(ring->base.env, ring->fixed_refs[i]);
-    ring->fixed_ref_count = 0;
-}
-
-static void ring_shutdown(struct ring_js *ring) {
-    assert(!ring->base.closed);
-    /* Closing with requests in flight would let the kernel write from memory V8 may free. */
-    assert(ring->ring.in_flight == 0);
-    ring->base.closed = true;
-    /* uv_close stops polling at once, so the eventfd can be closed right after. */
-    uv_close((uv_handle_t *)&ring->poll, ring_handle_closed);
-    /* Nothing is in flight, so nothing is stalled; uv_close stops the timer if it is still armed. */
-    uv_close((uv_handle_t *)&ring->retry, ring_handle_closed);
-    ring_release_fixed(ring);
-    rw_ring_destroy(&ring->ring);
-    backend_release_js(&ring->base);
-}
-
 static void ring_on_retry(uv_timer_t *timer);
+
+static void ring_retry_after(struct ring_js *ring, uint32_t delay_ms) {
+    int ret = uv_timer_start(&ring->retry, ring_on_retry, delay_ms, 0);
+    /* uv_timer_start fails only for a closing timer, and ring_shutdown closes it after the last retry. */
+    assert(ret == 0);
+    (void)ret;
+}
 
 /*
  * Arms the retry timer when a submission stalls and disarms it when nothing waits any more.
@@ -525,33 +660,28 @@ static void ring_update_retry(struct ring_js *ring) {
     ring->retry_attempts = 0;
     /* Not uv_now: the loop's cached time can be long past (a script's first tick). */
     ring->retry_started_ns = uv_hrtime();
-    uv_timer_start(&ring->retry, ring_on_retry, rw_ring_submit_retry_delay_ms(0), 0);
+    ring_retry_after(ring, rw_ring_submit_retry_delay_ms(0));
 }
 
 /*
- * A stalled request is in flight, so the referenced poll handle keeps the loop alive for it
+ * The poll handle is referenced only while requests are in flight, so an idle ring never keeps
+ * the loop alive. A stalled request is in flight, so the poll handle keeps the loop alive for it
  * while the timer retries.
  */
-static void ring_update_active(struct ring_js *ring) {
+static void ring_update(struct backend *backend, bool active) {
+    struct ring_js *ring = (struct ring_js *)backend;
     ring_update_retry(ring);
-    bool active = ring->ring.in_flight > 0;
     if (active) {
         uv_ref((uv_handle_t *)&ring->poll);
     } else {
         uv_unref((uv_handle_t *)&ring->poll);
     }
-    backend_set_active(&ring->base, active);
 }
 
 /* Hands count completions in ring->drained to JS, then does what the ring's new state asks. */
 static void ring_deliver(struct ring_js *ring, uint32_t count) {
     if (count > 0) backend_deliver(&ring->base, ring->drained, count);
-    if (ring->base.closed) return; /* onCompletions called ringClose */
-    if (ring->base.closing && ring->ring.in_flight == 0) {
-        ring_shutdown(ring);
-        return;
-    }
-    ring_update_active(ring);
+    backend_settle(&ring->base);
 }
 
 static void ring_on_poll(uv_poll_t *poll, int status, int events) {
@@ -581,7 +711,7 @@ static void ring_on_retry(uv_timer_t *timer) {
         uint64_t waited_ms = (uv_hrtime() - ring->retry_started_ns) / NS_PER_MS;
         if (rw_ring_submit_retryable(error) && waited_ms < RW_RING_SUBMIT_RETRY_BUDGET_MS) {
             ring->retry_attempts++;
-            uv_timer_start(timer, ring_on_retry, rw_ring_submit_retry_delay_ms(ring->retry_attempts), 0);
+            ring_retry_after(ring, rw_ring_submit_retry_delay_ms(ring->retry_attempts));
         } else {
             int failed = rw_ring_fail_unsubmitted(&ring->ring, error, ring->drained, ring->ring.entries);
             assert(failed >= 0);
@@ -591,349 +721,103 @@ static void ring_on_retry(uv_timer_t *timer) {
     ring_deliver(ring, count);
 }
 
-static void ring_on_teardown(napi_async_cleanup_hook_handle handle, void *data) {
-    (void)handle;
-    struct ring_js *ring = data;
-    if (ring->base.closed) return; /* ring_poll_closed, still to come, removes this hook */
-    if (ring->ring.in_flight == 0) {
-        ring_shutdown(ring);
-    } else {
-        ring->base.closing = true; /* ring_deliver shuts down when the last completion is in */
+static int ring_open(struct backend *backend, uv_loop_t *loop, uint32_t depth) {
+    struct ring_js *ring = (struct ring_js *)backend;
+    int ret = rw_ring_create(&ring->ring, depth);
+    if (ret < 0) return ret;
+    ring->drained = calloc(ring->ring.entries, sizeof(*ring->drained));
+    if (ring->drained == NULL) {
+        rw_ring_destroy(&ring->ring);
+        return -ENOMEM;
     }
-}
-
-static void ring_finalize(napi_env env, void *data, void *hint) {
-    (void)env;
-    (void)hint;
-    struct ring_js *ring = data;
-    ring->base.finalized = true;
-    if (!ring->base.closed) ring_shutdown(ring);
-    ring_maybe_free(ring);
-}
-
-static napi_value js_ring_create(napi_env env, napi_callback_info info) {
-    size_t argc = 3;
-    napi_value argv[3];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    double entries;
-    ARG_INTEGER(0, "entries", 1, RW_RING_ENTRIES_MAX, entries);
-
-    struct ring_js *ring = calloc(1, sizeof(*ring));
-    if (ring == NULL) return js_int(env, -ENOMEM);
-    int ret = backend_init(env, &ring->base, MAGIC_RING, argv[1], argv[2], (uint32_t)entries, "ringwal:ring");
-    if (ret != 0) {
-        if (ret < 0) backend_release_js(&ring->base);
-        free(ring);
-        return ret > 0 ? NULL : js_int(env, ret);
-    }
-    ret = rw_ring_create(&ring->ring, (uint32_t)entries);
-    if (ret == 0) {
-        ring->drained = calloc(ring->ring.entries, sizeof(*ring->drained));
-        if (ring->drained == NULL) {
-            rw_ring_destroy(&ring->ring);
-            ret = -ENOMEM;
-        }
-    }
-    uv_loop_t *loop = NULL;
-    if (ret == 0) {
-        napi_get_uv_event_loop(env, &loop);
-        ret = uv_poll_init(loop, &ring->poll, ring->ring.event_fd);
-        if (ret < 0) {
-            free(ring->drained);
-            rw_ring_destroy(&ring->ring);
-        }
-    }
+    ret = uv_poll_init(loop, &ring->poll, ring->ring.event_fd);
     if (ret < 0) {
-        backend_release_js(&ring->base);
-        free(ring);
-        return js_int(env, ret);
+        free(ring->drained);
+        rw_ring_destroy(&ring->ring);
+        return ret;
     }
     /* After the poll handle: a timer cannot fail to initialise, so nothing is left to unwind. */
     ret = uv_timer_init(loop, &ring->retry);
     assert(ret == 0);
-    ring->retry.data = ring;
-    ring->handles_open = 2;
     ring->poll.data = ring;
-    uv_poll_start(&ring->poll, UV_READABLE, ring_on_poll);
+    ring->retry.data = ring;
+    backend->in_flight = &ring->ring.in_flight;
+    backend->handles_open = 2;
+    ret = uv_poll_start(&ring->poll, UV_READABLE, ring_on_poll);
+    /* uv_poll_start fails only for an fd another handle of the loop watches; the eventfd is new. */
+    assert(ret == 0);
     uv_unref((uv_handle_t *)&ring->poll);
-    napi_add_async_cleanup_hook(env, ring_on_teardown, ring, &ring->base.cleanup_hook);
-    return backend_handle(env, &ring->base, ring_finalize);
-}
-
-static struct ring_js *arg_ring(napi_env env, napi_value value) {
-    return (struct ring_js *)arg_backend(env, value, MAGIC_RING, "handle");
-}
-
-/* Shared by ringWrite/ringRead and poolWrite/poolRead: the buffer range must lie in the buffer. */
-struct io_args {
-    int32_t req_id;
-    int fd;
-    uint8_t *data;
-    uint32_t length_bytes;
-    uint64_t file_offset_bytes;
-};
-
-/* 1 after throwing, -EINVAL for a bad range, 0 when args is filled from argv[1..6]. */
-static int io_args_parse(napi_env env, napi_value *argv, struct io_args *args) {
-    double req_id, fd, buffer_offset_bytes, length_bytes, file_offset_bytes;
-    enum arg_status status;
-#define IO_ARG(index, name, min, max, dest)                                   \
-    status = arg_integer(env, argv[index], name, min, max, &dest);            \
-    if (status == ARG_THROWN) return 1;                                       \
-    if (status == ARG_RANGE) return -EINVAL;
-    IO_ARG(1, "reqId", INT32_MIN, INT32_MAX, req_id)
-    IO_ARG(2, "fd", INT32_MIN, INT32_MAX, fd)
-    size_t size_bytes;
-    if (!arg_arraybuffer(env, argv[3], "buffer", &args->data, &size_bytes)) return 1;
-    IO_ARG(4, "bufferOffsetBytes", 0, JS_SAFE_INTEGER_MAX, buffer_offset_bytes)
-    IO_ARG(5, "lengthBytes", 1, RW_IO_BYTES_MAX, length_bytes)
-    IO_ARG(6, "fileOffsetBytes", 0, JS_SAFE_INTEGER_MAX, file_offset_bytes)
-#undef IO_ARG
-    if (buffer_offset_bytes + length_bytes > (double)size_bytes) return -EINVAL;
-    args->req_id = (int32_t)req_id;
-    args->fd = (int)fd;
-    args->data += (size_t)buffer_offset_bytes;
-    args->length_bytes = (uint32_t)length_bytes;
-    args->file_offset_bytes = (uint64_t)file_offset_bytes;
     return 0;
 }
 
-static napi_value ring_io(napi_env env, napi_callback_info info, bool write) {
-    size_t argc = ARGS_MAX;
-    napi_value argv[ARGS_MAX];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    struct io_args args;
-    int ret = io_args_parse(env, argv, &args);
-    if (ret > 0) return NULL;
-    if (ret < 0) return js_int(env, ret);
-    double durability = RW_DURABILITY_NONE;
-    if (write) ARG_INTEGER(7, "durability", RW_DURABILITY_NONE, RW_DURABILITY_DSYNC, durability);
-    if (ring->base.closed || ring->base.closing) return js_int(env, -EBADF);
-
-    napi_ref ref = keep_alive(env, argv[3]);
-    if (write) {
-        ret = rw_ring_write(&ring->ring, args.req_id, args.fd, args.data, args.length_bytes, args.file_offset_bytes,
-                            (int)durability, ref);
-    } else {
-        ret = rw_ring_read(&ring->ring, args.req_id, args.fd, args.data, args.length_bytes, args.file_offset_bytes,
-                           ref);
+static int ring_submit(struct backend *backend, const struct backend_request *r) {
+    struct rw_ring *ring = &((struct ring_js *)backend)->ring;
+    switch (r->op) {
+    case BACKEND_WRITE:
+        return rw_ring_write(ring, r->req_id, r->fd, r->data, r->length_bytes, r->file_offset_bytes, r->durability,
+                             r->context);
+    case BACKEND_READ:
+        return rw_ring_read(ring, r->req_id, r->fd, r->data, r->length_bytes, r->file_offset_bytes, r->context);
+    case BACKEND_FSYNC:
+        return rw_ring_fsync(ring, r->req_id, r->fd, r->datasync, r->context);
     }
-    if (ret < 0) {
-        drop_keep_alive(env, ref);
-        return js_int(env, ret);
+    assert(!"unknown backend op");
+    return -EINVAL;
+}
+
+static void ring_release_fixed(struct ring_js *ring) {
+    for (uint32_t i = 0; i < ring->fixed_ref_count; i++) {
+        NAPI_FATAL(napi_delete_reference(ring->base.env, ring->fixed_refs[i]));
     }
-    ring_update_active(ring);
-    return js_int(env, 0);
+    ring->fixed_ref_count = 0;
 }
 
-static napi_value js_ring_write(napi_env env, napi_callback_info info) {
-    return ring_io(env, info, true);
-}
-
-static napi_value js_ring_read(napi_env env, napi_callback_info info) {
-    return ring_io(env, info, false);
-}
-
-static napi_value js_ring_fsync(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
-    napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    double req_id, fd;
-    bool datasync;
-    ARG_INTEGER(1, "reqId", INT32_MIN, INT32_MAX, req_id);
-    ARG_INTEGER(2, "fd", INT32_MIN, INT32_MAX, fd);
-    if (!arg_bool(env, argv[3], "datasync", &datasync)) return NULL;
-    if (ring->base.closed || ring->base.closing) return js_int(env, -EBADF);
-    int ret = rw_ring_fsync(&ring->ring, (int32_t)req_id, (int)fd, datasync, NULL);
-    if (ret == 0) ring_update_active(ring);
-    return js_int(env, ret);
-}
-
-static napi_value js_ring_register_buffers(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    uint32_t count;
-    enum arg_status status = arg_array(env, argv[1], "buffers", "an array of ArrayBuffers",
-                                       RW_RING_FIXED_BUFFERS_MAX, &count);
-    if (status == ARG_THROWN) return NULL;
-    if (status == ARG_RANGE) return js_int(env, -EINVAL);
-    struct rw_ring_fixed_buffer fixed[RW_RING_FIXED_BUFFERS_MAX];
-    napi_value elements[RW_RING_FIXED_BUFFERS_MAX];
-    for (uint32_t i = 0; i < count; i++) {
-        napi_get_element(env, argv[1], i, &elements[i]);
-        uint8_t *data;
-        if (!arg_arraybuffer(env, elements[i], "buffers[i]", &data, &fixed[i].size_bytes)) return NULL;
-        fixed[i].base = (uintptr_t)data;
-    }
-    if (ring->base.closed || ring->base.closing) return js_int(env, -EBADF);
-    int ret = rw_ring_register_buffers(&ring->ring, fixed, count);
-    if (ret < 0) return js_int(env, ret);
-    /* Registered memory is pinned by the kernel; V8 must not free it while registered. */
+static void ring_shutdown(struct backend *backend) {
+    struct ring_js *ring = (struct ring_js *)backend;
+    /* uv_close stops polling at once, so the eventfd can be closed right after. */
+    uv_close((uv_handle_t *)&ring->poll, backend_handle_closed);
+    /* Nothing is in flight, so nothing is stalled; uv_close stops the timer if it is still armed. */
+    uv_close((uv_handle_t *)&ring->retry, backend_handle_closed);
     ring_release_fixed(ring);
-    for (uint32_t i = 0; i < count; i++) ring->fixed_refs[i] = keep_alive(env, elements[i]);
-    ring->fixed_ref_count = count;
-    return js_int(env, 0);
+    rw_ring_destroy(&ring->ring);
 }
 
-static napi_value js_ring_info(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    if (ring->base.closed) return js_int(env, -EBADF);
-    napi_value result;
-    napi_create_object(env, &result);
-    set_uint32(env, result, "entries", ring->ring.entries);
-    set_uint32(env, result, "inFlight", ring->ring.in_flight);
-    set_uint32(env, result, "fixedBuffers", ring->ring.fixed_count);
-    set_uint32(env, result, "features", ring->ring.features);
-    set_uint32(env, result, "sqEntries", ring->ring.sq.entries);
-    set_uint32(env, result, "cqEntries", ring->ring.cq.entries);
-    set_uint32(env, result, "pending", ring->ring.pending_count);
-    set_uint32(env, result, "unsubmitted", rw_ring_unsubmitted_sqes(&ring->ring));
-    return result;
+static void ring_free(struct backend *backend) {
+    free(((struct ring_js *)backend)->drained);
 }
 
-static napi_value js_ring_close(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    if (ring->base.closed) return js_int(env, 0);
-    if (ring->ring.in_flight > 0) return js_int(env, -EBUSY);
-    ring_shutdown(ring);
-    return js_int(env, 0);
+static int ring_inject_fault(struct backend *backend, int syscall_kind, uint32_t countdown, int32_t errno_value) {
+    return rw_ring_inject_fault(&((struct ring_js *)backend)->ring, syscall_kind, countdown, errno_value);
 }
 
-static napi_value js_ring_inject_enter_fault(napi_env env, napi_callback_info info) {
-    size_t argc = 3;
-    napi_value argv[3];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    double failures, errno_value;
-    ARG_INTEGER(1, "failures", 0, UINT32_MAX, failures);
-    ARG_INTEGER(2, "errno", 0, INT32_MAX, errno_value);
-    if (ring->base.closed) return js_int(env, -EBADF);
-    return js_int(env, rw_ring_inject_enter_fault(&ring->ring, (uint32_t)failures, (int32_t)errno_value));
+static bool ring_info(napi_env env, const struct backend *backend, napi_value object) {
+    const struct rw_ring *ring = &((const struct ring_js *)backend)->ring;
+    return set_uint32(env, object, "entries", ring->entries) &&
+           set_uint32(env, object, "inFlight", ring->in_flight) &&
+           set_uint32(env, object, "fixedBuffers", ring->fixed_count) &&
+           set_uint32(env, object, "features", ring->features) &&
+           set_uint32(env, object, "sqEntries", ring->sq.entries) &&
+           set_uint32(env, object, "cqEntries", ring->cq.entries) &&
+           set_uint32(env, object, "pending", ring->pending_count) &&
+           set_uint32(env, object, "unsubmitted", rw_ring_unsubmitted_sqes(ring));
 }
 
-static napi_value js_ring_inject_partial_submit(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct ring_js *ring = arg_ring(env, argv[0]);
-    if (ring == NULL) return NULL;
-    double sqes_max;
-    ARG_INTEGER(1, "sqesMax", 0, UINT32_MAX, sqes_max);
-    if (ring->base.closed) return js_int(env, -EBADF);
-    rw_ring_inject_partial_submit(&ring->ring, (uint32_t)sqes_max);
-    return js_int(env, 0);
-}
-
-static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    uint32_t count;
-    enum arg_status status = arg_array(env, argv[0], "opcodes", "an array of numbers", RW_RING_PROBE_OPS, &count);
-    if (status == ARG_THROWN) return NULL;
-    if (status == ARG_RANGE) return js_int(env, -EINVAL);
-    uint8_t opcodes[RW_RING_PROBE_OPS];
-    for (uint32_t i = 0; i < count; i++) {
-        napi_value element;
-        napi_get_element(env, argv[0], i, &element);
-        double opcode;
-        status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
-        if (status == ARG_THROWN) return NULL;
-        if (status == ARG_RANGE) return js_int(env, -EINVAL);
-        opcodes[i] = (uint8_t)opcode;
-    }
-    return js_int(env, rw_ring_simulate_missing_ops(opcodes, count));
-}
-
-static napi_value js_ring_probe(napi_env env, napi_callback_info info) {
-    (void)info;
-    uint32_t supported_mask;
-    int ret = rw_ring_probe(&supported_mask);
-    if (ret < 0) return js_int(env, ret);
-    napi_value supported, missing;
-    napi_create_array(env, &supported);
-    napi_create_array(env, &missing);
-    uint32_t supported_count = 0, missing_count = 0;
-    for (uint32_t i = 0; i < RW_RING_REQUIRED_OPS_COUNT; i++) {
-        napi_value name;
-        napi_create_string_utf8(env, rw_ring_required_op_name(i), NAPI_AUTO_LENGTH, &name);
-        if (supported_mask & (1u << i)) {
-            napi_set_element(env, supported, supported_count++, name);
-        } else {
-            napi_set_element(env, missing, missing_count++, name);
-        }
-    }
-    napi_value result;
-    napi_create_object(env, &result);
-    napi_set_named_property(env, result, "supported", supported);
-    napi_set_named_property(env, result, "missing", missing);
-    return result;
-}
-
-static napi_value inject_fault(napi_env env, napi_callback_info info, uint32_t magic) {
-    size_t argc = 4;
-    napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct backend *backend = arg_backend(env, argv[0], magic, "handle");
-    if (backend == NULL) return NULL;
-    double syscall_kind, countdown, errno_value;
-    ARG_INTEGER(1, "syscall", 0, INT32_MAX, syscall_kind);
-    ARG_INTEGER(2, "countdown", 0, UINT32_MAX, countdown);
-    ARG_INTEGER(3, "errno", 0, INT32_MAX, errno_value);
-    if (backend->closed) return js_int(env, -EBADF);
-    int ret;
-    if (magic == MAGIC_RING) {
-        ret = rw_ring_inject_fault(&((struct ring_js *)backend)->ring, (int)syscall_kind, (uint32_t)countdown,
-                                   (int32_t)errno_value);
-    } else {
-        ret = rw_pool_inject_fault(&((struct pool_js *)backend)->pool, (int)syscall_kind, (uint32_t)countdown,
-                                   (int32_t)errno_value);
-    }
-    return js_int(env, ret);
-}
-
-static napi_value js_ring_inject_fault(napi_env env, napi_callback_info info) {
-    return inject_fault(env, info, MAGIC_RING);
-}
+static const struct backend_ops ring_ops = {
+    .kind = "io_uring",
+    .resource_name = "ringwal:ring",
+    .magic = MAGIC_RING,
+    .depth_max = RW_RING_ENTRIES_MAX,
+    .size_bytes = sizeof(struct ring_js),
+    .open = ring_open,
+    .submit = ring_submit,
+    .update = ring_update,
+    .shutdown = ring_shutdown,
+    .free = ring_free,
+    .inject_fault = ring_inject_fault,
+    .info = ring_info,
+};
 
 /* ---------- thread-pool backend ---------- */
-
-static void pool_maybe_free(struct pool_js *pool) {
-    if (!pool->base.released || !pool->base.finalized) return;
-    pool->base.magic = MAGIC_DEAD;
-    free(pool);
-}
-
-static void pool_shutdown(struct pool_js *pool) {
-    assert(!pool->base.closed);
-    /* A worker may still run a request: its memory must outlive it. */
-    assert(pool->pool.in_flight == 0);
-    pool->base.closed = true;
-    rw_pool_destroy(&pool->pool);
-    free(pool->works);
-    pool->works = NULL;
-    backend_release_js(&pool->base);
-    /* The pool has no libuv handle to close, so it is released right away. */
-    pool->base.released = true;
-    napi_remove_async_cleanup_hook(pool->base.cleanup_hook);
-    pool_maybe_free(pool);
-}
 
 static void pool_work_run(uv_work_t *work) {
     struct pool_work *pool_work = (struct pool_work *)work;
@@ -949,211 +833,419 @@ static void pool_work_done(uv_work_t *work, int status) {
     /* libuv cancels only on request (uv_cancel), which we never make; handle it anyway. */
     if (status == UV_ECANCELED) done.result = -ECANCELED;
     backend_deliver(&pool->base, &done, 1);
-    if (pool->base.closed) return; /* onCompletions called poolClose */
-    if (pool->base.closing && pool->pool.in_flight == 0) {
-        pool_shutdown(pool);
-        return;
-    }
-    backend_set_active(&pool->base, pool->pool.in_flight > 0);
+    backend_settle(&pool->base);
 }
 
-static void pool_on_teardown(napi_async_cleanup_hook_handle handle, void *data) {
-    (void)handle;
-    struct pool_js *pool = data;
-    assert(!pool->base.closed); /* pool_shutdown removes this hook */
-    if (pool->pool.in_flight == 0) {
-        pool_shutdown(pool);
-    } else {
-        pool->base.closing = true; /* pool_work_done shuts down after the last request */
+static int pool_open(struct backend *backend, uv_loop_t *loop, uint32_t depth) {
+    struct pool_js *pool = (struct pool_js *)backend;
+    int ret = rw_pool_create(&pool->pool, depth);
+    if (ret < 0) return ret;
+    pool->works = calloc(depth, sizeof(*pool->works));
+    if (pool->works == NULL) {
+        rw_pool_destroy(&pool->pool);
+        return -ENOMEM;
     }
-}
-
-static void pool_finalize(napi_env env, void *data, void *hint) {
-    (void)env;
-    (void)hint;
-    struct pool_js *pool = data;
-    pool->base.finalized = true;
-    if (!pool->base.closed) pool_shutdown(pool);
-    else pool_maybe_free(pool);
-}
-
-static napi_value js_pool_create(napi_env env, napi_callback_info info) {
-    size_t argc = 3;
-    napi_value argv[3];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    double slots;
-    ARG_INTEGER(0, "slots", 1, RW_POOL_SLOTS_MAX, slots);
-
-    struct pool_js *pool = calloc(1, sizeof(*pool));
-    if (pool == NULL) return js_int(env, -ENOMEM);
-    int ret = backend_init(env, &pool->base, MAGIC_POOL, argv[1], argv[2], (uint32_t)slots, "ringwal:pool");
-    if (ret != 0) {
-        if (ret < 0) backend_release_js(&pool->base);
-        free(pool);
-        return ret > 0 ? NULL : js_int(env, ret);
-    }
-    ret = rw_pool_create(&pool->pool, (uint32_t)slots);
-    if (ret == 0) {
-        pool->works = calloc((size_t)slots, sizeof(*pool->works));
-        if (pool->works == NULL) {
-            rw_pool_destroy(&pool->pool);
-            ret = -ENOMEM;
-        }
-    }
-    if (ret < 0) {
-        backend_release_js(&pool->base);
-        free(pool);
-        return js_int(env, ret);
-    }
-    for (uint32_t i = 0; i < (uint32_t)slots; i++) {
+    for (uint32_t i = 0; i < depth; i++) {
         pool->works[i].owner = pool;
         pool->works[i].slot = i;
     }
-    napi_get_uv_event_loop(env, &pool->loop);
-    napi_add_async_cleanup_hook(env, pool_on_teardown, pool, &pool->base.cleanup_hook);
-    return backend_handle(env, &pool->base, pool_finalize);
+    pool->loop = loop;
+    backend->in_flight = &pool->pool.in_flight;
+    return 0;
 }
 
-static struct pool_js *arg_pool(napi_env env, napi_value value) {
-    return (struct pool_js *)arg_backend(env, value, MAGIC_POOL, "handle");
-}
-
-static napi_value pool_queue(napi_env env, struct pool_js *pool, int slot, napi_ref ref) {
-    if (slot < 0) {
-        drop_keep_alive(env, ref);
-        return js_int(env, slot);
+static int pool_submit(struct backend *backend, const struct backend_request *r) {
+    struct pool_js *pool = (struct pool_js *)backend;
+    int slot = -EINVAL;
+    switch (r->op) {
+    case BACKEND_WRITE:
+        slot = rw_pool_prepare_write(&pool->pool, r->req_id, r->fd, r->data, r->length_bytes, r->file_offset_bytes,
+                                     r->durability, r->context);
+        break;
+    case BACKEND_READ:
+        slot = rw_pool_prepare_read(&pool->pool, r->req_id, r->fd, r->data, r->length_bytes, r->file_offset_bytes,
+                                    r->context);
+        break;
+    case BACKEND_FSYNC:
+        slot = rw_pool_prepare_fsync(&pool->pool, r->req_id, r->fd, r->datasync, r->context);
+        break;
     }
+    if (slot < 0) return slot;
     assert((uint32_t)slot < pool->pool.slots);
-    pool->pool.requests[slot].completion.context = ref;
     int ret = uv_queue_work(pool->loop, &pool->works[slot].work, pool_work_run, pool_work_done);
     /* uv_queue_work fails only for a missing work callback, which would be our bug. */
     assert(ret == 0);
     (void)ret;
-    backend_set_active(&pool->base, true);
+    return 0;
+}
+
+/* The pool has no libuv handle to close, so it is released right away. */
+static void pool_shutdown(struct backend *backend) {
+    struct pool_js *pool = (struct pool_js *)backend;
+    rw_pool_destroy(&pool->pool);
+    free(pool->works);
+    pool->works = NULL;
+}
+
+static int pool_inject_fault(struct backend *backend, int syscall_kind, uint32_t countdown, int32_t errno_value) {
+    return rw_pool_inject_fault(&((struct pool_js *)backend)->pool, syscall_kind, countdown, errno_value);
+}
+
+static bool pool_info(napi_env env, const struct backend *backend, napi_value object) {
+    const struct rw_pool *pool = &((const struct pool_js *)backend)->pool;
+    return set_uint32(env, object, "slots", pool->slots) && set_uint32(env, object, "inFlight", pool->in_flight);
+}
+
+static const struct backend_ops pool_ops = {
+    .kind = "threadpool",
+    .resource_name = "ringwal:pool",
+    .magic = MAGIC_POOL,
+    .depth_max = RW_POOL_SLOTS_MAX,
+    .size_bytes = sizeof(struct pool_js),
+    .open = pool_open,
+    .submit = pool_submit,
+    .update = NULL, /* a queued work item keeps the loop alive by itself */
+    .shutdown = pool_shutdown,
+    .free = NULL,
+    .inject_fault = pool_inject_fault,
+    .info = pool_info,
+};
+
+/* ---------- the backend surface ---------- */
+
+/* NULL after throwing when value is neither "io_uring" nor "threadpool". */
+static const struct backend_ops *arg_kind(napi_env env, napi_value value) {
+    static const struct backend_ops *const kinds[] = {&ring_ops, &pool_ops};
+    /* Longer than either name, so a longer string, cut to fit, still matches neither. */
+    char name[16];
+    size_t length;
+    napi_status status = napi_get_value_string_utf8(env, value, name, sizeof(name), &length);
+    if (status != napi_string_expected) NAPI_CALL(status);
+    for (size_t i = 0; status == napi_ok && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(name, kinds[i]->kind) == 0) return kinds[i];
+    }
+    throw_type(env, "kind", "'io_uring' or 'threadpool'");
+    return NULL;
+}
+
+static napi_value js_backend_create(napi_env env, napi_callback_info info) {
+    napi_value argv[4];
+    if (!get_args(env, info, 4, argv)) return NULL;
+    const struct backend_ops *ops = arg_kind(env, argv[0]);
+    if (ops == NULL) return NULL;
+    double depth;
+    ARG_INTEGER(1, "depth", 1, ops->depth_max, depth);
+    void *completions;
+    size_t length;
+    if (!arg_typedarray(env, argv[2], "completions", napi_int32_array, "an Int32Array", &completions, &length))
+        return NULL;
+    if (!arg_function(env, argv[3], "onCompletions")) return NULL;
+    if (length % TRIPLE_INTS != 0 || length / TRIPLE_INTS < depth) return js_int(env, -EINVAL);
+    uv_loop_t *loop;
+    NAPI_CALL(napi_get_uv_event_loop(env, &loop));
+
+    struct backend *backend = calloc(1, ops->size_bytes);
+    if (backend == NULL) return js_int(env, -ENOMEM);
+    backend->magic = ops->magic;
+    backend->ops = ops;
+    backend->env = env;
+    backend->completions = completions;
+    backend->completions_triples = (uint32_t)(length / TRIPLE_INTS);
+    napi_value name;
+    napi_status status = napi_create_reference(env, argv[2], 1, &backend->completions_ref);
+    if (status == napi_ok) status = napi_create_reference(env, argv[3], 1, &backend->callback_ref);
+    if (status == napi_ok) status = napi_create_string_utf8(env, ops->resource_name, NAPI_AUTO_LENGTH, &name);
+    if (status == napi_ok) status = napi_async_init(env, NULL, name, &backend->async_context);
+    if (status != napi_ok) {
+        throw_napi_failure(env, "backendCreate (references)");
+        backend_release_js(backend);
+        free(backend);
+        return NULL;
+    }
+    int ret = ops->open(backend, loop, (uint32_t)depth);
+    if (ret < 0) {
+        backend_release_js(backend);
+        free(backend);
+        return js_int(env, ret);
+    }
+
+    napi_value handle = NULL;
+    status = napi_add_async_cleanup_hook(env, backend_on_teardown, backend, &backend->cleanup_hook);
+    if (status == napi_ok) status = napi_create_external(env, backend, backend_finalize, NULL, &handle);
+    if (status == napi_ok) status = napi_create_reference(env, handle, 0, &backend->self_ref);
+    if (status != napi_ok) {
+        throw_napi_failure(env, "backendCreate (handle)");
+        /* The core is open: shut it down. Without a JS handle nothing would ever finalize it. */
+        backend->finalized = handle == NULL;
+        backend_shutdown(backend);
+        return NULL;
+    }
+    return handle;
+}
+
+/*
+ * backendWrite and backendRead:
+ * (handle, reqId, fd, buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes[, durability]).
+ */
+static napi_value backend_transfer(napi_env env, napi_callback_info info, enum backend_op op) {
+    napi_value argv[ARGS_MAX];
+    struct backend *backend = backend_args(env, info, ARGS_MAX, argv, MAGIC_ANY);
+    if (backend == NULL) return NULL;
+    struct backend_request request = {.op = op, .durability = RW_DURABILITY_NONE};
+    double req_id, fd, buffer_offset_bytes, length_bytes, file_offset_bytes, durability = RW_DURABILITY_NONE;
+    ARG_INTEGER(1, "reqId", INT32_MIN, INT32_MAX, req_id);
+    ARG_INTEGER(2, "fd", INT32_MIN, INT32_MAX, fd);
+    size_t size_bytes;
+    if (!arg_arraybuffer(env, argv[3], "buffer", &request.data, &size_bytes)) return NULL;
+    ARG_INTEGER(4, "bufferOffsetBytes", 0, JS_SAFE_INTEGER_MAX, buffer_offset_bytes);
+    ARG_INTEGER(5, "lengthBytes", 1, RW_IO_BYTES_MAX, length_bytes);
+    ARG_INTEGER(6, "fileOffsetBytes", 0, JS_SAFE_INTEGER_MAX, file_offset_bytes);
+    if (buffer_offset_bytes + length_bytes > (double)size_bytes) return js_int(env, -EINVAL);
+    if (op == BACKEND_WRITE) ARG_INTEGER(7, "durability", RW_DURABILITY_NONE, RW_DURABILITY_DSYNC, durability);
+    if (backend->closed || backend->closing) return js_int(env, -EBADF);
+
+    request.req_id = (int32_t)req_id;
+    request.fd = (int)fd;
+    request.data += (size_t)buffer_offset_bytes;
+    request.length_bytes = (uint32_t)length_bytes;
+    request.file_offset_bytes = (uint64_t)file_offset_bytes;
+    request.durability = (int)durability;
+    request.context = keep_alive(env, argv[3]);
+    if (request.context == NULL) return NULL;
+    int ret = backend->ops->submit(backend, &request);
+    if (ret < 0) {
+        NAPI_CALL(napi_delete_reference(env, request.context));
+        return js_int(env, ret);
+    }
+    backend_settle(backend);
     return js_int(env, 0);
 }
 
-static napi_value pool_io(napi_env env, napi_callback_info info, bool write) {
-    size_t argc = ARGS_MAX;
-    napi_value argv[ARGS_MAX];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct pool_js *pool = arg_pool(env, argv[0]);
-    if (pool == NULL) return NULL;
-    struct io_args args;
-    int ret = io_args_parse(env, argv, &args);
-    if (ret > 0) return NULL;
-    if (ret < 0) return js_int(env, ret);
-    double durability = RW_DURABILITY_NONE;
-    if (write) ARG_INTEGER(7, "durability", RW_DURABILITY_NONE, RW_DURABILITY_DSYNC, durability);
-    if (pool->base.closed || pool->base.closing) return js_int(env, -EBADF);
-
-    napi_ref ref = keep_alive(env, argv[3]);
-    int slot;
-    if (write) {
-        slot = rw_pool_prepare_write(&pool->pool, args.req_id, args.fd, args.data, args.length_bytes,
-                                     args.file_offset_bytes, (int)durability, ref);
-    } else {
-        slot = rw_pool_prepare_read(&pool->pool, args.req_id, args.fd, args.data, args.length_bytes,
-                                    args.file_offset_bytes, ref);
-    }
-    return pool_queue(env, pool, slot, ref);
+static napi_value js_backend_write(napi_env env, napi_callback_info info) {
+    return backend_transfer(env, info, BACKEND_WRITE);
 }
 
-static napi_value js_pool_write(napi_env env, napi_callback_info info) {
-    return pool_io(env, info, true);
+static napi_value js_backend_read(napi_env env, napi_callback_info info) {
+    return backend_transfer(env, info, BACKEND_READ);
 }
 
-static napi_value js_pool_read(napi_env env, napi_callback_info info) {
-    return pool_io(env, info, false);
-}
-
-static napi_value js_pool_fsync(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
+static napi_value js_backend_fsync(napi_env env, napi_callback_info info) {
     napi_value argv[4];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct pool_js *pool = arg_pool(env, argv[0]);
-    if (pool == NULL) return NULL;
+    struct backend *backend = backend_args(env, info, 4, argv, MAGIC_ANY);
+    if (backend == NULL) return NULL;
+    struct backend_request request = {.op = BACKEND_FSYNC};
     double req_id, fd;
-    bool datasync;
     ARG_INTEGER(1, "reqId", INT32_MIN, INT32_MAX, req_id);
     ARG_INTEGER(2, "fd", INT32_MIN, INT32_MAX, fd);
-    if (!arg_bool(env, argv[3], "datasync", &datasync)) return NULL;
-    if (pool->base.closed || pool->base.closing) return js_int(env, -EBADF);
-    int slot = rw_pool_prepare_fsync(&pool->pool, (int32_t)req_id, (int)fd, datasync, NULL);
-    return pool_queue(env, pool, slot, NULL);
+    if (!arg_bool(env, argv[3], "datasync", &request.datasync)) return NULL;
+    if (backend->closed || backend->closing) return js_int(env, -EBADF);
+    request.req_id = (int32_t)req_id;
+    request.fd = (int)fd;
+    int ret = backend->ops->submit(backend, &request);
+    if (ret == 0) backend_settle(backend);
+    return js_int(env, ret);
 }
 
-static napi_value js_pool_info(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
+/* Registered buffers are the ring's alone: the pool's pwrite takes any memory as it is. */
+static napi_value js_backend_register_buffers(napi_env env, napi_callback_info info) {
+    napi_value argv[2];
+    struct backend *backend = backend_args(env, info, 2, argv, MAGIC_ANY);
+    if (backend == NULL) return NULL;
+    uint32_t count;
+    enum arg_status status = arg_array(env, argv[1], "buffers", "an array of ArrayBuffers",
+                                       RW_RING_FIXED_BUFFERS_MAX, &count);
+    if (status == ARG_THROWN) return NULL;
+    if (status == ARG_RANGE) return js_int(env, -EINVAL);
+    struct rw_ring_fixed_buffer fixed[RW_RING_FIXED_BUFFERS_MAX];
+    napi_value elements[RW_RING_FIXED_BUFFERS_MAX];
+    for (uint32_t i = 0; i < count; i++) {
+        NAPI_CALL(napi_get_element(env, argv[1], i, &elements[i]));
+        uint8_t *data;
+        if (!arg_arraybuffer(env, elements[i], "buffers[i]", &data, &fixed[i].size_bytes)) return NULL;
+        fixed[i].base = (uintptr_t)data;
+    }
+    if (backend->closed || backend->closing) return js_int(env, -EBADF);
+    if (backend->magic != MAGIC_RING) return js_int(env, -EOPNOTSUPP);
+    struct ring_js *ring = (struct ring_js *)backend;
+    /*
+     * Registered memory is pinned by the kernel, so V8 must not free it while it is registered:
+     * the references are made first, so that none can be missing once the kernel has the set.
+     */
+    napi_ref refs[RW_RING_FIXED_BUFFERS_MAX];
+    for (uint32_t i = 0; i < count; i++) {
+        refs[i] = keep_alive(env, elements[i]);
+        if (refs[i] != NULL) continue;
+        while (i > 0) NAPI_FATAL(napi_delete_reference(env, refs[--i]));
+        return NULL;
+    }
+    int ret = rw_ring_register_buffers(&ring->ring, fixed, count);
+    if (ret < 0) {
+        for (uint32_t i = 0; i < count; i++) NAPI_FATAL(napi_delete_reference(env, refs[i]));
+        return js_int(env, ret);
+    }
+    ring_release_fixed(ring);
+    memcpy(ring->fixed_refs, refs, count * sizeof(refs[0]));
+    ring->fixed_ref_count = count;
+    return js_int(env, 0);
+}
+
+static napi_value js_backend_close(napi_env env, napi_callback_info info) {
     napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct pool_js *pool = arg_pool(env, argv[0]);
-    if (pool == NULL) return NULL;
-    if (pool->base.closed) return js_int(env, -EBADF);
+    struct backend *backend = backend_args(env, info, 1, argv, MAGIC_ANY);
+    if (backend == NULL) return NULL;
+    if (backend->closed) return js_int(env, 0);
+    if (*backend->in_flight > 0) return js_int(env, -EBUSY);
+    backend_shutdown(backend);
+    return js_int(env, 0);
+}
+
+static napi_value js_ring_probe(napi_env env, napi_callback_info info) {
+    (void)info;
+    uint32_t supported_mask;
+    int ret = rw_ring_probe(&supported_mask);
+    if (ret < 0) return js_int(env, ret);
+    napi_value supported, missing;
+    NAPI_CALL(napi_create_array(env, &supported));
+    NAPI_CALL(napi_create_array(env, &missing));
+    uint32_t supported_count = 0, missing_count = 0;
+    for (uint32_t i = 0; i < RW_RING_REQUIRED_OPS_COUNT; i++) {
+        napi_value name;
+        NAPI_CALL(napi_create_string_utf8(env, rw_ring_required_op_name(i), NAPI_AUTO_LENGTH, &name));
+        if (supported_mask & (1u << i)) {
+            NAPI_CALL(napi_set_element(env, supported, supported_count++, name));
+        } else {
+            NAPI_CALL(napi_set_element(env, missing, missing_count++, name));
+        }
+    }
     napi_value result;
-    napi_create_object(env, &result);
-    set_uint32(env, result, "slots", pool->pool.slots);
-    set_uint32(env, result, "inFlight", pool->pool.in_flight);
+    NAPI_CALL(napi_create_object(env, &result));
+    NAPI_CALL(napi_set_named_property(env, result, "supported", supported));
+    NAPI_CALL(napi_set_named_property(env, result, "missing", missing));
     return result;
 }
 
-static napi_value js_pool_close(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
+/* ---------- test hooks and diagnostics ---------- */
+
+static napi_value js_backend_info(napi_env env, napi_callback_info info) {
     napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    struct pool_js *pool = arg_pool(env, argv[0]);
-    if (pool == NULL) return NULL;
-    if (pool->base.closed) return js_int(env, 0);
-    if (pool->pool.in_flight > 0) return js_int(env, -EBUSY);
-    pool_shutdown(pool);
+    struct backend *backend = backend_args(env, info, 1, argv, MAGIC_ANY);
+    if (backend == NULL) return NULL;
+    if (backend->closed) return js_int(env, -EBADF);
+    napi_value result;
+    NAPI_CALL(napi_create_object(env, &result));
+    return backend->ops->info(env, backend, result) ? result : NULL;
+}
+
+static napi_value js_backend_inject_fault(napi_env env, napi_callback_info info) {
+    napi_value argv[4];
+    struct backend *backend = backend_args(env, info, 4, argv, MAGIC_ANY);
+    if (backend == NULL) return NULL;
+    double syscall_kind, countdown, errno_value;
+    ARG_INTEGER(1, "syscall", 0, INT32_MAX, syscall_kind);
+    ARG_INTEGER(2, "countdown", 0, UINT32_MAX, countdown);
+    ARG_INTEGER(3, "errno", 0, INT32_MAX, errno_value);
+    if (backend->closed) return js_int(env, -EBADF);
+    return js_int(env, backend->ops->inject_fault(backend, (int)syscall_kind, (uint32_t)countdown,
+                                                  (int32_t)errno_value));
+}
+
+static napi_value js_ring_inject_enter_fault(napi_env env, napi_callback_info info) {
+    napi_value argv[3];
+    struct ring_js *ring = (struct ring_js *)backend_args(env, info, 3, argv, MAGIC_RING);
+    if (ring == NULL) return NULL;
+    double failures, errno_value;
+    ARG_INTEGER(1, "failures", 0, UINT32_MAX, failures);
+    ARG_INTEGER(2, "errno", 0, INT32_MAX, errno_value);
+    if (ring->base.closed) return js_int(env, -EBADF);
+    return js_int(env, rw_ring_inject_enter_fault(&ring->ring, (uint32_t)failures, (int32_t)errno_value));
+}
+
+static napi_value js_ring_inject_partial_submit(napi_env env, napi_callback_info info) {
+    napi_value argv[2];
+    struct ring_js *ring = (struct ring_js *)backend_args(env, info, 2, argv, MAGIC_RING);
+    if (ring == NULL) return NULL;
+    double sqes_max;
+    ARG_INTEGER(1, "sqesMax", 0, UINT32_MAX, sqes_max);
+    if (ring->base.closed) return js_int(env, -EBADF);
+    rw_ring_inject_partial_submit(&ring->ring, (uint32_t)sqes_max);
     return js_int(env, 0);
 }
 
-static napi_value js_pool_inject_fault(napi_env env, napi_callback_info info) {
-    return inject_fault(env, info, MAGIC_POOL);
+static napi_value js_ring_simulate_missing_ops(napi_env env, napi_callback_info info) {
+    napi_value argv[1];
+    if (!get_args(env, info, 1, argv)) return NULL;
+    uint32_t count;
+    enum arg_status status = arg_array(env, argv[0], "opcodes", "an array of numbers", RW_RING_PROBE_OPS, &count);
+    if (status == ARG_THROWN) return NULL;
+    if (status == ARG_RANGE) return js_int(env, -EINVAL);
+    uint8_t opcodes[RW_RING_PROBE_OPS];
+    for (uint32_t i = 0; i < count; i++) {
+        napi_value element;
+        NAPI_CALL(napi_get_element(env, argv[0], i, &element));
+        double opcode;
+        status = arg_integer(env, element, "opcodes[i]", 0, RW_RING_PROBE_OPS - 1, &opcode);
+        if (status == ARG_THROWN) return NULL;
+        if (status == ARG_RANGE) return js_int(env, -EINVAL);
+        opcodes[i] = (uint8_t)opcode;
+    }
+    return js_int(env, rw_ring_simulate_missing_ops(opcodes, count));
 }
 
 /* ---------- module ---------- */
 
+struct export {
+    const char *name;
+    napi_callback callback;
+};
+
+/* False after throwing, which makes loading the addon fail with that error. */
+static bool define(napi_env env, napi_value object, const struct export *exported, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const char *name = exported[i].name;
+        napi_value function;
+        NAPI_CALL_OR(napi_create_function(env, name, NAPI_AUTO_LENGTH, exported[i].callback, NULL, &function), false);
+        NAPI_CALL_OR(napi_set_named_property(env, object, name, function), false);
+    }
+    return true;
+}
+
+#define DEFINE(env, object, exported) define(env, object, exported, sizeof(exported) / sizeof(exported[0]))
+
+/*
+ * The production surface is what src/ calls. Test hooks and diagnostics go on `testing`, so that
+ * no production caller reaches one by accident and the surface a reader must know stays small.
+ */
 NAPI_MODULE_INIT() {
-    static const struct {
-        const char *name;
-        napi_callback callback;
-    } exported[] = {
+    static const struct export production[] = {
         {"allocAligned", js_alloc_aligned},
-        {"addressOf", js_address_of},
-        {"crc32c", js_crc32c},
         {"crc32cRanges", js_crc32c_ranges},
-        {"crc32cImpl", js_crc32c_impl},
-        {"crc32cPortable", js_crc32c_portable},
         {"flock", js_flock},
         {"fallocate", js_fallocate},
         {"dioAlignment", js_dio_alignment},
         {"fadvise", js_fadvise},
-        {"ringCreate", js_ring_create},
-        {"ringWrite", js_ring_write},
-        {"ringRead", js_ring_read},
-        {"ringFsync", js_ring_fsync},
-        {"ringRegisterBuffers", js_ring_register_buffers},
-        {"ringInfo", js_ring_info},
-        {"ringClose", js_ring_close},
-        {"ringInjectFault", js_ring_inject_fault},
-        {"ringInjectEnterFault", js_ring_inject_enter_fault},
-        {"ringInjectPartialSubmit", js_ring_inject_partial_submit},
-        {"ringSimulateMissingOps", js_ring_simulate_missing_ops},
+        {"backendCreate", js_backend_create},
+        {"backendWrite", js_backend_write},
+        {"backendRead", js_backend_read},
+        {"backendFsync", js_backend_fsync},
+        {"backendRegisterBuffers", js_backend_register_buffers},
+        {"backendClose", js_backend_close},
         {"ringProbe", js_ring_probe},
-        {"poolCreate", js_pool_create},
-        {"poolWrite", js_pool_write},
-        {"poolRead", js_pool_read},
-        {"poolFsync", js_pool_fsync},
-        {"poolInfo", js_pool_info},
-        {"poolClose", js_pool_close},
-        {"poolInjectFault", js_pool_inject_fault},
     };
-    for (size_t i = 0; i < sizeof(exported) / sizeof(exported[0]); i++) {
-        napi_value function;
-        napi_create_function(env, exported[i].name, NAPI_AUTO_LENGTH, exported[i].callback, NULL, &function);
-        napi_set_named_property(env, exports, exported[i].name, function);
-    }
+    static const struct export testing[] = {
+        {"info", js_backend_info},
+        {"injectFault", js_backend_inject_fault},
+        {"injectEnterFault", js_ring_inject_enter_fault},
+        {"injectPartialSubmit", js_ring_inject_partial_submit},
+        {"simulateMissingOps", js_ring_simulate_missing_ops},
+        {"crc32c", js_crc32c},
+        {"crc32cPortable", js_crc32c_portable},
+        {"crc32cImpl", js_crc32c_impl},
+        {"addressOf", js_address_of},
+    };
+    napi_value testing_object;
+    if (!DEFINE(env, exports, production)) return NULL;
+    NAPI_CALL(napi_create_object(env, &testing_object));
+    if (!DEFINE(env, testing_object, testing)) return NULL;
+    NAPI_CALL(napi_set_named_property(env, exports, "testing", testing_object));
     return exports;
 }

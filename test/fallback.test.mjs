@@ -1,9 +1,9 @@
 // The automatic fallback to the thread pool where io_uring is unavailable: on a kernel whose
-// opcode probe lacks IORING_OP_WRITE (the addon's ringSimulateMissingOps makes every later
-// ringCreate of this process see that), and, only when asked for, with the kernel's own switch
-// kernel.io_uring_disabled = 2, which makes io_uring_setup fail with EPERM for every process on
-// the machine. That switch is machine-wide, so a default test run never flips it: set
-// RINGWAL_TEST_SYSCTL=1 to run that test (it restores the switch in `finally`).
+// opcode probe lacks IORING_OP_WRITE (the addon's testing.simulateMissingOps makes every later
+// backendCreate('io_uring') of this process see that), and, only when asked for, with the
+// kernel's own switch kernel.io_uring_disabled = 2, which makes io_uring_setup fail with EPERM for
+// every process on the machine. That switch is machine-wide, so a default test run never flips
+// it: set RINGWAL_TEST_SYSCTL=1 to run that test (it restores the switch in `finally`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -65,7 +65,7 @@ test('backend auto falls back to the thread pool when io_uring is disabled; io_u
 
 test('backend auto falls back to the thread pool on a kernel whose probe lacks IORING_OP_WRITE (5.1 to 5.5)', async (t) => {
   const IORING_OP_WRITE = 23;
-  assert.equal(native.ringSimulateMissingOps([IORING_OP_WRITE]), 0);
+  assert.equal(native.testing.simulateMissingOps([IORING_OP_WRITE]), 0);
   try {
     const wal = await Wal.open(tempDir(t), { backend: 'auto' });
     assert.equal(wal.backend, 'threadpool', 'auto chose the fallback');
@@ -76,7 +76,7 @@ test('backend auto falls back to the thread pool on a kernel whose probe lacks I
     await wal.close();
     await assert.rejects(Wal.open(tempDir(t), { backend: 'io_uring' }), { code: 'WAL_ERR_BACKEND_UNAVAILABLE', backend: 'io_uring' });
   } finally {
-    assert.equal(native.ringSimulateMissingOps([]), 0);
+    assert.equal(native.testing.simulateMissingOps([]), 0);
   }
   const wal = await Wal.open(tempDir(t), { backend: 'auto' });
   assert.equal(wal.backend, 'io_uring', 'with every operation there, auto takes io_uring');

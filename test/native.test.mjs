@@ -38,7 +38,8 @@ function filledBuffer(sizeBytes, seed) {
   return buffer;
 }
 
-// Wraps a ring or a pool so each request is a promise of its one completion.
+// Wraps a ring ('ring': the io_uring backend) or a pool ('pool': the thread pool) so each request
+// is a promise of its one completion.
 // Every completion must match exactly one outstanding reqId: a second one fails the test.
 function open(kind, depth) {
   const completions = new Int32Array(3 * depth);
@@ -56,11 +57,8 @@ function open(kind, depth) {
       }
     }
   };
-  const handle = kind === 'ring'
-    ? native.ringCreate(depth, completions, onCompletions)
-    : native.poolCreate(depth, completions, onCompletions);
+  const handle = native.backendCreate(kind === 'ring' ? 'io_uring' : 'threadpool', depth, completions, onCompletions);
   if (typeof handle === 'number') return { error: handle };
-  const fn = (name) => native[kind + name];
   let nextReqId = 1;
   const submit = (call, ...args) => {
     const reqId = nextReqId++;
@@ -73,13 +71,13 @@ function open(kind, depth) {
     unexpected,
     waiting,
     write: (fd, buffer, bufferOffset, length, fileOffset, durability) =>
-      submit(fn('Write'), fd, buffer, bufferOffset, length, fileOffset, durability),
+      submit(native.backendWrite, fd, buffer, bufferOffset, length, fileOffset, durability),
     read: (fd, buffer, bufferOffset, length, fileOffset) =>
-      submit(fn('Read'), fd, buffer, bufferOffset, length, fileOffset),
-    fsync: (fd, datasync) => submit(fn('Fsync'), fd, datasync),
-    injectFault: (syscall, countdown, errno) => fn('InjectFault')(handle, syscall, countdown, errno),
-    info: () => fn('Info')(handle),
-    close: () => fn('Close')(handle),
+      submit(native.backendRead, fd, buffer, bufferOffset, length, fileOffset),
+    fsync: (fd, datasync) => submit(native.backendFsync, fd, datasync),
+    injectFault: (syscall, countdown, errno) => native.testing.injectFault(handle, syscall, countdown, errno),
+    info: () => native.testing.info(handle),
+    close: () => native.backendClose(handle),
   };
 }
 
@@ -87,10 +85,10 @@ function open(kind, depth) {
 function openRing(t, depth) {
   const ring = open('ring', depth);
   if (ring.error === -ERRNO.ENOSYS || ring.error === -ERRNO.EPERM) {
-    t.skip(`io_uring unavailable here (ringCreate returned ${ring.error})`);
+    t.skip(`io_uring unavailable here (backendCreate('io_uring') returned ${ring.error})`);
     return null;
   }
-  assert.equal(ring.error, undefined, `ringCreate failed with ${ring.error}`);
+  assert.equal(ring.error, undefined, `backendCreate('io_uring') failed with ${ring.error}`);
   return ring;
 }
 
@@ -114,10 +112,10 @@ test('crc32c known vectors on both paths', () => {
     [new Uint8Array(32).fill(0xff), 0x62a8ab43],
   ];
   for (const [bytes, expected] of vectors) {
-    assert.equal(native.crc32c(bytes), expected);
-    assert.equal(native.crc32cPortable(bytes), expected);
+    assert.equal(native.testing.crc32c(bytes), expected);
+    assert.equal(native.testing.crc32cPortable(bytes), expected);
   }
-  assert.ok(['sse4.2', 'table'].includes(native.crc32cImpl()));
+  assert.ok(['sse4.2', 'table'].includes(native.testing.crc32cImpl()));
 });
 
 test('crc32c active path equals the table path on random data, lengths and offsets', () => {
@@ -125,28 +123,28 @@ test('crc32c active path equals the table path on random data, lengths and offse
   for (let length = 0; length <= 600; length += 1) {
     const offset = length % 13;
     const view = data.subarray(offset, offset + length);
-    assert.equal(native.crc32c(view), native.crc32cPortable(view), `length ${length} offset ${offset}`);
+    assert.equal(native.testing.crc32c(view), native.testing.crc32cPortable(view), `length ${length} offset ${offset}`);
   }
   for (const length of [1023, 1024, 1025, 4096]) {
     const view = data.subarray(7, 7 + length);
-    assert.equal(native.crc32c(view), native.crc32cPortable(view));
+    assert.equal(native.testing.crc32c(view), native.testing.crc32cPortable(view));
   }
 });
 
 test('crc32c seed continues a checksum', () => {
   const data = randomBytes(1000);
-  const whole = native.crc32c(data);
+  const whole = native.testing.crc32c(data);
   for (const split of [0, 1, 7, 8, 9, 500, 1000]) {
-    const first = native.crc32c(data.subarray(0, split));
-    assert.equal(native.crc32c(data.subarray(split), first), whole);
-    assert.equal(native.crc32cPortable(data.subarray(split), native.crc32cPortable(data.subarray(0, split))), whole);
+    const first = native.testing.crc32c(data.subarray(0, split));
+    assert.equal(native.testing.crc32c(data.subarray(split), first), whole);
+    assert.equal(native.testing.crc32cPortable(data.subarray(split), native.testing.crc32cPortable(data.subarray(0, split))), whole);
   }
 });
 
 test('crc32c rejects wrong types', () => {
-  assert.throws(() => native.crc32c('abc'), TypeError);
-  assert.throws(() => native.crc32c(new Uint16Array(4)), TypeError);
-  assert.throws(() => native.crc32c(new Uint8Array(4), 'x'), TypeError);
+  assert.throws(() => native.testing.crc32c('abc'), TypeError);
+  assert.throws(() => native.testing.crc32c(new Uint16Array(4)), TypeError);
+  assert.throws(() => native.testing.crc32c(new Uint8Array(4), 'x'), TypeError);
 });
 
 test('crc32cRanges sums each range and checks bounds before writing', () => {
@@ -155,7 +153,7 @@ test('crc32cRanges sums each range and checks bounds before writing', () => {
   const out = new Uint32Array(4);
   assert.equal(native.crc32cRanges(data, ranges, 4, out), 0);
   assert.deepEqual([...out], [
-    native.crc32c(data.subarray(0, 10)), 0, native.crc32c(data.subarray(5, 300)), native.crc32c(data.subarray(299, 300)),
+    native.testing.crc32c(data.subarray(0, 10)), 0, native.testing.crc32c(data.subarray(5, 300)), native.testing.crc32c(data.subarray(299, 300)),
   ]);
   assert.equal(native.crc32cRanges(data, ranges, 0, out), 0);
 
@@ -179,7 +177,7 @@ test('allocAligned returns aligned, zero-filled external memory', () => {
     const buffer = native.allocAligned(alignment * 3, alignment);
     assert.ok(buffer instanceof ArrayBuffer);
     assert.equal(buffer.byteLength, alignment * 3);
-    assert.equal(native.addressOf(buffer) % alignment, 0);
+    assert.equal(native.testing.addressOf(buffer) % alignment, 0);
     assert.ok(new Uint8Array(buffer).every((byte) => byte === 0));
   }
 });
@@ -193,7 +191,7 @@ test('allocAligned rejects bad sizes and alignments', () => {
   assert.equal(native.allocAligned(-4096, 4096), -ERRNO.EINVAL, 'negative size');
   assert.equal(native.allocAligned(4096.5, 4096), -ERRNO.EINVAL, 'fractional size');
   assert.throws(() => native.allocAligned('4096', 4096), TypeError);
-  assert.throws(() => native.addressOf(new Uint8Array(4)), TypeError);
+  assert.throws(() => native.testing.addressOf(new Uint8Array(4)), TypeError);
 });
 
 test('flock is non-blocking and exclusive across open file descriptions', (t) => {
@@ -468,15 +466,19 @@ test('operating errors come back as negative errno with the failing syscall (rin
     assert.deepEqual(backend.unexpected, []);
     assert.equal(backend.close(), 0);
   }
-  assert.throws(() => native.ringWrite({}, 1, 1, new ArrayBuffer(8), 0, 8, 0, 0), TypeError);
+  assert.throws(() => native.backendWrite({}, 1, 1, new ArrayBuffer(8), 0, 8, 0, 0), TypeError);
   const pool = open('pool', 1);
-  assert.throws(() => native.ringInfo(pool.handle), TypeError, 'a pool handle is not a ring');
+  assert.throws(() => native.testing.injectEnterFault(pool.handle, 1, ERRNO.EIO), TypeError, 'a pool handle is not a ring');
+  assert.equal(native.backendRegisterBuffers(pool.handle, []), -ERRNO.EOPNOTSUPP, 'the pool registers no buffers');
   pool.close();
-  assert.throws(() => native.poolCreate(1, new Int32Array(3), 'cb'), TypeError);
-  assert.throws(() => native.poolCreate(1, new Uint32Array(3), () => {}), TypeError);
-  assert.equal(native.poolCreate(2, new Int32Array(3), () => {}), -ERRNO.EINVAL, 'completions shorter than 3 x depth');
-  assert.equal(native.poolCreate(0, new Int32Array(3), () => {}), -ERRNO.EINVAL);
-  assert.equal(native.ringCreate(1 << 20, new Int32Array(3), () => {}), -ERRNO.EINVAL);
+  assert.throws(() => native.backendCreate('threadpool', 1, new Int32Array(3), 'cb'), TypeError);
+  assert.throws(() => native.backendCreate('threadpool', 1, new Uint32Array(3), () => {}), TypeError);
+  assert.equal(native.backendCreate('threadpool', 2, new Int32Array(3), () => {}), -ERRNO.EINVAL, 'completions shorter than 3 x depth');
+  assert.equal(native.backendCreate('threadpool', 0, new Int32Array(3), () => {}), -ERRNO.EINVAL);
+  assert.equal(native.backendCreate('io_uring', 1 << 20, new Int32Array(3), () => {}), -ERRNO.EINVAL);
+  assert.equal(native.backendCreate('threadpool', 1025, new Int32Array(3 * 1025), () => {}), -ERRNO.EINVAL, 'more than 1024 pool slots');
+  assert.throws(() => native.backendCreate('uring', 1, new Int32Array(3), () => {}), TypeError, 'an unknown kind');
+  assert.throws(() => native.backendCreate(1, 1, new Int32Array(3), () => {}), TypeError, 'a kind that is not a string');
 });
 
 // ---------- fault injection ----------
@@ -523,7 +525,7 @@ test('ring writes and reads through registered buffers', async (t) => {
   const f = tempFile(t);
   const registered = filledBuffer(4 * PAGE_BYTES, 17);
   const plain = filledBuffer(PAGE_BYTES, 18);
-  assert.equal(native.ringRegisterBuffers(ring.handle, [registered]), 0);
+  assert.equal(native.backendRegisterBuffers(ring.handle, [registered]), 0);
   assert.equal(ring.info().fixedBuffers, 1);
   await writeOk(ring, f.fd, registered, PAGE_BYTES, 3 * PAGE_BYTES, 0, 1);
   await writeOk(ring, f.fd, plain, 0, PAGE_BYTES, 3 * PAGE_BYTES, 2);
@@ -537,13 +539,13 @@ test('ring writes and reads through registered buffers', async (t) => {
   assert.deepEqual(Buffer.from(target), expected);
 
   const inFlight = ring.write(f.fd, registered, 0, PAGE_BYTES, 0, 1);
-  assert.equal(native.ringRegisterBuffers(ring.handle, []), -ERRNO.EBUSY);
+  assert.equal(native.backendRegisterBuffers(ring.handle, []), -ERRNO.EBUSY);
   await inFlight.done;
-  assert.equal(native.ringRegisterBuffers(ring.handle, []), 0);
+  assert.equal(native.backendRegisterBuffers(ring.handle, []), 0);
   assert.equal(ring.info().fixedBuffers, 0);
-  assert.equal(native.ringRegisterBuffers(ring.handle, Array(65).fill(plain)), -ERRNO.EINVAL);
-  assert.throws(() => native.ringRegisterBuffers(ring.handle, [new Uint8Array(8)]), TypeError);
-  assert.equal(native.ringRegisterBuffers(ring.handle, [registered, plain]), 0);
+  assert.equal(native.backendRegisterBuffers(ring.handle, Array(65).fill(plain)), -ERRNO.EINVAL);
+  assert.throws(() => native.backendRegisterBuffers(ring.handle, [new Uint8Array(8)]), TypeError);
+  assert.equal(native.backendRegisterBuffers(ring.handle, [registered, plain]), 0);
   assert.equal(ring.close(), 0, 'close unregisters');
 });
 
@@ -556,21 +558,21 @@ function openFdCount() {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
-test('ringCreate answers -EOPNOTSUPP when the probe lacks a required opcode, and a handle again after reset', (t) => {
+test('backendCreate(io_uring) answers -EOPNOTSUPP when the probe lacks a required opcode, and a handle again after reset', (t) => {
   const probe = openRing(t, 1);
   if (probe === null) return;
   assert.equal(probe.close(), 0);
   assert.deepEqual(native.ringProbe(), { supported: REQUIRED_OPS, missing: [] }, 'this kernel has every required opcode');
   const fdsBefore = openFdCount();
   try {
-    assert.equal(native.ringSimulateMissingOps([IORING_OP_WRITE]), 0);
+    assert.equal(native.testing.simulateMissingOps([IORING_OP_WRITE]), 0);
     assert.deepEqual(native.ringProbe(), { supported: REQUIRED_OPS.filter((op) => op !== 'WRITE'), missing: ['WRITE'] });
     for (let i = 0; i < 8; i++) {
-      assert.equal(native.ringCreate(4, new Int32Array(12), () => {}), -ERRNO.EOPNOTSUPP);
+      assert.equal(native.backendCreate('io_uring', 4, new Int32Array(12), () => {}), -ERRNO.EOPNOTSUPP);
     }
     assert.equal(openFdCount(), fdsBefore, 'a refused create closes its ring fd');
   } finally {
-    assert.equal(native.ringSimulateMissingOps([]), 0);
+    assert.equal(native.testing.simulateMissingOps([]), 0);
   }
   assert.deepEqual(native.ringProbe().missing, []);
   const ring = openRing(t, 4);
@@ -578,13 +580,13 @@ test('ringCreate answers -EOPNOTSUPP when the probe lacks a required opcode, and
   assert.equal(ring.close(), 0);
 });
 
-test('ringSimulateMissingOps checks its argument', () => {
-  assert.equal(native.ringSimulateMissingOps([256]), -ERRNO.EINVAL);
-  assert.equal(native.ringSimulateMissingOps([-1]), -ERRNO.EINVAL);
-  assert.equal(native.ringSimulateMissingOps([1.5]), -ERRNO.EINVAL);
-  assert.equal(native.ringSimulateMissingOps(new Array(257).fill(1)), -ERRNO.EINVAL);
-  assert.throws(() => native.ringSimulateMissingOps(23), TypeError);
-  assert.throws(() => native.ringSimulateMissingOps(['23']), TypeError);
+test('testing.simulateMissingOps checks its argument', () => {
+  assert.equal(native.testing.simulateMissingOps([256]), -ERRNO.EINVAL);
+  assert.equal(native.testing.simulateMissingOps([-1]), -ERRNO.EINVAL);
+  assert.equal(native.testing.simulateMissingOps([1.5]), -ERRNO.EINVAL);
+  assert.equal(native.testing.simulateMissingOps(new Array(257).fill(1)), -ERRNO.EINVAL);
+  assert.throws(() => native.testing.simulateMissingOps(23), TypeError);
+  assert.throws(() => native.testing.simulateMissingOps(['23']), TypeError);
   const probe = native.ringProbe();
   if (typeof probe !== 'number') assert.deepEqual(probe.missing, [], 'a refused call changes nothing');
 });
@@ -602,7 +604,7 @@ test('the event loop runs while a 64 MiB linked write+fsync is in flight', async
   const spin = () => { if (!completed) { turns++; setImmediate(spin); } };
   const { ret, done } = ring.write(f.fd, buffer, 0, sizeBytes, 0, 1);
   assert.equal(ret, 0);
-  assert.equal(ring.info().inFlight, 1, 'ringWrite returned before the write finished');
+  assert.equal(ring.info().inFlight, 1, 'backendWrite returned before the write finished');
   setImmediate(spin);
   assert.deepEqual(await done, { result: sizeBytes, syscall: SYSCALL.write });
   completed = true;
@@ -632,15 +634,15 @@ test('an idle ring does not keep the process alive, a busy one does', (t) => {
   if (probe === null) return;
   probe.close();
   const idle = runChild(`${childPrelude(path.join(dir, 'idle'))}
-const ring = native.ringCreate(4, completions, (count) => console.log('completed', count, completions[1]));
-if (native.ringWrite(ring, 1, fd, buffer, 0, 4096, 0, 1) !== 0) process.exit(3);
+const ring = native.backendCreate('io_uring', 4, completions, (count) => console.log('completed', count, completions[1]));
+if (native.backendWrite(ring, 1, fd, buffer, 0, 4096, 0, 1) !== 0) process.exit(3);
 `, 10_000);
   assert.equal(idle.error, undefined, `child did not exit by itself: ${idle.error}`);
   assert.equal(idle.status, 0, idle.stderr);
   assert.equal(idle.stdout.trim(), 'completed 1 4096');
   const unused = runChild(`${childPrelude(path.join(dir, 'unused'))}
-native.ringCreate(4, completions, () => {});
-native.poolCreate(4, completions, () => {});
+native.backendCreate('io_uring', 4, completions, () => {});
+native.backendCreate('threadpool', 4, completions, () => {});
 `, 10_000);
   assert.equal(unused.error, undefined);
   assert.equal(unused.status, 0, unused.stderr);
@@ -653,11 +655,11 @@ test('a worker that ends with requests in flight tears down without crashing', a
   const file = path.join(dir, 'worker');
   const script = path.join(dir, 'worker.mjs');
   fs.writeFileSync(script, `${childPrelude(file)}
-const ring = native.ringCreate(4, completions, () => {});
-const pool = native.poolCreate(4, completions, () => {});
+const ring = native.backendCreate('io_uring', 4, completions, () => {});
+const pool = native.backendCreate('threadpool', 4, completions, () => {});
 const big = native.allocAligned(32 << 20, 4096);
-native.ringWrite(ring, 1, fd, big, 0, 32 << 20, 0, 1);
-native.poolWrite(pool, 2, fd, big, 0, 32 << 20, 32 << 20, 1);
+native.backendWrite(ring, 1, fd, big, 0, 32 << 20, 0, 1);
+native.backendWrite(pool, 2, fd, big, 0, 32 << 20, 32 << 20, 1);
 process.exit(0);
 `);
   const worker = new Worker(script);
@@ -677,14 +679,14 @@ test('a short write is resubmitted and its final error reported once (ring and p
 process.on('SIGXFSZ', () => {});
 const seen = [];
 const report = (count) => { for (let i = 0; i < count; i++) seen.push([...completions.subarray(3 * i, 3 * i + 3)]); };
-const ring = native.ringCreate(4, completions, report);
-const pool = native.poolCreate(4, completions, report);
-native.ringWrite(ring, 1, fd, buffer, 0, 16384, 0, 1);
+const ring = native.backendCreate('io_uring', 4, completions, report);
+const pool = native.backendCreate('threadpool', 4, completions, report);
+native.backendWrite(ring, 1, fd, buffer, 0, 16384, 0, 1);
 setTimeout(() => {
-  native.ringInjectPartialSubmit(ring, 1);
-  native.ringWrite(ring, 2, fd, buffer, 0, 16384, 0, 1);
+  native.testing.injectPartialSubmit(ring, 1);
+  native.backendWrite(ring, 2, fd, buffer, 0, 16384, 0, 1);
   setTimeout(() => {
-    native.poolWrite(pool, 3, fd, buffer, 0, 16384, 0, 1);
+    native.backendWrite(pool, 3, fd, buffer, 0, 16384, 0, 1);
     setTimeout(() => console.log(JSON.stringify(seen)), 500);
   }, 500);
 }, 500);
@@ -705,7 +707,7 @@ const file = ${JSON.stringify(file)};
 const ERRNO = os.constants.errno;
 const waiters = new Map();
 const unexpected = [];
-const ring = native.ringCreate(4, completions, (count) => {
+const ring = native.backendCreate('io_uring', 4, completions, (count) => {
   for (let i = 0; i < count; i++) {
     const [reqId, result, syscall] = completions.subarray(3 * i, 3 * i + 3);
     const resolve = waiters.get(reqId);
@@ -724,16 +726,16 @@ const request = (call, ...args) => {
   return new Promise((resolve) => waiters.set(reqId, resolve));
 };
 const write = (offset, length, fileOffset, durability) =>
-  request(native.ringWrite, fd, buffer, offset, length, fileOffset, durability);
-const read = (target, length, fileOffset) => request(native.ringRead, fd, target, 0, length, fileOffset);
+  request(native.backendWrite, fd, buffer, offset, length, fileOffset, durability);
+const read = (target, length, fileOffset) => request(native.backendRead, fd, target, 0, length, fileOffset);
 const info = () => {
-  const { inFlight, pending, unsubmitted } = native.ringInfo(ring);
+  const { inFlight, pending, unsubmitted } = native.testing.info(ring);
   return { inFlight, pending, unsubmitted };
 };
 const report = {};
 ${body}
 report.unexpected = unexpected;
-report.close = native.ringClose(ring);
+report.close = native.backendClose(ring);
 console.log(JSON.stringify(report));
 `;
 
@@ -764,20 +766,20 @@ new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 7) & 0xff; });
 const target = native.allocAligned(4096, 4096);
 for (const [i, name] of ['EAGAIN', 'EBUSY'].entries()) {
   const steps = {};
-  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  native.testing.injectEnterFault(ring, 1, ERRNO[name]);
   const written = write(i * 4096, 4096, i * 4096, 1);
   steps.stalled = info();
   steps.write = await written;
-  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  native.testing.injectEnterFault(ring, 1, ERRNO[name]);
   steps.read = await read(target, 4096, i * 4096);
   steps.readMatches = Buffer.compare(Buffer.from(target), Buffer.from(buffer, i * 4096, 4096)) === 0;
-  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
-  steps.fsync = await request(native.ringFsync, fd, false);
+  native.testing.injectEnterFault(ring, 1, ERRNO[name]);
+  steps.fsync = await request(native.backendFsync, fd, false);
   steps.idle = info();
   report[name] = steps;
 }
 // Three linked pairs on a 4-entry SQ: two pairs wait in the SQ, the third waits behind them.
-native.ringInjectEnterFault(ring, 3, ERRNO.EAGAIN);
+native.testing.injectEnterFault(ring, 3, ERRNO.EAGAIN);
 const burst = [0, 1, 2].map((i) => write((2 + i) * 4096, 4096, (2 + i) * 4096, 1));
 report.burstStalled = info();
 report.burst = await Promise.all(burst);
@@ -804,18 +806,18 @@ test('a submission refused for longer than the retry budget fails with the errno
   // More refusals than the 10 s budget has retries (about a thousand at 10 ms): the budget ends it.
   const report = runRingScenario('enter-refused-long', `
 const target = native.allocAligned(4096, 4096);
-native.ringInjectEnterFault(ring, 1_000_000, ERRNO.EAGAIN);
+native.testing.injectEnterFault(ring, 1_000_000, ERRNO.EAGAIN);
 const startMs = performance.now();
 // Two linked pairs fill the 4-entry SQ; the third pair and the read wait behind them.
 const requests = [0, 1, 2].map((i) => write(i * 4096, 4096, i * 4096, 1));
 requests.push(read(target, 4096, 0));
 report.stalled = info();
-report.closeWhileStalled = native.ringClose(ring);
+report.closeWhileStalled = native.backendClose(ring);
 report.failed = await Promise.all(requests);
 report.elapsedMs = performance.now() - startMs;
 report.idle = info();
 report.sizeAfterFailure = fs.fstatSync(fd).size;
-native.ringInjectEnterFault(ring, 0, ERRNO.EAGAIN);
+native.testing.injectEnterFault(ring, 0, ERRNO.EAGAIN);
 report.after = await write(0, 4096, 0, 1);
 report.afterIdle = info();
 `, 60_000);
@@ -834,13 +836,13 @@ report.afterIdle = info();
 test('a submission refused with an errno retrying cannot fix fails at the next loop turn, unless a later call submits it', (t) => {
   if (!ringAvailable(t)) return;
   const report = runRingScenario('enter-refused-eio', `
-native.ringInjectEnterFault(ring, 1, ERRNO.EIO);
+native.testing.injectEnterFault(ring, 1, ERRNO.EIO);
 const startMs = Date.now();
 report.failed = await write(0, 4096, 0, 1);
 report.elapsedMs = Date.now() - startMs;
 report.idle = info();
-native.ringInjectEnterFault(ring, 1, ERRNO.EIO);
-report.together = await Promise.all([write(0, 4096, 0, 1), request(native.ringFsync, fd, true)]);
+native.testing.injectEnterFault(ring, 1, ERRNO.EIO);
+report.together = await Promise.all([write(0, 4096, 0, 1), request(native.backendFsync, fd, true)]);
 report.togetherIdle = info();
 `, 10_000);
   assert.deepEqual(report.failed, { result: -ERRNO.EIO, syscall: SYSCALL.write }, 'not retried: the next enter would have worked');
@@ -858,9 +860,9 @@ test('a worker that ends while a submission is stalled retries it during teardow
     const script = path.join(dir, `worker-stalled-${name}.mjs`);
     fs.writeFileSync(script, `${childPrelude(file)}
 import os from 'node:os';
-const ring = native.ringCreate(4, completions, () => {});
-native.ringInjectEnterFault(ring, ${failures}, os.constants.errno.${name});
-native.ringWrite(ring, 1, fd, buffer, 0, 1 << 20, 0, 1);
+const ring = native.backendCreate('io_uring', 4, completions, () => {});
+native.testing.injectEnterFault(ring, ${failures}, os.constants.errno.${name});
+native.backendWrite(ring, 1, fd, buffer, 0, 1 << 20, 0, 1);
 process.exit(0);
 `);
     const worker = new Worker(script);
@@ -874,7 +876,7 @@ process.exit(0);
 
 // A durable write (durability 1) is a WRITE linked to an FSYNC. A kernel short of request memory
 // may consume only part of the SQ and then submits the WRITE alone; the FSYNC goes with a later
-// io_uring_enter, no longer linked. ringInjectPartialSubmit makes the kernel consume exactly that
+// io_uring_enter, no longer linked. testing.injectPartialSubmit makes the kernel consume exactly that
 // part, on real io_uring.
 
 test('a durable write whose linked pair the kernel split waits, by IOSQE_IO_DRAIN, for every earlier request before its sync', (t) => {
@@ -895,8 +897,8 @@ new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 13 + 5) & 0xff
 const fifoFd = fs.openSync(${JSON.stringify(fifo)}, 'r+'); // O_RDWR: the open does not wait for a writer
 const order = [];
 const blockerTarget = native.allocAligned(4096, 4096);
-const blocker = request(native.ringRead, fifoFd, blockerTarget, 0, 4096, 0).then((done) => { order.push('blocker'); return done; });
-native.ringInjectPartialSubmit(ring, 1);
+const blocker = request(native.backendRead, fifoFd, blockerTarget, 0, 4096, 0).then((done) => { order.push('blocker'); return done; });
+native.testing.injectPartialSubmit(ring, 1);
 const durable = write(0, 4096, 0, 1).then((done) => { order.push('durable'); return done; });
 report.submitted = info();
 // A sync nothing holds back completes, with its 4 KiB write, within milliseconds; 300 ms is margin
@@ -930,10 +932,10 @@ new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 17 + 3) & 0xff
 // 1 splits the first pair, with the whole second pair behind its sync; 3 splits the second.
 for (const [i, sqesMax] of [1, 3].entries()) {
   const steps = {};
-  native.ringInjectEnterFault(ring, 1, ERRNO.EAGAIN);
+  native.testing.injectEnterFault(ring, 1, ERRNO.EAGAIN);
   const first = write(2 * i * 4096, 4096, 2 * i * 4096, 1);
   steps.stalled = info();
-  native.ringInjectPartialSubmit(ring, sqesMax);
+  native.testing.injectPartialSubmit(ring, sqesMax);
   const second = write((2 * i + 1) * 4096, 4096, (2 * i + 1) * 4096, 1);
   steps.submitted = info();
   steps.results = await Promise.all([first, second]);
@@ -959,8 +961,8 @@ new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 19 + 7) & 0xff
 for (const name of ['EAGAIN', 'EIO']) {
   const steps = {};
   // The cut goes first: the kernel takes the write alone, then refuses the call that carries the sync.
-  native.ringInjectPartialSubmit(ring, 1);
-  native.ringInjectEnterFault(ring, 1, ERRNO[name]);
+  native.testing.injectPartialSubmit(ring, 1);
+  native.testing.injectEnterFault(ring, 1, ERRNO[name]);
   const written = write(0, 4096, 0, 1);
   steps.stalled = info();
   steps.result = await written;
@@ -979,15 +981,15 @@ report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0
   assert.equal(report.fileMatches, true, 'the write itself reached the file');
 });
 
-test('ringInjectPartialSubmit checks its arguments', (t) => {
+test('testing.injectPartialSubmit checks its arguments', (t) => {
   const ring = openRing(t, 1);
   if (ring === null) return;
-  assert.equal(native.ringInjectPartialSubmit(ring.handle, 0), 0, '0 disarms');
-  assert.equal(native.ringInjectPartialSubmit(ring.handle, -1), -ERRNO.EINVAL);
-  assert.equal(native.ringInjectPartialSubmit(ring.handle, 1.5), -ERRNO.EINVAL);
-  assert.equal(native.ringInjectPartialSubmit(ring.handle, 2 ** 32), -ERRNO.EINVAL);
-  assert.throws(() => native.ringInjectPartialSubmit(ring.handle, '1'), TypeError);
-  assert.throws(() => native.ringInjectPartialSubmit({}, 1), TypeError);
+  assert.equal(native.testing.injectPartialSubmit(ring.handle, 0), 0, '0 disarms');
+  assert.equal(native.testing.injectPartialSubmit(ring.handle, -1), -ERRNO.EINVAL);
+  assert.equal(native.testing.injectPartialSubmit(ring.handle, 1.5), -ERRNO.EINVAL);
+  assert.equal(native.testing.injectPartialSubmit(ring.handle, 2 ** 32), -ERRNO.EINVAL);
+  assert.throws(() => native.testing.injectPartialSubmit(ring.handle, '1'), TypeError);
+  assert.throws(() => native.testing.injectPartialSubmit({}, 1), TypeError);
   assert.equal(ring.close(), 0);
-  assert.equal(native.ringInjectPartialSubmit(ring.handle, 1), -ERRNO.EBADF, 'closed handle');
+  assert.equal(native.testing.injectPartialSubmit(ring.handle, 1), -ERRNO.EBADF, 'closed handle');
 });

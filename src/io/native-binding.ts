@@ -24,42 +24,42 @@ export interface RingProbe {
 
 export type NativeHandle = object;
 export type CompletionCallback = (count: number) => void;
+/** The two queues a backend can be: ringwal's own io_uring ring, or libuv's thread pool. */
+export type NativeBackendKind = 'io_uring' | 'threadpool';
+
+/** Test hooks and diagnostics: nothing in src/ but the test hooks of NativeIo calls these. */
+export interface NativeTesting {
+  info(h: NativeHandle): Record<string, number> | number;
+  injectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
+  injectEnterFault(ring: NativeHandle, failures: number, errno: number): number;
+  injectPartialSubmit(ring: NativeHandle, sqesMax: number): number;
+  simulateMissingOps(opcodes: number[]): number;
+  crc32c(view: Uint8Array, seed?: number): number;
+  crc32cPortable(view: Uint8Array, seed?: number): number;
+  crc32cImpl(): string;
+  addressOf(buffer: ArrayBuffer): number;
+}
 
 export interface NativeBinding {
   allocAligned(sizeBytes: number, alignmentBytes: number): ArrayBuffer | number;
-  addressOf(buffer: ArrayBuffer): number;
-  crc32c(view: Uint8Array, seed?: number): number;
-  crc32cPortable(view: Uint8Array, seed?: number): number;
   crc32cRanges(view: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): number;
-  crc32cImpl(): string;
   flock(fd: number, exclusive: boolean): number;
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): number;
   dioAlignment(fd: number): DioAlignment | number;
   fadvise(fd: number, offsetBytes: number, lengthBytes: number, advice: number): number;
-  ringCreate(entries: number, completions: Int32Array, onCompletions: CompletionCallback): NativeHandle | number;
-  ringWrite(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
-  ringRead(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
-  ringFsync(h: NativeHandle, reqId: number, fd: number, datasync: boolean): number;
-  ringRegisterBuffers(h: NativeHandle, buffers: ArrayBuffer[]): number;
-  ringInjectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
-  ringInjectEnterFault(h: NativeHandle, failures: number, errno: number): number;
-  ringInjectPartialSubmit(h: NativeHandle, sqesMax: number): number;
-  ringInfo(h: NativeHandle): Record<string, number>;
-  ringClose(h: NativeHandle): number;
-  ringSimulateMissingOps(opcodes: number[]): number;
+  backendCreate(kind: NativeBackendKind, depth: number, completions: Int32Array, onCompletions: CompletionCallback): NativeHandle | number;
+  backendWrite(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
+  backendRead(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
+  backendFsync(h: NativeHandle, reqId: number, fd: number, datasync: boolean): number;
+  backendRegisterBuffers(h: NativeHandle, buffers: ArrayBuffer[]): number;
+  backendClose(h: NativeHandle): number;
   ringProbe(): RingProbe | number;
-  poolCreate(slots: number, completions: Int32Array, onCompletions: CompletionCallback): NativeHandle | number;
-  poolWrite(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
-  poolRead(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
-  poolFsync(h: NativeHandle, reqId: number, fd: number, datasync: boolean): number;
-  poolInjectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
-  poolInfo(h: NativeHandle): Record<string, number>;
-  poolClose(h: NativeHandle): number;
+  testing: NativeTesting;
 }
 
 /** Syscall codes in completion triples (docs/native-api.md). */
 export const NativeSyscall = { WRITE: 1, FDATASYNC: 2, READ: 3, FSYNC: 4 } as const;
-/** Durability codes for ringWrite/poolWrite. */
+/** Durability codes for backendWrite. */
 export const NativeDurability = { NONE: 0, LINKED_FDATASYNC: 1, RWF_DSYNC: 2 } as const;
 
 /** Where the addon is built, relative to this module (dist/io/). */

@@ -14,8 +14,8 @@ import {
   WalIoError,
   WalLockedError,
 } from '../errors.js';
-import type { AlignedBuffer, BackendKind, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
-import { NativeDurability, NativeSyscall, errnoName, errnoValue, loadNativeBinding, type NativeBinding, type NativeBindingOption, type NativeHandle } from './native-binding.js';
+import type { AlignedBuffer, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
+import { NativeDurability, NativeSyscall, errnoName, errnoValue, loadNativeBinding, type NativeBackendKind, type NativeBinding, type NativeBindingOption, type NativeHandle } from './native-binding.js';
 import { QUEUE_DEPTH_MAX } from './io.js';
 
 const fsOpen = promisify(fs.open);
@@ -24,6 +24,7 @@ const fsFstat = promisify(fs.fstat);
 const fsFtruncate = promisify(fs.ftruncate);
 const fsFsync = promisify(fs.fsync);
 
+const ENOMEM = errnoValue('ENOMEM');
 
 const SYSCALL_NAMES: Record<number, string> = {
   [NativeSyscall.WRITE]: 'write',
@@ -38,41 +39,6 @@ export interface NativeIoOptions {
   queueDepth: number;
   /** The addon's binding object, or the path of its `.node` file; default: the one `npm install` built. */
   nativeBinding?: NativeBindingOption;
-}
-
-/** The calls that differ between the ring and the pool; everything else is shared. */
-interface NativeQueue {
-  readonly kind: BackendKind;
-  write(reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
-  read(reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
-  fsync(reqId: number, fd: number, datasync: boolean): number;
-  injectFault(syscall: number, countdown: number, errno: number): number;
-  info(): Record<string, number>;
-  close(): number;
-}
-
-function ringQueue(native: NativeBinding, handle: NativeHandle): NativeQueue {
-  return {
-    kind: 'io_uring',
-    write: (r, fd, b, bo, l, fo, d) => native.ringWrite(handle, r, fd, b, bo, l, fo, d),
-    read: (r, fd, b, bo, l, fo) => native.ringRead(handle, r, fd, b, bo, l, fo),
-    fsync: (r, fd, d) => native.ringFsync(handle, r, fd, d),
-    injectFault: (s, c, e) => native.ringInjectFault(handle, s, c, e),
-    info: () => native.ringInfo(handle),
-    close: () => native.ringClose(handle),
-  };
-}
-
-function poolQueue(native: NativeBinding, handle: NativeHandle): NativeQueue {
-  return {
-    kind: 'threadpool',
-    write: (r, fd, b, bo, l, fo, d) => native.poolWrite(handle, r, fd, b, bo, l, fo, d),
-    read: (r, fd, b, bo, l, fo) => native.poolRead(handle, r, fd, b, bo, l, fo),
-    fsync: (r, fd, d) => native.poolFsync(handle, r, fd, d),
-    injectFault: (s, c, e) => native.poolInjectFault(handle, s, c, e),
-    info: () => native.poolInfo(handle),
-    close: () => native.poolClose(handle),
-  };
 }
 
 function ioErrorFrom(err: unknown, syscall: string, path: string): WalIoError {
@@ -90,10 +56,11 @@ interface Waiting {
 }
 
 export class NativeIo implements Io {
-  readonly backend: BackendKind;
+  readonly backend: NativeBackendKind;
   readonly syncMethod: SyncMethod;
   fallbackReason: string | null = null;
-  private readonly queue: NativeQueue;
+  /** The ring or the pool: every request goes to it through the addon's one backend surface. */
+  private readonly handle: NativeHandle;
   private readonly completions: Int32Array;
   private readonly resolvers: Array<((result: number) => void) | undefined>;
   private readonly rejecters: Array<((err: Error) => void) | undefined>;
@@ -105,14 +72,16 @@ export class NativeIo implements Io {
   /** close() waits here until no request is in flight or waiting. */
   private drainWaiters: Array<() => void> = [];
   private closed = false;
+  /** Buffers to register with the ring once nothing is in flight (registerBuffers). */
+  private buffersToRegister: ArrayBuffer[] | null = null;
 
   /** @internal The addon this Io calls, shared with its files. */
   readonly native: NativeBinding;
 
-  private constructor(native: NativeBinding, queue: NativeQueue, completions: Int32Array, depth: number, syncMethod: SyncMethod) {
+  private constructor(native: NativeBinding, backend: NativeBackendKind, handle: NativeHandle, completions: Int32Array, depth: number, syncMethod: SyncMethod) {
     this.native = native;
-    this.queue = queue;
-    this.backend = queue.kind;
+    this.backend = backend;
+    this.handle = handle;
     this.syncMethod = syncMethod;
     this.completions = completions;
     this.depth = depth;
@@ -138,24 +107,26 @@ export class NativeIo implements Io {
     // The callback needs the instance, which needs the handle: bind through a holder.
     const holder: { io?: NativeIo } = {};
     const onCompletions = (count: number): void => holder.io!.onCompletions(count);
-    let queue: NativeQueue | undefined;
+    let backend: NativeBackendKind = 'io_uring';
+    let handle: NativeHandle | undefined;
     let fallbackReason: string | null = null;
     if (options.backend !== 'threadpool') {
-      const ring = native.ringCreate(depth, completions, onCompletions);
+      const ring = native.backendCreate('io_uring', depth, completions, onCompletions);
       if (typeof ring === 'number') {
         const why = ringUnavailableReason(native, ring);
         if (options.backend === 'io_uring') throw new WalBackendUnavailableError('io_uring', why);
         fallbackReason = why;
       } else {
-        queue = ringQueue(native, ring);
+        handle = ring;
       }
     }
-    if (queue === undefined) {
-      const pool = native.poolCreate(depth, completions, onCompletions);
+    if (handle === undefined) {
+      backend = 'threadpool';
+      const pool = native.backendCreate('threadpool', depth, completions, onCompletions);
       if (typeof pool === 'number') throw new WalBackendUnavailableError('threadpool', errnoName(pool));
-      queue = poolQueue(native, pool);
+      handle = pool;
     }
-    const io = new NativeIo(native, queue, completions, depth, options.syncMethod);
+    const io = new NativeIo(native, backend, handle, completions, depth, options.syncMethod);
     io.fallbackReason = fallbackReason;
     holder.io = io;
     return io;
@@ -181,6 +152,8 @@ export class NativeIo implements Io {
       const next = this.waiting.shift()!;
       this.start(next.submit, next.resolve, next.reject, next.path);
     }
+    // Now, before the promises' callbacks can submit more: the ring changes its set only idle.
+    if (this.busyCount === 0 && this.buffersToRegister !== null) this.registerNow();
     if (this.busyCount === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -211,12 +184,41 @@ export class NativeIo implements Io {
   /** Test hook: the `countdown`-th next request of `syscall` ('write' or 'fdatasync') fails with `errno`. */
   injectFault(syscall: 'write' | 'fdatasync', countdown: number, errno: number): void {
     const code = syscall === 'write' ? NativeSyscall.WRITE : NativeSyscall.FDATASYNC;
-    const rc = this.queue.injectFault(code, countdown, errno);
+    const rc = this.native.testing.injectFault(this.handle, code, countdown, errno);
     if (rc < 0) throw new WalIoError(errnoName(rc), 'inject_fault');
   }
 
-  info(): Record<string, number> {
-    return this.queue.info();
+  /** Diagnostic: the backend's counters (docs/native-api.md, `testing.info`), or -EBADF once closed. */
+  info(): Record<string, number> | number {
+    return this.native.testing.info(this.handle);
+  }
+
+  /**
+   * Registers the buffers with the ring now if nothing is in flight, else as soon as nothing is:
+   * the ring refuses to change its set under requests in flight (-EBUSY), and the kernel would
+   * have to wait for them. The thread pool has nothing to register, its pwrite takes any memory.
+   */
+  registerBuffers(buffers: readonly AlignedBuffer[]): void {
+    if (this.backend !== 'io_uring' || this.closed) return;
+    this.buffersToRegister = buffers.map((buffer) => buffer.arrayBuffer);
+    if (this.busyCount === 0) this.registerNow();
+  }
+
+  /**
+   * The kernel counts registered memory against RLIMIT_MEMLOCK unless the process has
+   * CAP_IPC_LOCK, and answers ENOMEM past it. That limit is 8 MiB by default, which two default
+   * batch buffers (4 MiB and a block each) exceed by two blocks, while one fits: so on ENOMEM
+   * fewer buffers are tried, each one a write path that still gains. Any other refusal leaves the
+   * buffers unregistered, which costs speed and nothing else; `info().fixedBuffers` tells.
+   */
+  private registerNow(): void {
+    const buffers = this.buffersToRegister!;
+    this.buffersToRegister = null;
+    // At most buffers.length calls: each one either ends the loop or tries one buffer fewer.
+    for (let count = buffers.length; ; count--) {
+      const rc = this.native.backendRegisterBuffers(this.handle, buffers.slice(0, count));
+      if (rc !== -ENOMEM || count <= 1) return;
+    }
   }
 
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer {
@@ -352,27 +354,27 @@ export class NativeIo implements Io {
     if (this.busyCount > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     if (this.closed) return;
     this.closed = true;
-    const rc = this.queue.close();
+    const rc = this.native.backendClose(this.handle);
     if (rc < 0) throw new WalIoError(errnoName(rc), 'close');
   }
 
   /** @internal used by NativeFile */
   submitWrite(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): Promise<number> {
-    return this.request((r) => this.queue.write(r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability), path);
+    return this.request((r) => this.native.backendWrite(this.handle, r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability), path);
   }
 
   /** @internal used by NativeFile */
   submitRead(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): Promise<number> {
-    return this.request((r) => this.queue.read(r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes), path);
+    return this.request((r) => this.native.backendRead(this.handle, r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes), path);
   }
 
   /** @internal used by NativeFile */
   submitSync(fd: number, path: string): Promise<number> {
-    return this.request((r) => this.queue.fsync(r, fd, true), path);
+    return this.request((r) => this.native.backendFsync(this.handle, r, fd, true), path);
   }
 }
 
-/** Why ringCreate refused: its errno, and for a kernel that lacks operations, which ones. */
+/** Why backendCreate('io_uring') refused: its errno, and for a kernel that lacks operations, which ones. */
 function ringUnavailableReason(native: NativeBinding, rc: number): string {
   // ENOTSUP and EOPNOTSUPP are one number on Linux: compare the value, not a name.
   if (-rc !== errnoValue('EOPNOTSUPP')) return `io_uring_setup failed with ${errnoName(rc)}`;

@@ -271,6 +271,9 @@ export class SimIo implements Io {
     return { arrayBuffer, bytes: new Uint8Array(arrayBuffer), words: new Uint32Array(arrayBuffer), alignmentBytes };
   }
 
+  /** The simulated disk has nothing to pin: the hint changes nothing, and leaves no trace. */
+  registerBuffers(_buffers: readonly AlignedBuffer[]): void {}
+
   /** The portable CRC: the simulated disk needs no native addon. */
   crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
     crc32cRanges(bytes, ranges, count, out);
