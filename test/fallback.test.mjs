@@ -83,3 +83,18 @@ test('backend auto falls back to the thread pool on a kernel whose probe lacks I
   assert.equal(wal.backendFallbackReason, null);
   await wal.close();
 });
+
+test('queueDepth: the thread pool refuses more than its 1,024 slots; a fallback from io_uring takes 1,024 and queues the rest', async (t) => {
+  await assert.rejects(Wal.open(tempDir(t), { backend: 'threadpool', queueDepth: 1025 }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'queueDepth' });
+  const IORING_OP_WRITE = 23;
+  assert.equal(native.testing.simulateMissingOps([IORING_OP_WRITE]), 0);
+  try {
+    const wal = await Wal.open(tempDir(t), { backend: 'auto', queueDepth: 4096 });
+    assert.equal(wal.backend, 'threadpool');
+    const lsns = await Promise.all(Array.from({ length: 3000 }, (_, i) => wal.append(payloadFor(i))));
+    assert.deepEqual(lsns, Array.from({ length: 3000 }, (_, i) => i + 1));
+    await wal.close();
+  } finally {
+    assert.equal(native.testing.simulateMissingOps([]), 0);
+  }
+});

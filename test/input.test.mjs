@@ -19,7 +19,7 @@ test('Wal.open rejects bad directories and options with WAL_ERR_INVALID_ARGUMENT
     { recordPayloadBytesMax: -1 }, { recordPayloadBytesMax: 64 * 1024 * 1024 }, { recordPayloadBytesMax: NaN },
     { pendingAppendsMax: 0 }, { pendingAppendsMax: 2 ** 30 },
     { pendingBytesMax: 1024 }, { pendingBytesMax: 2 ** 40 }, { pendingBytesMax: 1.5 },
-    { queueDepth: 0 }, { queueDepth: 100000 },
+    { queueDepth: 0 }, { queueDepth: 100000 }, { backend: 'threadpool', queueDepth: 1025 },
     { io: {} }, { io: 'native' },
     { batchSize: 10 },
   ];

@@ -14,7 +14,13 @@ export type BackendKind = 'io_uring' | 'threadpool' | 'sim';
  * reads each; 256 leaves room for many readers while keeping the ring's memory small.
  */
 export const QUEUE_DEPTH_DEFAULT = 256;
+/** The ring's table and SQ are allocated at open: 4096 entries bound their memory. */
 export const QUEUE_DEPTH_MAX = 4096;
+/**
+ * The thread pool preallocates a work item per slot, and libuv runs 4 worker threads by default:
+ * more queued requests than this only add latency. Requests beyond the slots wait in TypeScript.
+ */
+export const POOL_QUEUE_DEPTH_MAX = 1024;
 
 /** How a durable write reaches stable storage (see docs/design.md, "Choosing the sync method"). */
 export type SyncMethod = 'linked-fdatasync' | 'rwf-dsync';

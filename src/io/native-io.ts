@@ -16,7 +16,7 @@ import {
 } from '../errors.js';
 import type { AlignedBuffer, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
 import { NativeDurability, NativeSyscall, errnoName, errnoValue, loadNativeBinding, type NativeBackendKind, type NativeBinding, type NativeBindingOption, type NativeHandle } from './native-binding.js';
-import { QUEUE_DEPTH_MAX } from './io.js';
+import { POOL_QUEUE_DEPTH_MAX, QUEUE_DEPTH_MAX } from './io.js';
 
 const fsOpen = promisify(fs.open);
 const fsClose = promisify(fs.close);
@@ -85,9 +85,9 @@ export class NativeIo implements Io {
     this.syncMethod = syncMethod;
     this.completions = completions;
     this.depth = depth;
-    this.resolvers = new Array(depth).fill(undefined);
-    this.rejecters = new Array(depth).fill(undefined);
-    this.paths = new Array(depth).fill('');
+    this.resolvers = new Array<((result: number) => void) | undefined>(depth).fill(undefined);
+    this.rejecters = new Array<((err: Error) => void) | undefined>(depth).fill(undefined);
+    this.paths = new Array<string>(depth).fill('');
     this.freeIds = [];
     for (let id = depth - 1; id >= 0; id--) this.freeIds.push(id);
   }
@@ -101,6 +101,9 @@ export class NativeIo implements Io {
     const depth = options.queueDepth;
     if (!Number.isInteger(depth) || depth < 1 || depth > QUEUE_DEPTH_MAX) {
       throw new WalInvalidArgumentError('queueDepth', `must be an integer in [1, ${QUEUE_DEPTH_MAX}]`);
+    }
+    if (options.backend === 'threadpool' && depth > POOL_QUEUE_DEPTH_MAX) {
+      throw new WalInvalidArgumentError('queueDepth', `the thread pool has at most ${POOL_QUEUE_DEPTH_MAX} slots, got ${depth}`);
     }
     const native = loadNativeBinding(options.nativeBinding);
     const completions = new Int32Array(depth * 3);
@@ -120,13 +123,16 @@ export class NativeIo implements Io {
         handle = ring;
       }
     }
+    let slots = depth;
     if (handle === undefined) {
       backend = 'threadpool';
-      const pool = native.backendCreate('threadpool', depth, completions, onCompletions);
+      // A fallback from io_uring keeps the depth asked for as far as the pool has slots.
+      slots = Math.min(depth, POOL_QUEUE_DEPTH_MAX);
+      const pool = native.backendCreate('threadpool', slots, completions, onCompletions);
       if (typeof pool === 'number') throw new WalBackendUnavailableError('threadpool', errnoName(pool));
       handle = pool;
     }
-    const io = new NativeIo(native, backend, handle, completions, depth, options.syncMethod);
+    const io = new NativeIo(native, backend, handle, completions, slots, options.syncMethod);
     io.fallbackReason = fallbackReason;
     holder.io = io;
     return io;
@@ -223,7 +229,7 @@ export class NativeIo implements Io {
 
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer {
     const ab = this.native.allocAligned(sizeBytes, alignmentBytes);
-    if (typeof ab === 'number') throw new WalIoError(errnoName(ab), 'posix_memalign');
+    if (typeof ab === 'number') throw new WalIoError(errnoName(ab), 'mmap');
     return { arrayBuffer: ab, bytes: new Uint8Array(ab), words: new Uint32Array(ab), alignmentBytes };
   }
 

@@ -4,7 +4,7 @@
  */
 import { WalInvalidArgumentError } from '../errors.js';
 import { BLOCK_SIZE_BYTES_DEFAULT, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT } from '../format/constants.js';
-import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX, type DirectIoMode, type Io, type SyncMethod } from '../io/io.js';
+import { POOL_QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX, type DirectIoMode, type Io, type SyncMethod } from '../io/io.js';
 import type { NativeBindingOption } from '../io/native-binding.js';
 import type { SealedSegmentInfo } from '../log/segment-set.js';
 import type { DoubleWriteMode } from '../segment/double-write-buffer.js';
@@ -171,7 +171,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     recordPayloadBytesMax: integerIn('recordPayloadBytesMax', o.recordPayloadBytesMax, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_BYTES_DEFAULT, payloadCapBytes)),
     pendingAppendsMax: integerIn('pendingAppendsMax', o.pendingAppendsMax, 1, PENDING_APPENDS_MAX, PENDING_APPENDS_DEFAULT),
     pendingBytesMax: integerIn('pendingBytesMax', o.pendingBytesMax, PENDING_BYTES_MIN, PENDING_BYTES_MAX, PENDING_BYTES_DEFAULT),
-    queueDepth: integerIn('queueDepth', o.queueDepth, 1, QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),
+    queueDepth: integerIn('queueDepth', o.queueDepth, 1, o.backend === 'threadpool' ? POOL_QUEUE_DEPTH_MAX : QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),
     segmentSizeBytes,
     preallocate: o.preallocate ?? true,
     doubleWriteBuffer: oneOf('doubleWriteBuffer', o.doubleWriteBuffer, ['off', 'buffered', 'direct'], 'off'),
