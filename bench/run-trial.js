@@ -13,7 +13,10 @@ const trialOutputBytesMax = 64 * 1024 * 1024;
 export function runTrial(args) {
   return new Promise((resolve) => {
     const trialPath = new URL('./trial.js', import.meta.url).pathname;
-    execFile(process.execPath, [trialPath, ...args], { timeout: trialTimeoutMs, killSignal: 'SIGKILL', maxBuffer: trialOutputBytesMax },
+    execFile(
+      process.execPath,
+      [trialPath, ...args],
+      { timeout: trialTimeoutMs, killSignal: 'SIGKILL', maxBuffer: trialOutputBytesMax },
       (error, stdout, stderr) => {
         const lastLine = stdout.trim().split('\n').pop();
         try {
@@ -22,6 +25,7 @@ export function runTrial(args) {
           const reason = error?.killed ? `killed after ${trialTimeoutMs / 1000} s` : String(error?.message ?? 'no JSON line');
           resolve({ ok: false, error: `${reason}\n${stderr.slice(-2000)}` });
         }
-      });
+      },
+    );
   });
 }

@@ -28,7 +28,10 @@ const suiteIds = ['peers', 'segments', 'all'];
 
 function parseList(text, known, what) {
   if (text === undefined) return known;
-  const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   for (const item of items) {
     if (!known.includes(item)) throw new Error(`unknown ${what} '${item}'; known: ${known.join(', ')}`);
   }
@@ -57,11 +60,21 @@ function peersTable(rows, disk) {
       continue;
     }
     const latency = row.latency;
-    lines.push(`| ${[
-      row.workload, row.system, integer(row.recordsPerS), decimal(row.mbPerS), integer(latency.p50Us), integer(latency.p99Us),
-      integer(latency.p999Us), integer(latency.maxUs), decimal(row.pageCache?.mbPerGbWritten, 0),
-      row.system === 'disk' ? '' : ratio(lmdbRatio(row, rows)), row.system === 'disk' ? '' : ratio(diskRatio(row, disk)),
-    ].join(' | ')} |`);
+    lines.push(
+      `| ${[
+        row.workload,
+        row.system,
+        integer(row.recordsPerS),
+        decimal(row.mbPerS),
+        integer(latency.p50Us),
+        integer(latency.p99Us),
+        integer(latency.p999Us),
+        integer(latency.maxUs),
+        decimal(row.pageCache?.mbPerGbWritten, 0),
+        row.system === 'disk' ? '' : ratio(lmdbRatio(row, rows)),
+        row.system === 'disk' ? '' : ratio(diskRatio(row, disk)),
+      ].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -114,10 +127,11 @@ async function runPeersSuite(values, runName) {
     options: { systems: systemNames, workloads, quick: values.quick, records: values.records, seconds: values.seconds, rate: values.rate },
     rows,
   };
-  const markdown = `# ringwal peer comparison, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n`
-    + 'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); sequential = 1 MiB O_DIRECT writes (MB/s).\n'
-    + '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential MB/s for bulk.\n\n'
-    + `${table}\n`;
+  const markdown =
+    `# ringwal peer comparison, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n` +
+    'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); sequential = 1 MiB O_DIRECT writes (MB/s).\n' +
+    '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential MB/s for bulk.\n\n' +
+    `${table}\n`;
   keepResults(runName, 'latest', report, markdown);
 }
 
@@ -125,9 +139,17 @@ async function runSegments(values, runName) {
   const startedAt = new Date();
   const { rows, summary, markdown: tables } = await runSegmentsSuite({ quick: values.quick });
   process.stdout.write(`${tables}\n`);
-  const report = { startedAt: startedAt.toISOString(), host: hostname(), node: process.version, options: { suite: 'segments', quick: values.quick }, summary, rows };
-  const markdown = `# ringwal segments suite, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n`
-    + `${segmentsSuiteDescription}\n\n${tables}\n`;
+  const report = {
+    startedAt: startedAt.toISOString(),
+    host: hostname(),
+    node: process.version,
+    options: { suite: 'segments', quick: values.quick },
+    summary,
+    rows,
+  };
+  const markdown =
+    `# ringwal segments suite, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n` +
+    `${segmentsSuiteDescription}\n\n${tables}\n`;
   keepResults(`${runName}-segments`, 'latest-segments', report, markdown);
 }
 

@@ -7,6 +7,9 @@ export const percent = (value) => (value === undefined || !Number.isFinite(value
 /** A markdown table; the first `textColumns` columns are left-aligned, the rest right-aligned. */
 export function markdownTable(header, rows, textColumns = 1) {
   const align = header.map((_, i) => (i < textColumns ? ' --- ' : ' ---: ')).join('|');
-  const escape = (cell) => String(cell ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const escape = (cell) =>
+    String(cell ?? '')
+      .replace(/\|/g, '\\|')
+      .replace(/\n/g, ' ');
   return [`| ${header.join(' | ')} |`, `|${align}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
 }

@@ -4,7 +4,7 @@
 const HEADER_BYTES = 12;
 
 export function killLoopPayload(generation, index) {
-  const sizeBytes = HEADER_BYTES + ((index * 2654435761) >>> 0) % 3000;
+  const sizeBytes = HEADER_BYTES + (((index * 2654435761) >>> 0) % 3000);
   const b = Buffer.alloc(sizeBytes);
   b.writeUInt32LE(generation, 0);
   b.writeUInt32LE(index, 4);

@@ -84,8 +84,10 @@ async function check(kill, expectedCount, ackedLsn) {
     const who = decodeKillLoopPayload(r.payload);
     if (who === null) fail(`kill ${kill}: LSN ${r.lsn} holds bytes no writer appended`);
     // Within a writer, appends are in call order; a later writer starts at index 0.
-    const inOrder = last === null ? who.index === 0 : who.generation === last.generation ? who.index === last.index + 1 : who.generation > last.generation && who.index === 0;
-    if (!inOrder) fail(`kill ${kill}: LSN ${r.lsn} is writer ${who.generation}'s append ${who.index}, after writer ${last?.generation}'s append ${last?.index}`);
+    const inOrder =
+      last === null ? who.index === 0 : who.generation === last.generation ? who.index === last.index + 1 : who.generation > last.generation && who.index === 0;
+    if (!inOrder)
+      fail(`kill ${kill}: LSN ${r.lsn} is writer ${who.generation}'s append ${who.index}, after writer ${last?.generation}'s append ${last?.index}`);
     last = who;
   }
   await wal.close();
@@ -105,7 +107,9 @@ try {
     acked += Math.max(0, ackedLsn - recovered);
     recovered = await check(kill, recovered, ackedLsn);
   }
-  console.log(`kill loop (seed ${seed}): ${kills} SIGKILLs, ${recovered} records in the log, ${acked} acknowledged across kills, all checks held, ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
+  console.log(
+    `kill loop (seed ${seed}): ${kills} SIGKILLs, ${recovered} records in the log, ${acked} acknowledged across kills, all checks held, ${((performance.now() - startedMs) / 1000).toFixed(1)} s`,
+  );
 } catch (err) {
   console.error(failure ?? `kill loop (seed ${seed}) failed: ${err.stack ?? err}`);
   process.exitCode = 1;

@@ -16,9 +16,25 @@ const OUT = path.join(ROOT, 'build', 'sanitize', 'ringwal.node');
 const TESTS = ['native', 'faults', 'fallback', 'durability', 'wal', 'crash'].map((t) => `test/${t}.test.mjs`);
 
 const nodeInclude = path.resolve(process.execPath, '..', '..', 'include', 'node');
-const sources = fs.readdirSync(path.join(ROOT, 'native')).filter((f) => f.endsWith('.c')).map((f) => path.join('native', f));
+const sources = fs
+  .readdirSync(path.join(ROOT, 'native'))
+  .filter((f) => f.endsWith('.c'))
+  .map((f) => path.join('native', f));
 fs.mkdirSync(path.dirname(OUT), { recursive: true });
-const flags = ['-shared', '-fPIC', '-std=gnu11', '-O1', '-g', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Werror', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-DNAPI_VERSION=8'];
+const flags = [
+  '-shared',
+  '-fPIC',
+  '-std=gnu11',
+  '-O1',
+  '-g',
+  '-fno-omit-frame-pointer',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-fsanitize=address,undefined',
+  '-fno-sanitize-recover=all',
+  '-DNAPI_VERSION=8',
+];
 execFileSync('gcc', [...flags, `-I${nodeInclude}`, ...sources, '-o', OUT], { cwd: ROOT, stdio: 'inherit' });
 console.log(`built ${path.relative(ROOT, OUT)} with ${flags.join(' ')}`);
 

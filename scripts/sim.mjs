@@ -34,7 +34,19 @@ function parse(argv) {
 
 const args = parse(process.argv.slice(2));
 const options = { tier: args.tier, cycles: args.cycles, opsMax: args.ops };
-const totals = { runs: 0, violations: 0, seconds: 0, tornWrites: 0, ioFailures: 0, crashRecoveries: 0, cleanReopens: 0, records: 0, lostAckedRecoveries: 0, lostAckedRecords: 0, typedErrors: 0 };
+const totals = {
+  runs: 0,
+  violations: 0,
+  seconds: 0,
+  tornWrites: 0,
+  ioFailures: 0,
+  crashRecoveries: 0,
+  cleanReopens: 0,
+  records: 0,
+  lostAckedRecoveries: 0,
+  lostAckedRecords: 0,
+  typedErrors: 0,
+};
 const startedMs = performance.now();
 for (let seed = args.seed; seed < args.seed + args.runs; seed++) {
   const r = await runSeed(seed, options);
@@ -58,7 +70,9 @@ console.log(
   `${totals.runs} runs, tier ${args.tier}, seeds ${args.seed}..${args.seed + args.runs - 1}: ${totals.violations} violations; ` +
     `${totals.crashRecoveries} crash recoveries and ${totals.cleanReopens} clean reopens checked in ${seconds.toFixed(1)} s ` +
     `(${(totals.crashRecoveries / seconds).toFixed(0)} crash cycles/s)` +
-    (args.tier === 2 ? `; tier-2 information: ${totals.lostAckedRecoveries} recoveries lost ${totals.lostAckedRecords} acknowledged records, ${totals.typedErrors} runs ended in a typed error` : ''),
+    (args.tier === 2
+      ? `; tier-2 information: ${totals.lostAckedRecoveries} recoveries lost ${totals.lostAckedRecords} acknowledged records, ${totals.typedErrors} runs ended in a typed error`
+      : ''),
 );
 totals.seconds = seconds;
 if (args.json) console.log(JSON.stringify(totals));

@@ -9,8 +9,19 @@ import { UsageError } from '../dist/cli/usage-error.js';
 function capture() {
   const text = { stdout: '', stderr: '' };
   const output = {
-    stdout: { write: (chunk) => { text.stdout += chunk; return true; } },
-    stderr: { write: (chunk) => { text.stderr += chunk; return true; }, isTTY: false },
+    stdout: {
+      write: (chunk) => {
+        text.stdout += chunk;
+        return true;
+      },
+    },
+    stderr: {
+      write: (chunk) => {
+        text.stderr += chunk;
+        return true;
+      },
+      isTTY: false,
+    },
   };
   return { output, text };
 }
@@ -28,8 +39,27 @@ test('defaults run every workload with ringwal defaults', () => {
 
 test('flags are parsed and checked', () => {
   const options = parseBenchArgs([
-    '--workload', 'closed', '--workload', 'bulk', '--producers', '1,64', '--records', '1_000', '--seconds', '0.5',
-    '--rate', '2000', '--backend', 'threadpool', '--direct-io', 'off', '--sync-method', 'rwf-dsync', '--json', '--dir', '/tmp/x',
+    '--workload',
+    'closed',
+    '--workload',
+    'bulk',
+    '--producers',
+    '1,64',
+    '--records',
+    '1_000',
+    '--seconds',
+    '0.5',
+    '--rate',
+    '2000',
+    '--backend',
+    'threadpool',
+    '--direct-io',
+    'off',
+    '--sync-method',
+    'rwf-dsync',
+    '--json',
+    '--dir',
+    '/tmp/x',
   ]);
   assert.deepEqual(options.kinds, ['closed', 'bulk']);
   assert.deepEqual(options.producers, [1, 64]);
@@ -45,9 +75,21 @@ test('flags are parsed and checked', () => {
 
 test('bad values and unknown flags are usage errors', () => {
   for (const argv of [
-    ['--frob'], ['--workload', 'fast'], ['--producers', '0'], ['--producers', '1,x'], ['--producers', '65537'],
-    ['--records', '-5'], ['--records', '1.5'], ['--seconds', '0'], ['--seconds', 'soon'], ['--rate', ''],
-    ['--backend', 'epoll'], ['--direct-io', 'yes'], ['--sync-method', 'fsync'], ['stray'], ['--records'],
+    ['--frob'],
+    ['--workload', 'fast'],
+    ['--producers', '0'],
+    ['--producers', '1,x'],
+    ['--producers', '65537'],
+    ['--records', '-5'],
+    ['--records', '1.5'],
+    ['--seconds', '0'],
+    ['--seconds', 'soon'],
+    ['--rate', ''],
+    ['--backend', 'epoll'],
+    ['--direct-io', 'yes'],
+    ['--sync-method', 'fsync'],
+    ['stray'],
+    ['--records'],
   ]) {
     assert.throws(() => parseBenchArgs(argv), UsageError, argv.join(' '));
   }

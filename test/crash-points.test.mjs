@@ -25,9 +25,16 @@ function runChild(dir, operation, count, lsn, point, hit = 1) {
     const child = spawn(process.execPath, [WRITER, dir, operation, String(count), String(lsn ?? 0)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child hung: ${err}`)); }, CHILD_TIMEOUT_MS);
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child hung: ${err}`));
+    }, CHILD_TIMEOUT_MS);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const lines = out.split('\n');
@@ -87,14 +94,47 @@ async function segmentStarts(t) {
   const dir = tempDir(t);
   const run = await runChild(dir, 'none', 2000, 0, undefined);
   assert.equal(run.code, 0, run.stderr);
-  return fs.readdirSync(dir).map((n) => SEGMENT_NAME_PATTERN.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+  return fs
+    .readdirSync(dir)
+    .map((n) => SEGMENT_NAME_PATTERN.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
 }
 
 /** truncateAfter's three ways of cutting the segment that keeps LSN lsn + 1, each with its steps. */
 const CUTS = [
-  { how: 'in the active segment (in place)', lsn: (starts) => starts.at(-1) + 5, points: [['truncate-after.intent', 1], ['truncate-after.reincarnated', 1], ['truncate-after.zeroed', 1], ['truncate-after.cleared', 1]] },
-  { how: 'inside a sealed segment (replaced)', lsn: () => 777, points: [['truncate-after.intent', 1], ['truncate-after.unlinked', 1], ['truncate-after.unlinked', 3], ['truncate-after.copied', 1], ['truncate-after.replaced', 1], ['truncate-after.cleared', 1]] },
-  { how: 'at the end of a sealed segment (kept sealed)', lsn: (starts) => starts[3] - 1, points: [['truncate-after.intent', 1], ['truncate-after.unlinked', 1], ['truncate-after.cleared', 1]] },
+  {
+    how: 'in the active segment (in place)',
+    lsn: (starts) => starts.at(-1) + 5,
+    points: [
+      ['truncate-after.intent', 1],
+      ['truncate-after.reincarnated', 1],
+      ['truncate-after.zeroed', 1],
+      ['truncate-after.cleared', 1],
+    ],
+  },
+  {
+    how: 'inside a sealed segment (replaced)',
+    lsn: () => 777,
+    points: [
+      ['truncate-after.intent', 1],
+      ['truncate-after.unlinked', 1],
+      ['truncate-after.unlinked', 3],
+      ['truncate-after.copied', 1],
+      ['truncate-after.replaced', 1],
+      ['truncate-after.cleared', 1],
+    ],
+  },
+  {
+    how: 'at the end of a sealed segment (kept sealed)',
+    lsn: (starts) => starts[3] - 1,
+    points: [
+      ['truncate-after.intent', 1],
+      ['truncate-after.unlinked', 1],
+      ['truncate-after.cleared', 1],
+    ],
+  },
 ];
 
 for (const cut of CUTS) {
@@ -127,7 +167,11 @@ test('a crash in a cut, finished by an open with the DWB off: a later open with 
   const { wal, records } = await readAll(dir);
   assert.equal(records.length, lsn + 2);
   assertRecords(records.slice(0, lsn), 1, lsn, 'the records kept by the cut');
-  assert.deepEqual(records.slice(lsn).map((r) => r.payload), replacements, 'the records appended after the cut, not the cut ones');
+  assert.deepEqual(
+    records.slice(lsn).map((r) => r.payload),
+    replacements,
+    'the records appended after the cut, not the cut ones',
+  );
   await wal.close();
 });
 

@@ -26,7 +26,6 @@ after(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-
 /** Producer ids are unique per round (a round's producers start at round × this). */
 const PRODUCERS_PER_ROUND_MAX = 1000;
 /** The parent's own appends after each reopen use the last id of the round's range. */

@@ -21,7 +21,6 @@ import { SEED, random, randomBytes, randomInt } from './helpers/random.mjs';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-
 /**
  * The smallest batch buffers Wal.open accepts: the tests open thousands of damaged copies, and
  * the two default 4 MiB buffers, zeroed at open, would dominate their time. Recovery does not
@@ -97,7 +96,10 @@ before(async () => {
     assert.deepEqual(metaOf(w), metaOf(expected[i]));
   });
   assert.equal(bytes.length % walk.blockSizeBytes, 0);
-  assert.ok(bytes.subarray(walk.endBytes).every((b) => b === 0), 'the tail after the last record is zero');
+  assert.ok(
+    bytes.subarray(walk.endBytes).every((b) => b === 0),
+    'the tail after the last record is zero',
+  );
   const lastBatchFirst = walk.records.findLastIndex((r) => r.batchIndex === 0);
   const batchCount = walk.records.filter((r) => r.batchIndex === 0).length;
   assert.ok(batchCount >= 30, `only ${batchCount} write batches`);
@@ -156,7 +158,11 @@ function assertSameRecords(actual, expected, what) {
 }
 
 function assertCorruptAt(outcome, offsetBytes, damaged, what) {
-  assert.equal(outcome.opened, false, `${what}: open must refuse, got ${outcome.records?.length} records and tornTail ${JSON.stringify(outcome.recovery?.tornTail)}`);
+  assert.equal(
+    outcome.opened,
+    false,
+    `${what}: open must refuse, got ${outcome.records?.length} records and tornTail ${JSON.stringify(outcome.recovery?.tornTail)}`,
+  );
   const err = outcome.error;
   assert.ok(err instanceof WalError, `${what}: not a WalError: ${err?.stack}`);
   assert.equal(err.code, 'WAL_ERR_CORRUPT', `${what}: ${err.message}`);
@@ -186,7 +192,10 @@ function assertTornAt(outcome, index, damaged, what) {
   const after = outcome.after;
   assert.ok(after.length >= damaged.length, `${what}: the file never shrinks`);
   assert.ok(after.subarray(0, offsetBytes).equals(damaged.subarray(0, offsetBytes)), `${what}: bytes before the cut are untouched`);
-  assert.ok(after.subarray(offsetBytes).every((b) => b === 0), `${what}: the torn tail is zeroed`);
+  assert.ok(
+    after.subarray(offsetBytes).every((b) => b === 0),
+    `${what}: the torn tail is zeroed`,
+  );
   assertSameRecords(outcome.records, log.expected.slice(0, index), what);
 }
 
@@ -198,7 +207,20 @@ function flipped(bytes, at, bit) {
 
 /** Positions inside record `r` that a CRC covers: header fields, first, middle, last payload byte. */
 function positionsIn(r) {
-  const header = [Field.CRC, Field.SIZE, Field.SIZE + 3, Field.LSN, Field.LSN + 6, Field.TENANT, Field.DATABASE + 2, Field.VSHARD, Field.TYPE, Field.TYPE + 1, Field.SEGMENT_ID, Field.BATCH_INDEX];
+  const header = [
+    Field.CRC,
+    Field.SIZE,
+    Field.SIZE + 3,
+    Field.LSN,
+    Field.LSN + 6,
+    Field.TENANT,
+    Field.DATABASE + 2,
+    Field.VSHARD,
+    Field.TYPE,
+    Field.TYPE + 1,
+    Field.SEGMENT_ID,
+    Field.BATCH_INDEX,
+  ];
   const payload = r.sizeBytes === 0 ? [] : [0, r.sizeBytes >> 1, r.sizeBytes - 1].map((p) => RECORD_HEADER_SIZE_BYTES + p);
   return [...header, ...payload].map((p) => r.offsetBytes + p);
 }
@@ -246,7 +268,9 @@ test('a zeroed 4 KiB block in the middle is WAL_ERR_CORRUPT at the first record 
     const blockStart = Math.floor((log.endBytes * fraction) / 4096) * 4096;
     const damaged = Buffer.from(log.bytes);
     damaged.fill(0, blockStart, blockStart + 4096);
-    const index = log.records.findIndex((r) => !damaged.subarray(r.offsetBytes, r.offsetBytes + r.spanBytes).equals(log.bytes.subarray(r.offsetBytes, r.offsetBytes + r.spanBytes)));
+    const index = log.records.findIndex(
+      (r) => !damaged.subarray(r.offsetBytes, r.offsetBytes + r.spanBytes).equals(log.bytes.subarray(r.offsetBytes, r.offsetBytes + r.spanBytes)),
+    );
     assert.ok(index >= 0 && index < log.lastBatchFirst, 'the zeroed block lies before the last batch');
     assertCorruptAt(await openCopy(damaged), log.records[index].offsetBytes, damaged, `block at ${blockStart}`);
   }
@@ -283,7 +307,11 @@ test('a truncation keeps exactly the records wholly before the cut', async () =>
         const payload = Buffer.from(`after the cut at ${cut}`);
         assert.equal(await wal.append(payload, { tenant: 7 }), kept.length + 1, what);
         const all = await readAll(wal);
-        assertSameRecords(all, [...log.expected.slice(0, kept.length), { lsn: kept.length + 1, payload, type: 0x8001, tenant: 7, vshard: 0, database: 0 }], what);
+        assertSameRecords(
+          all,
+          [...log.expected.slice(0, kept.length), { lsn: kept.length + 1, payload, type: 0x8001, tenant: 7, vshard: 0, database: 0 }],
+          what,
+        );
       } finally {
         await wal.close();
       }
@@ -299,7 +327,10 @@ test('garbage after the last record is a torn tail; the log then continues at th
   const overwritten = Buffer.from(log.bytes);
   randomBytes(zeroTailBytes).copy(overwritten, log.endBytes);
   const appended = Buffer.concat([log.bytes, randomBytes(10_000)]);
-  for (const [what, bytes] of [['random bytes over the zero tail', overwritten], ['random bytes appended', appended]]) {
+  for (const [what, bytes] of [
+    ['random bytes over the zero tail', overwritten],
+    ['random bytes appended', appended],
+  ]) {
     const outcome = await openCopy(bytes, { keep: true });
     try {
       assertTornAt(outcome, RECORD_COUNT, bytes, what);
@@ -409,7 +440,10 @@ test('every single-bit flip of a tiny log: a WalError or exactly a prefix, as th
   await wal.close();
   const bytes = fs.readFileSync(path.join(dir, SEGMENT_NAME));
   const walk = walkSegment(bytes);
-  assert.deepEqual(walk.records.map((r) => r.batchIndex), [0, 1, 0, 1]);
+  assert.deepEqual(
+    walk.records.map((r) => r.batchIndex),
+    [0, 1, 0, 1],
+  );
   const ZERO_TAIL_CHECKED_BYTES = 16;
   const positions = [];
   for (let at = 0; at < SEGMENT_HEADER_SIZE_BYTES; at++) positions.push(at);

@@ -25,7 +25,13 @@ function tableAfter(text, heading) {
   const lines = text.slice(start).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const rows = [];
-  for (let i = first + 2; i < lines.length && lines[i].startsWith('|'); i++) rows.push(lines[i].split('|').slice(1, -1).map((c) => c.trim()));
+  for (let i = first + 2; i < lines.length && lines[i].startsWith('|'); i++)
+    rows.push(
+      lines[i]
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   return rows;
 }
 
@@ -50,7 +56,9 @@ test('the README names every option of Wal.open', () => {
 });
 
 test('the limits table of docs/design.md is the constants', () => {
-  const rows = new Map(tableAfter(read('docs/design.md'), '## Limits').map(([limit, def, max]) => [limit.replaceAll('`', ''), { def: quantity(def), max: quantity(max) }]));
+  const rows = new Map(
+    tableAfter(read('docs/design.md'), '## Limits').map(([limit, def, max]) => [limit.replaceAll('`', ''), { def: quantity(def), max: quantity(max) }]),
+  );
   const expected = {
     batchBytesMax: { def: options.BATCH_BYTES_DEFAULT, max: options.BATCH_BYTES_MAX },
     recordPayloadBytesMax: { def: options.RECORD_PAYLOAD_BYTES_DEFAULT, max: RECORD_PAYLOAD_BYTES_LIMIT },
@@ -110,5 +118,8 @@ test('the README and docs/testing.md state the seed ranges CI runs', () => {
   const phrase = `seeds 1..${tier1.toLocaleString('en-US')} of tier 1 and 1..${tier2.toLocaleString('en-US')} of tier 2`;
   assert.ok(read('README.md').includes(`simulator ${phrase}`), `the README says "${phrase}"`);
   const testing = read('docs/testing.md').replaceAll('\n', ' ');
-  assert.ok(testing.includes(`seeds 1..${tier1.toLocaleString('en-US')} of tier 1`) && testing.includes(`seeds 1..${tier2.toLocaleString('en-US')} of tier 2`), 'docs/testing.md states both ranges');
+  assert.ok(
+    testing.includes(`seeds 1..${tier1.toLocaleString('en-US')} of tier 1`) && testing.includes(`seeds 1..${tier2.toLocaleString('en-US')} of tier 2`),
+    'docs/testing.md states both ranges',
+  );
 });

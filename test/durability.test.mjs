@@ -42,11 +42,17 @@ for (const backend of BACKENDS) {
     await cut;
     assert.equal(await x, 6, 'an append made after truncateAfter(5) gets LSN 6');
     const records = await readAll(wal);
-    assert.deepEqual(records.map((r) => r.lsn), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      records.map((r) => r.lsn),
+      [1, 2, 3, 4, 5, 6],
+    );
     assert.deepEqual(records[5].payload, Buffer.from('x after the cut'));
     await wal.close();
     const reopened = await Wal.open(dir, { backend });
-    assert.deepEqual((await readAll(reopened)).map((r) => r.payload.toString('hex')), records.map((r) => r.payload.toString('hex')));
+    assert.deepEqual(
+      (await readAll(reopened)).map((r) => r.payload.toString('hex')),
+      records.map((r) => r.payload.toString('hex')),
+    );
     await reopened.close();
   });
 
@@ -65,7 +71,10 @@ for (const backend of BACKENDS) {
     await cut;
     assert.equal(await x, 1001, 'the append made after truncateAfter(1000) gets LSN 1001');
     const records = await readAll(wal, { fromLsn: 990 });
-    assert.deepEqual(records.map((r) => r.lsn), Array.from({ length: 12 }, (_, i) => 990 + i));
+    assert.deepEqual(
+      records.map((r) => r.lsn),
+      Array.from({ length: 12 }, (_, i) => 990 + i),
+    );
     assert.deepEqual(records[11].payload, Buffer.from('x a turn later'));
     await wal.close();
   });
@@ -103,7 +112,10 @@ for (const backend of BACKENDS) {
     const reader = wal.read()[Symbol.asyncIterator]();
     assert.equal((await reader.next()).value.lsn, 1);
     const next = reader.next(); // submits the read of the next chunk before it returns
-    const nextOutcome = next.then((r) => r, (err) => err);
+    const nextOutcome = next.then(
+      (r) => r,
+      (err) => err,
+    );
     const closing = wal.close();
     await within(closing, 10_000, 'close');
     await within(wal.close(), 10_000, 'a second close');
@@ -189,11 +201,18 @@ test('a read that fails at any step of truncateAfter settles the cut, queued app
     const outcomes = await within(Promise.allSettled([cut, queued, synced]), 10_000, `truncateAfter with read ${failAt} failing`);
     const hit = readsLeft <= 0;
     readsLeft = -1;
-    await within(wal.close().catch(() => undefined), 10_000, 'close');
+    await within(
+      wal.close().catch(() => undefined),
+      10_000,
+      'close',
+    );
     await io.close();
     if (!hit) {
       // The cut made fewer reads than failAt: every later position was covered by earlier rounds.
-      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'fulfilled', 'fulfilled'],
+      );
       assert.equal(outcomes[1].value, 14);
       break;
     }
@@ -267,7 +286,10 @@ test('a double-write copy made before a cut never lands on the records written a
   for (const p of b) await wal.append(p);
   await wal.close();
   wal = await Wal.open(dir, { doubleWriteBuffer: 'buffered' });
-  assert.deepEqual((await readAll(wal)).map((r) => r.payload), [a[0], ...b]);
+  assert.deepEqual(
+    (await readAll(wal)).map((r) => r.payload),
+    [a[0], ...b],
+  );
   await wal.close();
 });
 
@@ -304,7 +326,10 @@ test('open fsyncs every ancestor of the log directory, and the directory after c
   }
   const created = calls.findIndex((c) => c[0] === 'openFile' && c[1] === path.join(dir, 'ringwal.dwb'));
   assert.ok(created >= 0);
-  assert.ok(calls.slice(created).some((c) => c[0] === 'fsyncDir' && c[1] === dir), 'the new DWB file\'s entry was made durable');
+  assert.ok(
+    calls.slice(created).some((c) => c[0] === 'fsyncDir' && c[1] === dir),
+    "the new DWB file's entry was made durable",
+  );
 });
 
 test('recovery of a buffered log drops the cached pages before it reads them', async (t) => {
@@ -335,7 +360,10 @@ function tear(dir, offsetBytes, bytes) {
 
 test('a torn tail is copied to a quarantine file before it is erased, and marked when it shares a block with records', async (t) => {
   // A record of 100 bytes ends inside the first data block; one of 4048 ends on its boundary.
-  for (const [payloadBytes, shared] of [[100, true], [4048, false]]) {
+  for (const [payloadBytes, shared] of [
+    [100, true],
+    [4048, false],
+  ]) {
     const dir = tempDir(t);
     let wal = await Wal.open(dir);
     const payload = Buffer.alloc(payloadBytes, 0x33);
@@ -352,7 +380,10 @@ test('a torn tail is copied to a quarantine file before it is erased, and marked
     assert.equal(torn.inSharedBlock, shared);
     assert.equal(torn.quarantinePath, `${segPath}.torn-${endBytes}`);
     assert.ok(fs.readFileSync(torn.quarantinePath).equals(garbage), 'the quarantine holds exactly the erased bytes');
-    assert.deepEqual((await readAll(wal)).map((r) => r.payload), [payload]);
+    assert.deepEqual(
+      (await readAll(wal)).map((r) => r.payload),
+      [payload],
+    );
     await wal.close();
     wal = await Wal.open(dir);
     assert.equal(wal.recovery.tornTail, null);
@@ -382,7 +413,11 @@ test('the DWB restores a torn tail block even when that block cannot be read, bu
     assert.equal(readsLeft, 0);
     assert.equal(wal.recovery.restoredFromDoubleWrite, true);
     const expected = failedReads === 4 ? records.slice(0, 2) : records;
-    assert.deepEqual((await readAll(wal)).map((r) => r.payload), expected, `${failedReads} failed reads`);
+    assert.deepEqual(
+      (await readAll(wal)).map((r) => r.payload),
+      expected,
+      `${failedReads} failed reads`,
+    );
     await wal.close();
     await io.close();
   }

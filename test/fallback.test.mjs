@@ -46,7 +46,10 @@ test('backend auto falls back to the thread pool when io_uring is disabled; io_u
     assert.match(wal.backendFallbackReason, /EPERM/);
     assert.equal(wal.directIo, true);
     const lsns = await Promise.all(Array.from({ length: 500 }, (_, i) => wal.append(payloadFor(i))));
-    assert.deepEqual(lsns, Array.from({ length: 500 }, (_, i) => i + 1));
+    assert.deepEqual(
+      lsns,
+      Array.from({ length: 500 }, (_, i) => i + 1),
+    );
     let n = 0;
     for await (const rec of wal.read()) assert.deepEqual(rec.payload, payloadFor(n++));
     assert.equal(n, 500);
@@ -72,7 +75,10 @@ test('backend auto falls back to the thread pool on a kernel whose probe lacks I
     assert.match(wal.backendFallbackReason, /EOPNOTSUPP.*WRITE/, 'the report says why');
     assert.equal((await wal.stats()).backendFallbackReason, wal.backendFallbackReason);
     const lsns = await Promise.all(Array.from({ length: 50 }, (_, i) => wal.append(payloadFor(i))));
-    assert.deepEqual(lsns, Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(
+      lsns,
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
     await wal.close();
     await assert.rejects(Wal.open(tempDir(t), { backend: 'io_uring' }), { code: 'WAL_ERR_BACKEND_UNAVAILABLE', backend: 'io_uring' });
   } finally {
@@ -92,7 +98,10 @@ test('queueDepth: the thread pool refuses more than its 1,024 slots; a fallback 
     const wal = await Wal.open(tempDir(t), { backend: 'auto', queueDepth: 4096 });
     assert.equal(wal.backend, 'threadpool');
     const lsns = await Promise.all(Array.from({ length: 3000 }, (_, i) => wal.append(payloadFor(i))));
-    assert.deepEqual(lsns, Array.from({ length: 3000 }, (_, i) => i + 1));
+    assert.deepEqual(
+      lsns,
+      Array.from({ length: 3000 }, (_, i) => i + 1),
+    );
     await wal.close();
   } finally {
     assert.equal(native.testing.simulateMissingOps([]), 0);

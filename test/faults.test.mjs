@@ -18,7 +18,10 @@ async function openWithIo(dir, backend) {
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 for (const backend of BACKENDS) {
-  for (const [syscall, errno, errnoName] of [['fdatasync', EIO, 'EIO'], ['write', ENOSPC, 'ENOSPC']]) {
+  for (const [syscall, errno, errnoName] of [
+    ['fdatasync', EIO, 'EIO'],
+    ['write', ENOSPC, 'ENOSPC'],
+  ]) {
     test(`${backend}: a failed ${syscall} rejects its whole batch, poisons the log, and reopen recovers`, async (t) => {
       const dir = tempDir(t);
       let { io, wal } = await openWithIo(dir, backend);

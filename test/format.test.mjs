@@ -55,7 +55,18 @@ test('a truncation intent round-trips in every mode and refuses damage', () => {
 });
 
 test('a segment header round-trips with its incarnation and largest write, and refuses other versions', () => {
-  const header = { formatVersion: 2, blockSizeBytes: 4096, logId: 0x1234_5678_9abc_def0n, segmentId: 5, firstLsn: 1000, flags: 2, segmentIdFloor: 7, incarnation: 3, writeBytesMax: 4096 * 1025, seal: { lastLsn: 1999, endBytes: 999_424, lastRecordBytes: 999_000 } };
+  const header = {
+    formatVersion: 2,
+    blockSizeBytes: 4096,
+    logId: 0x1234_5678_9abc_def0n,
+    segmentId: 5,
+    firstLsn: 1000,
+    flags: 2,
+    segmentIdFloor: 7,
+    incarnation: 3,
+    writeBytesMax: 4096 * 1025,
+    seal: { lastLsn: 1999, endBytes: 999_424, lastRecordBytes: 999_000 },
+  };
   const bytes = new Uint8Array(128);
   encodeSegmentHeader(header, bytes);
   assert.deepEqual(decodeSegmentHeader(bytes), { ok: true, header });

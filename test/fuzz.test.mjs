@@ -168,9 +168,16 @@ test('random bytes: whole random files, random damage and odd directory entries'
     if (rng.chance(0.1)) dir.set('wal-00000000000000000000-0000000001.seg', damaged.subarray(0, 4096));
     const outcome = await openDamaged(dir, 4096);
     // With an extra segment the rules still hold: its records, if any, are never wrong bytes.
-    const kind = dir.size > 1 && dir.has('wal-00000000000000000000-0000000001.seg') ? (outcome.kind === 'error' ? checkOutcome(outcome, payloads, `random ${i}`) : 'other') : checkOutcome(outcome, payloads, `random ${i}`);
+    const kind =
+      dir.size > 1 && dir.has('wal-00000000000000000000-0000000001.seg')
+        ? outcome.kind === 'error'
+          ? checkOutcome(outcome, payloads, `random ${i}`)
+          : 'other'
+        : checkOutcome(outcome, payloads, `random ${i}`);
     tally(counts, kind);
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(`# ${attempts} random files in ${seconds.toFixed(1)} s (${(attempts / seconds).toFixed(0)} opens/s): ${JSON.stringify(Object.fromEntries(counts))}`);
+  console.log(
+    `# ${attempts} random files in ${seconds.toFixed(1)} s (${(attempts / seconds).toFixed(0)} opens/s): ${JSON.stringify(Object.fromEntries(counts))}`,
+  );
 });

@@ -11,20 +11,39 @@ test('Wal.open rejects bad directories and options with WAL_ERR_INVALID_ARGUMENT
   const dir = tempDir(t);
   for (const bad of [undefined, '', 42, null, {}]) await assert.rejects(Wal.open(bad), invalid);
   const badOptions = [
-    'fast', 7, [], null,
-    { backend: 'epoll' }, { backend: 1 },
-    { directIo: true }, { directIo: 'sometimes' },
+    'fast',
+    7,
+    [],
+    null,
+    { backend: 'epoll' },
+    { backend: 1 },
+    { directIo: true },
+    { directIo: 'sometimes' },
     { syncMethod: 'fsync' },
-    { batchBytesMax: 1024 }, { batchBytesMax: 2 ** 40 }, { batchBytesMax: 1.5e6 + 0.5 }, { batchBytesMax: '4MiB' },
-    { recordPayloadBytesMax: -1 }, { recordPayloadBytesMax: 64 * 1024 * 1024 }, { recordPayloadBytesMax: NaN },
-    { pendingAppendsMax: 0 }, { pendingAppendsMax: 2 ** 30 },
-    { pendingBytesMax: 1024 }, { pendingBytesMax: 2 ** 40 }, { pendingBytesMax: 1.5 },
-    { queueDepth: 0 }, { queueDepth: 100000 }, { backend: 'threadpool', queueDepth: 1025 },
-    { io: {} }, { io: 'native' },
+    { batchBytesMax: 1024 },
+    { batchBytesMax: 2 ** 40 },
+    { batchBytesMax: 1.5e6 + 0.5 },
+    { batchBytesMax: '4MiB' },
+    { recordPayloadBytesMax: -1 },
+    { recordPayloadBytesMax: 64 * 1024 * 1024 },
+    { recordPayloadBytesMax: NaN },
+    { pendingAppendsMax: 0 },
+    { pendingAppendsMax: 2 ** 30 },
+    { pendingBytesMax: 1024 },
+    { pendingBytesMax: 2 ** 40 },
+    { pendingBytesMax: 1.5 },
+    { queueDepth: 0 },
+    { queueDepth: 100000 },
+    { backend: 'threadpool', queueDepth: 1025 },
+    { io: {} },
+    { io: 'native' },
     { batchSize: 10 },
   ];
   for (const options of badOptions) {
-    const err = await Wal.open(dir, options).then(() => null, (e) => e);
+    const err = await Wal.open(dir, options).then(
+      () => null,
+      (e) => e,
+    );
     assert.ok(err instanceof WalInvalidArgumentError, `options ${JSON.stringify(options)} gave ${err}`);
     assert.ok(err instanceof WalError);
     assert.equal(err.code, 'WAL_ERR_INVALID_ARGUMENT');
@@ -41,16 +60,32 @@ test('append and appendBatch reject bad payloads and metadata, and the log keeps
   for (const bad of ['text', 12, null, undefined, [1, 2, 3], { length: 3 }, new ArrayBuffer(8), new Uint16Array(4).buffer]) {
     await assert.rejects(wal.append(bad), invalid);
   }
-  const tooLarge = await wal.append(Buffer.alloc(1001)).then(() => null, (e) => e);
+  const tooLarge = await wal.append(Buffer.alloc(1001)).then(
+    () => null,
+    (e) => e,
+  );
   assert.ok(tooLarge instanceof WalPayloadTooLargeError);
   assert.equal(tooLarge.code, 'WAL_ERR_PAYLOAD_TOO_LARGE');
   assert.equal(tooLarge.sizeBytes, 1001);
   assert.equal(tooLarge.bytesMax, 1000);
   const badMeta = [
-    'x', 5, null,
-    { type: 0 }, { type: -1 }, { type: 2 ** 32 }, { type: 1.5 }, { type: 0x4001 }, { type: '1' },
-    { tenant: -1 }, { tenant: 2 ** 53 }, { tenant: 1n }, { tenant: 0.5 },
-    { vshard: -1 }, { vshard: 2 ** 32 }, { database: -3 }, { database: '0' },
+    'x',
+    5,
+    null,
+    { type: 0 },
+    { type: -1 },
+    { type: 2 ** 32 },
+    { type: 1.5 },
+    { type: 0x4001 },
+    { type: '1' },
+    { tenant: -1 },
+    { tenant: 2 ** 53 },
+    { tenant: 1n },
+    { tenant: 0.5 },
+    { vshard: -1 },
+    { vshard: 2 ** 32 },
+    { database: -3 },
+    { database: '0' },
   ];
   for (const meta of badMeta) await assert.rejects(wal.append(Buffer.from('a'), meta), invalid, `meta ${String(meta?.tenant ?? JSON.stringify(meta))}`);
   await assert.rejects(wal.appendBatch('nope'), invalid);

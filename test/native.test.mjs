@@ -73,10 +73,8 @@ function open(kind, depth) {
     handle,
     unexpected,
     waiting,
-    write: (fd, buffer, bufferOffset, length, fileOffset, durability) =>
-      submit(native.backendWrite, fd, buffer, bufferOffset, length, fileOffset, durability),
-    read: (fd, buffer, bufferOffset, length, fileOffset) =>
-      submit(native.backendRead, fd, buffer, bufferOffset, length, fileOffset),
+    write: (fd, buffer, bufferOffset, length, fileOffset, durability) => submit(native.backendWrite, fd, buffer, bufferOffset, length, fileOffset, durability),
+    read: (fd, buffer, bufferOffset, length, fileOffset) => submit(native.backendRead, fd, buffer, bufferOffset, length, fileOffset),
     fsync: (fd, datasync) => submit(native.backendFsync, fd, datasync),
     injectFault: (syscall, countdown, errno) => native.testing.injectFault(handle, syscall, countdown, errno),
     info: () => native.testing.info(handle),
@@ -96,7 +94,10 @@ function openRing(t, depth) {
 }
 
 function backends(t, depth) {
-  return [['ring', openRing(t, depth)], ['pool', open('pool', depth)]].filter(([, b]) => b !== null);
+  return [
+    ['ring', openRing(t, depth)],
+    ['pool', open('pool', depth)],
+  ].filter(([, b]) => b !== null);
 }
 
 async function writeOk(backend, fd, buffer, bufferOffset, length, fileOffset, durability) {
@@ -155,9 +156,10 @@ test('crc32cRanges sums each range and checks bounds before writing', () => {
   const ranges = new Uint32Array([0, 10, 10, 0, 5, 295, 299, 1]);
   const out = new Uint32Array(4);
   assert.equal(native.crc32cRanges(data, ranges, 4, out), 0);
-  assert.deepEqual([...out], [
-    native.testing.crc32c(data.subarray(0, 10)), 0, native.testing.crc32c(data.subarray(5, 300)), native.testing.crc32c(data.subarray(299, 300)),
-  ]);
+  assert.deepEqual(
+    [...out],
+    [native.testing.crc32c(data.subarray(0, 10)), 0, native.testing.crc32c(data.subarray(5, 300)), native.testing.crc32c(data.subarray(299, 300))],
+  );
   assert.equal(native.crc32cRanges(data, ranges, 0, out), 0);
 
   const untouched = new Uint32Array(3).fill(7);
@@ -481,10 +483,24 @@ test('operating errors come back as negative errno with the failing syscall (rin
   pool.close();
   assert.throws(() => native.backendCreate('threadpool', 1, new Int32Array(3), 'cb'), TypeError);
   assert.throws(() => native.backendCreate('threadpool', 1, new Uint32Array(3), () => {}), TypeError);
-  assert.equal(native.backendCreate('threadpool', 2, new Int32Array(3), () => {}), -ERRNO.EINVAL, 'completions shorter than 3 x depth');
-  assert.equal(native.backendCreate('threadpool', 0, new Int32Array(3), () => {}), -ERRNO.EINVAL);
-  assert.equal(native.backendCreate('io_uring', 1 << 20, new Int32Array(3), () => {}), -ERRNO.EINVAL);
-  assert.equal(native.backendCreate('threadpool', 1025, new Int32Array(3 * 1025), () => {}), -ERRNO.EINVAL, 'more than 1024 pool slots');
+  assert.equal(
+    native.backendCreate('threadpool', 2, new Int32Array(3), () => {}),
+    -ERRNO.EINVAL,
+    'completions shorter than 3 x depth',
+  );
+  assert.equal(
+    native.backendCreate('threadpool', 0, new Int32Array(3), () => {}),
+    -ERRNO.EINVAL,
+  );
+  assert.equal(
+    native.backendCreate('io_uring', 1 << 20, new Int32Array(3), () => {}),
+    -ERRNO.EINVAL,
+  );
+  assert.equal(
+    native.backendCreate('threadpool', 1025, new Int32Array(3 * 1025), () => {}),
+    -ERRNO.EINVAL,
+    'more than 1024 pool slots',
+  );
   assert.throws(() => native.backendCreate('uring', 1, new Int32Array(3), () => {}), TypeError, 'an unknown kind');
   assert.throws(() => native.backendCreate(1, 1, new Int32Array(3), () => {}), TypeError, 'a kind that is not a string');
 });
@@ -509,8 +525,7 @@ test('injected write failure writes nothing; injected sync failure still writes 
       await writeOk(backend, f.fd, buffer, 0, PAGE_BYTES, 0, durability);
       const failed = backend.write(f.fd, buffer, 0, PAGE_BYTES, PAGE_BYTES, durability);
       assert.deepEqual(await failed.done, { result: -ERRNO.ENOSPC, syscall: SYSCALL.fdatasync }, `${kind} d${durability}`);
-      assert.deepEqual(fs.readFileSync(f.file), Buffer.concat([Buffer.from(buffer), Buffer.from(buffer)]),
-        'the write happened although its sync failed');
+      assert.deepEqual(fs.readFileSync(f.file), Buffer.concat([Buffer.from(buffer), Buffer.from(buffer)]), 'the write happened although its sync failed');
     }
     {
       const f = tempFile(t);
@@ -576,7 +591,10 @@ test('backendCreate(io_uring) answers -EOPNOTSUPP when the probe lacks a require
     assert.equal(native.testing.simulateMissingOps([IORING_OP_WRITE]), 0);
     assert.deepEqual(native.ringProbe(), { supported: REQUIRED_OPS.filter((op) => op !== 'WRITE'), missing: ['WRITE'] });
     for (let i = 0; i < 8; i++) {
-      assert.equal(native.backendCreate('io_uring', 4, new Int32Array(12), () => {}), -ERRNO.EOPNOTSUPP);
+      assert.equal(
+        native.backendCreate('io_uring', 4, new Int32Array(12), () => {}),
+        -ERRNO.EOPNOTSUPP,
+      );
     }
     assert.equal(openFdCount(), fdsBefore, 'a refused create closes its ring fd');
   } finally {
@@ -609,7 +627,12 @@ test('the event loop runs while a 64 MiB linked write+fsync is in flight', async
   const buffer = filledBuffer(sizeBytes, 2);
   let turns = 0;
   let completed = false;
-  const spin = () => { if (!completed) { turns++; setImmediate(spin); } };
+  const spin = () => {
+    if (!completed) {
+      turns++;
+      setImmediate(spin);
+    }
+  };
   const { ret, done } = ring.write(f.fd, buffer, 0, sizeBytes, 0, 1);
   assert.equal(ret, 0);
   assert.equal(ring.info().inFlight, 1, 'backendWrite returned before the write finished');
@@ -641,17 +664,23 @@ test('an idle ring does not keep the process alive, a busy one does', (t) => {
   const probe = openRing(t, 1);
   if (probe === null) return;
   probe.close();
-  const idle = runChild(`${childPrelude(path.join(dir, 'idle'))}
+  const idle = runChild(
+    `${childPrelude(path.join(dir, 'idle'))}
 const ring = native.backendCreate('io_uring', 4, completions, (count) => console.log('completed', count, completions[1]));
 if (native.backendWrite(ring, 1, fd, buffer, 0, 4096, 0, 1) !== 0) process.exit(3);
-`, 10_000);
+`,
+    10_000,
+  );
   assert.equal(idle.error, undefined, `child did not exit by itself: ${idle.error}`);
   assert.equal(idle.status, 0, idle.stderr);
   assert.equal(idle.stdout.trim(), 'completed 1 4096');
-  const unused = runChild(`${childPrelude(path.join(dir, 'unused'))}
+  const unused = runChild(
+    `${childPrelude(path.join(dir, 'unused'))}
 native.backendCreate('io_uring', 4, completions, () => {});
 native.backendCreate('threadpool', 4, completions, () => {});
-`, 10_000);
+`,
+    10_000,
+  );
   assert.equal(unused.error, undefined);
   assert.equal(unused.status, 0, unused.stderr);
 });
@@ -662,16 +691,22 @@ test('a worker that ends with requests in flight tears down without crashing', a
   probe.close();
   const file = path.join(dir, 'worker');
   const script = path.join(dir, 'worker.mjs');
-  fs.writeFileSync(script, `${childPrelude(file)}
+  fs.writeFileSync(
+    script,
+    `${childPrelude(file)}
 const ring = native.backendCreate('io_uring', 4, completions, () => {});
 const pool = native.backendCreate('threadpool', 4, completions, () => {});
 const big = native.allocAligned(32 << 20, 4096);
 native.backendWrite(ring, 1, fd, big, 0, 32 << 20, 0, 1);
 native.backendWrite(pool, 2, fd, big, 0, 32 << 20, 32 << 20, 1);
 process.exit(0);
-`);
+`,
+  );
   const worker = new Worker(script);
-  const code = await new Promise((resolve, reject) => { worker.on('exit', resolve); worker.on('error', reject); });
+  const code = await new Promise((resolve, reject) => {
+    worker.on('exit', resolve);
+    worker.on('error', reject);
+  });
   assert.equal(code, 0);
   assert.equal(fs.statSync(file).size, 64 << 20, 'both writes finished before the teardown freed memory');
 });
@@ -683,7 +718,8 @@ test('a short write is resubmitted and its final error reported once (ring and p
   // With RLIMIT_FSIZE at 8 KiB (bash counts ulimit -f in KiB) a 16 KiB write is cut short at 8 KiB; the remainder then fails EFBIG.
   // Request 2 is the same write with its pair split between two io_uring_enter calls: its sync
   // runs unlinked after the short write, so both CQEs arrive before the remainder is resubmitted.
-  const result = runChild(`${childPrelude(path.join(dir, 'fsize'))}
+  const result = runChild(
+    `${childPrelude(path.join(dir, 'fsize'))}
 process.on('SIGXFSZ', () => {});
 const seen = [];
 const report = (count) => { for (let i = 0; i < count; i++) seen.push([...completions.subarray(3 * i, 3 * i + 3)]); };
@@ -698,9 +734,15 @@ setTimeout(() => {
     setTimeout(() => console.log(JSON.stringify(seen)), 500);
   }, 500);
 }, 500);
-`, 10_000, 'ulimit -f 8; ');
+`,
+    10_000,
+    'ulimit -f 8; ',
+  );
   assert.equal(result.status, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout), [1, 2, 3].map((reqId) => [reqId, -ERRNO.EFBIG, SYSCALL.write]));
+  assert.deepEqual(
+    JSON.parse(result.stdout),
+    [1, 2, 3].map((reqId) => [reqId, -ERRNO.EFBIG, SYSCALL.write]),
+  );
   assert.equal(fs.statSync(path.join(dir, 'fsize')).size, 8192);
 });
 
@@ -769,7 +811,9 @@ function ringAvailable(t) {
 
 test('a submission that io_uring_enter refused with EAGAIN or EBUSY is retried from the event loop', (t) => {
   if (!ringAvailable(t)) return;
-  const report = runRingScenario('enter-refused', `
+  const report = runRingScenario(
+    'enter-refused',
+    `
 new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 7) & 0xff; });
 const target = native.allocAligned(4096, 4096);
 for (const [i, name] of ['EAGAIN', 'EBUSY'].entries()) {
@@ -793,7 +837,9 @@ report.burstStalled = info();
 report.burst = await Promise.all(burst);
 report.burstIdle = info();
 report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 5 * 4096)) === 0;
-`, 10_000);
+`,
+    10_000,
+  );
   for (const name of ['EAGAIN', 'EBUSY']) {
     const steps = report[name];
     assert.deepEqual(steps.stalled, { inFlight: 1, pending: 0, unsubmitted: 2 }, `${name}: the linked pair waits in the SQ`);
@@ -804,7 +850,10 @@ report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0
     assert.deepEqual(steps.idle, IDLE, name);
   }
   assert.deepEqual(report.burstStalled, { inFlight: 3, pending: 1, unsubmitted: 4 });
-  assert.deepEqual(report.burst, [0, 1, 2].map(() => ({ result: PAGE_BYTES, syscall: SYSCALL.write })));
+  assert.deepEqual(
+    report.burst,
+    [0, 1, 2].map(() => ({ result: PAGE_BYTES, syscall: SYSCALL.write })),
+  );
   assert.deepEqual(report.burstIdle, IDLE);
   assert.equal(report.fileMatches, true, 'every write reached the file');
 });
@@ -812,7 +861,9 @@ report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0
 test('a submission refused for longer than the retry budget fails with the errno, and the ring stays usable', (t) => {
   if (!ringAvailable(t)) return;
   // More refusals than the 10 s budget has retries (about a thousand at 10 ms): the budget ends it.
-  const report = runRingScenario('enter-refused-long', `
+  const report = runRingScenario(
+    'enter-refused-long',
+    `
 const target = native.allocAligned(4096, 4096);
 native.testing.injectEnterFault(ring, 1_000_000, ERRNO.EAGAIN);
 const startMs = performance.now();
@@ -828,12 +879,17 @@ report.sizeAfterFailure = fs.fstatSync(fd).size;
 native.testing.injectEnterFault(ring, 0, ERRNO.EAGAIN);
 report.after = await write(0, 4096, 0, 1);
 report.afterIdle = info();
-`, 60_000);
+`,
+    60_000,
+  );
   assert.deepEqual(report.stalled, { inFlight: 4, pending: 2, unsubmitted: 4 });
   assert.equal(report.closeWhileStalled, -ERRNO.EBUSY, 'stalled requests are in flight');
   const writeFailed = { result: -ERRNO.EAGAIN, syscall: SYSCALL.write };
-  assert.deepEqual(report.failed, [writeFailed, writeFailed, writeFailed, { result: -ERRNO.EAGAIN, syscall: SYSCALL.read }],
-    'each linked pair fails once, as its write: nothing was written');
+  assert.deepEqual(
+    report.failed,
+    [writeFailed, writeFailed, writeFailed, { result: -ERRNO.EAGAIN, syscall: SYSCALL.read }],
+    'each linked pair fails once, as its write: nothing was written',
+  );
   assert.ok(report.elapsedMs >= 10_000, `failed after ${report.elapsedMs} ms, before the 10 s budget`);
   assert.deepEqual(report.idle, IDLE, 'every slot is free again');
   assert.equal(report.sizeAfterFailure, 0, 'no refused SQE reached the kernel');
@@ -843,7 +899,9 @@ report.afterIdle = info();
 
 test('a submission refused with an errno retrying cannot fix fails at the next loop turn, unless a later call submits it', (t) => {
   if (!ringAvailable(t)) return;
-  const report = runRingScenario('enter-refused-eio', `
+  const report = runRingScenario(
+    'enter-refused-eio',
+    `
 native.testing.injectEnterFault(ring, 1, ERRNO.EIO);
 const startMs = Date.now();
 report.failed = await write(0, 4096, 0, 1);
@@ -852,29 +910,43 @@ report.idle = info();
 native.testing.injectEnterFault(ring, 1, ERRNO.EIO);
 report.together = await Promise.all([write(0, 4096, 0, 1), request(native.backendFsync, fd, true)]);
 report.togetherIdle = info();
-`, 10_000);
+`,
+    10_000,
+  );
   assert.deepEqual(report.failed, { result: -ERRNO.EIO, syscall: SYSCALL.write }, 'not retried: the next enter would have worked');
   assert.ok(report.elapsedMs < 1_000, `failed after ${report.elapsedMs} ms`);
   assert.deepEqual(report.idle, IDLE);
   // The fsync's own io_uring_enter carries the refused write's SQEs, which are still in the SQ.
-  assert.deepEqual(report.together, [{ result: PAGE_BYTES, syscall: SYSCALL.write }, { result: 0, syscall: SYSCALL.fdatasync }]);
+  assert.deepEqual(report.together, [
+    { result: PAGE_BYTES, syscall: SYSCALL.write },
+    { result: 0, syscall: SYSCALL.fdatasync },
+  ]);
   assert.deepEqual(report.togetherIdle, IDLE);
 });
 
 test('a worker that ends while a submission is stalled retries it during teardown before freeing the ring', async (t) => {
   if (!ringAvailable(t)) return;
-  for (const [name, failures, sizeBytes] of [['EAGAIN', 5, 1 << 20], ['EIO', 1, 0]]) {
+  for (const [name, failures, sizeBytes] of [
+    ['EAGAIN', 5, 1 << 20],
+    ['EIO', 1, 0],
+  ]) {
     const file = path.join(dir, `worker-stalled-${name}`);
     const script = path.join(dir, `worker-stalled-${name}.mjs`);
-    fs.writeFileSync(script, `${childPrelude(file)}
+    fs.writeFileSync(
+      script,
+      `${childPrelude(file)}
 import os from 'node:os';
 const ring = native.backendCreate('io_uring', 4, completions, () => {});
 native.testing.injectEnterFault(ring, ${failures}, os.constants.errno.${name});
 native.backendWrite(ring, 1, fd, buffer, 0, 1 << 20, 0, 1);
 process.exit(0);
-`);
+`,
+    );
     const worker = new Worker(script);
-    const code = await new Promise((resolve, reject) => { worker.on('exit', resolve); worker.on('error', reject); });
+    const code = await new Promise((resolve, reject) => {
+      worker.on('exit', resolve);
+      worker.on('error', reject);
+    });
     assert.equal(code, 0, name);
     assert.equal(fs.statSync(file).size, sizeBytes, `${name}: retried until written, or failed without writing`);
   }
@@ -900,7 +972,9 @@ test('a durable write whose linked pair the kernel split waits, by IOSQE_IO_DRAI
   // FIFO. The sync of the split pair is submitted after it, so with IOSQE_IO_DRAIN the kernel may
   // not start the sync before the blocker completes; without the flag nothing holds the sync back,
   // and the durable write completes within milliseconds while the blocker still waits.
-  const report = runRingScenario(name, `
+  const report = runRingScenario(
+    name,
+    `
 new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 13 + 5) & 0xff; });
 const fifoFd = fs.openSync(${JSON.stringify(fifo)}, 'r+'); // O_RDWR: the open does not wait for a writer
 const order = [];
@@ -919,11 +993,11 @@ report.durable = await durable;
 report.order = order;
 report.idle = info();
 report.onDisk = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 4096)) === 0;
-`, 10_000);
-  assert.deepEqual(report.submitted, { inFlight: 2, pending: 0, unsubmitted: 0 },
-    'the write and, in the next io_uring_enter, its sync are both in the kernel');
-  assert.deepEqual(report.doneWhileBlocked, [],
-    'the durable write did not complete while an earlier request was in flight: the kernel held its sync back');
+`,
+    10_000,
+  );
+  assert.deepEqual(report.submitted, { inFlight: 2, pending: 0, unsubmitted: 0 }, 'the write and, in the next io_uring_enter, its sync are both in the kernel');
+  assert.deepEqual(report.doneWhileBlocked, [], 'the durable write did not complete while an earlier request was in flight: the kernel held its sync back');
   assert.deepEqual(report.blocker, { result: PAGE_BYTES, syscall: SYSCALL.read });
   assert.deepEqual(report.durable, { result: PAGE_BYTES, syscall: SYSCALL.write }, 'one completion, a success');
   assert.deepEqual(report.order, ['blocker', 'durable']);
@@ -933,7 +1007,9 @@ report.onDisk = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 409
 
 test('a split pair with a second durable write queued behind it: each completes once, the ring ends idle', (t) => {
   if (!ringAvailable(t)) return;
-  const report = runRingScenario('split-queued', `
+  const report = runRingScenario(
+    'split-queued',
+    `
 new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 17 + 3) & 0xff; });
 // The first pair waits in the SQ (one refused io_uring_enter), so the second write's
 // io_uring_enter carries both pairs, four SQEs, and the kernel takes only the first sqesMax.
@@ -951,12 +1027,18 @@ for (const [i, sqesMax] of [1, 3].entries()) {
   report[sqesMax] = steps;
 }
 report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 4 * 4096)) === 0;
-`, 10_000);
+`,
+    10_000,
+  );
   for (const sqesMax of [1, 3]) {
     const steps = report[sqesMax];
     assert.deepEqual(steps.stalled, { inFlight: 1, pending: 0, unsubmitted: 2 }, `${sqesMax}: the first pair waits`);
     assert.deepEqual(steps.submitted, { inFlight: 2, pending: 0, unsubmitted: 0 }, `${sqesMax}: all four SQEs went`);
-    assert.deepEqual(steps.results, [0, 1].map(() => ({ result: PAGE_BYTES, syscall: SYSCALL.write })), `${sqesMax}`);
+    assert.deepEqual(
+      steps.results,
+      [0, 1].map(() => ({ result: PAGE_BYTES, syscall: SYSCALL.write })),
+      `${sqesMax}`,
+    );
     assert.deepEqual(steps.idle, IDLE, `${sqesMax}`);
   }
   assert.equal(report.fileMatches, true, 'every write reached the file');
@@ -964,7 +1046,9 @@ report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0
 
 test('a split pair whose sync io_uring_enter then refuses: retried it completes, withdrawn it fails as its sync', (t) => {
   if (!ringAvailable(t)) return;
-  const report = runRingScenario('split-refused', `
+  const report = runRingScenario(
+    'split-refused',
+    `
 new Uint8Array(buffer).forEach((_, i, bytes) => { bytes[i] = (i * 19 + 7) & 0xff; });
 for (const name of ['EAGAIN', 'EIO']) {
   const steps = {};
@@ -978,14 +1062,15 @@ for (const name of ['EAGAIN', 'EIO']) {
   report[name] = steps;
 }
 report.fileMatches = Buffer.compare(fs.readFileSync(file), Buffer.from(buffer, 0, 4096)) === 0;
-`, 10_000);
+`,
+    10_000,
+  );
   for (const name of ['EAGAIN', 'EIO']) {
     assert.deepEqual(report[name].stalled, { inFlight: 1, pending: 0, unsubmitted: 1 }, `${name}: only the sync waits in the SQ`);
     assert.deepEqual(report[name].idle, IDLE, name);
   }
   assert.deepEqual(report.EAGAIN.result, { result: PAGE_BYTES, syscall: SYSCALL.write }, 'the retry submits the sync');
-  assert.deepEqual(report.EIO.result, { result: -ERRNO.EIO, syscall: SYSCALL.fdatasync },
-    'withdrawn, the sync fails the request, at the write\'s completion');
+  assert.deepEqual(report.EIO.result, { result: -ERRNO.EIO, syscall: SYSCALL.fdatasync }, "withdrawn, the sync fails the request, at the write's completion");
   assert.equal(report.fileMatches, true, 'the write itself reached the file');
 });
 

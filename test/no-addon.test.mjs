@@ -17,7 +17,11 @@ test('simulator seeds and fuzz cases run in a process where the addon cannot be 
   assert.ok(result.crashRecoveries > 100, `${result.crashRecoveries} crash recoveries checked`);
   const fuzzCases = Object.values(result.fuzzOutcomes).reduce((a, b) => a + b, 0);
   assert.equal(fuzzCases, 44);
-  assert.deepEqual(Object.keys(result.fuzzOutcomes).filter((k) => k !== 'records' && k !== 'WAL_ERR_CORRUPT'), [], JSON.stringify(result.fuzzOutcomes));
+  assert.deepEqual(
+    Object.keys(result.fuzzOutcomes).filter((k) => k !== 'records' && k !== 'WAL_ERR_CORRUPT'),
+    [],
+    JSON.stringify(result.fuzzOutcomes),
+  );
   assert.equal(result.attemptsBeforeWal, 0, 'neither the simulator nor the fuzzer tried to load the addon');
   assert.equal(result.walError?.code, 'WAL_ERR_BACKEND_UNAVAILABLE');
   assert.equal(result.walError?.backend, 'native');

@@ -90,12 +90,15 @@ test('a full disk fails the appends that need a new segment with WAL_ERR_NO_SPAC
     } catch (err) {
       refusal = err;
     }
-    assert.ok(i < 2 * SEGMENT_BYTES / RECORD_BYTES + 10, 'the disk never ran out of space');
+    assert.ok(i < (2 * SEGMENT_BYTES) / RECORD_BYTES + 10, 'the disk never ran out of space');
   }
   assert.equal(refusal.code, 'WAL_ERR_NO_SPACE', refusal.message);
   assert.equal(refusal.errno, 'ENOSPC');
   assert.ok(acked.length > 1.5 * (SEGMENT_BYTES / RECORD_BYTES), `two segments' worth were acknowledged (${acked.length})`);
-  assert.deepEqual(acked, acked.map((_, i) => i + 1));
+  assert.deepEqual(
+    acked,
+    acked.map((_, i) => i + 1),
+  );
   // The log was not failed: the next append is refused the same way, sync and reads work.
   await assert.rejects(wal.append(Buffer.from('still no space')), { code: 'WAL_ERR_NO_SPACE' });
   await wal.sync();

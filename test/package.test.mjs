@@ -30,7 +30,11 @@ test('the packed package: ringwal/sim imports, its README example runs and its t
   const tarball = path.join(scratch, packed);
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
   assert.ok(listing.includes('package/dist/sim/index.js') && listing.includes('package/dist/sim/index.d.ts'), 'ringwal/sim and its types are shipped');
-  assert.deepEqual(listing.filter((f) => /harness\/|\/(oracle|workload|sim-run|damaged-open)\.|dist-test|\.test\.|^package\/test\//.test(f)), [], 'no test code is shipped');
+  assert.deepEqual(
+    listing.filter((f) => /harness\/|\/(oracle|workload|sim-run|damaged-open)\.|dist-test|\.test\.|^package\/test\//.test(f)),
+    [],
+    'no test code is shipped',
+  );
 
   fs.writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
   execFileSync(NPM, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: scratch, stdio: 'pipe' });
@@ -51,11 +55,30 @@ test('the packed package: ringwal/sim imports, its README example runs and its t
       'const rng = new Prng(1);',
       'const rates: FaultRates = drawFaultRates(rng, 1);',
       'const io = new SimIo({ disk: new SimDisk(rates, rng.fork()), rng: rng.fork() });',
-      "const options: WalOptions = { io, segmentSizeBytes: 64 * 1024 };",
+      'const options: WalOptions = { io, segmentSizeBytes: 64 * 1024 };',
       "export async function first(): Promise<WalRecord | undefined> { const wal = await Wal.open('/x', options); for await (const r of wal.read()) return r; return undefined; }",
       '// @ts-expect-error: SimIo needs a disk',
       'export const broken = new SimIo({ rng });',
     ].join('\n'),
   );
-  execFileSync(process.execPath, [TSC, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--types', 'node', 'check.ts'], { cwd: scratch, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [
+      TSC,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--typeRoots',
+      path.join(ROOT, 'node_modules', '@types'),
+      '--types',
+      'node',
+      'check.ts',
+    ],
+    { cwd: scratch, stdio: 'pipe' },
+  );
 });

@@ -44,7 +44,7 @@ function openIo(t, backend, nativeBinding) {
   return io;
 }
 
-test('Wal.open registers the writer\'s two batch buffers with the ring, and the log works from them', async (t) => {
+test("Wal.open registers the writer's two batch buffers with the ring, and the log works from them", async (t) => {
   const io = openIo(t, 'io_uring');
   if (io === null) return;
   assert.equal(io.info().fixedBuffers, 0, 'nothing registered before the writer exists');
@@ -52,7 +52,10 @@ test('Wal.open registers the writer\'s two batch buffers with the ring, and the 
   const wal = await Wal.open(dir, { io });
   assert.equal(io.info().fixedBuffers, 2, 'both batch buffers registered');
   const lsns = await Promise.all(Array.from({ length: 300 }, (_, i) => wal.append(payloadFor(i, 4000))));
-  assert.deepEqual(lsns, Array.from({ length: 300 }, (_, i) => i + 1));
+  assert.deepEqual(
+    lsns,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
   await wal.close();
   const reopened = await Wal.open(dir);
   let n = 0;

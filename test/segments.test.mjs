@@ -10,7 +10,10 @@ import { payloadFor, tempDir } from './helpers/tmp.mjs';
 const SMALL = { segmentSizeBytes: 128 * 1024, batchBytesMax: 64 * 1024 };
 
 function segmentFiles(dir) {
-  return fs.readdirSync(dir).filter((n) => /^wal-\d{20}-\d{10}\.seg$/.test(n)).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => /^wal-\d{20}-\d{10}\.seg$/.test(n))
+    .sort();
 }
 
 async function readAll(wal, options) {
@@ -26,12 +29,14 @@ test('rollover under concurrent load: every record in order across segments, hoo
   const producers = 32;
   const perProducer = 60;
   const byLsn = new Map();
-  await Promise.all(Array.from({ length: producers }, async (_, p) => {
-    for (let s = 0; s < perProducer; s++) {
-      const id = p * perProducer + s;
-      byLsn.set(await wal.append(payloadFor(id, 100 + (id % 900))), id);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: producers }, async (_, p) => {
+      for (let s = 0; s < perProducer; s++) {
+        const id = p * perProducer + s;
+        byLsn.set(await wal.append(payloadFor(id, 100 + (id % 900))), id);
+      }
+    }),
+  );
   const total = producers * perProducer;
   const stats = await wal.stats();
   assert.ok(stats.segmentCount > 3, `expected several segments, got ${stats.segmentCount}`);
@@ -175,7 +180,13 @@ test('open refuses a missing middle segment, an overlap, a header that disagrees
     return { dir, files };
   };
   const expectCorrupt = async (dir, pattern) => {
-    const err = await Wal.open(dir, SMALL).then(async (w) => { await w.close(); return null; }, (e) => e);
+    const err = await Wal.open(dir, SMALL).then(
+      async (w) => {
+        await w.close();
+        return null;
+      },
+      (e) => e,
+    );
     assert.ok(err instanceof WalCorruptionError, `expected WAL_ERR_CORRUPT, got ${err}`);
     assert.match(err.message, pattern);
   };

@@ -33,7 +33,10 @@ const REGRESSION_SEEDS = [
 
 function assertClean(results) {
   const bad = results.filter((r) => r.violation !== null);
-  assert.deepEqual(bad.map((r) => `seed ${r.seed}: ${r.violation}\n  reproduce: ${r.reproduce}`), []);
+  assert.deepEqual(
+    bad.map((r) => `seed ${r.seed}: ${r.violation}\n  reproduce: ${r.reproduce}`),
+    [],
+  );
 }
 
 async function runRange(first, count, options) {
@@ -84,7 +87,9 @@ test(`tier 1: at least ${CRASH_CYCLES_MIN} crash/recovery cycles, every check ho
   const run = await simulate(['--seed', '1', '--runs', String(TIER1_RUNS), '--tier', '1']);
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const t = run.totals;
-  console.log(`# tier 1: ${t.runs} runs, ${t.crashRecoveries} crash recoveries, ${t.cleanReopens} clean reopens in ${t.seconds.toFixed(1)} s (${(t.crashRecoveries / t.seconds).toFixed(0)}/s)`);
+  console.log(
+    `# tier 1: ${t.runs} runs, ${t.crashRecoveries} crash recoveries, ${t.cleanReopens} clean reopens in ${t.seconds.toFixed(1)} s (${(t.crashRecoveries / t.seconds).toFixed(0)}/s)`,
+  );
   assert.equal(t.violations, 0);
   assert.ok(t.crashRecoveries >= CRASH_CYCLES_MIN, `only ${t.crashRecoveries} crash recoveries`);
   assert.ok(t.tornWrites > 1000 && t.ioFailures > 500, `the faults happened: ${t.tornWrites} torn writes, ${t.ioFailures} failed writes or syncs`);
@@ -95,7 +100,9 @@ test('tier 2: never a crash, a hang or a wrong byte; lost acknowledged records a
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const t = run.totals;
   assert.equal(t.violations, 0);
-  console.log(`# tier 2: ${t.runs} runs; ${t.lostAckedRecoveries} recoveries lost ${t.lostAckedRecords} acknowledged records; ${t.typedErrors} typed errors met`);
+  console.log(
+    `# tier 2: ${t.runs} runs; ${t.lostAckedRecoveries} recoveries lost ${t.lostAckedRecords} acknowledged records; ${t.typedErrors} typed errors met`,
+  );
 });
 
 // Last: patching a prototype method slows every later run in this process (V8 drops its fast paths).

@@ -11,9 +11,15 @@ for (const backend of BACKENDS) {
     assert.equal(wal.backend, backend);
     assert.equal(wal.directIo, true, 'the test directory is on ext4, which supports O_DIRECT');
     const count = 5000;
-    const lsns = await Promise.all(Array.from({ length: count }, (_, i) => wal.append(payloadFor(i), { tenant: i % 7, vshard: i % 3, database: 9, type: 0x8002 })));
+    const lsns = await Promise.all(
+      Array.from({ length: count }, (_, i) => wal.append(payloadFor(i), { tenant: i % 7, vshard: i % 3, database: 9, type: 0x8002 })),
+    );
     assert.equal(new Set(lsns).size, count, 'every append has its own LSN');
-    assert.deepEqual(lsns, Array.from({ length: count }, (_, i) => i + 1), 'LSNs follow call order');
+    assert.deepEqual(
+      lsns,
+      Array.from({ length: count }, (_, i) => i + 1),
+      'LSNs follow call order',
+    );
     assert.equal(wal.durableLsn, count);
     const stats = await wal.stats();
     assert.ok(stats.batches < count, `appends shared writes: ${stats.batches} batches for ${count} records`);
@@ -37,14 +43,16 @@ for (const backend of BACKENDS) {
     const producers = 64;
     const perProducer = 40;
     const seen = new Map();
-    await Promise.all(Array.from({ length: producers }, async (_, p) => {
-      for (let s = 0; s < perProducer; s++) {
-        const id = p * perProducer + s;
-        const lsn = await wal.append(payloadFor(id, 1 + (id % 2000)));
-        assert.ok(lsn <= wal.durableLsn, 'an LSN is handed out only once it is durable');
-        seen.set(lsn, id);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: producers }, async (_, p) => {
+        for (let s = 0; s < perProducer; s++) {
+          const id = p * perProducer + s;
+          const lsn = await wal.append(payloadFor(id, 1 + (id % 2000)));
+          assert.ok(lsn <= wal.durableLsn, 'an LSN is handed out only once it is durable');
+          seen.set(lsn, id);
+        }
+      }),
+    );
     assert.equal(seen.size, producers * perProducer);
     assert.ok((await wal.stats()).batches > 1);
     await wal.close();
@@ -69,7 +77,7 @@ test('appendBatch: consecutive LSNs, larger than one write batch, all durable on
   assert.equal(firstLsn, first + 1);
   assert.equal(lastLsn, firstLsn + payloads.length - 1);
   assert.equal(wal.durableLsn, lastLsn);
-  assert.ok((await wal.stats()).batches >= 300 * 4144 / (64 * 1024), 'the batch was split across writes of at most batchBytesMax');
+  assert.ok((await wal.stats()).batches >= (300 * 4144) / (64 * 1024), 'the batch was split across writes of at most batchBytesMax');
   let n = 0;
   for await (const rec of wal.read({ fromLsn: firstLsn })) {
     assert.deepEqual(rec.payload, payloads[n]);
@@ -123,7 +131,10 @@ test('appends beyond one batch buffer wait in call order and keep their LSNs', a
   const wal = await Wal.open(dir, { batchBytesMax: 64 * 1024 });
   const sizes = Array.from({ length: 2000 }, (_, i) => (i * 97) % 3000);
   const lsns = await Promise.all(sizes.map((size, i) => wal.append(payloadFor(i, size))));
-  assert.deepEqual(lsns, sizes.map((_, i) => i + 1));
+  assert.deepEqual(
+    lsns,
+    sizes.map((_, i) => i + 1),
+  );
   let i = 0;
   for await (const rec of wal.read()) {
     assert.deepEqual(rec.payload, payloadFor(i, sizes[i]));
@@ -147,7 +158,11 @@ for (const [what, limit, accepted] of [
     assert.equal(rejected.length, 30 - accepted);
     for (const r of rejected) assert.equal(r.reason.code, 'WAL_ERR_OVERLOADED');
     const fulfilled = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
-    assert.deepEqual(fulfilled, Array.from({ length: accepted }, (_, i) => i + 1), 'the first appends are accepted, with contiguous LSNs');
+    assert.deepEqual(
+      fulfilled,
+      Array.from({ length: accepted }, (_, i) => i + 1),
+      'the first appends are accepted, with contiguous LSNs',
+    );
     await wal.close();
   });
 }

@@ -59,9 +59,14 @@ export function measureQd1(dir, durationMs) {
     }
     const elapsedS = Number(nowNs - startNs) / 1e9;
     return {
-      kind: 'disk-qd1', records: writes, payloadBytes: writes * blockBytes, elapsedMs: elapsedS * 1000,
-      recordsPerS: writes / elapsedS, mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
-      latency: histogram.summary(), bufferSource: source,
+      kind: 'disk-qd1',
+      records: writes,
+      payloadBytes: writes * blockBytes,
+      elapsedMs: elapsedS * 1000,
+      recordsPerS: writes / elapsedS,
+      mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
+      latency: histogram.summary(),
+      bufferSource: source,
     };
   } finally {
     closeSync(fd);
@@ -94,9 +99,14 @@ export function measureQd1Append(dir, durationMs) {
     }
     const elapsedS = Number(nowNs - startNs) / 1e9;
     return {
-      kind: 'disk-qd1-append', records: writes, payloadBytes: writes * blockBytes, elapsedMs: elapsedS * 1000,
-      recordsPerS: writes / elapsedS, mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
-      latency: histogram.summary(), bufferSource: source,
+      kind: 'disk-qd1-append',
+      records: writes,
+      payloadBytes: writes * blockBytes,
+      elapsedMs: elapsedS * 1000,
+      recordsPerS: writes / elapsedS,
+      mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
+      latency: histogram.summary(),
+      bufferSource: source,
     };
   } finally {
     closeSync(fd);
@@ -121,9 +131,14 @@ export function measureSequential(dir, totalBytes) {
     const elapsedS = Number(process.hrtime.bigint() - startNs) / 1e9;
     const payloadBytes = writes * sequentialWriteBytes;
     return {
-      kind: 'disk-sequential', records: writes, payloadBytes, elapsedMs: elapsedS * 1000,
-      recordsPerS: writes / elapsedS, mbPerS: payloadBytes / 1e6 / elapsedS,
-      latency: histogram.summary(), bufferSource: source,
+      kind: 'disk-sequential',
+      records: writes,
+      payloadBytes,
+      elapsedMs: elapsedS * 1000,
+      recordsPerS: writes / elapsedS,
+      mbPerS: payloadBytes / 1e6 / elapsedS,
+      latency: histogram.summary(),
+      bufferSource: source,
     };
   } finally {
     closeSync(fd);

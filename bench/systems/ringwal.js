@@ -6,7 +6,15 @@ export async function open(dir, { backend = 'io_uring', directIo = 'auto', syncM
   // Counted here rather than read from stats() so that a rollover is seen even if a later change
   // lets segments be removed during the run.
   let segmentsSealed = 0;
-  const wal = await Wal.open(dir, { backend, directIo, syncMethod, ...walOptions, onSegmentSealed: () => { segmentsSealed += 1; } });
+  const wal = await Wal.open(dir, {
+    backend,
+    directIo,
+    syncMethod,
+    ...walOptions,
+    onSegmentSealed: () => {
+      segmentsSealed += 1;
+    },
+  });
   return {
     adapter: {
       append: (payload) => wal.append(payload),

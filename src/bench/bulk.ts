@@ -33,10 +33,13 @@ const bulkBytesMax = 2 ** 50;
  * `recordsPerBatch` records before issuing the next. Latency is per batch.
  */
 export async function runBulk(adapter: AppendAdapter, options: BulkOptions): Promise<WorkloadResult> {
-  const recordSizeBytes = checkInteger(
-    'record size (bytes)', options.recordSizeBytes ?? bulkRecordSizeBytes, 1, recordSizeBytesMax);
+  const recordSizeBytes = checkInteger('record size (bytes)', options.recordSizeBytes ?? bulkRecordSizeBytes, 1, recordSizeBytesMax);
   const recordsPerBatch = checkInteger(
-    'records per batch', options.recordsPerBatch ?? bulkRecordsPerBatchDefault, 1, Math.floor(batchBytesMax / recordSizeBytes));
+    'records per batch',
+    options.recordsPerBatch ?? bulkRecordsPerBatchDefault,
+    1,
+    Math.floor(batchBytesMax / recordSizeBytes),
+  );
   const inFlight = checkInteger('batches in flight', options.batchesInFlight ?? bulkBatchesInFlightDefault, 1, batchesInFlightMax);
   const bytesLimit = checkInteger('bytes', options.bytesMax, 1, bulkBytesMax);
   const durationMs = checkInteger('duration (ms)', options.durationMsMax, 1, durationMsMax);
@@ -44,8 +47,7 @@ export async function runBulk(adapter: AppendAdapter, options: BulkOptions): Pro
 
   const pool = new RecordPool(recordSizeBytes);
   const histogram = new LatencyHistogram();
-  const appendBatch = adapter.appendBatch?.bind(adapter)
-    ?? ((payloads: Uint8Array[]) => Promise.all(payloads.map((payload) => adapter.append(payload))));
+  const appendBatch = adapter.appendBatch?.bind(adapter) ?? ((payloads: Uint8Array[]) => Promise.all(payloads.map((payload) => adapter.append(payload))));
   let bytesIssued = 0;
   let recordsDone = 0;
   let failed = false;

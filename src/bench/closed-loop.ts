@@ -25,8 +25,7 @@ export async function runClosedLoop(adapter: AppendAdapter, options: ClosedLoopO
   const producers = checkInteger('producers', options.producers, 1, producersMax);
   const recordCountMax = checkInteger('records', options.recordsMax, 1, recordsMax);
   const durationMs = checkInteger('duration (ms)', options.durationMsMax, 1, durationMsMax);
-  const recordSizeBytes = checkInteger(
-    'record size (bytes)', options.recordSizeBytes ?? closedLoopRecordSizeBytes, 1, recordSizeBytesMax);
+  const recordSizeBytes = checkInteger('record size (bytes)', options.recordSizeBytes ?? closedLoopRecordSizeBytes, 1, recordSizeBytesMax);
   const pool = new RecordPool(recordSizeBytes);
   const histogram = new LatencyHistogram();
   let issued = 0;

@@ -43,8 +43,7 @@ export async function runOpenLoop(adapter: AppendAdapter, options: OpenLoopOptio
   const ratePerS = checkInteger('rate (records/s)', options.ratePerS, 1, openLoopSendsMax);
   const durationMs = checkInteger('duration (ms)', options.durationMs, 1, durationMsMax);
   const drainMs = checkInteger('drain (ms)', options.drainMsMax ?? openLoopDrainMsDefault, 0, durationMsMax);
-  const recordSizeBytes = checkInteger(
-    'record size (bytes)', options.recordSizeBytes ?? closedLoopRecordSizeBytes, 1, recordSizeBytesMax);
+  const recordSizeBytes = checkInteger('record size (bytes)', options.recordSizeBytes ?? closedLoopRecordSizeBytes, 1, recordSizeBytesMax);
   const scheduledCount = Math.floor((ratePerS * durationMs) / 1000);
   checkInteger('rate × duration (records)', scheduledCount, 1, openLoopSendsMax);
 

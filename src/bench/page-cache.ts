@@ -30,11 +30,7 @@ export function readPageCacheBytes(meminfo?: string): number | undefined {
  * The system-wide change is a probe, not an exact account: other processes move the page cache
  * too, so read small values as "about zero".
  */
-export function pageCacheChange(
-  beforeBytes: number | undefined,
-  afterBytes: number | undefined,
-  payloadBytesWritten: number,
-): PageCacheChange | undefined {
+export function pageCacheChange(beforeBytes: number | undefined, afterBytes: number | undefined, payloadBytesWritten: number): PageCacheChange | undefined {
   if (beforeBytes === undefined || afterBytes === undefined) return undefined;
   const deltaMb = (afterBytes - beforeBytes) / 1e6;
   const writtenGb = payloadBytesWritten / 1e9;

@@ -73,11 +73,7 @@ export function buildSuite(options: SuiteOptions = {}): WorkloadSpec[] {
   return specs;
 }
 
-export function runWorkload(
-  adapter: AppendAdapter,
-  spec: WorkloadSpec,
-  onProgress?: ProgressCallback,
-): Promise<WorkloadResult> {
+export function runWorkload(adapter: AppendAdapter, spec: WorkloadSpec, onProgress?: ProgressCallback): Promise<WorkloadResult> {
   switch (spec.kind) {
     case 'closed':
       return runClosedLoop(adapter, { ...spec, onProgress });

@@ -28,13 +28,7 @@ export type ProgressCallback = (progress: Progress) => void;
 /** Progress callbacks fire on a timer, never per record, so that reporting costs nothing measurable. */
 export const progressIntervalMs = 200;
 
-export function resultOf(
-  kind: WorkloadKind,
-  records: number,
-  recordSizeBytes: number,
-  elapsedNs: bigint,
-  histogram: LatencyHistogram,
-): WorkloadResult {
+export function resultOf(kind: WorkloadKind, records: number, recordSizeBytes: number, elapsedNs: bigint, histogram: LatencyHistogram): WorkloadResult {
   const elapsedMs = Number(elapsedNs) / 1e6;
   const payloadBytes = records * recordSizeBytes;
   const elapsedS = Math.max(elapsedMs, Number.MIN_VALUE) / 1000;

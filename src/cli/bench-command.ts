@@ -52,10 +52,15 @@ export async function benchCommand(argv: string[], output: Output): Promise<numb
     if (existsSync(join(dir, markerFileName))) rmSync(dir, { recursive: true, force: true });
   }
   if (options.json) {
-    output.stdout.write(`${JSON.stringify({
-      backend: engine?.backend, directIo: engine?.directIo, syncMethod: options.syncMethod, dir,
-      workloads: rows.map(({ id, result, pageCache }) => ({ id, ...result, pageCache })),
-    })}\n`);
+    output.stdout.write(
+      `${JSON.stringify({
+        backend: engine?.backend,
+        directIo: engine?.directIo,
+        syncMethod: options.syncMethod,
+        dir,
+        workloads: rows.map(({ id, result, pageCache }) => ({ id, ...result, pageCache })),
+      })}\n`,
+    );
   } else {
     output.stdout.write(`${table(rows)}\n`);
   }

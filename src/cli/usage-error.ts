@@ -3,7 +3,10 @@ export class UsageError extends Error {
   override name = 'UsageError';
 
   /** `helpCommand` is the command whose --help explains the mistake. */
-  constructor(message: string, readonly helpCommand = 'ringwal') {
+  constructor(
+    message: string,
+    readonly helpCommand = 'ringwal',
+  ) {
     super(message);
   }
 }

@@ -58,7 +58,8 @@ export function crc32c(bytes: Uint8Array, seed = 0): number {
 export function crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
   assert(count <= ranges.length / 2, `crc32cRanges: ${count} ranges do not fit the ranges array`);
   assert(count <= out.length, `crc32cRanges: ${count} results do not fit the out array`);
-  for (let i = 0; i < count; i++) assert(ranges[2 * i]! + ranges[2 * i + 1]! <= bytes.byteLength, `crc32cRanges: range ${i} ends past the ${bytes.byteLength} bytes`);
+  for (let i = 0; i < count; i++)
+    assert(ranges[2 * i]! + ranges[2 * i + 1]! <= bytes.byteLength, `crc32cRanges: range ${i} ends past the ${bytes.byteLength} bytes`);
   for (let i = 0; i < count; i++) {
     const start = ranges[2 * i]!;
     out[i] = crc32c(bytes.subarray(start, start + ranges[2 * i + 1]!));

@@ -70,9 +70,7 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   view.setUint32(SegmentField.CRC32C, crc32c(out.subarray(0, SegmentField.CRC32C)), true);
 }
 
-export type SegmentHeaderResult =
-  | { ok: true; header: SegmentHeader }
-  | { ok: false; unsupported: boolean; reason: string };
+export type SegmentHeaderResult = { ok: true; header: SegmentHeader } | { ok: false; unsupported: boolean; reason: string };
 
 function damaged(reason: string): SegmentHeaderResult {
   return { ok: false, unsupported: false, reason };
@@ -101,11 +99,14 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
     segmentIdFloor: view.getUint32(SegmentField.SEGMENT_ID_FLOOR, true),
     incarnation: view.getUint32(SegmentField.INCARNATION, true),
     writeBytesMax: view.getUint32(SegmentField.WRITE_BYTES_MAX, true),
-    seal: (flags & SEGMENT_FLAG_SEALED) === 0 ? null : {
-      lastLsn: getU64(view, SegmentField.SEALED_LAST_LSN),
-      endBytes: getU64(view, SegmentField.SEALED_END),
-      lastRecordBytes: getU64(view, SegmentField.SEALED_LAST_RECORD),
-    },
+    seal:
+      (flags & SEGMENT_FLAG_SEALED) === 0
+        ? null
+        : {
+            lastLsn: getU64(view, SegmentField.SEALED_LAST_LSN),
+            endBytes: getU64(view, SegmentField.SEALED_END),
+            lastRecordBytes: getU64(view, SegmentField.SEALED_LAST_RECORD),
+          },
   };
   if (header.formatVersion !== FORMAT_VERSION) {
     return { ok: false, unsupported: true, reason: `format version ${header.formatVersion}, this build reads ${FORMAT_VERSION}` };
@@ -117,7 +118,8 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   }
   if (header.segmentId === 0) return damaged('segment id 0 is never written');
   if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);
-  if (header.writeBytesMax < block || header.writeBytesMax % block !== 0) return damaged(`largest write ${header.writeBytesMax} is not a positive multiple of the block`);
+  if (header.writeBytesMax < block || header.writeBytesMax % block !== 0)
+    return damaged(`largest write ${header.writeBytesMax} is not a positive multiple of the block`);
   const seal = header.seal;
   if (seal !== null) {
     if (seal.lastLsn < header.firstLsn - 1 || seal.lastLsn > LSN_MAX) return damaged(`sealed last LSN ${seal.lastLsn} before the first LSN`);

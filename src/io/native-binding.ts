@@ -48,7 +48,16 @@ export interface NativeBinding {
   dioAlignment(fd: number): DioAlignment | number;
   fadvise(fd: number, offsetBytes: number, lengthBytes: number, advice: number): number;
   backendCreate(kind: NativeBackendKind, depth: number, completions: Int32Array, onCompletions: CompletionCallback): NativeHandle | number;
-  backendWrite(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): number;
+  backendWrite(
+    h: NativeHandle,
+    reqId: number,
+    fd: number,
+    buffer: ArrayBuffer,
+    bufferOffsetBytes: number,
+    lengthBytes: number,
+    fileOffsetBytes: number,
+    durability: number,
+  ): number;
   backendRead(h: NativeHandle, reqId: number, fd: number, buffer: ArrayBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number): number;
   backendFsync(h: NativeHandle, reqId: number, fd: number, datasync: boolean): number;
   backendRegisterBuffers(h: NativeHandle, buffers: ArrayBuffer[]): number;

@@ -7,15 +7,19 @@
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { BLOCK_SIZE_BYTES_DEFAULT, BLOCK_SIZE_BYTES_MAX } from '../format/constants.js';
-import {
-  WalBackendUnavailableError,
-  WalDirectIoUnsupportedError,
-  WalInvalidArgumentError,
-  WalIoError,
-  WalLockedError,
-} from '../errors.js';
+import { WalBackendUnavailableError, WalDirectIoUnsupportedError, WalInvalidArgumentError, WalIoError, WalLockedError } from '../errors.js';
 import type { AlignedBuffer, Io, IoFile, IoLock, OpenFileOptions, SyncMethod } from './io.js';
-import { NativeDurability, NativeSyscall, errnoName, errnoValue, loadNativeBinding, type NativeBackendKind, type NativeBinding, type NativeBindingOption, type NativeHandle } from './native-binding.js';
+import {
+  NativeDurability,
+  NativeSyscall,
+  errnoName,
+  errnoValue,
+  loadNativeBinding,
+  type NativeBackendKind,
+  type NativeBinding,
+  type NativeBindingOption,
+  type NativeHandle,
+} from './native-binding.js';
 import { POOL_QUEUE_DEPTH_MAX, QUEUE_DEPTH_MAX } from './io.js';
 
 const fsOpen = promisify(fs.open);
@@ -365,8 +369,19 @@ export class NativeIo implements Io {
   }
 
   /** @internal used by NativeFile */
-  submitWrite(fd: number, path: string, buffer: AlignedBuffer, bufferOffsetBytes: number, lengthBytes: number, fileOffsetBytes: number, durability: number): Promise<number> {
-    return this.request((r) => this.native.backendWrite(this.handle, r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability), path);
+  submitWrite(
+    fd: number,
+    path: string,
+    buffer: AlignedBuffer,
+    bufferOffsetBytes: number,
+    lengthBytes: number,
+    fileOffsetBytes: number,
+    durability: number,
+  ): Promise<number> {
+    return this.request(
+      (r) => this.native.backendWrite(this.handle, r, fd, buffer.arrayBuffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durability),
+      path,
+    );
   }
 
   /** @internal used by NativeFile */

@@ -125,7 +125,11 @@ export async function finishCut(io: Io, dir: string, intent: TruncateIntent, opt
     outcome = await replaceKept(io, dir, intent, kept, entries, options);
   } else {
     if (kept === undefined || kept !== entries[entries.length - 1]) {
-      throw new WalCorruptionError(join(dir, TRUNCATE_INTENT_NAME), 0, `the segment a truncation keeps (first LSN ${intent.segmentFirstLsn}, id ${intent.segmentId}) is not the last one`);
+      throw new WalCorruptionError(
+        join(dir, TRUNCATE_INTENT_NAME),
+        0,
+        `the segment a truncation keeps (first LSN ${intent.segmentFirstLsn}, id ${intent.segmentId}) is not the last one`,
+      );
     }
     outcome = intent.mode === 'in-place' ? await cutInPlace(io, intent, kept, options) : await keepSealed(io, intent, kept, options);
   }
@@ -161,7 +165,8 @@ async function keepSealed(io: Io, intent: TruncateIntent, kept: SegmentEntry, op
   const segment = await openSegment(io, kept.path, kept, options.direct, true);
   try {
     const seal = segment.header.seal;
-    if (seal === null || seal.lastLsn !== intent.lsn) throw new WalCorruptionError(kept.path, 0, `a truncation meant to keep this segment sealed at LSN ${intent.lsn}`);
+    if (seal === null || seal.lastLsn !== intent.lsn)
+      throw new WalCorruptionError(kept.path, 0, `a truncation meant to keep this segment sealed at LSN ${intent.lsn}`);
     const recordCount = seal.lastLsn - segment.header.firstLsn + 1;
     return { recordCount, nextLsn: intent.lsn + 1, endBytes: seal.endBytes, lastRecordBytes: seal.lastRecordBytes, path: kept.path, name: kept, sealed: true };
   } finally {
@@ -170,7 +175,14 @@ async function keepSealed(io: Io, intent: TruncateIntent, kept: SegmentEntry, op
 }
 
 /** replace T4–T5: the kept prefix goes into a new file under a new id; then the old file goes. */
-async function replaceKept(io: Io, dir: string, intent: TruncateIntent, kept: SegmentEntry | undefined, entries: SegmentEntry[], options: CutOptions): Promise<CutOutcome> {
+async function replaceKept(
+  io: Io,
+  dir: string,
+  intent: TruncateIntent,
+  kept: SegmentEntry | undefined,
+  entries: SegmentEntry[],
+  options: CutOptions,
+): Promise<CutOutcome> {
   const name: SegmentName = { firstLsn: intent.segmentFirstLsn, segmentId: intent.newSegmentId };
   const path = join(dir, segmentFileName(name.firstLsn, name.segmentId));
   const replacement = entries.find((e) => e.firstLsn === name.firstLsn && e.segmentId === name.segmentId);
@@ -199,7 +211,8 @@ async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kep
   const source = await openSegment(io, kept.path, kept, options.direct, true, true);
   try {
     const seal = source.header.seal;
-    if (seal === null || seal.lastLsn <= intent.lsn) throw new WalCorruptionError(kept.path, 0, `a truncation meant to replace this segment by its records up to LSN ${intent.lsn}`);
+    if (seal === null || seal.lastLsn <= intent.lsn)
+      throw new WalCorruptionError(kept.path, 0, `a truncation meant to replace this segment by its records up to LSN ${intent.lsn}`);
     // Not preallocated: the copy needs only the space of the kept records, so a cut can be
     // finished on a nearly full disk; the segment grows as the writer appends to it.
     const target = await prepareSegment(io, dir, 0, false, options.direct, CUT_SEGMENT_TEMP_NAME);
@@ -273,7 +286,16 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
           out = bigger;
         }
       }
-      encodeRecord(out.words, out.bytes, outBytes, r.payload, h.lsn, { type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database }, segmentId, h.batchIndex);
+      encodeRecord(
+        out.words,
+        out.bytes,
+        outBytes,
+        r.payload,
+        h.lsn,
+        { type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database },
+        segmentId,
+        h.batchIndex,
+      );
       setRecordCrcRange(range, 0, outBytes, h.payloadSizeBytes);
       io.crc32cRanges(out.bytes, range, 1, crc);
       out.words[outBytes >>> 2] = crc[0]!;
@@ -282,7 +304,13 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
       recordCount += 1;
     }
   }
-  if (scanner.nextLsn !== lsn + 1) throw new WalCorruptionError(source.path, scanner.validEndBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, before LSN ${lsn}, which it must hold`, scanner.nextLsn);
+  if (scanner.nextLsn !== lsn + 1)
+    throw new WalCorruptionError(
+      source.path,
+      scanner.validEndBytes,
+      `the segment ends at LSN ${scanner.nextLsn - 1}, before LSN ${lsn}, which it must hold`,
+      scanner.nextLsn,
+    );
   const writeBytes = Math.ceil(outBytes / block) * block;
   assert.equal(recordCount, lsn + 1 - source.header.firstLsn, 'the copy holds every record up to the cut');
   if (writeBytes > 0) {

@@ -133,7 +133,11 @@ export class SegmentSet {
       try {
         const seal = segment.header.seal;
         if (seal === null) {
-          throw new WalCorruptionError(segment.path, 0, `segment is not sealed but ${found[i + 1]!.name} follows it: its tail was torn or it was written after a later segment`);
+          throw new WalCorruptionError(
+            segment.path,
+            0,
+            `segment is not sealed but ${found[i + 1]!.name} follows it: its tail was torn or it was written after a later segment`,
+          );
         }
         if (previous !== undefined) checkContinuity(previous, segment);
         await checkSealedTail(io, segment, seal);
@@ -170,7 +174,14 @@ export class SegmentSet {
         await checkSealedTail(io, last, lastSeal);
         await set.openDoubleWrite(last.header.logId, last, false);
         const recordCount = lastSeal.lastLsn - last.header.firstLsn + 1;
-        recovery = { path: last.path, recordCount, nextLsn: lastSeal.lastLsn + 1, endBytes: lastSeal.endBytes, lastRecordBytes: lastSeal.lastRecordBytes, tornTail: null };
+        recovery = {
+          path: last.path,
+          recordCount,
+          nextLsn: lastSeal.lastLsn + 1,
+          endBytes: lastSeal.endBytes,
+          lastRecordBytes: lastSeal.lastRecordBytes,
+          tornTail: null,
+        };
         position = { segment: last, nextLsn: recovery.nextLsn, endBytes: lastSeal.endBytes, lastRecordBytes: lastSeal.lastRecordBytes, sealed: true };
       } else {
         // O7: a copy repairs a torn rewrite of the tail block; O8: recovery (V1–V6).
@@ -290,7 +301,9 @@ export class SegmentSet {
       throw asNoSpace(err);
     }
     const alreadySealed = old.header.seal !== null;
-    const sealedHeader: SegmentHeader = alreadySealed ? old.header : { ...old.header, flags: old.header.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(old.header.segmentIdFloor, this.segmentIdFloor) };
+    const sealedHeader: SegmentHeader = alreadySealed
+      ? old.header
+      : { ...old.header, flags: old.header.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(old.header.segmentIdFloor, this.segmentIdFloor) };
     const finalSeal = sealedHeader.seal!;
     const segmentId = this.segmentIdFloor + 1;
     const firstLsn = finalSeal.lastLsn + 1;
@@ -378,7 +391,15 @@ export class SegmentSet {
 
   /** T2's content: how the segment holding `lsn + 1` is cut. */
   private planCut(lsn: number, kept: SegmentHeader, activeEndBytes: number): TruncateIntent {
-    const base = { lsn, segmentFirstLsn: kept.firstLsn, segmentId: kept.segmentId, segmentIdFloor: this.segmentIdFloor, newSegmentId: 0, incarnation: 0, zeroEndBytes: 0 };
+    const base = {
+      lsn,
+      segmentFirstLsn: kept.firstLsn,
+      segmentId: kept.segmentId,
+      segmentIdFloor: this.segmentIdFloor,
+      newSegmentId: 0,
+      incarnation: 0,
+      zeroEndBytes: 0,
+    };
     if (kept.seal === null) {
       const block = kept.blockSizeBytes;
       // Incarnations wrap after 2^32 cuts of one segment; the DWB file is removed by every cut as well.
@@ -431,7 +452,11 @@ function asNoSpace(err: unknown): unknown {
 function checkContinuity(previous: SealedSegment, next: OpenSegment): void {
   const expected = previous.seal.lastLsn + 1;
   if (next.header.firstLsn > expected) {
-    throw new WalCorruptionError(next.path, 0, `LSNs ${expected}..${next.header.firstLsn - 1} are missing between ${previous.path} and this segment: a segment was removed from the middle`);
+    throw new WalCorruptionError(
+      next.path,
+      0,
+      `LSNs ${expected}..${next.header.firstLsn - 1} are missing between ${previous.path} and this segment: a segment was removed from the middle`,
+    );
   }
   if (next.header.firstLsn < expected) {
     throw new WalCorruptionError(next.path, 0, `first LSN ${next.header.firstLsn} overlaps ${previous.path}, which ends at LSN ${previous.seal.lastLsn}`);
@@ -456,7 +481,12 @@ async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal):
   const gotBytes = await readFull(file, buffer, 0, lengthBytes, startBytes);
   const at = seal.lastRecordBytes - startBytes;
   const fail = (why: string): never => {
-    throw new WalCorruptionError(segment.path, seal.lastRecordBytes, `sealed segment's last record ${why}: the segment was torn or damaged after it was sealed`, seal.lastLsn);
+    throw new WalCorruptionError(
+      segment.path,
+      seal.lastRecordBytes,
+      `sealed segment's last record ${why}: the segment was torn or damaged after it was sealed`,
+      seal.lastLsn,
+    );
   };
   if (gotBytes < seal.endBytes - startBytes) fail('is cut off');
   const header = decodeRecordHeader(new DataView(buffer.arrayBuffer), at);

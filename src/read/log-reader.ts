@@ -46,7 +46,10 @@ export class ReaderFiles {
 
   /** Runs one scan step of `file`, so that closeAll waits for it. */
   async step<T>(file: IoFile, step: Promise<T>): Promise<T> {
-    this.files.set(file, step.catch(() => undefined));
+    this.files.set(
+      file,
+      step.catch(() => undefined),
+    );
     const result = await step;
     if (this.files.has(file)) this.files.set(file, null);
     return result;
@@ -134,7 +137,12 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
     const stop = scanner.stop!;
     if (stop.kind === 'invalid') throw new WalCorruptionError(segment.path, stop.offsetBytes, stop.reason, scanner.nextLsn);
     if (scanner.nextLsn <= segment.lastLsn) {
-      throw new WalCorruptionError(segment.path, stop.offsetBytes, `the segment ends at LSN ${scanner.nextLsn - 1}, durable up to ${segment.lastLsn}`, scanner.nextLsn);
+      throw new WalCorruptionError(
+        segment.path,
+        stop.offsetBytes,
+        `the segment ends at LSN ${scanner.nextLsn - 1}, durable up to ${segment.lastLsn}`,
+        scanner.nextLsn,
+      );
     }
   } finally {
     await files.release(file);

@@ -24,9 +24,7 @@ export interface ScannedRecord {
   payload: Uint8Array;
 }
 
-export type ScanStop =
-  | { kind: 'end'; offsetBytes: number }
-  | { kind: 'invalid'; offsetBytes: number; reason: string };
+export type ScanStop = { kind: 'end'; offsetBytes: number } | { kind: 'invalid'; offsetBytes: number; reason: string };
 
 export interface SegmentScannerOptions {
   segmentId: number;
@@ -113,7 +111,11 @@ export class SegmentScanner {
     // read that ends before it is an error, never the end of the records.
     const mustBytes = Math.min(readBytes, this.options.endBytes - readAtBytes);
     if (gotBytes < mustBytes) {
-      throw new WalCorruptionError(this.file.path, readAtBytes + gotBytes, `reads end at offset ${readAtBytes + gotBytes}, before the ${this.options.endBytes} bytes the file holds`);
+      throw new WalCorruptionError(
+        this.file.path,
+        readAtBytes + gotBytes,
+        `reads end at offset ${readAtBytes + gotBytes}, before the ${this.options.endBytes} bytes the file holds`,
+      );
     }
     this.bufferLengthBytes += gotBytes;
     if (gotBytes < readBytes) this.physicalEof = true;
@@ -216,7 +218,13 @@ export class SegmentScanner {
 }
 
 /** The CRC of one record that sits whole in `bytes` at `offsetBytes`. */
-export function recordCrcMatches(io: Io, bytes: Uint8Array, offsetBytes: number, header: RecordHeader, scratch: { ranges: Uint32Array; out: Uint32Array }): boolean {
+export function recordCrcMatches(
+  io: Io,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  header: RecordHeader,
+  scratch: { ranges: Uint32Array; out: Uint32Array },
+): boolean {
   setRecordCrcRange(scratch.ranges, 0, offsetBytes, header.payloadSizeBytes);
   io.crc32cRanges(bytes, scratch.ranges, 1, scratch.out);
   return scratch.out[0] === header.crc32c;

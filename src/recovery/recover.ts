@@ -148,7 +148,12 @@ export async function scanTo(io: Io, segment: OpenSegment, lsn: number): Promise
   const { scanner, recordCount } = await scanRecords(io, segment, await segment.file.sizeBytes(), lsn);
   if (scanner.nextLsn !== lsn + 1) {
     const stop = scanner.stop!;
-    throw new WalCorruptionError(segment.path, scanner.validEndBytes, `${stop.kind === 'invalid' ? stop.reason : 'the segment ends'} before LSN ${lsn}, which it must hold`, scanner.nextLsn);
+    throw new WalCorruptionError(
+      segment.path,
+      scanner.validEndBytes,
+      `${stop.kind === 'invalid' ? stop.reason : 'the segment ends'} before LSN ${lsn}, which it must hold`,
+      scanner.nextLsn,
+    );
   }
   return { recordCount, nextLsn: scanner.nextLsn, endBytes: scanner.validEndBytes, lastRecordBytes: scanner.lastRecordBytes };
 }

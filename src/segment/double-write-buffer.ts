@@ -52,7 +52,13 @@ export class DoubleWriteBuffer {
    * Opens (or creates, zero-filled, its directory entry made durable) the DWB file and returns
    * its valid copies, newest first.
    */
-  static async open(io: Io, dir: string, mode: Exclude<DoubleWriteMode, 'off'>, logId: bigint, segmentBlockBytes: number): Promise<{ dwb: DoubleWriteBuffer; copies: DwbCopy[] }> {
+  static async open(
+    io: Io,
+    dir: string,
+    mode: Exclude<DoubleWriteMode, 'off'>,
+    logId: bigint,
+    segmentBlockBytes: number,
+  ): Promise<{ dwb: DoubleWriteBuffer; copies: DwbCopy[] }> {
     // segmentBlockBytes: the block the writer rewrites, which a copy is of.
     const direct: DirectIoMode = mode === 'direct' ? 'required' : 'off';
     const file = await io.openFile(join(dir, DWB_FILE_NAME), { create: true, direct, readOnly: false });

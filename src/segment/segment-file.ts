@@ -63,7 +63,14 @@ export interface PreparedSegment {
  * S1: an unnamed segment file, zero-filled to `sizeBytes` when `preallocate` is set. `tempName`
  * (a `.tmp` name, which open deletes) is the prepared segment's unless a truncation builds one.
  */
-export async function prepareSegment(io: Io, dir: string, sizeBytes: number, preallocate: boolean, direct: DirectIoMode, tempName = PREPARED_SEGMENT_NAME): Promise<PreparedSegment> {
+export async function prepareSegment(
+  io: Io,
+  dir: string,
+  sizeBytes: number,
+  preallocate: boolean,
+  direct: DirectIoMode,
+  tempName = PREPARED_SEGMENT_NAME,
+): Promise<PreparedSegment> {
   assert(tempName.endsWith(SEGMENT_TEMP_SUFFIX), `a segment in preparation must have a ${SEGMENT_TEMP_SUFFIX} name`);
   const path = join(dir, tempName);
   const file = await io.openFile(path, { create: true, direct, readOnly: false });
@@ -174,7 +181,11 @@ export async function openSegment(io: Io, path: string, name: SegmentName, direc
     await file.dropCache();
     const header = await readSegmentHeader(io, file);
     if (header.firstLsn !== name.firstLsn || header.segmentId !== name.segmentId) {
-      throw new WalCorruptionError(path, 0, `header says first LSN ${header.firstLsn} and segment id ${header.segmentId}, the file name says ${name.firstLsn} and ${name.segmentId}`);
+      throw new WalCorruptionError(
+        path,
+        0,
+        `header says first LSN ${header.firstLsn} and segment id ${header.segmentId}, the file name says ${name.firstLsn} and ${name.segmentId}`,
+      );
     }
     if (header.blockSizeBytes % file.alignmentBytes !== 0) {
       throw new WalUnsupportedFormatError(path, `written with ${header.blockSizeBytes}-byte blocks; this file system needs ${file.alignmentBytes}`);

@@ -66,9 +66,7 @@ export class FileImage {
   }
 }
 
-export type PendingChange =
-  | { kind: 'write'; offsetBytes: number; data: Uint8Array }
-  | { kind: 'resize'; sizeBytes: number; shrink: boolean };
+export type PendingChange = { kind: 'write'; offsetBytes: number; data: Uint8Array } | { kind: 'resize'; sizeBytes: number; shrink: boolean };
 
 export class SimInode {
   current = new FileImage();
@@ -85,7 +83,8 @@ export class SimInode {
     if (this.unreadableSectors.size === 0) return;
     // A sector written whole is readable again.
     const endBytes = offsetBytes + data.byteLength;
-    for (let sector = Math.ceil(offsetBytes / sectorBytes) * sectorBytes; sector + sectorBytes <= endBytes; sector += sectorBytes) this.unreadableSectors.delete(sector);
+    for (let sector = Math.ceil(offsetBytes / sectorBytes) * sectorBytes; sector + sectorBytes <= endBytes; sector += sectorBytes)
+      this.unreadableSectors.delete(sector);
   }
 
   /** Whether a read of [offsetBytes, offsetBytes + lengthBytes) touches an unreadable sector. */

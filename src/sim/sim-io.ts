@@ -22,7 +22,25 @@ import type { SimDisk, SimInode } from './sim-disk.js';
 import { TraceHash } from './trace-hash.js';
 
 /** Trace event kinds, one per request type. */
-const Ev = { OPEN: 1, WRITE: 2, READ: 3, SYNC: 4, SIZE: 5, TRUNCATE: 6, ALLOCATE: 7, CLOSE: 8, LOCK: 9, UNLOCK: 10, MKDIR: 11, LIST: 12, RENAME: 13, UNLINK: 14, FSYNC_DIR: 15, FAIL: 16, DROP_CACHE: 17 } as const;
+const Ev = {
+  OPEN: 1,
+  WRITE: 2,
+  READ: 3,
+  SYNC: 4,
+  SIZE: 5,
+  TRUNCATE: 6,
+  ALLOCATE: 7,
+  CLOSE: 8,
+  LOCK: 9,
+  UNLOCK: 10,
+  MKDIR: 11,
+  LIST: 12,
+  RENAME: 13,
+  UNLINK: 14,
+  FSYNC_DIR: 15,
+  FAIL: 16,
+  DROP_CACHE: 17,
+} as const;
 
 /** Completions a due crash may wait for unsynced data before it happens anyway. */
 const CRASH_POSTPONE_TURNS_MAX = 64;
@@ -266,7 +284,8 @@ export class SimIo implements Io {
 
   /** Alignment does not matter to an ArrayBuffer; the check of every request's alignment does. */
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer {
-    if (!Number.isInteger(sizeBytes) || sizeBytes < 0 || sizeBytes % 4 !== 0) throw this.assertionFailed(`allocAligned(${sizeBytes}): size must be a multiple of 4`);
+    if (!Number.isInteger(sizeBytes) || sizeBytes < 0 || sizeBytes % 4 !== 0)
+      throw this.assertionFailed(`allocAligned(${sizeBytes}): size must be a multiple of 4`);
     const arrayBuffer = new ArrayBuffer(sizeBytes);
     return { arrayBuffer, bytes: new Uint8Array(arrayBuffer), words: new Uint32Array(arrayBuffer), alignmentBytes };
   }
@@ -423,11 +442,20 @@ export class SimFile implements IoFile {
       // An EIO write may have reached the medium in part: its change stays pending for the crash.
       if (eio) failure = io.fail('write', 'EIO', 'write', this.path);
     }
-    io.traceEvent(Ev.WRITE, inode.id, fileOffsetBytes, lengthBytes, durable ? 1 : 0, fileOffsetBytes >= this.alignmentBytes ? crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes)) : 0);
-    return this.track(io.enqueue(() => {
-      if (failure !== null) throw failure;
-      if (durable) this.syncOrFail('fdatasync');
-    }));
+    io.traceEvent(
+      Ev.WRITE,
+      inode.id,
+      fileOffsetBytes,
+      lengthBytes,
+      durable ? 1 : 0,
+      fileOffsetBytes >= this.alignmentBytes ? crc32c(buffer.bytes.subarray(bufferOffsetBytes, bufferOffsetBytes + lengthBytes)) : 0,
+    );
+    return this.track(
+      io.enqueue(() => {
+        if (failure !== null) throw failure;
+        if (durable) this.syncOrFail('fdatasync');
+      }),
+    );
   }
 
   /** Counts a request of this file until it settles. */
@@ -463,48 +491,54 @@ export class SimFile implements IoFile {
     if (bad !== null) return Promise.reject(bad);
     const io = this.io;
     const inode = this.inode;
-    return this.track(io.enqueue(() => {
-      const image = inode.current;
-      const rates = io.disk.rates;
-      const availableBytes = Math.max(0, Math.min(lengthBytes, image.sizeBytes - fileOffsetBytes));
-      // Faults are drawn in a fixed order, so a seed decides them whatever the outcome.
-      const eio = io.draw(rates.readEioP);
-      const short = io.draw(rates.shortReadP);
-      if (availableBytes > 0 && inode.unreadable(fileOffsetBytes, availableBytes, rates.sectorBytes)) throw io.fail('read', 'EIO', 'read', this.path);
-      if (eio) throw io.fail('read', 'EIO', 'read', this.path);
-      let gotBytes = availableBytes;
-      // A short read before the end of the file: at least one unit, and on the block grid for O_DIRECT.
-      const unitBytes = this.direct ? this.alignmentBytes : 1;
-      if (short && availableBytes > unitBytes) {
-        io.stats.shortReads += 1;
-        gotBytes = unitBytes * (1 + io.drawBelow(Math.floor((availableBytes - 1) / unitBytes)));
-      }
-      if (gotBytes > 0) buffer.bytes.set(image.bytes.subarray(fileOffsetBytes, fileOffsetBytes + gotBytes), bufferOffsetBytes);
-      if (gotBytes > 0 && io.draw(io.disk.rates.readBitFlipP)) {
-        // A latent sector error the drive did not catch: one bit of this read is wrong.
-        io.stats.bitFlips += 1;
-        const bit = io.drawBelow(gotBytes * 8);
-        buffer.bytes[bufferOffsetBytes + (bit >>> 3)]! ^= 1 << (bit & 7);
-      }
-      io.traceEvent(Ev.READ, inode.id, fileOffsetBytes, gotBytes);
-      return gotBytes;
-    }));
+    return this.track(
+      io.enqueue(() => {
+        const image = inode.current;
+        const rates = io.disk.rates;
+        const availableBytes = Math.max(0, Math.min(lengthBytes, image.sizeBytes - fileOffsetBytes));
+        // Faults are drawn in a fixed order, so a seed decides them whatever the outcome.
+        const eio = io.draw(rates.readEioP);
+        const short = io.draw(rates.shortReadP);
+        if (availableBytes > 0 && inode.unreadable(fileOffsetBytes, availableBytes, rates.sectorBytes)) throw io.fail('read', 'EIO', 'read', this.path);
+        if (eio) throw io.fail('read', 'EIO', 'read', this.path);
+        let gotBytes = availableBytes;
+        // A short read before the end of the file: at least one unit, and on the block grid for O_DIRECT.
+        const unitBytes = this.direct ? this.alignmentBytes : 1;
+        if (short && availableBytes > unitBytes) {
+          io.stats.shortReads += 1;
+          gotBytes = unitBytes * (1 + io.drawBelow(Math.floor((availableBytes - 1) / unitBytes)));
+        }
+        if (gotBytes > 0) buffer.bytes.set(image.bytes.subarray(fileOffsetBytes, fileOffsetBytes + gotBytes), bufferOffsetBytes);
+        if (gotBytes > 0 && io.draw(io.disk.rates.readBitFlipP)) {
+          // A latent sector error the drive did not catch: one bit of this read is wrong.
+          io.stats.bitFlips += 1;
+          const bit = io.drawBelow(gotBytes * 8);
+          buffer.bytes[bufferOffsetBytes + (bit >>> 3)]! ^= 1 << (bit & 7);
+        }
+        io.traceEvent(Ev.READ, inode.id, fileOffsetBytes, gotBytes);
+        return gotBytes;
+      }),
+    );
   }
 
   datasync(): Promise<void> {
     if (this.closed) return Promise.reject(this.io.assertionFailed(`datasync on a closed file: ${this.path}`));
-    return this.track(this.io.enqueue(() => {
-      this.syncOrFail('fdatasync');
-      this.io.traceEvent(Ev.SYNC, this.inode.id);
-    }));
+    return this.track(
+      this.io.enqueue(() => {
+        this.syncOrFail('fdatasync');
+        this.io.traceEvent(Ev.SYNC, this.inode.id);
+      }),
+    );
   }
 
   dropCache(): Promise<void> {
     if (this.closed) return Promise.reject(this.io.assertionFailed(`dropCache on a closed file: ${this.path}`));
-    return this.track(this.io.enqueue(() => {
-      if (!this.direct) this.inode.dropCleanPages();
-      this.io.traceEvent(Ev.DROP_CACHE, this.inode.id);
-    }));
+    return this.track(
+      this.io.enqueue(() => {
+        if (!this.direct) this.inode.dropCleanPages();
+        this.io.traceEvent(Ev.DROP_CACHE, this.inode.id);
+      }),
+    );
   }
 
   sizeBytes(): Promise<number> {
@@ -548,6 +582,4 @@ export class SimFile implements IoFile {
     );
     return this.closing;
   }
-
 }
-

@@ -333,7 +333,10 @@ export class GroupCommit {
     for (const p of payloads) totalBytes += p.byteLength;
     // Checked for the whole batch first, so a batch is never half refused. A batch may exceed
     // the count by one batch's worth of records, since most of it is encoded at once.
-    if (this.queuedRecords + payloads.length > this.pendingAppendsMax + this.recordsPerBatchMax || this.queuedBytes + totalBytes > this.pendingBytesMax + this.batchBytesMax) {
+    if (
+      this.queuedRecords + payloads.length > this.pendingAppendsMax + this.recordsPerBatchMax ||
+      this.queuedBytes + totalBytes > this.pendingBytesMax + this.batchBytesMax
+    ) {
       return Promise.reject(new WalOverloadedError(this.pendingAppendsMax, this.pendingBytesMax));
     }
     return new Promise<BatchResult>((resolve, reject) => {
@@ -607,9 +610,10 @@ export class GroupCommit {
     this.statsValue.recordBytes += this.fillRecordBytes;
     const write = (): Promise<void> => file.write(buffer, 0, writeBytes, fileOffsetBytes, true);
     const tailBytes = this.fillTailBytes;
-    const written = this.doubleWrite !== null && tailBytes > 0
-      ? this.doubleWrite(this.segmentId, this.incarnation, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(write)
-      : write();
+    const written =
+      this.doubleWrite !== null && tailBytes > 0
+        ? this.doubleWrite(this.segmentId, this.incarnation, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(write)
+        : write();
     written.then(
       () => this.complete(batch),
       (err: unknown) => this.fail(batch, err),
@@ -688,7 +692,8 @@ async function readTailBlock(io: Io, target: WriterTarget): Promise<AlignedBuffe
   if (target.sealed || tailBytes === 0) return null;
   const buffer = io.allocAligned(block, block);
   const gotBytes = await readFull(target.file, buffer, 0, block, tailStartBytes);
-  if (gotBytes < tailBytes) throw new WalCorruptionError(target.file.path, tailStartBytes + gotBytes, `the tail block ends before the ${target.endBytes} bytes of durable records`);
+  if (gotBytes < tailBytes)
+    throw new WalCorruptionError(target.file.path, tailStartBytes + gotBytes, `the tail block ends before the ${target.endBytes} bytes of durable records`);
   buffer.bytes.fill(0, tailBytes, block);
   return buffer;
 }

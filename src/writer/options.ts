@@ -122,8 +122,20 @@ export function describe(value: unknown): string {
 
 /** Every option Wal.open takes (the README lists them all; test/docs.test.mjs checks it). */
 export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'backend', 'directIo', 'syncMethod', 'batchBytesMax', 'recordPayloadBytesMax', 'pendingAppendsMax', 'pendingBytesMax', 'queueDepth',
-  'segmentSizeBytes', 'preallocate', 'doubleWriteBuffer', 'onSegmentSealed', 'io', 'nativeBinding',
+  'backend',
+  'directIo',
+  'syncMethod',
+  'batchBytesMax',
+  'recordPayloadBytesMax',
+  'pendingAppendsMax',
+  'pendingBytesMax',
+  'queueDepth',
+  'segmentSizeBytes',
+  'preallocate',
+  'doubleWriteBuffer',
+  'onSegmentSealed',
+  'io',
+  'nativeBinding',
 ]);
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -155,7 +167,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new WalInvalidArgumentError('onSegmentSealed', `must be a function, got ${describe(o.onSegmentSealed)}`);
   }
   const io = o.io;
-  if (io !== undefined && (typeof io !== 'object' || io === null || typeof (io).openFile !== 'function')) {
+  if (io !== undefined && (typeof io !== 'object' || io === null || typeof io.openFile !== 'function')) {
     throw new WalInvalidArgumentError('io', 'must implement the Io interface');
   }
   const nativeBinding = o.nativeBinding;
@@ -168,7 +180,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     directIo: oneOf('directIo', o.directIo, ['auto', 'required', 'off'], 'auto'),
     syncMethod: oneOf('syncMethod', o.syncMethod, ['linked-fdatasync', 'rwf-dsync'], 'linked-fdatasync'),
     batchBytesMax,
-    recordPayloadBytesMax: integerIn('recordPayloadBytesMax', o.recordPayloadBytesMax, 0, payloadCapBytes, Math.min(RECORD_PAYLOAD_BYTES_DEFAULT, payloadCapBytes)),
+    recordPayloadBytesMax: integerIn(
+      'recordPayloadBytesMax',
+      o.recordPayloadBytesMax,
+      0,
+      payloadCapBytes,
+      Math.min(RECORD_PAYLOAD_BYTES_DEFAULT, payloadCapBytes),
+    ),
     pendingAppendsMax: integerIn('pendingAppendsMax', o.pendingAppendsMax, 1, PENDING_APPENDS_MAX, PENDING_APPENDS_DEFAULT),
     pendingBytesMax: integerIn('pendingBytesMax', o.pendingBytesMax, PENDING_BYTES_MIN, PENDING_BYTES_MAX, PENDING_BYTES_DEFAULT),
     queueDepth: integerIn('queueDepth', o.queueDepth, 1, o.backend === 'threadpool' ? POOL_QUEUE_DEPTH_MAX : QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT),

@@ -81,11 +81,14 @@ function metaFrom(options: AppendOptions | undefined): RecordMeta {
     throw new WalInvalidArgumentError('type', `must be an integer in [1, 2^32) without bit 14 (0x4000), got ${describe(options.type)}`);
   }
   const tenant = options.tenant ?? 0;
-  if (!Number.isSafeInteger(tenant) || tenant < 0) throw new WalInvalidArgumentError('tenant', `must be a non-negative safe integer, got ${describe(options.tenant)}`);
+  if (!Number.isSafeInteger(tenant) || tenant < 0)
+    throw new WalInvalidArgumentError('tenant', `must be a non-negative safe integer, got ${describe(options.tenant)}`);
   const vshard = options.vshard ?? 0;
-  if (!Number.isInteger(vshard) || vshard < 0 || vshard > U32_MAX) throw new WalInvalidArgumentError('vshard', `must be an integer in [0, 2^32), got ${describe(options.vshard)}`);
+  if (!Number.isInteger(vshard) || vshard < 0 || vshard > U32_MAX)
+    throw new WalInvalidArgumentError('vshard', `must be an integer in [0, 2^32), got ${describe(options.vshard)}`);
   const database = options.database ?? 0;
-  if (!Number.isSafeInteger(database) || database < 0) throw new WalInvalidArgumentError('database', `must be a non-negative safe integer, got ${describe(options.database)}`);
+  if (!Number.isSafeInteger(database) || database < 0)
+    throw new WalInvalidArgumentError('database', `must be a non-negative safe integer, got ${describe(options.database)}`);
   return { type, tenant, vshard, database };
 }
 
@@ -111,7 +114,16 @@ export class Wal {
   /** Files open by readers: close() waits for each one's scan step, then closes it. */
   private readonly readerFiles = new ReaderFiles();
 
-  private constructor(dir: string, options: ResolvedOptions, io: Io, ownsIo: boolean, lock: IoLock, segments: SegmentSet, writer: GroupCommit, recovery: RecoveryReport) {
+  private constructor(
+    dir: string,
+    options: ResolvedOptions,
+    io: Io,
+    ownsIo: boolean,
+    lock: IoLock,
+    segments: SegmentSet,
+    writer: GroupCommit,
+    recovery: RecoveryReport,
+  ) {
     this.dir = dir;
     this.options = options;
     this.io = io;
@@ -126,7 +138,9 @@ export class Wal {
     if (typeof dir !== 'string' || dir.length === 0) throw new WalInvalidArgumentError('dir', `must be a non-empty string, got ${describe(dir)}`);
     const resolved = resolveOptions(options);
     const ownsIo = resolved.io === undefined;
-    const io = resolved.io ?? NativeIo.create({ backend: resolved.backend, syncMethod: resolved.syncMethod, queueDepth: resolved.queueDepth, nativeBinding: resolved.nativeBinding });
+    const io =
+      resolved.io ??
+      NativeIo.create({ backend: resolved.backend, syncMethod: resolved.syncMethod, queueDepth: resolved.queueDepth, nativeBinding: resolved.nativeBinding });
     let lock: IoLock | undefined;
     let segments: SegmentSet | undefined;
     try {
@@ -149,7 +163,10 @@ export class Wal {
       const set = segments;
       const dataStartBytes = set.active.dataStartBytes;
       if (dataStartBytes + recordSpanBytes(resolved.recordPayloadBytesMax) > resolved.segmentSizeBytes) {
-        throw new WalInvalidArgumentError('recordPayloadBytesMax', `a record of ${resolved.recordPayloadBytesMax} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`);
+        throw new WalInvalidArgumentError(
+          'recordPayloadBytesMax',
+          `a record of ${resolved.recordPayloadBytesMax} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`,
+        );
       }
       const writer = await GroupCommit.create({
         io,

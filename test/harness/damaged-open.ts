@@ -85,7 +85,16 @@ export async function openDamaged(files: ReadonlyMap<string, Uint8Array>, alignm
 /** Builds a clean log on a SimDisk: `batches` of payloads, each batch made durable before the next. */
 export async function buildLog(batches: readonly (readonly Uint8Array[])[], alignmentBytes: number): Promise<Map<string, Uint8Array>> {
   const disk = new SimDisk(noFaults(alignmentBytes), new Prng(3));
-  const io = new SimIo({ disk, rng: new Prng(4), trace: new TraceHash(), processId: 1, idleTurnsMax: 100, crashAfterCompletions: null, onCrash: () => undefined, onHang: () => undefined });
+  const io = new SimIo({
+    disk,
+    rng: new Prng(4),
+    trace: new TraceHash(),
+    processId: 1,
+    idleTurnsMax: 100,
+    crashAfterCompletions: null,
+    onCrash: () => undefined,
+    onHang: () => undefined,
+  });
   const wal = await Wal.open(DAMAGED_LOG_DIR, { io, batchBytesMax: 64 * 1024, preallocate: false });
   for (const batch of batches) await Promise.all(batch.map((p) => wal.append(p)));
   await wal.close();

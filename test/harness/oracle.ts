@@ -123,10 +123,13 @@ export class Oracle {
   acked(entries: readonly AppendEntry[], firstLsn: number, lastLsn: number): void {
     const last = entries[entries.length - 1]!;
     if (last.lsn === 0) {
-      throw new SimViolation(`an append made after truncateAfter(${this.cut?.lsn}) was called was acknowledged with LSN ${lastLsn} before the cut finished: the cut could remove it`);
+      throw new SimViolation(
+        `an append made after truncateAfter(${this.cut?.lsn}) was called was acknowledged with LSN ${lastLsn} before the cut finished: the cut could remove it`,
+      );
     }
     const want = `${entries[0]!.lsn}..${last.lsn}`;
-    if (firstLsn !== entries[0]!.lsn || lastLsn !== last.lsn) throw new SimViolation(`append acknowledged with LSNs ${firstLsn}..${lastLsn}, but it was the append that must get LSNs ${want}`);
+    if (firstLsn !== entries[0]!.lsn || lastLsn !== last.lsn)
+      throw new SimViolation(`append acknowledged with LSNs ${firstLsn}..${lastLsn}, but it was the append that must get LSNs ${want}`);
     if (lastLsn <= this.lastAckLsn) throw new SimViolation(`acknowledgement of LSN ${lastLsn} arrived after that of LSN ${this.lastAckLsn}`);
     this.lastAckLsn = lastLsn;
     if (lastLsn > this.durableEnd) this.durableEnd = lastLsn;
@@ -145,8 +148,10 @@ export class Oracle {
         continue;
       }
       const index = entry.lsn - 1;
-      if (this.entries[index] !== entry) throw new SimViolation(`append of LSN ${entry.lsn} was rejected for lack of space, but the log no longer holds it there`);
-      if (entry.lsn <= this.durableEnd) throw new SimViolation(`append of LSN ${entry.lsn} was rejected for lack of space after it was acknowledged or recovered`);
+      if (this.entries[index] !== entry)
+        throw new SimViolation(`append of LSN ${entry.lsn} was rejected for lack of space, but the log no longer holds it there`);
+      if (entry.lsn <= this.durableEnd)
+        throw new SimViolation(`append of LSN ${entry.lsn} was rejected for lack of space after it was acknowledged or recovered`);
       this.log.splice(index, 1);
       this.entries.splice(index, 1);
       entry.lsn = 0;
@@ -194,7 +199,9 @@ export class Oracle {
   truncateBeforeResolved(lsn: number, firstLsn: number): void {
     const highest = Math.max(this.frontMin, lsn, this.removedUpTo);
     if (firstLsn < this.frontMin || firstLsn > highest) {
-      throw new SimViolation(`truncateBefore(${lsn}) left the log starting at LSN ${firstLsn}, outside [${this.frontMin}, ${highest}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : `records ≥ ${lsn} were removed`}`);
+      throw new SimViolation(
+        `truncateBefore(${lsn}) left the log starting at LSN ${firstLsn}, outside [${this.frontMin}, ${highest}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : `records ≥ ${lsn} were removed`}`,
+      );
     }
     this.frontMin = firstLsn;
   }
@@ -272,11 +279,16 @@ export class Oracle {
    */
   recovered(records: readonly RecoveredRecord[], firstLsn: number, nextLsn: number): void {
     if (firstLsn < this.frontMin || firstLsn > this.frontMax) {
-      throw new SimViolation(`the recovered log starts at LSN ${firstLsn}, outside [${this.frontMin}, ${this.frontMax}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : 'records no truncateBefore removed are missing'}`);
+      throw new SimViolation(
+        `the recovered log starts at LSN ${firstLsn}, outside [${this.frontMin}, ${this.frontMax}]: ${firstLsn < this.frontMin ? 'removed records reappeared' : 'records no truncateBefore removed are missing'}`,
+      );
     }
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      if (r.lsn !== firstLsn + i) throw new SimViolation(`record ${i} of the recovered log has LSN ${r.lsn}, expected ${firstLsn + i} (LSNs must run from the first with no gap or repeat)`);
+      if (r.lsn !== firstLsn + i)
+        throw new SimViolation(
+          `record ${i} of the recovered log has LSN ${r.lsn}, expected ${firstLsn + i} (LSNs must run from the first with no gap or repeat)`,
+        );
     }
     const endLsn = firstLsn + records.length - 1;
     if (nextLsn !== endLsn + 1) throw new SimViolation(`after recovering LSNs ${firstLsn}..${endLsn} the next LSN is ${nextLsn}, expected ${endLsn + 1}`);

@@ -115,7 +115,22 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
       // After several opens failed on injected faults, let one through: the run must progress.
       const faultFree = failedOpens >= OPEN_ATTEMPTS_MAX;
       const doubleWriteBuffer = !dwbRun ? ('off' as const) : workRng.pick(['off', 'buffered', 'direct'] as const);
-      const ending = await runProcess(cycle, { disk, rng: schedulerRng, workRng, trace, oracle, options, faultFree, directIo, preallocate, doubleWriteBuffer, previous, result, ioStats, sealedFiles });
+      const ending = await runProcess(cycle, {
+        disk,
+        rng: schedulerRng,
+        workRng,
+        trace,
+        oracle,
+        options,
+        faultFree,
+        directIo,
+        preallocate,
+        doubleWriteBuffer,
+        previous,
+        result,
+        ioStats,
+        sealedFiles,
+      });
       trace.event(100);
       trace.mix(['crashed', 'closed', 'openFailed', 'typedError'].indexOf(ending));
       failedOpens = ending === 'openFailed' ? failedOpens + 1 : 0;
@@ -233,7 +248,8 @@ function checkSealedFiles(init: ProcessInit): void {
   for (const [path, bytes] of init.sealedFiles) {
     const inode = init.disk.lookup(path);
     if (inode === undefined) continue;
-    if (!sameBytes(inode.current.bytes.subarray(0, inode.current.sizeBytes), bytes)) throw new SimViolation(`${path} changed after onSegmentSealed was handed it`);
+    if (!sameBytes(inode.current.bytes.subarray(0, inode.current.sizeBytes), bytes))
+      throw new SimViolation(`${path} changed after onSegmentSealed was handed it`);
   }
 }
 
@@ -260,7 +276,8 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
   } catch (err) {
     if (io.crashed) return 'crashed';
     if (!(err instanceof WalError)) throw new SimViolation(`open failed with an untyped error: ${String((err as Error)?.stack ?? err)}`);
-    if (io.openFileCount > 0 || disk.lockCount() > 0) throw new SimViolation(`a failed open left ${io.openFileCount} files open (${io.openFilePaths.join(', ')}) and ${disk.lockCount()} locks held`);
+    if (io.openFileCount > 0 || disk.lockCount() > 0)
+      throw new SimViolation(`a failed open left ${io.openFileCount} files open (${io.openFilePaths.join(', ')}) and ${disk.lockCount()} locks held`);
     // An injected I/O failure during open is an operating error: open again.
     if (err instanceof WalIoError && io.failuresDelivered > 0) return 'openFailed';
     if (tier === 1) throw new SimViolation(`open failed on a disk with only tier-1 faults (cycle ${cycle}): ${err.code}: ${err.message}`);
@@ -345,12 +362,14 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     await wal.close();
   } catch (err) {
     if (io.crashed) return 'crashed';
-    if (!(err instanceof WalError) || (tier === 1 && io.failuresDelivered === 0)) throw new SimViolation(`close failed without an injected fault: ${String((err as Error)?.stack ?? err)}`);
+    if (!(err instanceof WalError) || (tier === 1 && io.failuresDelivered === 0))
+      throw new SimViolation(`close failed without an injected fault: ${String((err as Error)?.stack ?? err)}`);
   }
   if (io.crashed) return 'crashed';
   await ctx.settle();
   if (tracked.size > 0) throw new SimViolation(`close resolved while ${tracked.size} appends were still unsettled`);
-  if (io.openFileCount > 0 || disk.lockCount() > 0) throw new SimViolation(`close left ${io.openFileCount} files open (${io.openFilePaths.join(', ')}) and ${disk.lockCount()} locks held`);
+  if (io.openFileCount > 0 || disk.lockCount() > 0)
+    throw new SimViolation(`close left ${io.openFileCount} files open (${io.openFilePaths.join(', ')}) and ${disk.lockCount()} locks held`);
   await io.close();
   return 'closed';
 }

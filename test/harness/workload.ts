@@ -96,7 +96,11 @@ function checkAppendRejection(ctx: WorkloadContext, what: string, err: unknown, 
   if (!ctx.alive() || !(err instanceof WalNoSpaceError)) return;
   const accepted = err.accepted === null ? 0 : err.accepted.lastLsn - err.accepted.firstLsn + 1;
   if (accepted > 0 && (err.accepted!.firstLsn !== entries[0]!.lsn || accepted >= entries.length)) {
-    ctx.violation(new SimViolation(`${what} rejected for lack of space with LSNs ${err.accepted!.firstLsn}..${err.accepted!.lastLsn} accepted, which are not a proper prefix of the batch`));
+    ctx.violation(
+      new SimViolation(
+        `${what} rejected for lack of space with LSNs ${err.accepted!.firstLsn}..${err.accepted!.lastLsn} accepted, which are not a proper prefix of the batch`,
+      ),
+    );
     return;
   }
   ctx.oracle.rejectedNoSpace(entries.slice(accepted));
@@ -130,12 +134,14 @@ function appendOne(ctx: WorkloadContext): void {
   const appended = ctx.wal.append(callerBuffer);
   reuse(callerBuffer);
   ctx.track(
-    appended.then(
-      (lsn) => {
-        if (checkAckAllowed(ctx, what())) ctx.oracle.acked([entry], lsn, lsn);
-      },
-      (err: unknown) => checkAppendRejection(ctx, what(), err, [entry]),
-    ).catch((err: unknown) => ctx.violation(err)),
+    appended
+      .then(
+        (lsn) => {
+          if (checkAckAllowed(ctx, what())) ctx.oracle.acked([entry], lsn, lsn);
+        },
+        (err: unknown) => checkAppendRejection(ctx, what(), err, [entry]),
+      )
+      .catch((err: unknown) => ctx.violation(err)),
   );
 }
 
@@ -208,7 +214,8 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
   const truncationsBefore = ctx.truncationsStarted();
   const overlapped = (): boolean => truncating || ctx.truncationsStarted() !== truncationsBefore;
   const readFailuresBefore = ctx.io.stats.readFailures;
-  if (!truncating && durableLsn < view.durableEnd && ctx.io.failuresDelivered === 0) throw new SimViolation(`the log reports durable LSN ${durableLsn} but ${view.durableEnd} was acknowledged`);
+  if (!truncating && durableLsn < view.durableEnd && ctx.io.failuresDelivered === 0)
+    throw new SimViolation(`the log reports durable LSN ${durableLsn} but ${view.durableEnd} was acknowledged`);
   const fromLsn = ctx.rng.chance(0.5) ? undefined : ctx.rng.between(0, durableLsn + 2);
   const startLsn = Math.max(fromLsn ?? 1, firstLsn);
   let expectLsn = startLsn;
@@ -228,7 +235,10 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
       }
       const want = r.lsn <= view.payloads.length ? view.payloads[r.lsn - 1] : undefined;
       if (r.lsn !== expectLsn) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} where ${expectLsn} was next`);
-      if (want === undefined || !sameBytes(want, r.payload)) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} with bytes that were not under it when the read started${overlapped() ? ' (a truncation ran beside it)' : ''}`);
+      if (want === undefined || !sameBytes(want, r.payload))
+        throw new SimViolation(
+          `read from LSN ${startLsn} yielded LSN ${r.lsn} with bytes that were not under it when the read started${overlapped() ? ' (a truncation ran beside it)' : ''}`,
+        );
       expectLsn += 1;
     }
   } catch (err) {
@@ -274,12 +284,14 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       const appended = ctx.wal.appendBatch(callerBuffers);
       for (const b of callerBuffers) reuse(b);
       ctx.track(
-        appended.then(
-          (result) => {
-            if (checkAckAllowed(ctx, what())) ctx.oracle.acked(entries, result.firstLsn, result.lastLsn);
-          },
-          (err: unknown) => checkAppendRejection(ctx, what(), err, entries),
-        ).catch((err: unknown) => ctx.violation(err)),
+        appended
+          .then(
+            (result) => {
+              if (checkAckAllowed(ctx, what())) ctx.oracle.acked(entries, result.firstLsn, result.lastLsn);
+            },
+            (err: unknown) => checkAppendRejection(ctx, what(), err, entries),
+          )
+          .catch((err: unknown) => ctx.violation(err)),
       );
     },
   },
@@ -338,7 +350,12 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
         const lsn = drawInvalidLsn(ctx.rng, 0, ctx.oracle.cutInFlight ? Number.MAX_SAFE_INTEGER : next, INVALID_LSN_MARGIN);
         const what = `truncateBefore(${lsn}) with the log at ${first}..${next - 1}`;
         ctx.oracle.truncatingBefore = true;
-        ctx.track(wal.truncateBefore(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err, 'before')));
+        ctx.track(
+          wal.truncateBefore(lsn).then(
+            () => ctx.violation(new SimViolation(`${what} resolved`)),
+            (err: unknown) => checkInvalidRefusal(ctx, what, err, 'before'),
+          ),
+        );
         return;
       }
       // Mostly a checkpoint inside the log; sometimes below its start (a no-op) or at its end.
@@ -356,28 +373,34 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       ctx.oracle.truncateBeforeStarted(lsn);
       ctx.noteTruncation();
       ctx.track(
-        wal.truncateBefore(lsn).then(
-          (result) => {
-            // Removing segments does not depend on the writer: it may finish after a failed append.
-            if (!ctx.alive()) return;
-            ctx.oracle.truncatingBefore = false;
-            const firstAfter = wal.firstLsn;
-            ctx.oracle.truncateBeforeResolved(lsn, firstAfter);
-            const removed = result.segmentsRemoved;
-            if (!Number.isSafeInteger(removed) || removed < 0 || (removed > 0) !== (firstAfter > first) || (removed > 0) !== (result.bytesRemoved > 0)) {
-              throw new SimViolation(`${what} resolved with ${JSON.stringify(result)} and moved the first LSN to ${firstAfter}`);
-            }
-            if (!cutAhead && firstAfter < reachMin) throw new SimViolation(`${what} stopped at LSN ${firstAfter}, but the sealed segments up to ${reachMin} hold only records below ${lsn}`);
-            const startsAfter = segmentStarts(ctx);
-            if (startsAfter[0] !== firstAfter) throw new SimViolation(`${what}: the log reports first LSN ${firstAfter} but its first segment file starts at ${startsAfter[0]}`);
-            const removedFiles = starts.filter((s) => s < firstAfter).length;
-            if (!cutAhead && removed < removedFiles) throw new SimViolation(`${what} reported ${removed} segments removed, but ${removedFiles} segment files below LSN ${firstAfter} are gone`);
-          },
-          (err: unknown) => {
-            checkRemovalRejection(ctx, what, err);
-            if (ctx.alive()) ctx.oracle.truncateBeforeRejected(lsn);
-          },
-        ).catch((err: unknown) => ctx.violation(err)),
+        wal
+          .truncateBefore(lsn)
+          .then(
+            (result) => {
+              // Removing segments does not depend on the writer: it may finish after a failed append.
+              if (!ctx.alive()) return;
+              ctx.oracle.truncatingBefore = false;
+              const firstAfter = wal.firstLsn;
+              ctx.oracle.truncateBeforeResolved(lsn, firstAfter);
+              const removed = result.segmentsRemoved;
+              if (!Number.isSafeInteger(removed) || removed < 0 || removed > 0 !== firstAfter > first || removed > 0 !== result.bytesRemoved > 0) {
+                throw new SimViolation(`${what} resolved with ${JSON.stringify(result)} and moved the first LSN to ${firstAfter}`);
+              }
+              if (!cutAhead && firstAfter < reachMin)
+                throw new SimViolation(`${what} stopped at LSN ${firstAfter}, but the sealed segments up to ${reachMin} hold only records below ${lsn}`);
+              const startsAfter = segmentStarts(ctx);
+              if (startsAfter[0] !== firstAfter)
+                throw new SimViolation(`${what}: the log reports first LSN ${firstAfter} but its first segment file starts at ${startsAfter[0]}`);
+              const removedFiles = starts.filter((s) => s < firstAfter).length;
+              if (!cutAhead && removed < removedFiles)
+                throw new SimViolation(`${what} reported ${removed} segments removed, but ${removedFiles} segment files below LSN ${firstAfter} are gone`);
+            },
+            (err: unknown) => {
+              checkRemovalRejection(ctx, what, err);
+              if (ctx.alive()) ctx.oracle.truncateBeforeRejected(lsn);
+            },
+          )
+          .catch((err: unknown) => ctx.violation(err)),
       );
     },
   },
@@ -395,7 +418,12 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
         const lsn = drawInvalidLsn(ctx.rng, first - 1, wal.nextLsn - 1, INVALID_LSN_MARGIN);
         const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
         ctx.oracle.truncatingAfter = true;
-        ctx.track(wal.truncateAfter(lsn).then(() => ctx.violation(new SimViolation(`${what} resolved`)), (err: unknown) => checkInvalidRefusal(ctx, what, err, 'after')));
+        ctx.track(
+          wal.truncateAfter(lsn).then(
+            () => ctx.violation(new SimViolation(`${what} resolved`)),
+            (err: unknown) => checkInvalidRefusal(ctx, what, err, 'after'),
+          ),
+        );
         return;
       }
       // Mostly a few records back (a Raft conflict); sometimes the whole log, or nothing.
@@ -406,25 +434,29 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       ctx.oracle.truncateAfterStarted(lsn);
       ctx.noteTruncation();
       ctx.track(
-        wal.truncateAfter(lsn).then(
-          () => {
-            if (!checkAckAllowed(ctx, what)) return;
-            ctx.oracle.truncatingAfter = false;
-            ctx.oracle.truncateAfterResolved();
-            if (wal.durableLsn < lsn || (!removalAhead && wal.firstLsn !== first)) throw new SimViolation(`${what} resolved with the log at ${wal.firstLsn}..${wal.durableLsn} durable`);
-          },
-          (err: unknown) => {
-            if (!ctx.alive()) return;
-            // Refused at its turn: a truncateBefore ahead of it raised the first LSN above the
-            // cut, or appends it counted on were rejected for lack of space.
-            if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT' && (removalAhead || ctx.io.failuresDelivered > 0)) {
+        wal
+          .truncateAfter(lsn)
+          .then(
+            () => {
+              if (!checkAckAllowed(ctx, what)) return;
               ctx.oracle.truncatingAfter = false;
-              ctx.oracle.truncateAfterRefused();
-              return;
-            }
-            checkRejection(ctx, what, err);
-          },
-        ).catch((err: unknown) => ctx.violation(err)),
+              ctx.oracle.truncateAfterResolved();
+              if (wal.durableLsn < lsn || (!removalAhead && wal.firstLsn !== first))
+                throw new SimViolation(`${what} resolved with the log at ${wal.firstLsn}..${wal.durableLsn} durable`);
+            },
+            (err: unknown) => {
+              if (!ctx.alive()) return;
+              // Refused at its turn: a truncateBefore ahead of it raised the first LSN above the
+              // cut, or appends it counted on were rejected for lack of space.
+              if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT' && (removalAhead || ctx.io.failuresDelivered > 0)) {
+                ctx.oracle.truncatingAfter = false;
+                ctx.oracle.truncateAfterRefused();
+                return;
+              }
+              checkRejection(ctx, what, err);
+            },
+          )
+          .catch((err: unknown) => ctx.violation(err)),
       );
     },
   },

@@ -8,7 +8,10 @@ import { buildLog, openDamaged } from '../../dist-test/harness/damaged-open.js';
 import { Wal } from '../../dist/index.js';
 
 const result = { violations: [], crashRecoveries: 0, fuzzOutcomes: {}, attemptsBeforeWal: 0, walError: null };
-for (const [tier, runs] of [[1, 40], [2, 15]]) {
+for (const [tier, runs] of [
+  [1, 40],
+  [2, 15],
+]) {
   for (let seed = 1; seed <= runs; seed++) {
     const r = await runSeed(seed, { ...RUN_DEFAULTS, tier });
     if (r.violation !== null) result.violations.push(`tier ${tier} seed ${seed}: ${r.violation}`);

@@ -11,7 +11,7 @@ export function tempDir(t, prefix = 'ringwal-') {
 }
 
 /** A payload that says which record it is, so a read-back can check every byte. */
-export function payloadFor(i, sizeBytes = 16 + (i * 37) % 300) {
+export function payloadFor(i, sizeBytes = 16 + ((i * 37) % 300)) {
   const b = Buffer.alloc(sizeBytes);
   for (let k = 0; k < sizeBytes; k++) b[k] = (i * 131 + k * 7) & 0xff;
   if (sizeBytes >= 4) b.writeUInt32LE(i >>> 0, 0);

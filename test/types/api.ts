@@ -30,7 +30,13 @@ import { Prng, SimDisk, SimIo, drawFaultRates, noFaults, type FaultRates, type S
 export async function use(dir: string): Promise<void> {
   const sealed: SealedSegmentInfo[] = [];
   const mode: DoubleWriteMode = 'buffered';
-  const options: WalOptions = { segmentSizeBytes: 64 * 1024 * 1024, recordPayloadBytesMax: 1024, pendingBytesMax: 1 << 26, doubleWriteBuffer: mode, onSegmentSealed: (info) => void sealed.push(info) };
+  const options: WalOptions = {
+    segmentSizeBytes: 64 * 1024 * 1024,
+    recordPayloadBytesMax: 1024,
+    pendingBytesMax: 1 << 26,
+    doubleWriteBuffer: mode,
+    onSegmentSealed: (info) => void sealed.push(info),
+  };
   const wal: Wal = await Wal.open(dir, options);
   const recovery: RecoveryReport = wal.recovery;
   const torn: TornTail | null = recovery.tornTail;
