@@ -61,7 +61,8 @@ export async function open(dir) {
       let writtenBytes = 0;
       // pwrite may be short; loop until the group is in the file.
       while (writtenBytes < groupBytes) {
-        writtenBytes += await writeAsync(fd, buffer, writtenBytes, groupBytes - writtenBytes, positionBytes + writtenBytes);
+        const { bytesWritten } = await writeAsync(fd, buffer, writtenBytes, groupBytes - writtenBytes, positionBytes + writtenBytes);
+        writtenBytes += bytesWritten;
       }
       await fdatasyncAsync(fd);
       positionBytes += groupBytes;
