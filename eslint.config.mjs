@@ -1,7 +1,7 @@
 // Lint: typescript-eslint's type-aware rules on the library and the harness (above all
 // no-floating-promises and no-misused-promises: in a log a dropped promise is a lost error),
 // the recommended rules on the JavaScript tests, scripts and benchmarks. Formatting is
-// Prettier's (npm run format:check), so no stylistic rules here.
+// Prettier's (npm run lint checks it), so no stylistic rules here.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
@@ -29,6 +29,6 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js'],
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node, ecmaVersion: 2023, sourceType: 'module' },
-    rules: { 'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }] },
+    rules: { 'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }] },
   },
 );

@@ -59,14 +59,17 @@ function check(ret, what) {
 function openRing(depth) {
   const completions = new Int32Array(3 * depth);
   const waiting = new Map();
-  const ring = check(native.backendCreate('io_uring', depth, completions, (count) => {
-    for (let i = 0; i < count; i++) {
-      const reqId = completions[3 * i];
-      const resolve = waiting.get(reqId);
-      waiting.delete(reqId);
-      resolve(completions[3 * i + 1]);
-    }
-  }), 'backendCreate');
+  const ring = check(
+    native.backendCreate('io_uring', depth, completions, (count) => {
+      for (let i = 0; i < count; i++) {
+        const reqId = completions[3 * i];
+        const resolve = waiting.get(reqId);
+        waiting.delete(reqId);
+        resolve(completions[3 * i + 1]);
+      }
+    }),
+    'backendCreate',
+  );
   let nextReqId = 0;
   return {
     ring,

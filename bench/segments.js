@@ -62,6 +62,10 @@ export const segmentsSuiteDescription = [
   'start and at the end of the suite.',
 ].join('\n');
 
+/**
+ * @param {{ section: string, variant: string, round: number, producers?: number, workload: string, seconds: number, records?: number, rate?: number,
+ *   walOptions: object }} trial
+ */
 function ringwalTrial({ section, variant, round, producers, workload, seconds, records, rate, walOptions }) {
   const args = [
     '--system',
@@ -197,6 +201,7 @@ function pairRatios(rows, section, producers, a, b) {
   return ratios;
 }
 
+/** @type {(rows: any[], section: string, filter?: (row: any) => boolean) => any[]} */
 const rowsOf = (rows, section, filter = () => true) => rows.filter((row) => row.section === section && row.ok && row.skipped === undefined && filter(row));
 const ratesOf = (rows, section, producers, variant) =>
   rowsOf(rows, section, (row) => row.producers === producers && row.variant === variant).map((row) => row.recordsPerS);

@@ -6,7 +6,8 @@
 import { Wal } from '../dist/index.js';
 import { killLoopPayload } from './kill-loop-payload.mjs';
 
-const [dir, generationText, backend] = process.argv.slice(2);
+const [dir, generationText, backendText] = process.argv.slice(2);
+const backend = /** @type {import('../dist/index.js').BackendChoice} */ (backendText);
 const generation = Number(generationText);
 /** Producers appending at once: enough that batches hold many records. */
 const PRODUCERS = 32;

@@ -22,7 +22,7 @@ let runs = 0;
 let crashRecoveries = 0;
 let violations = 0;
 while (!stopping) {
-  for (const tier of [1, 2]) {
+  for (const tier of /** @type {const} */ ([1, 2])) {
     const r = await runSeed(seed, { ...RUN_DEFAULTS, tier });
     runs += 1;
     crashRecoveries += r.crashRecoveries;

@@ -17,7 +17,7 @@ export type { Io, IoFile, IoLock, AlignedBuffer, BackendKind, SyncMethod, Direct
 export { readFull } from './io/io.js';
 export { NativeIo } from './io/native-io.js';
 export type { NativeIoOptions } from './io/native-io.js';
-export type { NativeBinding, NativeBindingOption } from './io/native-binding.js';
+export type { NativeBinding, NativeBindingOption, NativePoolInfo, NativeRingInfo } from './io/native-binding.js';
 export * from './errors.js';
 export {
   FORMAT_VERSION,

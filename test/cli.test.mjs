@@ -105,12 +105,12 @@ test('help at top level, per verb and through the help verb', async () => {
 });
 
 test('unknown verbs and flags exit 2 with a clear message', async () => {
-  for (const [argv, message] of [
+  for (const [argv, message] of /** @type {Array<[string[], RegExp]>} */ ([
     [['frob'], /unknown command 'frob'/],
     [['--frob'], /unknown option '--frob'/],
     [['bench', '--frob'], /Unknown option '--frob'[\s\S]*ringwal bench --help/],
     [['help', 'frob'], /unknown command 'frob'/],
-  ]) {
+  ])) {
     const { output, text } = capture();
     assert.equal(await main(argv, output), 2, argv.join(' '));
     assert.match(text.stderr, message);

@@ -13,6 +13,7 @@ import { payloadFor, tempDir } from './helpers/tmp.mjs';
 const WRITER = fileURLToPath(new URL('./helpers/crash-point-writer.mjs', import.meta.url));
 /** A child that neither dies nor finishes within this is hung: the test fails instead of waiting. */
 const CHILD_TIMEOUT_MS = 60_000;
+/** @type {import('../dist/index.js').WalOptions} */
 const OPTIONS = { segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocate: false, doubleWriteBuffer: 'buffered' };
 
 function runChild(dir, operation, count, lsn, point, hit = 1) {
@@ -102,7 +103,10 @@ async function segmentStarts(t) {
     .sort((a, b) => a - b);
 }
 
-/** truncateAfter's three ways of cutting the segment that keeps LSN lsn + 1, each with its steps. */
+/**
+ * truncateAfter's three ways of cutting the segment that keeps LSN lsn + 1, each with its steps.
+ * @type {Array<{ how: string, lsn: (starts: number[]) => number, points: Array<[string, number]> }>}
+ */
 const CUTS = [
   {
     how: 'in the active segment (in place)',

@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Wal, WalError } from '../dist/index.js';
+import { Wal, WalLockedError } from '../dist/index.js';
 import { checkCrashLog, metaFor, payloadFor } from './helpers/crash-payload.mjs';
-import { SEED, random, randomInt } from './helpers/random.mjs';
+import { SEED, randomInt } from './helpers/random.mjs';
 
 const WRITER = fileURLToPath(new URL('./helpers/crash-writer.mjs', import.meta.url));
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
@@ -204,7 +204,7 @@ test('a log held by another process is refused with WAL_ERR_LOCKED until that pr
   const run = startWriter(dir, 'auto', 'hold', 0, 0);
   await waitFor(run, (r) => r.ready !== null, 'the holder to open the log');
   await assert.rejects(Wal.open(dir), (err) => {
-    assert.ok(err instanceof WalError);
+    assert.ok(err instanceof WalLockedError);
     assert.equal(err.code, 'WAL_ERR_LOCKED');
     assert.equal(err.path, path.join(dir, 'ringwal.lock'));
     return true;

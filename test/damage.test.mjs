@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Wal, WalError } from '../dist/index.js';
+import { Wal, WalCorruptionError, WalError, WalUnsupportedFormatError } from '../dist/index.js';
 import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_NAME, resealSegmentHeader, segmentName, walkSegment } from './helpers/format.mjs';
 import { SEED, random, randomBytes, randomInt } from './helpers/random.mjs';
 
@@ -164,7 +164,7 @@ function assertCorruptAt(outcome, offsetBytes, damaged, what) {
     `${what}: open must refuse, got ${outcome.records?.length} records and tornTail ${JSON.stringify(outcome.recovery?.tornTail)}`,
   );
   const err = outcome.error;
-  assert.ok(err instanceof WalError, `${what}: not a WalError: ${err?.stack}`);
+  assert.ok(err instanceof WalCorruptionError, `${what}: not a WalError: ${err?.stack}`);
   assert.equal(err.code, 'WAL_ERR_CORRUPT', `${what}: ${err.message}`);
   assert.equal(err.offsetBytes, offsetBytes, `${what}: ${err.message}`);
   assert.equal(err.path, outcome.segPath, what);
@@ -385,25 +385,26 @@ test('files that are not segments are refused with a WalError', async () => {
   badHeaderCrc[60] ^= 1;
   const randomWithMagic = Buffer.concat([log.bytes.subarray(0, 8), randomBytes(8192)]);
   const cases = [
-    ['pure random bytes, 64 KiB', randomBytes(65536), 'WAL_ERR_CORRUPT'],
-    ['pure random bytes, 4 KiB', randomBytes(4096), 'WAL_ERR_CORRUPT'],
-    ['random bytes after a valid magic', randomWithMagic, 'WAL_ERR_CORRUPT'],
-    ['wrong magic', wrongMagic, 'WAL_ERR_CORRUPT'],
-    ['header CRC mismatch', badHeaderCrc, 'WAL_ERR_CORRUPT'],
-    ['format version 1 with a valid CRC', version1, 'WAL_ERR_UNSUPPORTED_FORMAT'],
-    ['format version 3 with a valid CRC', version3, 'WAL_ERR_UNSUPPORTED_FORMAT'],
-    ['block size 3000 with a valid CRC', oddBlock, 'WAL_ERR_CORRUPT'],
-    ['empty file', Buffer.alloc(0), 'WAL_ERR_CORRUPT'],
-    ['1 byte', log.bytes.subarray(0, 1), 'WAL_ERR_CORRUPT'],
-    ['header cut at 64 bytes', log.bytes.subarray(0, 64), 'WAL_ERR_CORRUPT'],
-    ['header cut at 127 bytes', log.bytes.subarray(0, SEGMENT_HEADER_SIZE_BYTES - 1), 'WAL_ERR_CORRUPT'],
-    ['a zero block', Buffer.alloc(4096), 'WAL_ERR_CORRUPT'],
+    ['pure random bytes, 64 KiB', randomBytes(65536), WalCorruptionError],
+    ['pure random bytes, 4 KiB', randomBytes(4096), WalCorruptionError],
+    ['random bytes after a valid magic', randomWithMagic, WalCorruptionError],
+    ['wrong magic', wrongMagic, WalCorruptionError],
+    ['header CRC mismatch', badHeaderCrc, WalCorruptionError],
+    ['format version 1 with a valid CRC', version1, WalUnsupportedFormatError],
+    ['format version 3 with a valid CRC', version3, WalUnsupportedFormatError],
+    ['block size 3000 with a valid CRC', oddBlock, WalCorruptionError],
+    ['empty file', Buffer.alloc(0), WalCorruptionError],
+    ['1 byte', log.bytes.subarray(0, 1), WalCorruptionError],
+    ['header cut at 64 bytes', log.bytes.subarray(0, 64), WalCorruptionError],
+    ['header cut at 127 bytes', log.bytes.subarray(0, SEGMENT_HEADER_SIZE_BYTES - 1), WalCorruptionError],
+    ['a zero block', Buffer.alloc(4096), WalCorruptionError],
   ];
-  for (const [what, bytes, code] of cases) {
+  const codeOf = (errorClass) => (errorClass === WalCorruptionError ? 'WAL_ERR_CORRUPT' : 'WAL_ERR_UNSUPPORTED_FORMAT');
+  for (const [what, bytes, errorClass] of cases) {
     const outcome = await openCopy(bytes);
     assert.equal(outcome.opened, false, `${what}: open must refuse`);
-    assert.ok(outcome.error instanceof WalError, `${what}: ${outcome.error?.stack}`);
-    assert.equal(outcome.error.code, code, `${what}: ${outcome.error.message}`);
+    assert.ok(outcome.error instanceof errorClass, `${what}: not a ${errorClass.name}: ${outcome.error?.stack}`);
+    assert.equal(outcome.error.code, codeOf(errorClass), `${what}: ${outcome.error.message}`);
     assert.equal(outcome.error.path, outcome.segPath, what);
     assert.ok(outcome.after.equals(bytes), `${what}: a refused open changed the file`);
   }
@@ -411,7 +412,7 @@ test('files that are not segments are refused with a WalError', async () => {
   const { dir, segPath } = placeCopy(log.bytes, segmentName(2, 1));
   try {
     await assert.rejects(Wal.open(dir, OPEN_OPTIONS), (err) => {
-      assert.ok(err instanceof WalError);
+      assert.ok(err instanceof WalCorruptionError);
       assert.equal(err.code, 'WAL_ERR_CORRUPT');
       assert.equal(err.path, segPath);
       assert.equal(err.offsetBytes, 0);
@@ -430,10 +431,10 @@ test('every single-bit flip of a tiny log: a WalError or exactly a prefix, as th
   const dir = path.join(root, 'tiny');
   const wal = await Wal.open(dir, { directIo: 'required', preallocate: false });
   const expected = [];
-  for (const [payloads, meta] of [
+  for (const [payloads, meta] of /** @type {const} */ ([
     [[Buffer.alloc(0), Buffer.from('abc')], { type: 0x8002, tenant: 3, vshard: 4, database: 5 }],
     [[Buffer.from('z'), Buffer.from('sixsix')], { type: 0x0009, tenant: 2 ** 40 + 1, vshard: 2 ** 32 - 1, database: 6 }],
-  ]) {
+  ])) {
     const { firstLsn } = await wal.appendBatch(payloads, meta);
     payloads.forEach((payload, i) => expected.push({ lsn: firstLsn + i, payload, ...meta }));
   }
@@ -552,7 +553,7 @@ test('the reader throws WAL_ERR_CORRUPT at damage in the durable range, after ex
     damageOnDisk(at, Buffer.from([log.bytes[at] ^ 0x10]));
     for (const fromLsn of [1, 1000]) {
       const { records, error } = await readUntilError({ fromLsn });
-      assert.ok(error instanceof WalError, `fromLsn ${fromLsn}: the reader must throw, it yielded ${records.length} records`);
+      assert.ok(error instanceof WalCorruptionError, `fromLsn ${fromLsn}: the reader must throw, it yielded ${records.length} records`);
       assert.equal(error.code, 'WAL_ERR_CORRUPT');
       assert.equal(error.path, segPath);
       assert.equal(error.offsetBytes, r.offsetBytes);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { NativeIo, Wal, WalIoError } from '../dist/index.js';
 import { SEGMENT_NAME_PATTERN } from './helpers/format.mjs';
 import { hookedIo } from './helpers/hooked-io.mjs';
-import { BACKENDS, payloadFor, tempDir } from './helpers/tmp.mjs';
+import { BACKENDS, nextRecord, payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -110,7 +110,7 @@ for (const backend of BACKENDS) {
     // so close() certainly finds it in flight.
     for (let i = 0; i < 3; i++) await wal.append(payloadFor(i, 40 * mib));
     const reader = wal.read()[Symbol.asyncIterator]();
-    assert.equal((await reader.next()).value.lsn, 1);
+    assert.equal((await nextRecord(reader)).lsn, 1);
     const next = reader.next(); // submits the read of the next chunk before it returns
     const nextOutcome = next.then(
       (r) => r,
@@ -249,7 +249,9 @@ test('reopening a one-record log reads a bounded tail, not the whole preallocate
 test('a segment cut by truncateAfter is never handed to onSegmentSealed twice with different bytes', async (t) => {
   const dir = tempDir(t);
   const sealed = [];
-  const onSegmentSealed = (info) => sealed.push({ ...info, bytes: fs.readFileSync(info.path) });
+  const onSegmentSealed = (info) => {
+    sealed.push({ ...info, bytes: fs.readFileSync(info.path) });
+  };
   const options = { segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocate: false, onSegmentSealed };
   const wal = await Wal.open(dir, options);
   for (let i = 0; i < 900; i++) await wal.append(payloadFor(i, 200));
@@ -360,10 +362,10 @@ function tear(dir, offsetBytes, bytes) {
 
 test('a torn tail is copied to a quarantine file before it is erased, and marked when it shares a block with records', async (t) => {
   // A record of 100 bytes ends inside the first data block; one of 4048 ends on its boundary.
-  for (const [payloadBytes, shared] of [
+  for (const [payloadBytes, shared] of /** @type {const} */ ([
     [100, true],
     [4048, false],
-  ]) {
+  ])) {
     const dir = tempDir(t);
     let wal = await Wal.open(dir);
     const payload = Buffer.alloc(payloadBytes, 0x33);

@@ -18,10 +18,10 @@ async function openWithIo(dir, backend) {
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 for (const backend of BACKENDS) {
-  for (const [syscall, errno, errnoName] of [
+  for (const [syscall, errno, errnoName] of /** @type {const} */ ([
     ['fdatasync', EIO, 'EIO'],
     ['write', ENOSPC, 'ENOSPC'],
-  ]) {
+  ])) {
     test(`${backend}: a failed ${syscall} rejects its whole batch, poisons the log, and reopen recovers`, async (t) => {
       const dir = tempDir(t);
       let { io, wal } = await openWithIo(dir, backend);
@@ -45,6 +45,7 @@ for (const backend of BACKENDS) {
         assert.equal(r.status, 'rejected');
         assert.ok(r.reason instanceof WalDurabilityLostError);
         assert.equal(r.reason.code, 'WAL_ERR_DURABILITY_LOST');
+        assert.ok(r.reason.cause instanceof WalIoError);
         assert.equal(r.reason.cause.errno, errnoName);
       }
       assert.equal(wal.durableLsn, 50, 'durableLsn never moves past a failed batch');

@@ -35,11 +35,13 @@ test('a DWB slot copies a block on the segment grid, which may be finer than the
 
 test('a truncation intent round-trips in every mode and refuses damage', () => {
   const base = { lsn: 2 ** 40 + 5, segmentFirstLsn: 2 ** 40, segmentId: 9, segmentIdFloor: 12, newSegmentId: 0, incarnation: 0, zeroEndBytes: 0 };
-  for (const intent of [
+  /** @type {import('../dist/format/truncate-intent.js').TruncateIntent[]} */
+  const intents = [
     { ...base, mode: 'in-place', incarnation: 4, zeroEndBytes: 1 << 30 },
     { ...base, mode: 'replace', newSegmentId: 12 },
     { ...base, mode: 'keep-sealed' },
-  ]) {
+  ];
+  for (const intent of intents) {
     const bytes = new Uint8Array(TRUNCATE_INTENT_SIZE_BYTES);
     encodeTruncateIntent(intent, bytes);
     assert.deepEqual(decodeTruncateIntent(bytes), intent);

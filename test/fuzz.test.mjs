@@ -111,6 +111,7 @@ test('segment headers: wrong magic, version, block size, first LSN, all with a v
   const alignment = 4096;
   const { files, payloads } = await smallLog(alignment);
   const clean = files.get(SEGMENT);
+  /** @type {Array<[string, (v: DataView) => void, string | null]>} */
   const edits = [
     ['magic', (v) => v.setUint8(0, 0x52), 'WAL_ERR_CORRUPT'],
     ['version 1', (v) => v.setUint16(8, 1, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],

@@ -89,15 +89,26 @@ function openRing(t, depth) {
     t.skip(`io_uring unavailable here (backendCreate('io_uring') returned ${ring.error})`);
     return null;
   }
-  assert.equal(ring.error, undefined, `backendCreate('io_uring') failed with ${ring.error}`);
+  if ('error' in ring) assert.fail(`backendCreate('io_uring') failed with ${ring.error}`);
   return ring;
 }
 
+/** @typedef {Exclude<ReturnType<typeof open>, { error: number }>} Backend */
+
+/** @returns {Backend} an open backend of `kind`; fails the test if it cannot be opened. */
+function openOk(kind, depth) {
+  const backend = open(kind, depth);
+  if ('error' in backend) assert.fail(`backendCreate(${kind}) failed with ${backend.error}`);
+  return backend;
+}
+
+/** @returns {Array<[string, Backend]>} the ring (unless io_uring is unavailable here) and the pool. */
 function backends(t, depth) {
-  return [
-    ['ring', openRing(t, depth)],
-    ['pool', open('pool', depth)],
-  ].filter(([, b]) => b !== null);
+  const ring = openRing(t, depth);
+  /** @type {Array<[string, Backend]>} */
+  const list = ring === null ? [] : [['ring', ring]];
+  list.push(['pool', openOk('pool', depth)]);
+  return list;
 }
 
 async function writeOk(backend, fd, buffer, bufferOffset, length, fileOffset, durability) {
@@ -926,10 +937,10 @@ report.togetherIdle = info();
 
 test('a worker that ends while a submission is stalled retries it during teardown before freeing the ring', async (t) => {
   if (!ringAvailable(t)) return;
-  for (const [name, failures, sizeBytes] of [
+  for (const [name, failures, sizeBytes] of /** @type {const} */ ([
     ['EAGAIN', 5, 1 << 20],
     ['EIO', 1, 0],
-  ]) {
+  ])) {
     const file = path.join(dir, `worker-stalled-${name}`);
     const script = path.join(dir, `worker-stalled-${name}.mjs`);
     fs.writeFileSync(

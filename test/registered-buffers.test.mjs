@@ -44,13 +44,20 @@ function openIo(t, backend, nativeBinding) {
   return io;
 }
 
+/** The buffers `io`'s ring has registered; fails the test if `io` is not an open ring. */
+function fixedBuffersOf(io) {
+  const info = io.info();
+  assert.ok(typeof info === 'object' && 'fixedBuffers' in info, `not an open ring: ${JSON.stringify(info)}`);
+  return info.fixedBuffers;
+}
+
 test("Wal.open registers the writer's two batch buffers with the ring, and the log works from them", async (t) => {
   const io = openIo(t, 'io_uring');
   if (io === null) return;
-  assert.equal(io.info().fixedBuffers, 0, 'nothing registered before the writer exists');
+  assert.equal(fixedBuffersOf(io), 0, 'nothing registered before the writer exists');
   const dir = tempDir(t);
   const wal = await Wal.open(dir, { io });
-  assert.equal(io.info().fixedBuffers, 2, 'both batch buffers registered');
+  assert.equal(fixedBuffersOf(io), 2, 'both batch buffers registered');
   const lsns = await Promise.all(Array.from({ length: 300 }, (_, i) => wal.append(payloadFor(i, 4000))));
   assert.deepEqual(
     lsns,
@@ -73,14 +80,14 @@ test('registration waits until nothing is in flight, then takes', async (t) => {
   const batch = [io.allocAligned(BLOCK_BYTES, BLOCK_BYTES), io.allocAligned(BLOCK_BYTES, BLOCK_BYTES)];
   const inFlight = file.write(big, 0, 32 << 20, 0, true);
   io.registerBuffers(batch);
-  assert.equal(io.info().fixedBuffers, 0, 'not while a write is in flight');
+  assert.equal(fixedBuffersOf(io), 0, 'not while a write is in flight');
   await inFlight;
-  assert.equal(io.info().fixedBuffers, 2, 'registered at the completion that left the ring idle');
+  assert.equal(fixedBuffersOf(io), 2, 'registered at the completion that left the ring idle');
   batch[0].bytes.fill(0x5a);
   await file.write(batch[0], 0, BLOCK_BYTES, 0, true);
   assert.deepEqual(fs.readFileSync(file.path).subarray(0, BLOCK_BYTES), Buffer.alloc(BLOCK_BYTES, 0x5a), 'a write from a registered buffer');
   io.registerBuffers([]);
-  assert.equal(io.info().fixedBuffers, 0, 'an empty set unregisters');
+  assert.equal(fixedBuffersOf(io), 0, 'an empty set unregisters');
 });
 
 test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refusal leaves the writes as they were', async (t) => {
@@ -89,7 +96,7 @@ test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refus
   if (io === null) return;
   const wal = await Wal.open(tempDir(t), { io });
   assert.deepEqual(memlock.counts, [2, 1], 'both refused, then one');
-  assert.equal(io.info().fixedBuffers, 1);
+  assert.equal(fixedBuffersOf(io), 1);
   assert.equal(await wal.append(payloadFor(1)), 1);
   await wal.close();
 
@@ -97,7 +104,7 @@ test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refus
   const plain = openIo(t, 'io_uring', refused.binding);
   const other = await Wal.open(tempDir(t), { io: plain });
   assert.deepEqual(refused.counts, [2], 'tried once: only ENOMEM gets better with fewer buffers');
-  assert.equal(plain.info().fixedBuffers, 0);
+  assert.equal(fixedBuffersOf(plain), 0);
   assert.equal(await other.append(payloadFor(2)), 1);
   await other.close();
 });

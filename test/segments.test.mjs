@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Wal, WalCorruptionError } from '../dist/index.js';
-import { payloadFor, tempDir } from './helpers/tmp.mjs';
+import { nextRecord, payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const SMALL = { segmentSizeBytes: 128 * 1024, batchBytesMax: 64 * 1024 };
 
@@ -25,7 +25,12 @@ async function readAll(wal, options) {
 test('rollover under concurrent load: every record in order across segments, hook per sealed segment', async (t) => {
   const dir = tempDir(t);
   const sealed = [];
-  const wal = await Wal.open(dir, { ...SMALL, onSegmentSealed: (info) => sealed.push(info) });
+  const wal = await Wal.open(dir, {
+    ...SMALL,
+    onSegmentSealed: (info) => {
+      sealed.push(info);
+    },
+  });
   const producers = 32;
   const perProducer = 60;
   const byLsn = new Map();
@@ -157,7 +162,8 @@ test('truncation rejects bad arguments with WAL_ERR_INVALID_ARGUMENT', async (t)
   const wal = await Wal.open(dir, SMALL);
   await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append(payloadFor(i))));
   const invalid = { code: 'WAL_ERR_INVALID_ARGUMENT' };
-  for (const bad of [1.5, -1, '10', null, undefined, NaN, 2 ** 53]) {
+  // Deliberately of the wrong type or range: the checks at run time are under test.
+  for (const bad of /** @type {any[]} */ ([1.5, -1, '10', null, undefined, NaN, 2 ** 53])) {
     await assert.rejects(wal.truncateBefore(bad), invalid, `truncateBefore(${bad})`);
     await assert.rejects(wal.truncateAfter(bad), invalid, `truncateAfter(${bad})`);
   }
@@ -207,7 +213,7 @@ test('open refuses a missing middle segment, an overlap, a header that disagrees
 
 test('double-write buffer: a torn rewrite of the tail block is restored from the copy', async (t) => {
   const base = tempDir(t);
-  for (const mode of ['buffered', 'direct', 'off']) {
+  for (const mode of /** @type {const} */ (['buffered', 'direct', 'off'])) {
     const dir = path.join(base, mode);
     const wal = await Wal.open(dir, { doubleWriteBuffer: mode, preallocate: false });
     // Each awaited append is its own batch, so each one rewrites the tail block holding the
@@ -268,8 +274,7 @@ test('a truncation started while a reader reads stops it with WAL_ERR_READ_INVAL
     const wal = await Wal.open(dir, SMALL);
     for (let i = 0; i < 600; i++) await wal.append(payloadFor(i, 200));
     const reader = wal.read()[Symbol.asyncIterator]();
-    const first = await reader.next();
-    assert.equal(first.value.lsn, 1);
+    assert.equal((await nextRecord(reader)).lsn, 1);
     const truncation = cut === 'truncateAfter' ? wal.truncateAfter(100) : wal.truncateBefore(500);
     // The truncation starts at its turn, once the microtasks queued before it ran.
     await new Promise((resolve) => setImmediate(resolve));

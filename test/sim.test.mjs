@@ -16,6 +16,7 @@ export const TIER1_RUNS = 2500;
 /** Tier-2 runs mostly end early in a typed error, so they are cheap (about 20 s). */
 export const TIER2_RUNS = 600;
 /** Seeds that once found a bug, kept so the bug stays fixed: [seed, tier, what it found]. */
+/** @type {Array<[number, 1 | 2, string]>} */
 const REGRESSION_SEEDS = [
   [2, 1, 'truncateAfter: appends queued (no LSN yet) before the call get LSNs above the cut instead of being made durable first'],
   [11, 1, 'truncateAfter: an appendBatch split by the pause gets non-consecutive LSNs (8..22 resolved as 8..3)'],
@@ -46,7 +47,7 @@ async function runRange(first, count, options) {
 }
 
 test('one seed replays the identical run: same trace hash, same counts', async () => {
-  for (const tier of [1, 2]) {
+  for (const tier of /** @type {const} */ ([1, 2])) {
     for (const seed of [1, 7, 4242, 0xfffffffe]) {
       const options = { ...RUN_DEFAULTS, tier };
       const a = await runSeed(seed, options);

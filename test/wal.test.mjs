@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wal } from '../dist/index.js';
-import { BACKENDS, payloadFor, tempDir } from './helpers/tmp.mjs';
+import { BACKENDS, nextRecord, payloadFor, tempDir } from './helpers/tmp.mjs';
 
 for (const backend of BACKENDS) {
   test(`${backend}: thousands of concurrent appends each get their own LSN and read back byte for byte`, async (t) => {
@@ -99,8 +99,7 @@ test('read from an LSN, an empty log, zero-length payloads, and a read snapshot'
   for await (const rec of wal.read({ fromLsn: 7 })) from7.push(rec.lsn);
   assert.deepEqual(from7, [7, 8, 9, 10]);
   const iterator = wal.read({ fromLsn: 1 });
-  const firstRec = await iterator.next();
-  assert.equal(firstRec.value.payload.length, 0);
+  assert.equal((await nextRecord(iterator)).payload.length, 0);
   await wal.append(Buffer.from('later'));
   let count = 1;
   for await (const _ of iterator) count++;
@@ -145,10 +144,10 @@ test('appends beyond one batch buffer wait in call order and keep their LSNs', a
 });
 
 // 30 appends of 30 KiB in one turn, 64 KiB batches: two fit the first batch, the rest queue.
-for (const [what, limit, accepted] of [
+for (const [what, limit, accepted] of /** @type {const} */ ([
   ['pendingAppendsMax', { pendingAppendsMax: 10 }, 2 + 10],
   ['pendingBytesMax', { pendingBytesMax: 64 * 1024 }, 2 + 2],
-]) {
+])) {
   test(`${what}: appends beyond the queue limit reject with WAL_ERR_OVERLOADED`, async (t) => {
     const dir = tempDir(t);
     const wal = await Wal.open(dir, { batchBytesMax: 64 * 1024, ...limit });

@@ -27,9 +27,27 @@ export type CompletionCallback = (count: number) => void;
 /** The two queues a backend can be: ringwal's own io_uring ring, or libuv's thread pool. */
 export type NativeBackendKind = 'io_uring' | 'threadpool';
 
+/** `testing.info` of a ring (docs/native-api.md). */
+export interface NativeRingInfo {
+  entries: number;
+  inFlight: number;
+  fixedBuffers: number;
+  features: number;
+  sqEntries: number;
+  cqEntries: number;
+  pending: number;
+  unsubmitted: number;
+}
+
+/** `testing.info` of a thread pool. */
+export interface NativePoolInfo {
+  slots: number;
+  inFlight: number;
+}
+
 /** Test hooks and diagnostics: nothing in src/ but the test hooks of NativeIo calls these. */
 export interface NativeTesting {
-  info(h: NativeHandle): Record<string, number> | number;
+  info(h: NativeHandle): NativeRingInfo | NativePoolInfo | number;
   injectFault(h: NativeHandle, syscall: number, countdown: number, errno: number): number;
   injectEnterFault(ring: NativeHandle, failures: number, errno: number): number;
   injectPartialSubmit(ring: NativeHandle, sqesMax: number): number;

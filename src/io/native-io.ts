@@ -19,6 +19,8 @@ import {
   type NativeBinding,
   type NativeBindingOption,
   type NativeHandle,
+  type NativePoolInfo,
+  type NativeRingInfo,
 } from './native-binding.js';
 import { POOL_QUEUE_DEPTH_MAX, QUEUE_DEPTH_MAX } from './io.js';
 
@@ -199,7 +201,7 @@ export class NativeIo implements Io {
   }
 
   /** Diagnostic: the backend's counters (docs/native-api.md, `testing.info`), or -EBADF once closed. */
-  info(): Record<string, number> | number {
+  info(): NativeRingInfo | NativePoolInfo | number {
     return this.native.testing.info(this.handle);
   }
 

@@ -10,7 +10,8 @@
 import { Wal } from '../../dist/index.js';
 import { groupSizeFor, metaFor, payloadFor } from './crash-payload.mjs';
 
-const [dir, backend, mode, producersText, baseText] = process.argv.slice(2);
+const [dir, backendText, mode, producersText, baseText] = process.argv.slice(2);
+const backend = /** @type {import('../../dist/index.js').BackendChoice} */ (backendText);
 const producerCount = Number(producersText);
 const producerBase = Number(baseText);
 

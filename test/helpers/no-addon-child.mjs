@@ -5,13 +5,13 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { runSeed, RUN_DEFAULTS } from '../../dist-test/harness/sim-run.js';
 import { buildLog, openDamaged } from '../../dist-test/harness/damaged-open.js';
-import { Wal } from '../../dist/index.js';
+import { Wal, WalError } from '../../dist/index.js';
 
 const result = { violations: [], crashRecoveries: 0, fuzzOutcomes: {}, attemptsBeforeWal: 0, walError: null };
-for (const [tier, runs] of [
+for (const [tier, runs] of /** @type {const} */ ([
   [1, 40],
   [2, 15],
-]) {
+])) {
   for (let seed = 1; seed <= runs; seed++) {
     const r = await runSeed(seed, { ...RUN_DEFAULTS, tier });
     if (r.violation !== null) result.violations.push(`tier ${tier} seed ${seed}: ${r.violation}`);
@@ -25,7 +25,7 @@ for (let bit = 4096 * 8; bit < 4096 * 8 + 200 * 8; bit += 37) {
   const damaged = clean.slice();
   damaged[bit >>> 3] ^= 1 << (bit & 7);
   const outcome = await openDamaged(new Map([[name, damaged]]), 4096);
-  const kind = outcome.kind === 'error' ? outcome.error.code : outcome.kind;
+  const kind = outcome.kind !== 'error' ? outcome.kind : outcome.error instanceof WalError ? outcome.error.code : `not a WalError: ${outcome.error}`;
   result.fuzzOutcomes[kind] = (result.fuzzOutcomes[kind] ?? 0) + 1;
 }
 result.attemptsBeforeWal = globalThis.__addonLoadAttempts;

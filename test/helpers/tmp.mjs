@@ -1,5 +1,6 @@
 // Test directories live under os.tmpdir(), which is ext4 on the machines ringwal targets; a test
 // that needs O_DIRECT checks `wal.directIo` rather than assuming it.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,4 +19,16 @@ export function payloadFor(i, sizeBytes = 16 + ((i * 37) % 300)) {
   return b;
 }
 
+/** @type {readonly ('io_uring' | 'threadpool')[]} */
 export const BACKENDS = ['io_uring', 'threadpool'];
+
+/**
+ * The next record of a reader; fails the test if the reader has ended.
+ * @param {AsyncIterator<import('../../dist/index.js').WalRecord>} iterator
+ * @returns {Promise<import('../../dist/index.js').WalRecord>}
+ */
+export async function nextRecord(iterator) {
+  const next = await iterator.next();
+  if (next.done === true) assert.fail('the reader ended before a record');
+  return next.value;
+}
