@@ -71,7 +71,7 @@ export async function runOpenLoop(adapter: AppendAdapter, options: OpenLoopOptio
       if (failed || finished[index] === 1) return;
       const nowNs = process.hrtime.bigint();
       finished[index] = 1;
-      histogram.record((Number(nowNs - startNs) - intendedNs) / 1000);
+      histogram.recordNs(Number(nowNs - startNs) - intendedNs);
       completed += 1;
       lastCompletionNs = nowNs;
       if (completed === scheduledCount) {
@@ -89,7 +89,7 @@ export async function runOpenLoop(adapter: AppendAdapter, options: OpenLoopOptio
       const elapsedNs = Number(process.hrtime.bigint() - startNs);
       // The unfinished sends took at least this long; leaving them out would flatter the tail.
       for (let index = 0; index < scheduledCount; index++) {
-        if (finished[index] === 0) histogram.record((elapsedNs - index * intervalNs) / 1000);
+        if (finished[index] === 0) histogram.recordNs(elapsedNs - index * intervalNs);
       }
       failed = true;
       resolve();
