@@ -1,7 +1,7 @@
 import { closeSync, constants, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { LatencyHistogram } from '../../dist/bench/index.js';
+import { LatencyHistogram, measurementOf } from '../../dist/bench/index.js';
 
 // The disk's own limits, measured with the least software possible between Node and the device:
 // synchronous O_DIRECT pwrite + fdatasync. Every store in the table pays at least this.
@@ -42,35 +42,36 @@ export function measureQd1(dir, durationMs) {
   try {
     writeSync(fd, bytes, 0, qd1RegionBytes, 0);
     fdatasyncSync(fd);
-    const histogram = new LatencyHistogram();
     const blocks = qd1RegionBytes / blockBytes;
-    const startNs = process.hrtime.bigint();
-    const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
-    let writes = 0;
-    let nowNs = startNs;
-    while (nowNs < deadlineNs) {
-      const offsetBytes = (writes % blocks) * blockBytes;
+    const measurement = syncedWritesFor(fd, durationMs, (write) => {
+      const offsetBytes = (write % blocks) * blockBytes;
       writeSync(fd, bytes, offsetBytes, blockBytes, offsetBytes);
-      fdatasyncSync(fd);
-      const doneNs = process.hrtime.bigint();
-      histogram.recordSinceNs(nowNs, doneNs);
-      nowNs = doneNs;
-      writes += 1;
-    }
-    const elapsedS = Number(nowNs - startNs) / 1e9;
-    return {
-      kind: 'disk-qd1',
-      records: writes,
-      payloadBytes: writes * blockBytes,
-      elapsedMs: elapsedS * 1000,
-      recordsPerS: writes / elapsedS,
-      mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
-      latency: histogram.summary(),
-      bufferSource: source,
-    };
+    });
+    return { kind: 'disk-qd1', ...measurement, bufferSource: source };
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Writes one block (`writeOne(index)`) then fdatasyncs, one at a time, for `durationMs`: the
+ * latency of each pair and the rate of them.
+ */
+function syncedWritesFor(fd, durationMs, writeOne) {
+  const histogram = new LatencyHistogram();
+  const startNs = process.hrtime.bigint();
+  const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
+  let writes = 0;
+  let nowNs = startNs;
+  while (nowNs < deadlineNs) {
+    writeOne(writes);
+    fdatasyncSync(fd);
+    const doneNs = process.hrtime.bigint();
+    histogram.recordSinceNs(nowNs, doneNs);
+    nowNs = doneNs;
+    writes += 1;
+  }
+  return measurementOf(writes, blockBytes, nowNs - startNs, histogram);
 }
 
 /**
@@ -84,30 +85,8 @@ export function measureQd1Append(dir, durationMs) {
   bytes.fill(0xa5);
   const fd = openDirect(join(dir, 'qd1-append'));
   try {
-    const histogram = new LatencyHistogram();
-    const startNs = process.hrtime.bigint();
-    const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
-    let writes = 0;
-    let nowNs = startNs;
-    while (nowNs < deadlineNs) {
-      writeSync(fd, bytes, 0, blockBytes, writes * blockBytes);
-      fdatasyncSync(fd);
-      const doneNs = process.hrtime.bigint();
-      histogram.recordSinceNs(nowNs, doneNs);
-      nowNs = doneNs;
-      writes += 1;
-    }
-    const elapsedS = Number(nowNs - startNs) / 1e9;
-    return {
-      kind: 'disk-qd1-append',
-      records: writes,
-      payloadBytes: writes * blockBytes,
-      elapsedMs: elapsedS * 1000,
-      recordsPerS: writes / elapsedS,
-      mbPerS: (writes * blockBytes) / 1e6 / elapsedS,
-      latency: histogram.summary(),
-      bufferSource: source,
-    };
+    const measurement = syncedWritesFor(fd, durationMs, (write) => writeSync(fd, bytes, 0, blockBytes, write * blockBytes));
+    return { kind: 'disk-qd1-append', ...measurement, bufferSource: source };
   } finally {
     closeSync(fd);
   }
@@ -128,18 +107,8 @@ export function measureSequential(dir, totalBytes) {
       histogram.recordSinceNs(sentNs, process.hrtime.bigint());
     }
     fdatasyncSync(fd);
-    const elapsedS = Number(process.hrtime.bigint() - startNs) / 1e9;
-    const payloadBytes = writes * sequentialWriteBytes;
-    return {
-      kind: 'disk-sequential',
-      records: writes,
-      payloadBytes,
-      elapsedMs: elapsedS * 1000,
-      recordsPerS: writes / elapsedS,
-      mbPerS: payloadBytes / 1e6 / elapsedS,
-      latency: histogram.summary(),
-      bufferSource: source,
-    };
+    const measurement = measurementOf(writes, sequentialWriteBytes, process.hrtime.bigint() - startNs, histogram);
+    return { kind: 'disk-sequential', ...measurement, bufferSource: source };
   } finally {
     closeSync(fd);
   }

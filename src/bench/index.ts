@@ -6,4 +6,5 @@ export { runBulk, type BulkOptions } from './bulk.js';
 export { readPageCacheBytes, pageCacheChange, type PageCacheChange } from './page-cache.js';
 export { ProgressReporter } from './progress-reporter.js';
 export { buildSuite, describeWorkload, runWorkload, suiteDefaults, workloadKinds, type SuiteOptions, type WorkloadSpec } from './suite.js';
-export type { Progress, ProgressCallback, WorkloadKind, WorkloadResult } from './workload-result.js';
+export { measurementOf } from './workload-result.js';
+export type { Measurement, Progress, ProgressCallback, WorkloadKind, WorkloadResult } from './workload-result.js';

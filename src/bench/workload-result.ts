@@ -28,12 +28,14 @@ export type ProgressCallback = (progress: Progress) => void;
 /** Progress callbacks fire on a timer, never per record, so that reporting costs nothing measurable. */
 export const progressIntervalMs = 200;
 
-export function resultOf(kind: WorkloadKind, records: number, recordSizeBytes: number, elapsedNs: bigint, histogram: LatencyHistogram): WorkloadResult {
+/** The numbers of a measurement: what a workload reports beside its kind (the bench's disk rows report them too). */
+export type Measurement = Omit<WorkloadResult, 'kind'>;
+
+export function measurementOf(records: number, recordSizeBytes: number, elapsedNs: bigint, histogram: LatencyHistogram): Measurement {
   const elapsedMs = Number(elapsedNs) / 1e6;
   const payloadBytes = records * recordSizeBytes;
   const elapsedS = Math.max(elapsedMs, Number.MIN_VALUE) / 1000;
   return {
-    kind,
     records,
     payloadBytes,
     elapsedMs,
@@ -41,4 +43,8 @@ export function resultOf(kind: WorkloadKind, records: number, recordSizeBytes: n
     mbPerS: payloadBytes / 1e6 / elapsedS,
     latency: histogram.summary(),
   };
+}
+
+export function resultOf(kind: WorkloadKind, records: number, recordSizeBytes: number, elapsedNs: bigint, histogram: LatencyHistogram): WorkloadResult {
+  return { kind, ...measurementOf(records, recordSizeBytes, elapsedNs, histogram) };
 }

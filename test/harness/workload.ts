@@ -185,6 +185,19 @@ function checkRemovalRejection(ctx: WorkloadContext, what: string, err: unknown)
 }
 
 /** An invalid LSN must be refused with WAL_ERR_INVALID_ARGUMENT (or fail on an injected fault). */
+/** Calls truncateBefore or truncateAfter with an LSN out of range: it must be refused as invalid. */
+function truncateInvalid(ctx: WorkloadContext, kind: 'before' | 'after', lsn: number, what: string): void {
+  if (kind === 'before') ctx.oracle.truncatingBefore = true;
+  else ctx.oracle.truncatingAfter = true;
+  const cut: Promise<unknown> = kind === 'before' ? ctx.wal.truncateBefore(lsn) : ctx.wal.truncateAfter(lsn);
+  ctx.track(
+    cut.then(
+      () => ctx.violation(new SimViolation(`${what} resolved`)),
+      (err: unknown) => checkInvalidRefusal(ctx, what, err, kind),
+    ),
+  );
+}
+
 function checkInvalidRefusal(ctx: WorkloadContext, what: string, err: unknown, kind: 'before' | 'after'): void {
   if (!ctx.alive()) return;
   if (kind === 'before') ctx.oracle.truncatingBefore = false;
@@ -348,14 +361,7 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       if (ctx.rng.chance(INVALID_LSN_P)) {
         // Above the range only with no cut queued: while one is, the bound is the LSN space.
         const lsn = drawInvalidLsn(ctx.rng, 0, ctx.oracle.cutInFlight ? Number.MAX_SAFE_INTEGER : next, INVALID_LSN_MARGIN);
-        const what = `truncateBefore(${lsn}) with the log at ${first}..${next - 1}`;
-        ctx.oracle.truncatingBefore = true;
-        ctx.track(
-          wal.truncateBefore(lsn).then(
-            () => ctx.violation(new SimViolation(`${what} resolved`)),
-            (err: unknown) => checkInvalidRefusal(ctx, what, err, 'before'),
-          ),
-        );
+        truncateInvalid(ctx, 'before', lsn, `truncateBefore(${lsn}) with the log at ${first}..${next - 1}`);
         return;
       }
       // Mostly a checkpoint inside the log; sometimes below its start (a no-op) or at its end.
@@ -416,14 +422,7 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       const removalAhead = ctx.oracle.truncatingBefore;
       if (ctx.rng.chance(INVALID_LSN_P)) {
         const lsn = drawInvalidLsn(ctx.rng, first - 1, wal.nextLsn - 1, INVALID_LSN_MARGIN);
-        const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
-        ctx.oracle.truncatingAfter = true;
-        ctx.track(
-          wal.truncateAfter(lsn).then(
-            () => ctx.violation(new SimViolation(`${what} resolved`)),
-            (err: unknown) => checkInvalidRefusal(ctx, what, err, 'after'),
-          ),
-        );
+        truncateInvalid(ctx, 'after', lsn, `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`);
         return;
       }
       // Mostly a few records back (a Raft conflict); sometimes the whole log, or nothing.
