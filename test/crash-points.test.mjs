@@ -1,5 +1,5 @@
 // A child process dies by SIGKILL exactly between two steps of a rollover or a truncation (the
-// crash points of src/testing/crash-point.ts); the parent reopens the log and checks it.
+// crash points of src/io/crash-point.ts); the parent reopens the log and checks it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Wal } from '../dist/index.js';
-import { SEGMENT_NAME_PATTERN } from './helpers/format.mjs';
+import { SEGMENT_NAME, SEGMENT_NAME_PATTERN, walkSegment } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const WRITER = fileURLToPath(new URL('./helpers/crash-point-writer.mjs', import.meta.url));
@@ -16,14 +16,17 @@ const CHILD_TIMEOUT_MS = 60_000;
 /** @type {import('../dist/index.js').WalOptions} */
 const OPTIONS = { segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocate: false, doubleWriteBuffer: 'buffered' };
 
-function runChild(dir, operation, count, lsn, point, hit = 1) {
+function runChild(dir, operation, count, lsn, point, hit = 1, overrides = {}) {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     if (point !== undefined) {
       env.RINGWAL_CRASH_POINT = point;
       env.RINGWAL_CRASH_POINT_HIT = String(hit);
     }
-    const child = spawn(process.execPath, [WRITER, dir, operation, String(count), String(lsn ?? 0)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WRITER, dir, operation, String(count), String(lsn ?? 0), JSON.stringify(overrides)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => {
@@ -177,6 +180,94 @@ test('a crash in a cut, finished by an open with the DWB off: a later open with 
     'the records appended after the cut, not the cut ones',
   );
   await wal.close();
+});
+
+/** Writes `bytes` at `offsetBytes` of the log's first segment, durably, as a torn write leaves them. */
+function plantTornBytes(dir, offsetBytes, bytes) {
+  const fd = fs.openSync(path.join(dir, SEGMENT_NAME), 'r+');
+  fs.writeSync(fd, bytes, 0, bytes.length, offsetBytes);
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+}
+
+for (const [point, quarantineSuffix] of /** @type {const} */ ([
+  ['recover.torn-copied', ''],
+  ['recover.torn-quarantined', '-2'],
+])) {
+  test(`a crash at ${point} while recovery quarantines a torn tail: the next open quarantines and erases it`, async (t) => {
+    const dir = tempDir(t);
+    const noDwb = { ...OPTIONS, doubleWriteBuffer: /** @type {const} */ ('off') };
+    let wal = await Wal.open(dir, noDwb);
+    for (let i = 0; i < 3; i++) await wal.append(payloadFor(i, 200));
+    await wal.close();
+    const segPath = path.join(dir, SEGMENT_NAME);
+    const { endBytes, blockSizeBytes } = walkSegment(fs.readFileSync(segPath));
+    // Garbage in the block after the last record: what a torn write of a next batch leaves.
+    const garbageAtBytes = Math.ceil(endBytes / blockSizeBytes) * blockSizeBytes;
+    const garbage = Buffer.alloc(300, 0xc7);
+    plantTornBytes(dir, garbageAtBytes, garbage);
+    const tornBytes = fs.readFileSync(segPath).subarray(endBytes, garbageAtBytes + garbage.length);
+    const quarantine = `${segPath}.torn-${endBytes}`;
+
+    const run = await runChild(dir, 'none', 0, 0, point, 1, { doubleWriteBuffer: 'off' });
+    assert.equal(run.signal, 'SIGKILL', `the child died at the crash point: ${run.stderr}`);
+    if (point === 'recover.torn-copied') {
+      assert.ok(fs.readFileSync(`${quarantine}.tmp`).equals(tornBytes), 'the copy was written, not yet named');
+      assert.equal(fs.existsSync(quarantine), false);
+    } else {
+      assert.ok(fs.readFileSync(quarantine).equals(tornBytes), 'the copy is named');
+    }
+    assert.ok(
+      fs
+        .readFileSync(segPath)
+        .subarray(garbageAtBytes, garbageAtBytes + garbage.length)
+        .equals(garbage),
+      'the tail is not erased yet',
+    );
+
+    const { wal: reopened, records } = await readAll(dir);
+    assertRecords(records, 1, 3, `after a crash at ${point}`);
+    const torn = reopened.recovery.tornTail;
+    assert.equal(torn.offsetBytes, endBytes);
+    assert.equal(torn.discardedBytes, tornBytes.length);
+    assert.equal(torn.quarantinePath, quarantine + quarantineSuffix);
+    assert.ok(fs.readFileSync(torn.quarantinePath).equals(tornBytes), 'the new copy holds the torn bytes');
+    assert.ok(fs.readFileSync(quarantine).equals(tornBytes), 'a named copy is never deleted');
+    assert.equal(fs.existsSync(`${quarantine}.tmp`), false, 'the unnamed copy is deleted (O2)');
+    assert.equal(await reopened.append(payloadFor(3, 200)), 4);
+    await reopened.close();
+    const again = await Wal.open(dir, OPTIONS);
+    assert.equal(again.recovery.tornTail, null, 'the torn tail was erased');
+    await again.close();
+  });
+}
+
+test('a crash at open.write-max-raised: the raised largest write stays, and the log opens with every record', async (t) => {
+  const dir = tempDir(t);
+  const small = { ...OPTIONS, segmentSizeBytes: 1024 * 1024, batchBytesMax: 64 * 1024 };
+  const large = { segmentSizeBytes: 1024 * 1024, batchBytesMax: 256 * 1024 };
+  let wal = await Wal.open(dir, small);
+  for (let i = 0; i < 5; i++) await wal.append(payloadFor(i, 200));
+  await wal.close();
+  const segPath = path.join(dir, SEGMENT_NAME);
+  const blockBytes = walkSegment(fs.readFileSync(segPath)).blockSizeBytes;
+  // The capacity of a batch buffer: batchBytesMax plus one block, in whole blocks.
+  const capacityOf = (batchBytesMax) => Math.ceil((batchBytesMax + blockBytes) / blockBytes) * blockBytes;
+  assert.equal(walkSegment(fs.readFileSync(segPath)).writeBytesMax, capacityOf(small.batchBytesMax));
+
+  // The child opens with larger batches, so it raises the header first.
+  const run = await runChild(dir, 'none', 0, 0, 'open.write-max-raised', 1, large);
+  assert.equal(run.signal, 'SIGKILL', `the child died at the crash point: ${run.stderr}`);
+  assert.equal(walkSegment(fs.readFileSync(segPath)).writeBytesMax, capacityOf(large.batchBytesMax), 'raised durably before the kill');
+
+  wal = await Wal.open(dir, small);
+  const records = [];
+  for await (const rec of wal.read()) records.push(rec);
+  assertRecords(records, 1, 5, 'after a crash at open.write-max-raised');
+  assert.equal(wal.recovery.tornTail, null);
+  assert.equal(await wal.append(payloadFor(5, 200)), 6);
+  await wal.close();
+  assert.equal(walkSegment(fs.readFileSync(segPath)).writeBytesMax, capacityOf(large.batchBytesMax), 'a smaller writer never lowers it');
 });
 
 test('without a crash point the child finishes (the crash points are really what kills it)', async (t) => {

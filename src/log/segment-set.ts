@@ -229,6 +229,7 @@ export class SegmentSet {
     if (segment.header.writeBytesMax >= writeBytesMax) return segment;
     const header: SegmentHeader = { ...segment.header, writeBytesMax };
     await writeSegmentHeader(this.io, segment.file, header);
+    crashPoint('open.write-max-raised');
     const updated = { ...segment, header };
     this.activeSegment = updated;
     return updated;

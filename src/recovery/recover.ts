@@ -23,6 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import { WalCorruptionError, WalError } from '../errors.js';
 import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RecordField, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
+import { crashPoint } from '../io/crash-point.js';
 import { readFull, type Io, type IoFile } from '../io/io.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches } from '../read/segment-scanner.js';
 import type { OpenSegment } from '../segment/segment-file.js';
@@ -135,6 +136,7 @@ export async function recoverSegment(io: Io, segment: OpenSegment): Promise<Reco
     inSharedBlock: endBytes % block !== 0,
     quarantinePath,
   };
+  crashPoint('recover.torn-quarantined');
   await zeroRange(io, file, endBytes, after.lastNonZeroEndBytes);
   await file.datasync();
   return report;
@@ -271,6 +273,7 @@ async function quarantine(io: Io, file: IoFile, fromBytes: number, toBytes: numb
     } finally {
       await copy.close();
     }
+    crashPoint('recover.torn-copied');
     await io.rename(tempPath, path);
     await io.fsyncDir(dir);
   } catch (err) {

@@ -1,12 +1,20 @@
 // Child process for crash-points.test.mjs: writes records and prints an ack line for each one
 // only after its append resolved, then runs the operation under test. The environment arms one
-// crash point (src/testing/crash-point.ts), so the process dies by SIGKILL between two steps.
+// crash point (src/io/crash-point.ts), so the process dies by SIGKILL between two steps. An
+// optional fifth argument, JSON, overrides options of the open (a point inside Wal.open kills it
+// there, before any append).
 import { Wal } from '../../dist/index.js';
 import { payloadFor } from './tmp.mjs';
 
-const [dir, operation, countArg, lsnArg] = process.argv.slice(2);
+const [dir, operation, countArg, lsnArg, overridesArg = '{}'] = process.argv.slice(2);
 const count = Number(countArg);
-const wal = await Wal.open(dir, { segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocate: false, doubleWriteBuffer: 'buffered' });
+const wal = await Wal.open(dir, {
+  segmentSizeBytes: 64 * 1024,
+  batchBytesMax: 64 * 1024,
+  preallocate: false,
+  doubleWriteBuffer: 'buffered',
+  ...JSON.parse(overridesArg),
+});
 let next = wal.nextLsn;
 for (let i = 0; i < count; i++) {
   const lsn = await wal.append(payloadFor(next - 1, 200));
