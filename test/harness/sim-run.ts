@@ -13,7 +13,7 @@ import { Prng } from '../../dist/sim/prng.js';
 import { SimDisk, type DiskStats } from '../../dist/sim/sim-disk.js';
 import { SimIo, type SimIoStats } from '../../dist/sim/sim-io.js';
 import { TraceHash } from '../../dist/sim/trace-hash.js';
-import { drawOp, WORKLOAD_OPS, type WorkloadContext, type WorkloadOp } from './workload.js';
+import { drawOp, LARGE_BATCH_WORKLOAD_OPS, WORKLOAD_OPS, type WorkloadContext, type WorkloadOp } from './workload.js';
 
 export interface RunOptions {
   tier: FaultTier;
@@ -28,6 +28,13 @@ export const RUN_DEFAULTS: RunOptions = { tier: 1, cycles: 12, opsMax: 30 };
 
 /** 64 KiB, the smallest batch allowed: more batches per record, so more batch boundaries to tear. */
 const BATCH_BYTES = 64 * 1024;
+/**
+ * Runs that switch batch sizes use these: segments large enough that a torn write of the larger
+ * batches can reach past what a writer of the smaller ones can (V3's window), so an open that
+ * failed to raise the segment's largest write first (O8) would leave stale bytes behind.
+ */
+const BATCH_BYTES_LARGE = 256 * 1024;
+const SEGMENT_BYTES_LARGE = 512 * 1024;
 /** 64 KiB, the smallest segment allowed: rollovers, sealing and continuity checks in most runs. */
 const SEGMENT_BYTES = 64 * 1024;
 /** A process whose workload waits this many turns with nothing queued is hung. */
@@ -77,6 +84,14 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
   const disk = new SimDisk(rates, rng.fork());
   const schedulerRng = rng.fork();
   const workRng = rng.fork();
+  // Its own stream, forked last, so that the disk, the scheduler and the workload draw as before.
+  const batchRng = rng.fork();
+  // In a quarter of the runs processes switch between two batch sizes: a process with larger
+  // batches than the segment's writers had raises its recorded largest write before writing (O8),
+  // and recovery must look as far as the larger one's torn writes reach.
+  const batchSizeRun = batchRng.chance(0.25);
+  const segmentSizeBytes = batchSizeRun ? SEGMENT_BYTES_LARGE : SEGMENT_BYTES;
+  const ops = options.ops ?? (batchSizeRun ? LARGE_BATCH_WORKLOAD_OPS : WORKLOAD_OPS);
   // Chosen once per run: a log created with O_DIRECT blocks may rightly refuse a buffered reopen.
   const directIo = workRng.chance(0.1) ? ('off' as const) : ('auto' as const);
   // Small segments so most runs roll over several times; preallocation on in some runs only,
@@ -115,6 +130,7 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
       // After several opens failed on injected faults, let one through: the run must progress.
       const faultFree = failedOpens >= OPEN_ATTEMPTS_MAX;
       const doubleWriteBuffer = !dwbRun ? ('off' as const) : workRng.pick(['off', 'buffered', 'direct'] as const);
+      const batchBytesMax = batchSizeRun && batchRng.chance(0.5) ? BATCH_BYTES_LARGE : BATCH_BYTES;
       const ending = await runProcess(cycle, {
         disk,
         rng: schedulerRng,
@@ -126,6 +142,9 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
         directIo,
         preallocate,
         doubleWriteBuffer,
+        batchBytesMax,
+        segmentSizeBytes,
+        ops,
         previous,
         result,
         ioStats,
@@ -160,6 +179,9 @@ interface ProcessInit {
   directIo: 'off' | 'auto';
   preallocate: boolean;
   doubleWriteBuffer: 'off' | 'buffered' | 'direct';
+  batchBytesMax: number;
+  segmentSizeBytes: number;
+  ops: readonly WorkloadOp[];
   /** Every segment handed to onSegmentSealed, with its bytes then: a sealed file never changes. */
   sealedFiles: Map<string, Uint8Array>;
   previous: Ending | null;
@@ -253,6 +275,22 @@ function checkSealedFiles(init: ProcessInit): void {
   }
 }
 
+/**
+ * V6: after an open, nothing but zeros follows the last valid record of the active segment: a
+ * torn write's bytes are erased as far as any writer's write could reach (O8 keeps that bound
+ * true), so they can never be taken for records written later.
+ */
+function checkTailErased(init: ProcessInit, wal: Wal): void {
+  // Tier 2 may put bytes anywhere (a misdirected write).
+  if (init.options.tier === 2) return;
+  const { path, endBytes } = wal.recovery;
+  const image = init.disk.lookup(path)?.current;
+  if (image === undefined) throw new SimViolation(`the recovered segment ${path} is not on the disk`);
+  const tail = image.bytes.subarray(endBytes, Math.max(endBytes, image.sizeBytes));
+  const at = tail.findIndex((b) => b !== 0);
+  if (at >= 0) throw new SimViolation(`${path}: a non-zero byte at offset ${endBytes + at}, after the last valid record (which ends at ${endBytes})`);
+}
+
 async function readAll(wal: Wal): Promise<RecoveredRecord[]> {
   const records: RecoveredRecord[] = [];
   for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload });
@@ -266,9 +304,9 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
   try {
     wal = await Wal.open(WAL_DIR, {
       io,
-      batchBytesMax: BATCH_BYTES,
+      batchBytesMax: init.batchBytesMax,
       directIo: init.directIo,
-      segmentSizeBytes: SEGMENT_BYTES,
+      segmentSizeBytes: init.segmentSizeBytes,
       preallocate: init.preallocate,
       doubleWriteBuffer: init.doubleWriteBuffer,
       onSegmentSealed: (info) => noteSealed(init, info.path, violation),
@@ -288,6 +326,7 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     return 'typedError';
   }
   checkSealedFiles(init);
+  checkTailErased(init, wal);
   let records: RecoveredRecord[];
   try {
     records = await readAll(wal);
@@ -342,7 +381,6 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     },
     truncationsStarted: () => truncations,
   };
-  const ops = options.ops ?? WORKLOAD_OPS;
   const opCount = workRng.between(1, options.opsMax);
   for (let i = 0; i < opCount; i++) {
     if (io.crashed) return 'crashed';
@@ -350,7 +388,7 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     // and reopens. Other failures (a segment that could not be made for lack of space, a failed
     // directory fsync of a removal, a failed read) leave the log running, and the workload goes on.
     if (ctx.logFailed()) break;
-    await drawOp(workRng, ops).run(ctx);
+    await drawOp(workRng, init.ops).run(ctx);
   }
   if (io.crashed) return 'crashed';
   if (workRng.chance(0.5)) {

@@ -270,6 +270,31 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
   }
 }
 
+/** One appendBatch of `count` payloads drawn by `draw`, checked as it resolves or rejects. */
+function appendBatchOf(ctx: WorkloadContext, count: number, draw: (rng: Prng) => Uint8Array): void {
+  const payloads: Uint8Array[] = [];
+  const entries: AppendEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const payload = draw(ctx.rng);
+    payloads.push(payload);
+    entries.push(ctx.oracle.noteAppend(payload));
+  }
+  const what = (): string => `appendBatch of LSNs ${entries[0]!.lsn}..${entries[count - 1]!.lsn}`;
+  const callerBuffers = payloads.map((p) => p.slice());
+  const appended = ctx.wal.appendBatch(callerBuffers);
+  for (const b of callerBuffers) reuse(b);
+  ctx.track(
+    appended
+      .then(
+        (result) => {
+          if (checkAckAllowed(ctx, what())) ctx.oracle.acked(entries, result.firstLsn, result.lastLsn);
+        },
+        (err: unknown) => checkAppendRejection(ctx, what(), err, entries),
+      )
+      .catch((err: unknown) => ctx.violation(err)),
+  );
+}
+
 export const WORKLOAD_OPS: readonly WorkloadOp[] = [
   {
     name: 'append',
@@ -284,28 +309,7 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     name: 'appendBatch',
     weight: 12,
     async run(ctx) {
-      const count = ctx.rng.between(1, 24);
-      const payloads: Uint8Array[] = [];
-      const entries: AppendEntry[] = [];
-      for (let i = 0; i < count; i++) {
-        const payload = drawPayload(ctx.rng);
-        payloads.push(payload);
-        entries.push(ctx.oracle.noteAppend(payload));
-      }
-      const what = (): string => `appendBatch of LSNs ${entries[0]!.lsn}..${entries[count - 1]!.lsn}`;
-      const callerBuffers = payloads.map((p) => p.slice());
-      const appended = ctx.wal.appendBatch(callerBuffers);
-      for (const b of callerBuffers) reuse(b);
-      ctx.track(
-        appended
-          .then(
-            (result) => {
-              if (checkAckAllowed(ctx, what())) ctx.oracle.acked(entries, result.firstLsn, result.lastLsn);
-            },
-            (err: unknown) => checkAppendRejection(ctx, what(), err, entries),
-          )
-          .catch((err: unknown) => ctx.violation(err)),
-      );
+      appendBatchOf(ctx, ctx.rng.between(1, 24), drawPayload);
     },
   },
   {
@@ -457,6 +461,29 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
           )
           .catch((err: unknown) => ctx.violation(err)),
       );
+    },
+  },
+];
+
+/** A payload of 4..16 KiB: a batch of 16..40 of them is larger than 64 KiB, often several times. */
+function drawLargePayload(rng: Prng): Uint8Array {
+  const payload = new Uint8Array(rng.between(4096, 16_384));
+  rng.fill(payload);
+  return payload;
+}
+
+/**
+ * The workload of runs whose processes switch between small and large batches: the same
+ * operations, plus appendBatch calls big enough to fill a large batch, whose torn writes reach
+ * further into the segment than a small writer's can (O8, V3).
+ */
+export const LARGE_BATCH_WORKLOAD_OPS: readonly WorkloadOp[] = [
+  ...WORKLOAD_OPS,
+  {
+    name: 'largeAppendBatch',
+    weight: 10,
+    async run(ctx) {
+      appendBatchOf(ctx, ctx.rng.between(16, 40), drawLargePayload);
     },
   },
 ];
