@@ -242,23 +242,23 @@ for (const [point, quarantineSuffix] of /** @type {const} */ ([
   });
 }
 
-test('a crash at open.write-max-raised: the raised largest write stays, and the log opens with every record', async (t) => {
+test('a crash at open.write-max-raised: the raised bytes in flight stay, and the log opens with every record', async (t) => {
   const dir = tempDir(t);
-  const small = { ...OPTIONS, segmentSizeBytes: 1024 * 1024, batchBytesMax: 64 * 1024 };
-  const large = { segmentSizeBytes: 1024 * 1024, batchBytesMax: 256 * 1024 };
+  const small = { ...OPTIONS, segmentSizeBytes: 1024 * 1024, batchBytesMax: 64 * 1024, batchesInFlightMax: 1 };
+  const large = { segmentSizeBytes: 1024 * 1024, batchBytesMax: 256 * 1024, batchesInFlightMax: 2 };
   let wal = await Wal.open(dir, small);
   for (let i = 0; i < 5; i++) await wal.append(payloadFor(i, 200));
   await wal.close();
   const segPath = path.join(dir, SEGMENT_NAME);
   const blockBytes = walkSegment(fs.readFileSync(segPath)).blockSizeBytes;
-  // The capacity of a batch buffer: batchBytesMax plus one block, in whole blocks.
-  const capacityOf = (batchBytesMax) => Math.ceil((batchBytesMax + blockBytes) / blockBytes) * blockBytes;
-  assert.equal(walkSegment(fs.readFileSync(segPath)).writeBytesMax, capacityOf(small.batchBytesMax));
+  // A batch buffer per batch in flight: batchBytesMax plus one block, in whole blocks.
+  const inFlightOf = (shape) => shape.batchesInFlightMax * Math.ceil((shape.batchBytesMax + blockBytes) / blockBytes) * blockBytes;
+  assert.equal(walkSegment(fs.readFileSync(segPath)).inFlightBytesMax, inFlightOf(small));
 
   // The child opens with larger batches, so it raises the header first.
   const run = await runChild(dir, 'none', 0, 0, 'open.write-max-raised', 1, large);
   assert.equal(run.signal, 'SIGKILL', `the child died at the crash point: ${run.stderr}`);
-  assert.equal(walkSegment(fs.readFileSync(segPath)).writeBytesMax, capacityOf(large.batchBytesMax), 'raised durably before the kill');
+  assert.equal(walkSegment(fs.readFileSync(segPath)).inFlightBytesMax, inFlightOf(large), 'raised durably before the kill');
 
   wal = await Wal.open(dir, small);
   const records = [];
@@ -267,7 +267,7 @@ test('a crash at open.write-max-raised: the raised largest write stays, and the 
   assert.equal(wal.recovery.tornTail, null);
   assert.equal(await wal.append(payloadFor(5, 200)), 6);
   await wal.close();
-  assert.equal(walkSegment(fs.readFileSync(segPath)).writeBytesMax, capacityOf(large.batchBytesMax), 'a smaller writer never lowers it');
+  assert.equal(walkSegment(fs.readFileSync(segPath)).inFlightBytesMax, inFlightOf(large), 'a smaller writer never lowers it');
 });
 
 test('without a crash point the child finishes (the crash points are really what kills it)', async (t) => {

@@ -55,7 +55,7 @@ function startWriter(dir, backend, mode, producers, producerBase) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
-  const run = { child, ready: null, acks: [], stderr: '', onLine: () => undefined };
+  const run = { child, ready: null, acks: [], pipelined: { batches: 0, peak: 0 }, stderr: '', onLine: () => undefined };
   let partial = '';
   child.stdout.setEncoding('latin1');
   child.stdout.on('data', (chunk) => {
@@ -66,6 +66,7 @@ function startWriter(dir, backend, mode, producers, producerBase) {
     for (const line of text.slice(0, lastNewline).split('\n')) {
       const words = line.split(' ');
       if (words[0] === 'ack') run.acks.push({ lsn: Number(words[1]), producer: Number(words[2]), seq: Number(words[3]) });
+      else if (words[0] === 'pipelined') run.pipelined = { batches: Number(words[1]), peak: Number(words[2]) };
       else if (words[0] === 'ready') run.ready = { backend: words[1], directIo: words[2] === 'true', nextLsn: Number(words[3]) };
       else throw new Error(`unexpected line from the writer: ${line}`);
     }
@@ -159,10 +160,17 @@ async function crashRound({ dir, backend, mode, round, producers, allAcks }) {
     const added = await readAll(wal, n + 1);
     assert.equal(added.length, 5, label);
     checkCrashLog([...records, ...added]);
-    return n + 5;
+    return { recordCount: n + 5, pipelined: run.pipelined };
   } finally {
     await wal.close();
   }
+}
+
+/** The kills hit the pipelined default: batches went in behind others, two in flight at once. */
+function assertPipelined(rounds) {
+  const batches = rounds.reduce((sum, r) => sum + r.batches, 0);
+  assert.ok(batches > 0, `no batch was pipelined in any round: ${JSON.stringify(rounds)}`);
+  assert.equal(Math.max(...rounds.map((r) => r.peak)), 2, `two batches in flight at once: ${JSON.stringify(rounds)}`);
 }
 
 const ROUNDS = 5;
@@ -177,11 +185,14 @@ for (const backend of ['io_uring', 'threadpool']) {
     const dir = fs.mkdtempSync(path.join(root, `${backend}-`));
     const allAcks = [];
     let recordCount = 0;
+    const pipelined = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const count = await crashRound({ dir, backend, mode: 'append', round, producers: PRODUCER_COUNTS[round - 1], allAcks });
-      assert.ok(count > recordCount, 'every round adds records');
-      recordCount = count;
+      const result = await crashRound({ dir, backend, mode: 'append', round, producers: PRODUCER_COUNTS[round - 1], allAcks });
+      assert.ok(result.recordCount > recordCount, 'every round adds records');
+      recordCount = result.recordCount;
+      pipelined.push(result.pipelined);
     }
+    assertPipelined(pipelined);
   });
 }
 
@@ -193,9 +204,11 @@ for (const backend of ['io_uring', 'threadpool']) {
     }
     const dir = fs.mkdtempSync(path.join(root, `batch-${backend}-`));
     const allAcks = [];
+    const pipelined = [];
     for (let round = 1; round <= 3; round++) {
-      await crashRound({ dir, backend, mode: 'batch', round, producers: 128, allAcks });
+      pipelined.push((await crashRound({ dir, backend, mode: 'batch', round, producers: 128, allAcks })).pipelined);
     }
+    assertPipelined(pipelined);
   });
 }
 

@@ -100,8 +100,8 @@ before(async () => {
     bytes.subarray(walk.endBytes).every((b) => b === 0),
     'the tail after the last record is zero',
   );
-  const lastBatchFirst = walk.records.findLastIndex((r) => r.batchIndex === 0);
-  const batchCount = walk.records.filter((r) => r.batchIndex === 0).length;
+  const lastBatchFirst = walk.records.findLastIndex((r) => r.pendingIndex === 0);
+  const batchCount = walk.records.filter((r) => r.pendingIndex === 0).length;
   assert.ok(batchCount >= 30, `only ${batchCount} write batches`);
   assert.equal(RECORD_COUNT - lastBatchFirst, 6, 'the last write batch is the final appendBatch');
   log = { bytes, expected, records: walk.records, endBytes: walk.endBytes, lastBatchFirst };
@@ -219,7 +219,7 @@ function positionsIn(r) {
     Field.TYPE,
     Field.TYPE + 1,
     Field.SEGMENT_ID,
-    Field.BATCH_INDEX,
+    Field.PENDING_INDEX,
   ];
   const payload = r.sizeBytes === 0 ? [] : [0, r.sizeBytes >> 1, r.sizeBytes - 1].map((p) => RECORD_HEADER_SIZE_BYTES + p);
   return [...header, ...payload].map((p) => r.offsetBytes + p);
@@ -372,12 +372,12 @@ test('files that are not segments are refused with a WalError', async () => {
   const wrongMagic = Buffer.from(log.bytes);
   wrongMagic[3] ^= 0x20;
   // The format before this one and one after it: both are refused, never read as this one.
-  const version1 = Buffer.from(log.bytes);
-  version1.writeUInt16LE(1, 8);
-  resealSegmentHeader(version1);
-  const version3 = Buffer.from(log.bytes);
-  version3.writeUInt16LE(3, 8);
-  resealSegmentHeader(version3);
+  const version2 = Buffer.from(log.bytes);
+  version2.writeUInt16LE(2, 8);
+  resealSegmentHeader(version2);
+  const version4 = Buffer.from(log.bytes);
+  version4.writeUInt16LE(4, 8);
+  resealSegmentHeader(version4);
   const oddBlock = Buffer.from(log.bytes);
   oddBlock.writeUInt32LE(3000, 12);
   resealSegmentHeader(oddBlock);
@@ -390,8 +390,8 @@ test('files that are not segments are refused with a WalError', async () => {
     ['random bytes after a valid magic', randomWithMagic, WalCorruptionError],
     ['wrong magic', wrongMagic, WalCorruptionError],
     ['header CRC mismatch', badHeaderCrc, WalCorruptionError],
-    ['format version 1 with a valid CRC', version1, WalUnsupportedFormatError],
-    ['format version 3 with a valid CRC', version3, WalUnsupportedFormatError],
+    ['format version 2 with a valid CRC', version2, WalUnsupportedFormatError],
+    ['format version 4 with a valid CRC', version4, WalUnsupportedFormatError],
     ['block size 3000 with a valid CRC', oddBlock, WalCorruptionError],
     ['empty file', Buffer.alloc(0), WalCorruptionError],
     ['1 byte', log.bytes.subarray(0, 1), WalCorruptionError],
@@ -442,7 +442,7 @@ test('every single-bit flip of a tiny log: a WalError or exactly a prefix, as th
   const bytes = fs.readFileSync(path.join(dir, SEGMENT_NAME));
   const walk = walkSegment(bytes);
   assert.deepEqual(
-    walk.records.map((r) => r.batchIndex),
+    walk.records.map((r) => r.pendingIndex),
     [0, 1, 0, 1],
   );
   const ZERO_TAIL_CHECKED_BYTES = 16;

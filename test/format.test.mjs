@@ -56,9 +56,9 @@ test('a truncation intent round-trips in every mode and refuses damage', () => {
   assert.equal(decodeTruncateIntent(bytes), null, 'a replacement id above the floor is not a valid plan');
 });
 
-test('a segment header round-trips with its incarnation and largest write, and refuses other versions', () => {
+test('a segment header round-trips with its incarnation and bytes in flight, and refuses other versions', () => {
   const header = {
-    formatVersion: 2,
+    formatVersion: 3,
     blockSizeBytes: 4096,
     logId: 0x1234_5678_9abc_def0n,
     segmentId: 5,
@@ -66,13 +66,13 @@ test('a segment header round-trips with its incarnation and largest write, and r
     flags: 2,
     segmentIdFloor: 7,
     incarnation: 3,
-    writeBytesMax: 4096 * 1025,
+    inFlightBytesMax: 4096 * 1025,
     seal: { lastLsn: 1999, endBytes: 999_424, lastRecordBytes: 999_000 },
   };
   const bytes = new Uint8Array(128);
   encodeSegmentHeader(header, bytes);
   assert.deepEqual(decodeSegmentHeader(bytes), { ok: true, header });
-  for (const version of [1, 3]) {
+  for (const version of [1, 2, 4]) {
     const other = bytes.slice();
     new DataView(other.buffer).setUint16(8, version, true);
     new DataView(other.buffer).setUint32(124, crc32c(other.subarray(0, 124)), true);

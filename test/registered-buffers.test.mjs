@@ -51,13 +51,13 @@ function fixedBuffersOf(io) {
   return info.fixedBuffers;
 }
 
-test("Wal.open registers the writer's two batch buffers with the ring, and the log works from them", async (t) => {
+test("Wal.open registers the writer's batch buffers (one per batch in flight, and one) with the ring, and the log works from them", async (t) => {
   const io = openIo(t, 'io_uring');
   if (io === null) return;
   assert.equal(fixedBuffersOf(io), 0, 'nothing registered before the writer exists');
   const dir = tempDir(t);
   const wal = await Wal.open(dir, { io });
-  assert.equal(fixedBuffersOf(io), 2, 'both batch buffers registered');
+  assert.equal(fixedBuffersOf(io), 3, 'every batch buffer registered (2 in flight by default, and one to fill)');
   const lsns = await Promise.all(Array.from({ length: 300 }, (_, i) => wal.append(payloadFor(i, 4000))));
   assert.deepEqual(
     lsns,
@@ -95,7 +95,7 @@ test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refus
   const io = openIo(t, 'io_uring', memlock.binding);
   if (io === null) return;
   const wal = await Wal.open(tempDir(t), { io });
-  assert.deepEqual(memlock.counts, [2, 1], 'both refused, then one');
+  assert.deepEqual(memlock.counts, [3, 2, 1], 'all three refused, then two, then one');
   assert.equal(fixedBuffersOf(io), 1);
   assert.equal(await wal.append(payloadFor(1)), 1);
   await wal.close();
@@ -103,7 +103,7 @@ test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refus
   const refused = bindingWith(() => -ERRNO.EINVAL);
   const plain = openIo(t, 'io_uring', refused.binding);
   const other = await Wal.open(tempDir(t), { io: plain });
-  assert.deepEqual(refused.counts, [2], 'tried once: only ENOMEM gets better with fewer buffers');
+  assert.deepEqual(refused.counts, [3], 'tried once: only ENOMEM gets better with fewer buffers');
   assert.equal(fixedBuffersOf(plain), 0);
   assert.equal(await other.append(payloadFor(2)), 1);
   await other.close();

@@ -30,6 +30,8 @@ const REGRESSION_SEEDS = [
   [107, 1, 'directories made by an open that failed before syncing their parents were lost in a crash, with the log in them'],
   [140, 1, 'a DWB restore took one transient read error for an unreadable block and zeroed acknowledged records'],
   [177, 1, 'a truncateBefore queued behind a truncateAfter that failed half-way removed segments of a state that no longer held'],
+  [16, 1, 'pipelined: a batch resolved by its own sync after a later batch failed one that dropped its data'],
+  [2284, 1, 'pipelined: close after a failure closed the segment under a batch whose double-write copy was still in flight'],
 ];
 
 function assertClean(results) {

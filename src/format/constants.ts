@@ -1,14 +1,16 @@
 /**
- * Constants of on-disk format v2. The byte layout they describe is drawn in docs/format.md;
+ * Constants of on-disk format v3. The byte layout they describe is drawn in docs/format.md;
  * a change here is a format change and needs a new version number.
  */
 
 /**
  * Written in every segment header; a reader refuses any other value. v2 added the segment's
  * incarnation and largest write to the header, the segment id to the file name, and a new
- * truncation intent and DWB slot layout.
+ * truncation intent and DWB slot layout. v3 (pipelined batches) made the record's batch index
+ * its pending index, the header's largest write the most bytes in flight at once, and let a
+ * batch start on the next block after zeros.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** The fixed part of every record, before its payload. */
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -36,7 +38,13 @@ export const RecordField = {
   VSHARD: 32,
   TYPE: 36,
   SEGMENT_ID: 40,
-  BATCH_INDEX: 44,
+  /**
+   * The record's position among the records that were not yet durable when its batch was
+   * submitted: `lsn − pendingIndex − 1` is the log's durable LSN at that moment. A batch
+   * submitted to an idle log numbers its records 0, 1, 2…; one submitted behind batches in
+   * flight starts higher.
+   */
+  PENDING_INDEX: 44,
 } as const;
 
 /** The CRC covers the header from the byte after the CRC field, then the payload. */
@@ -83,10 +91,11 @@ export const SegmentField = {
    */
   INCARNATION: 116,
   /**
-   * The largest single write any writer made (or may make) into this segment's record area: a
-   * torn write after the last valid record spans at most this, so recovery looks no further.
+   * The most bytes any writer had (or may have) in flight at once in this segment's record area:
+   * its batches in flight times its largest write. Everything a crash can tear after the last
+   * valid record lies within this, so recovery looks no further.
    */
-  WRITE_BYTES_MAX: 120,
+  IN_FLIGHT_BYTES_MAX: 120,
   CRC32C: 124,
 } as const;
 

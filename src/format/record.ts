@@ -1,5 +1,5 @@
 /**
- * Record encoding and decoding for format v1 (drawn in docs/format.md).
+ * Record encoding and decoding (format drawn in docs/format.md).
  *
  * The writer encodes a record straight into the aligned write buffer through a Uint32Array view,
  * so the payload is copied exactly once, from the caller's buffer to the memory the kernel writes
@@ -55,7 +55,7 @@ export function encodeRecord(
   lsn: number,
   meta: RecordMeta,
   segmentId: number,
-  batchIndex: number,
+  pendingIndex: number,
 ): number {
   const w = offsetBytes >>> 2;
   const payloadSizeBytes = payload.byteLength;
@@ -72,7 +72,7 @@ export function encodeRecord(
   words[w + 8] = meta.vshard;
   words[w + 9] = meta.type;
   words[w + 10] = segmentId;
-  words[w + 11] = batchIndex;
+  words[w + 11] = pendingIndex;
   bytes.set(payload, offsetBytes + RECORD_HEADER_SIZE_BYTES);
   const endBytes = offsetBytes + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
   const spanEndBytes = offsetBytes + recordSpanBytes(payloadSizeBytes);
@@ -89,7 +89,7 @@ export interface RecordHeader {
   vshard: number;
   type: number;
   segmentId: number;
-  batchIndex: number;
+  pendingIndex: number;
 }
 
 /** Reads the 48 header bytes at `offsetBytes`; the caller guarantees they are inside `view`. */
@@ -103,7 +103,7 @@ export function decodeRecordHeader(view: DataView, offsetBytes: number): RecordH
     vshard: view.getUint32(offsetBytes + RecordField.VSHARD, true),
     type: view.getUint32(offsetBytes + RecordField.TYPE, true),
     segmentId: view.getUint32(offsetBytes + RecordField.SEGMENT_ID, true),
-    batchIndex: view.getUint32(offsetBytes + RecordField.BATCH_INDEX, true),
+    pendingIndex: view.getUint32(offsetBytes + RecordField.PENDING_INDEX, true),
   };
 }
 
@@ -116,7 +116,7 @@ export function checkRecordHeader(header: RecordHeader, segmentId: number, paylo
   if (header.type === RECORD_TYPE_INVALID) return 'record type 0 (zeroed or unwritten space)';
   if (header.segmentId !== segmentId) return `segment id ${header.segmentId} is not this segment's ${segmentId}`;
   if (header.lsn < 1 || header.lsn > LSN_MAX) return `LSN ${header.lsn} out of range`;
-  if (header.batchIndex >= header.lsn) return `batch index ${header.batchIndex} not below LSN ${header.lsn}`;
+  if (header.pendingIndex >= header.lsn) return `pending index ${header.pendingIndex} not below LSN ${header.lsn}`;
   const limitBytes = Math.min(payloadBytesLimit, RECORD_PAYLOAD_BYTES_LIMIT);
   if (header.payloadSizeBytes > limitBytes) {
     return `payload size ${header.payloadSizeBytes} above the limit of ${limitBytes}`;

@@ -39,8 +39,8 @@ export interface SegmentHeader {
   segmentIdFloor: number;
   /** Bumped by every in-place cut (truncateAfter); double-write copies name the incarnation they copy. */
   incarnation: number;
-  /** The largest write into the record area, so recovery knows how far a torn write can reach. */
-  writeBytesMax: number;
+  /** The most bytes in flight at once in the record area, so recovery knows how far a crash can tear. */
+  inFlightBytesMax: number;
   /** Present once the segment is sealed. */
   seal: SegmentSeal | null;
 }
@@ -48,7 +48,7 @@ export interface SegmentHeader {
 export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): void {
   assert(out.byteLength >= SEGMENT_HEADER_SIZE_BYTES, 'segment header buffer too small');
   assert.equal(header.seal !== null, (header.flags & SEGMENT_FLAG_SEALED) !== 0, 'seal fields and sealed flag disagree');
-  assert(header.writeBytesMax % header.blockSizeBytes === 0, 'the largest write is a whole number of blocks');
+  assert(header.inFlightBytesMax % header.blockSizeBytes === 0, 'the bytes in flight are a whole number of blocks');
   out.fill(0, 0, SEGMENT_HEADER_SIZE_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
   out.set(SEGMENT_MAGIC, SegmentField.MAGIC);
@@ -60,7 +60,7 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   view.setUint32(SegmentField.FLAGS, header.flags, true);
   view.setUint32(SegmentField.SEGMENT_ID_FLOOR, header.segmentIdFloor, true);
   view.setUint32(SegmentField.INCARNATION, header.incarnation, true);
-  view.setUint32(SegmentField.WRITE_BYTES_MAX, header.writeBytesMax, true);
+  view.setUint32(SegmentField.IN_FLIGHT_BYTES_MAX, header.inFlightBytesMax, true);
   setU64(view, SegmentField.FIRST_LSN, header.firstLsn);
   if (header.seal !== null) {
     setU64(view, SegmentField.SEALED_LAST_LSN, header.seal.lastLsn);
@@ -98,7 +98,7 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
     flags,
     segmentIdFloor: view.getUint32(SegmentField.SEGMENT_ID_FLOOR, true),
     incarnation: view.getUint32(SegmentField.INCARNATION, true),
-    writeBytesMax: view.getUint32(SegmentField.WRITE_BYTES_MAX, true),
+    inFlightBytesMax: view.getUint32(SegmentField.IN_FLIGHT_BYTES_MAX, true),
     seal:
       (flags & SEGMENT_FLAG_SEALED) === 0
         ? null
@@ -118,8 +118,8 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   }
   if (header.segmentId === 0) return damaged('segment id 0 is never written');
   if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);
-  if (header.writeBytesMax < block || header.writeBytesMax % block !== 0)
-    return damaged(`largest write ${header.writeBytesMax} is not a positive multiple of the block`);
+  if (header.inFlightBytesMax < block || header.inFlightBytesMax % block !== 0)
+    return damaged(`bytes in flight ${header.inFlightBytesMax} is not a positive multiple of the block`);
   const seal = header.seal;
   if (seal !== null) {
     if (seal.lastLsn < header.firstLsn - 1 || seal.lastLsn > LSN_MAX) return damaged(`sealed last LSN ${seal.lastLsn} before the first LSN`);

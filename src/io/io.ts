@@ -10,7 +10,7 @@
 export type BackendKind = 'io_uring' | 'threadpool' | 'sim';
 
 /**
- * Requests in flight at once per queue. The writer keeps one write in flight and readers a few
+ * Requests in flight at once per queue. The writer keeps a few writes in flight and readers a few
  * reads each; 256 leaves room for many readers while keeping the ring's memory small.
  */
 export const QUEUE_DEPTH_DEFAULT = 256;

@@ -36,10 +36,11 @@ import {
   parseSegmentFileName,
   prepareSegment,
   segmentFileName,
-  writeCapacityBytes,
+  inFlightBytesFor,
   writeSegmentHeader,
   type OpenSegment,
   type SegmentName,
+  type WriteShape,
 } from '../segment/segment-file.js';
 
 /** Records the cut a truncateAfter is making, until it is complete. */
@@ -67,8 +68,8 @@ export function segmentEntries(dir: string, names: readonly string[]): SegmentEn
 
 export interface CutOptions {
   direct: DirectIoMode;
-  /** The writer's batch size: a replacement's header records the write size it allows. */
-  batchBytesMax: number;
+  /** How the writer writes: a kept segment's header records the bytes it may have in flight. */
+  writeShape: WriteShape;
 }
 
 /** Where the log ends after a cut: the kept segment, now the last one. */
@@ -146,9 +147,9 @@ async function cutInPlace(io: Io, intent: TruncateIntent, kept: SegmentEntry, op
   try {
     const header = segment.header;
     if (header.seal !== null) throw new WalCorruptionError(kept.path, 0, 'a truncation meant to cut this segment in place, but it is sealed');
-    const writeBytesMax = Math.max(header.writeBytesMax, writeCapacityBytes(options.batchBytesMax, header.blockSizeBytes));
-    if (header.incarnation !== intent.incarnation || header.writeBytesMax !== writeBytesMax) {
-      await writeSegmentHeader(io, segment.file, { ...header, incarnation: intent.incarnation, writeBytesMax });
+    const inFlightBytesMax = Math.max(header.inFlightBytesMax, inFlightBytesFor(options.writeShape, header.blockSizeBytes));
+    if (header.incarnation !== intent.incarnation || header.inFlightBytesMax !== inFlightBytesMax) {
+      await writeSegmentHeader(io, segment.file, { ...header, incarnation: intent.incarnation, inFlightBytesMax });
       crashPoint('truncate-after.reincarnated');
     }
     const end = await scanTo(io, segment, intent.lsn);
@@ -223,7 +224,7 @@ async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kep
         logId: source.header.logId,
         segmentId: intent.newSegmentId,
         firstLsn: source.header.firstLsn,
-        writeBytesMax: Math.max(source.header.writeBytesMax, writeCapacityBytes(options.batchBytesMax, blockBytes)),
+        inFlightBytesMax: Math.max(source.header.inFlightBytesMax, inFlightBytesFor(options.writeShape, blockBytes)),
       });
       await writeSegmentHeader(io, target.file, { ...header, segmentIdFloor: intent.segmentIdFloor });
       end = await copyRecords(io, source, target.file, intent.lsn, intent.newSegmentId);
@@ -294,7 +295,7 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
         h.lsn,
         { type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database },
         segmentId,
-        h.batchIndex,
+        h.pendingIndex,
       );
       setRecordCrcRange(range, 0, outBytes, h.payloadSizeBytes);
       io.crc32cRanges(out.bytes, range, 1, crc);

@@ -39,11 +39,12 @@ import {
   namePreparedSegment,
   openSegment,
   prepareSegment,
-  writeCapacityBytes,
+  inFlightBytesFor,
   writePreparedHeader,
   writeSegmentHeader,
   type OpenSegment,
   type PreparedSegment,
+  type WriteShape,
 } from '../segment/segment-file.js';
 
 export { TRUNCATE_INTENT_NAME } from './cut.js';
@@ -55,8 +56,8 @@ export interface SegmentSetOptions {
   preallocate: boolean;
   doubleWriteBuffer: DoubleWriteMode;
   onSegmentSealed: ((info: SealedSegmentInfo) => void | Promise<void>) | undefined;
-  /** The writer's batch size: every segment it writes says in its header how large a write can be. */
-  batchBytesMax: number;
+  /** How the writer writes: every segment it writes says in its header how many bytes can be in flight. */
+  writeShape: WriteShape;
 }
 
 export interface SealedSegmentInfo {
@@ -116,7 +117,7 @@ export class SegmentSet {
     for (const name of names) if (name.endsWith(SEGMENT_TEMP_SUFFIX)) await io.unlink(join(dir, name));
     if (names.includes(TRUNCATE_INTENT_NAME)) {
       const intent = await readIntent(io, join(dir, TRUNCATE_INTENT_NAME));
-      await finishCut(io, dir, intent, { direct: options.directIo, batchBytesMax: options.batchBytesMax });
+      await finishCut(io, dir, intent, { direct: options.directIo, writeShape: options.writeShape });
       names = await io.listDir(dir);
     }
     // Copies that no running log maintained while it was off could describe bytes rewritten since.
@@ -204,8 +205,8 @@ export class SegmentSet {
     const dir = options.dir;
     const logId = randomBytes(8).readBigUInt64LE(0);
     const prepared = await prepareSegment(io, dir, options.segmentSizeBytes, options.preallocate, options.directIo);
-    const writeBytesMax = writeCapacityBytes(options.batchBytesMax, prepared.file.alignmentBytes);
-    const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn: 1, writeBytesMax }, options.directIo);
+    const inFlightBytesMax = inFlightBytesFor(options.writeShape, prepared.file.alignmentBytes);
+    const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn: 1, inFlightBytesMax }, options.directIo);
     const set = new SegmentSet(io, options, [], segment, 1);
     await set.openDoubleWrite(logId, segment, false).catch(async (err: unknown) => {
       await set.close().catch(() => undefined);
@@ -221,13 +222,13 @@ export class SegmentSet {
   }
 
   /**
-   * Raises the segment's recorded largest write to this writer's, durably, before the writer
-   * writes to it, so a later recovery looks far enough for a torn write of this writer.
+   * Raises the segment's recorded bytes in flight to this writer's, durably, before the writer
+   * writes to it, so a later recovery looks far enough for the torn writes of this writer.
    */
   private async allowWrites(segment: OpenSegment): Promise<OpenSegment> {
-    const writeBytesMax = writeCapacityBytes(this.options.batchBytesMax, segment.header.blockSizeBytes);
-    if (segment.header.writeBytesMax >= writeBytesMax) return segment;
-    const header: SegmentHeader = { ...segment.header, writeBytesMax };
+    const inFlightBytesMax = inFlightBytesFor(this.options.writeShape, segment.header.blockSizeBytes);
+    if (segment.header.inFlightBytesMax >= inFlightBytesMax) return segment;
+    const header: SegmentHeader = { ...segment.header, inFlightBytesMax };
     await writeSegmentHeader(this.io, segment.file, header);
     crashPoint('open.write-max-raised');
     const updated = { ...segment, header };
@@ -308,12 +309,12 @@ export class SegmentSet {
     const finalSeal = sealedHeader.seal!;
     const segmentId = this.segmentIdFloor + 1;
     const firstLsn = finalSeal.lastLsn + 1;
-    const writeBytesMax = writeCapacityBytes(this.options.batchBytesMax, preparedFile.file.alignmentBytes);
+    const inFlightBytesMax = inFlightBytesFor(this.options.writeShape, preparedFile.file.alignmentBytes);
     // R2. The seal must be durable before the next segment has a name: a named successor of an
     // unsealed segment is what a damaged log looks like.
     const [sealed, named] = await Promise.allSettled([
       alreadySealed ? Promise.resolve() : writeSegmentHeader(this.io, old.file, sealedHeader),
-      writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, writeBytesMax }),
+      writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, inFlightBytesMax }),
     ]);
     // Both steps have finished (no file is left open by the one that did not fail).
     if (sealed.status === 'rejected') throw sealed.reason;
@@ -382,7 +383,7 @@ export class SegmentSet {
     this.dwb = null;
     await writeIntent(this.io, this.dir, intent);
     crashPoint('truncate-after.intent');
-    const outcome = await finishCut(this.io, this.dir, intent, { direct: this.options.directIo, batchBytesMax: this.options.batchBytesMax });
+    const outcome = await finishCut(this.io, this.dir, intent, { direct: this.options.directIo, writeShape: this.options.writeShape });
     this.segmentIdFloor = intent.segmentIdFloor;
     this.sealedSegments.splice(Math.min(keptIndex, this.sealedSegments.length));
     this.activeSegment = await openSegment(this.io, outcome.path, outcome.name, this.options.directIo, outcome.sealed);

@@ -6,6 +6,12 @@
  * at the first record that is not exactly the next one expected: a bad header, a CRC mismatch, an
  * LSN out of sequence, or a record cut off by the end. It never returns a damaged record; what
  * the stop means (end of the log, torn tail, hole) is for the caller to decide.
+ *
+ * One gap is part of the format: zeros from inside a block to its end, followed at the block
+ * boundary by exactly the record expected next. A batch submitted while another is in flight
+ * starts on a fresh block (the two must never share one), and this is how readers step over
+ * the rest of the block before it. Records written contiguously never look like that: the
+ * record after zeros would have to carry the LSN of the first record the zeros replaced.
  */
 import assert from 'node:assert/strict';
 import { WalCorruptionError } from '../errors.js';
@@ -49,7 +55,8 @@ export class SegmentScanner {
   private physicalEof = false;
   private positionBytes: number;
   private expectedLsn: number;
-  private previousBatchIndex = -1;
+  /** The first record of a segment was written to an idle log: its pending index is 0. */
+  private previousPendingIndex = -1;
   private lastRecordOffsetBytes = 0;
   private ranges = new Uint32Array(2 * 1024);
   private crcs = new Uint32Array(1024);
@@ -132,6 +139,21 @@ export class SegmentScanner {
     this.view = new DataView(bigger.arrayBuffer);
   }
 
+  /**
+   * Why `header` is not the record expected next, or null when it is: a plausible header with the
+   * expected LSN whose pending index is at most one above the previous record's. The durable LSN
+   * at submission (`lsn − pendingIndex − 1`) never falls from one record to the next, since
+   * batches are submitted in LSN order and the durable LSN only grows: within a batch the index
+   * steps by one, and a batch submitted behind others in flight may step less.
+   */
+  private headerProblem(header: RecordHeader, lsn: number, previousPendingIndex: number): string | null {
+    const problem = checkRecordHeader(header, this.options.segmentId, this.options.payloadBytesLimit);
+    if (problem !== null) return problem;
+    if (header.lsn !== lsn) return `LSN ${header.lsn} where ${lsn} was expected`;
+    if (header.pendingIndex > previousPendingIndex + 1) return `pending index ${header.pendingIndex} after ${previousPendingIndex}`;
+    return null;
+  }
+
   private stopAt(offsetBytes: number, reason: string): ScannedRecord[] {
     this.stop = { kind: 'invalid', offsetBytes, reason };
     return [];
@@ -149,7 +171,8 @@ export class SegmentScanner {
       const end = this.logicalEndBytes();
       let pos = this.positionBytes;
       let lsn = this.expectedLsn;
-      let previousBatchIndex = this.previousBatchIndex;
+      let previousPendingIndex = this.previousPendingIndex;
+      const block = this.file.alignmentBytes;
       const headers: RecordHeader[] = [];
       const offsets: number[] = [];
       let problem: string | null = null;
@@ -160,23 +183,37 @@ export class SegmentScanner {
         return [];
       }
       while (pos + RECORD_HEADER_SIZE_BYTES <= end && lsn <= lsnLimit) {
-        const header = decodeRecordHeader(this.view, pos - base);
-        problem = checkRecordHeader(header, o.segmentId, o.payloadBytesLimit);
-        if (problem === null && header.lsn !== lsn) problem = `LSN ${header.lsn} where ${lsn} was expected`;
-        if (problem === null && header.batchIndex !== 0 && header.batchIndex !== previousBatchIndex + 1) {
-          problem = `batch index ${header.batchIndex} does not follow ${previousBatchIndex}`;
+        let header = decodeRecordHeader(this.view, pos - base);
+        problem = this.headerProblem(header, lsn, previousPendingIndex);
+        if (problem !== null && pos % block !== 0) {
+          // A batch submitted while another was in flight starts on the next block, after zeros.
+          const nextBlockBytes = pos - (pos % block) + block;
+          if (nextBlockBytes + RECORD_HEADER_SIZE_BYTES > end) {
+            if (!this.physicalEof && end < o.endBytes && zerosIn(this.buffer.bytes, pos - base, end - base)) {
+              wantBytes = nextBlockBytes + RECORD_HEADER_SIZE_BYTES - this.positionBytes;
+              problem = null;
+              break;
+            }
+          } else if (zerosIn(this.buffer.bytes, pos - base, nextBlockBytes - base)) {
+            const after = decodeRecordHeader(this.view, nextBlockBytes - base);
+            if (this.headerProblem(after, lsn, previousPendingIndex) === null) {
+              header = after;
+              problem = null;
+              pos = nextBlockBytes;
+            }
+          }
         }
         if (problem !== null) break;
         const spanBytes = recordSpanBytes(header.payloadSizeBytes);
         if (pos + spanBytes > end) {
-          wantBytes = spanBytes;
+          wantBytes = pos + spanBytes - this.positionBytes;
           break;
         }
         headers.push(header);
         offsets.push(pos);
         pos += spanBytes;
         lsn += 1;
-        previousBatchIndex = header.batchIndex;
+        previousPendingIndex = header.pendingIndex;
         if (headers.length === this.crcs.length) break;
       }
       if (headers.length > 0) return this.verify(headers, offsets);
@@ -211,10 +248,16 @@ export class SegmentScanner {
       this.positionBytes = offsetBytes + recordSpanBytes(header.payloadSizeBytes);
       this.lastRecordOffsetBytes = offsetBytes;
       this.expectedLsn = header.lsn + 1;
-      this.previousBatchIndex = header.batchIndex;
+      this.previousPendingIndex = header.pendingIndex;
     }
     return out;
   }
+}
+
+/** Whether bytes [fromBytes, toBytes) of `bytes` are all zero. */
+function zerosIn(bytes: Uint8Array, fromBytes: number, toBytes: number): boolean {
+  for (let i = fromBytes; i < toBytes; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 /** The CRC of one record that sits whole in `bytes` at `offsetBytes`. */

@@ -5,14 +5,16 @@
  * Steps, in order (docs/design.md, "Recovery", V1–V6):
  *   V1. fdatasync the segment, so what is read next is what a later crash would also find (the
  *       caller did it before reading the header), and drop a buffered file's cached pages;
- *   V2. scan records from the first data block, checking each header, LSN sequence, batch index
- *       and CRC, up to the first record that fails;
- *   V3. classify the bytes after that point, looking no further than one torn write can reach
- *       (the segment's largest write, from the block the valid prefix ends in):
+ *   V2. scan records from the first data block, checking each header, LSN sequence, pending
+ *       index and CRC, up to the first record that fails;
+ *   V3. classify the bytes after that point, looking no further than the writes in flight at a
+ *       crash can reach (the segment's bytes in flight, from the block the valid prefix ends in):
  *       - all zero: the clean end of the log;
- *       - a CRC-valid record of a *later* write batch: that batch was written only after the
- *         damaged one was durable, so acknowledged data is damaged: a hole, WalCorruptionError;
- *       - anything else: the last write was torn by a crash; none of it was acknowledged;
+ *       - a CRC-valid record of a batch submitted when the damaged record was already durable
+ *         (`lsn − pendingIndex − 1 ≥` the expected LSN): acknowledged data is damaged: a hole,
+ *         WalCorruptionError;
+ *       - anything else, later batches that were in flight together with the damaged one
+ *         included: the writes in flight were torn by a crash; none of them was acknowledged;
  *   V4. read the torn bytes a second time; the two reads must agree;
  *   V5. copy them to a quarantine file beside the segment (never deleted by ringwal), durably;
  *   V6. erase them by writing zeros, then fdatasync, so no stale byte can later be mistaken for a
@@ -108,16 +110,17 @@ export async function recoverSegment(io: Io, segment: OpenSegment): Promise<Reco
   if (stop.kind === 'end') return report;
 
   const block = file.alignmentBytes;
-  // A torn write started in the block holding the last durable byte and spans at most the
-  // segment's largest write; the valid prefix ends at or after that byte. One block more covers
-  // the header of the first record of a later batch, which starts within that span too.
-  const windowEndBytes = Math.min(sizeBytes, Math.floor(endBytes / block) * block + header.writeBytesMax + block);
+  // The writes in flight at a crash started in the block holding the last durable byte, lie one
+  // after the other, and span at most the segment's bytes in flight; the valid prefix ends at or
+  // after that byte. One block more covers the header of the first record of a later batch,
+  // which starts within that span too.
+  const windowEndBytes = Math.min(sizeBytes, Math.floor(endBytes / block) * block + header.inFlightBytesMax + block);
   const after = await inspectAfter(io, segment, endBytes, windowEndBytes, scanner.nextLsn);
   if (after.laterBatch !== null) {
     throw new WalCorruptionError(
       segment.path,
       endBytes,
-      `${stop.reason}, but a record of a later write batch (LSN ${after.laterBatch.lsn} at offset ${after.laterBatch.offsetBytes}) follows: acknowledged records are damaged`,
+      `${stop.reason}, but a record written after LSN ${scanner.nextLsn} was durable (LSN ${after.laterBatch.lsn} at offset ${after.laterBatch.offsetBytes}) follows: acknowledged records are damaged`,
       scanner.nextLsn,
     );
   }
@@ -167,7 +170,8 @@ interface AfterEnd {
 }
 
 /**
- * Looks in [fromBytes, toBytes) for a valid record whose write batch began after `expectedLsn`,
+ * Looks in [fromBytes, toBytes) for a valid record whose batch was submitted once `expectedLsn`
+ * was durable (its durable LSN at submission, `lsn − pendingIndex − 1`, is at least `expectedLsn`),
  * and for the last non-zero byte. Only non-zero words can belong to a header (its type word is
  * never zero), so zero-filled space is skipped a word at a time. Reads 1 MiB chunks that overlap
  * by one block, so a record header on a chunk boundary is seen whole. Every byte up to `toBytes`
@@ -201,7 +205,8 @@ async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, toB
       if (at < firstBytes || at % RECORD_ALIGNMENT_BYTES !== 0 || at + RECORD_HEADER_SIZE_BYTES > gotBytes) continue;
       const candidate = decodeRecordHeader(view, at);
       if (checkRecordHeader(candidate, header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT) !== null) continue;
-      if (candidate.lsn - candidate.batchIndex <= expectedLsn) continue;
+      // In flight together with the damaged record, or before it: says nothing of acknowledgement.
+      if (candidate.lsn - candidate.pendingIndex - 1 < expectedLsn) continue;
       const offsetBytes = chunkStartBytes + at;
       if (await candidateIsValid(io, file, chunk.bytes, at, gotBytes, offsetBytes, candidate, scratch)) {
         result.laterBatch = { lsn: candidate.lsn, offsetBytes };

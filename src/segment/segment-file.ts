@@ -5,7 +5,7 @@
  * A new segment is made durable in this order (docs/design.md, "Creating a segment", S1–S4):
  *   S1. prepare `wal-prepared.seg.tmp` ahead of time: create it, and when preallocating, reserve
  *       and zero-fill it to the segment size, then fdatasync, so later syncs flush data only;
- *   S2. write its header block (first LSN, segment id, largest write) and fdatasync;
+ *   S2. write its header block (first LSN, segment id, bytes in flight) and fdatasync;
  *   S3. rename it to its segment name;
  *   S4. fsync the directory, so the rename survives a crash.
  * A crash before S4 leaves no new segment (or a `.tmp`, which open removes).
@@ -119,12 +119,27 @@ export function writeCapacityBytes(batchBytesMax: number, blockBytes: number): n
   return Math.ceil((batchBytesMax + blockBytes) / blockBytes) * blockBytes;
 }
 
+/** How a writer writes: the size of its batches and how many it keeps in flight at once. */
+export interface WriteShape {
+  batchBytesMax: number;
+  batchesInFlightMax: number;
+}
+
+/**
+ * The most bytes a writer of this shape has in flight at once: its batches in flight, each at
+ * most one batch buffer. Batches in flight together never share a block, so they lie one after
+ * the other, and everything a crash can tear lies within this many bytes of the first of them.
+ */
+export function inFlightBytesFor(shape: WriteShape, blockBytes: number): number {
+  return shape.batchesInFlightMax * writeCapacityBytes(shape.batchBytesMax, blockBytes);
+}
+
 export interface NewSegmentFields {
   logId: bigint;
   segmentId: number;
   firstLsn: number;
-  /** The largest write the writer makes into the record area (its batch buffer's capacity). */
-  writeBytesMax: number;
+  /** The most bytes the writer has in flight at once in the record area (inFlightBytesFor). */
+  inFlightBytesMax: number;
 }
 
 /** The header of a new, empty, unsealed segment. */
@@ -139,7 +154,7 @@ export function newSegmentHeader(blockSizeBytes: number, fields: NewSegmentField
     logId: fields.logId,
     segmentId: fields.segmentId,
     firstLsn: fields.firstLsn,
-    writeBytesMax: Math.max(blockSizeBytes, Math.ceil(fields.writeBytesMax / blockSizeBytes) * blockSizeBytes),
+    inFlightBytesMax: Math.max(blockSizeBytes, Math.ceil(fields.inFlightBytesMax / blockSizeBytes) * blockSizeBytes),
   };
 }
 

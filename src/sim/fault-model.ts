@@ -51,6 +51,11 @@ export interface FaultRates {
   misdirectedWriteP: number;
   /** Tier 2: per garbage sector, probability it reads back as a medium error (EIO) until rewritten. */
   unreadableSectorP: number;
+  /**
+   * A durable write stays in flight until it completes, outside every sync but its own: with
+   * several batches in flight, a later one can be durable while an earlier one is lost or torn.
+   */
+  lateLandingP: number;
 }
 
 /** Draws the rates of one run. Zero is on every menu so that some runs see no fault of a kind. */
@@ -75,6 +80,7 @@ export function drawFaultRates(rng: Prng, tier: FaultTier): FaultRates {
     readBitFlipP: 0,
     misdirectedWriteP: 0,
     unreadableSectorP: 0,
+    lateLandingP: 0,
   };
   if (tier === 2) {
     rates.garbageSectorP = rng.pick([0, 0.1, 0.5]);
@@ -108,5 +114,6 @@ export function noFaults(alignmentBytes: number): FaultRates {
     readBitFlipP: 0,
     misdirectedWriteP: 0,
     unreadableSectorP: 0,
+    lateLandingP: 0,
   };
 }

@@ -6,6 +6,10 @@
  *   - a file has a durable image and, in order, the writes and size changes made since its last
  *     sync ("pending"); reads see the current image, which is the durable one plus the pending;
  *   - datasync makes the pending changes durable, in order;
+ *   - a durable write may instead stay *in flight* until it completes (the device has not taken
+ *     it yet): reads see it, but no sync covers it, so the sync of a later write can complete
+ *     while an earlier write is still outside the cache, and a crash may keep the later one and
+ *     lose or tear the earlier (several batches in flight, completing in any order);
  *   - a directory entry (create, rename, unlink) is durable only once the directory is fsynced;
  *   - a crash keeps the durable state and decides, per pending write and by the seeded PRNG,
  *     whether it is lost, applied, or torn at sector granularity (each sector old or new, or in
@@ -72,6 +76,8 @@ export class SimInode {
   current = new FileImage();
   durable = new FileImage();
   pending: PendingChange[] = [];
+  /** Writes submitted but not yet taken by the device: no sync covers them until they land. */
+  inFlight: Array<PendingChange & { kind: 'write' }> = [];
   /** Tier 2: offsets of sectors of the medium that read back as errors until written again. */
   readonly unreadableSectors = new Set<number>();
 
@@ -80,6 +86,27 @@ export class SimInode {
   write(offsetBytes: number, data: Uint8Array, sectorBytes: number): void {
     this.current.write(offsetBytes, data);
     this.pending.push({ kind: 'write', offsetBytes, data });
+    this.markWritten(offsetBytes, data, sectorBytes);
+  }
+
+  /** A write that stays in flight until `land` is called with what this returns. */
+  writeInFlight(offsetBytes: number, data: Uint8Array, sectorBytes: number): PendingChange & { kind: 'write' } {
+    const change = { kind: 'write' as const, offsetBytes, data };
+    this.current.write(offsetBytes, data);
+    this.inFlight.push(change);
+    this.markWritten(offsetBytes, data, sectorBytes);
+    return change;
+  }
+
+  /** The device took an in-flight write: from now on it is an unsynced change like any other. */
+  land(change: PendingChange & { kind: 'write' }): void {
+    const i = this.inFlight.indexOf(change);
+    if (i < 0) return;
+    this.inFlight.splice(i, 1);
+    this.pending.push(change);
+  }
+
+  private markWritten(offsetBytes: number, data: Uint8Array, sectorBytes: number): void {
     if (this.unreadableSectors.size === 0) return;
     // A sector written whole is readable again.
     const endBytes = offsetBytes + data.byteLength;
@@ -109,9 +136,10 @@ export class SimInode {
     this.pending = [];
   }
 
-  /** A failed sync after which the kernel dropped the dirty data: reads see the medium again. */
+  /** A failed sync after which the kernel dropped the dirty data: reads see the medium again (and what is still in flight). */
   dropPending(): void {
     this.current = this.durable.clone();
+    for (const change of this.inFlight) this.current.write(change.offsetBytes, change.data);
     this.pending = [];
   }
 
@@ -130,6 +158,7 @@ export class SimInode {
       if (change.kind === 'write') image.write(change.offsetBytes, change.data);
       else image.resize(change.sizeBytes, change.shrink);
     }
+    for (const change of this.inFlight) image.write(change.offsetBytes, change.data);
     this.current = image;
   }
 }
@@ -248,7 +277,7 @@ export class SimDisk {
 
   /** Whether any reachable file has unsynced changes: then a crash has something to decide. */
   hasPending(): boolean {
-    for (const d of this.dirs.values()) for (const inode of d.current.values()) if (inode.pending.length > 0) return true;
+    for (const d of this.dirs.values()) for (const inode of d.current.values()) if (inode.pending.length > 0 || inode.inFlight.length > 0) return true;
     return false;
   }
 
@@ -284,7 +313,8 @@ export class SimDisk {
 
   private crashFile(inode: SimInode): void {
     const image = inode.durable.clone();
-    const changes = inode.pending;
+    // Writes still in flight come last, as one more run that lands in any order.
+    const changes: PendingChange[] = [...inode.pending, ...inode.inFlight];
     this.stats.pendingAtCrash += changes.length;
     let i = 0;
     while (i < changes.length) {
@@ -310,6 +340,7 @@ export class SimDisk {
     inode.durable = image;
     inode.current = image.clone();
     inode.pending = [];
+    inode.inFlight = [];
   }
 
   private crashWrite(image: FileImage, offsetBytes: number, data: Uint8Array, unreadable: Set<number>): void {

@@ -423,6 +423,7 @@ export class SimFile implements IoFile {
     const rates = io.disk.rates;
     const inode = this.inode;
     let failure: WalIoError | null = null;
+    let inFlight: ReturnType<SimInode['writeInFlight']> | null = null;
     // Faults are drawn in a fixed order, so a seed decides them whatever the outcome.
     const enospc = io.draw(rates.writeEnospcP);
     const eio = io.draw(rates.writeEioP);
@@ -438,7 +439,10 @@ export class SimFile implements IoFile {
       }
       // The caller may reuse its buffer once the promise settles, not before; copy now anyway,
       // since the change must stay as it was submitted until a crash decides its fate.
-      inode.write(atBytes, buffer.bytes.slice(bufferOffsetBytes, bufferOffsetBytes + lengthBytes), rates.sectorBytes);
+      const data = buffer.bytes.slice(bufferOffsetBytes, bufferOffsetBytes + lengthBytes);
+      // A durable write may stay in flight until it completes: a later write's sync does not cover it.
+      if (durable && rates.lateLandingP > 0 && io.draw(rates.lateLandingP)) inFlight = inode.writeInFlight(atBytes, data, rates.sectorBytes);
+      else inode.write(atBytes, data, rates.sectorBytes);
       // An EIO write may have reached the medium in part: its change stays pending for the crash.
       if (eio) failure = io.fail('write', 'EIO', 'write', this.path);
     }
@@ -452,6 +456,7 @@ export class SimFile implements IoFile {
     );
     return this.track(
       io.enqueue(() => {
+        if (inFlight !== null) inode.land(inFlight);
         if (failure !== null) throw failure;
         if (durable) this.syncOrFail('fdatasync');
       }),

@@ -1,38 +1,47 @@
 /**
- * Group commit: every append made while a write is in flight joins the next batch, and each
- * batch costs one write and one sync (submitted together). Drawn in docs/design.md.
+ * Group commit, pipelined: every append made while writes are in flight joins the next batch;
+ * each batch costs one write and one sync (submitted together), and up to `batchesInFlightMax`
+ * batches are in flight at once. Drawn in docs/design.md.
  *
- *   appends ──encode──▶ fill buffer ──flush──▶ in flight (write + sync) ──complete──▶ resolve LSNs
- *                 ▲                                                          │
- *                 └──────────── the other buffer, tail block copied ◀────────┘
+ *   appends ──encode──▶ fill buffer ──flush──▶ in flight: batch k, k+1, … (write + sync each)
+ *                 ▲                                  │ complete in any order
+ *                 └──── a free buffer ◀──────────────┤
+ *                                                    ▼
+ *                          resolve batch k once k and every batch before it are durable
  *
- * Two aligned buffers alternate: one is being written, the other is being filled. A record is
- * encoded into the fill buffer when it is appended (the one copy of its payload), its CRC is
- * filled in for the whole batch in one native call at flush. The log stays byte-contiguous:
- * the partly filled last block of a batch is copied to the start of the next buffer and written
- * again, in place, by the next batch (as PostgreSQL rewrites its partial WAL page).
+ * One buffer per batch in flight and one more are allocated at open; the fill buffer is taken
+ * from those not in flight. A record is encoded into the fill buffer when it is appended (the one
+ * copy of its payload), its CRC is filled in for the whole batch in one native call at flush.
+ *
+ * Batches in flight together never share a block: two writes in flight to one block could land
+ * in either order. A batch whose first record is encoded while the log is idle continues the
+ * partly filled last block in place (the block is written again with the old bytes unchanged,
+ * as PostgreSQL rewrites its partial WAL page), so one producer costs its records' bytes and no
+ * more; a batch begun while another is in flight starts on the next block, after zeros that
+ * every reader steps over (docs/format.md, "Pipelined batches").
+ *
+ * Each record carries its pending index, its position among the records not yet durable when
+ * its batch was submitted, so recovery can tell a torn tail (damage among batches in flight
+ * together) from a hole (damage to a record that a later batch proves was durable first).
  *
  * An append that finds no room (full fill buffer, a rollover, a truncation ahead of it) waits in
  * the queue, in call order, with a copy of its payload: the caller may reuse its buffer as soon
  * as `append` returns. The queue is bounded by a count and by bytes.
  *
  * A record never spans segments: when the next record does not fit the active segment, the
- * writer waits for its last batch to be durable, has the segment set roll over (prepare, seal,
- * name the next segment), and continues there. When the next segment cannot be made for lack of
- * space, the appends waiting for it reject with WalNoSpaceError and the writer goes on: nothing
- * was written, and the next append tries again.
+ * writer waits for every batch in flight to be durable, has the segment set roll over (prepare,
+ * seal, name the next segment), and continues there. When the next segment cannot be made for
+ * lack of space, the appends waiting for it reject with WalNoSpaceError and the writer goes on:
+ * nothing was written, and the next append tries again.
  *
  * A truncateAfter puts a fence into the queue when it is called: appends made after the call
  * wait behind it, without LSNs, until the cut is done; the fence is reached once everything
  * before it is durable (docs/design.md, "truncateAfter (T)", T1).
  *
- * One write is in flight at a time. The next batch shares the previous batch's last block, and
- * two writes in flight to one block could land in either order; one at a time also lets recovery
- * tell a torn tail from a hole (docs/design.md, "Recovery").
- *
- * A failed write or sync rejects every append of its batch with the WalIoError, then the writer
- * is failed: everything queued and every later call rejects with WalDurabilityLostError. Nothing
- * is retried.
+ * A failed write or sync rejects every append of its batch with the WalIoError, and every append
+ * of every other batch not yet resolved (earlier ones in flight included: their own sync can no
+ * longer be trusted) and everything queued with WalDurabilityLostError. The writer is then
+ * failed: every later call rejects with WalDurabilityLostError. Nothing is retried.
  */
 import assert from 'node:assert/strict';
 import { WalCorruptionError, WalDurabilityLostError, WalNoSpaceError, WalOverloadedError } from '../errors.js';
@@ -41,6 +50,7 @@ import { TWO_POW_32 } from '../format/u64.js';
 import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { writeCapacityBytes } from '../segment/segment-file.js';
 
 type Resolve = (value: unknown) => void;
@@ -89,12 +99,18 @@ export interface BatchResult {
 
 interface Batch {
   buffer: AlignedBuffer;
+  firstLsn: number;
   lastLsn: number;
   endBytes: number;
   lastRecordBytes: number;
   waiters: Waiter[];
   recordCount: number;
   writeBytes: number;
+  submittedNs: bigint;
+  /** Its write and sync completed (successfully or not); its buffer is free again. */
+  completed: boolean;
+  /** Its waiters were rejected: it failed, or a batch before it did. It never resolves. */
+  rejected: boolean;
 }
 
 export interface GroupCommitStats {
@@ -103,6 +119,14 @@ export interface GroupCommitStats {
   recordBytes: number;
   bytesWritten: number;
   largestBatchRecords: number;
+  /** Batches submitted while others were in flight: each started on a fresh block. */
+  pipelinedBatches: number;
+  /** Zero bytes skipped by those fresh starts (the rest of the block before each). */
+  gapBytes: number;
+  /** The most batches that were in flight at once. */
+  batchesInFlightPeak: number;
+  /** Submission to completion of each batch's write and sync, in microseconds. */
+  syncLatencyUs: { count: number; p50: number; p99: number; max: number };
 }
 
 /** Where the writer writes next: the active segment and the end of its durable records. */
@@ -125,6 +149,8 @@ export type DoubleWriteRecorder = (segmentId: number, incarnation: number, block
 export interface GroupCommitInit extends WriterTarget {
   io: Io;
   batchBytesMax: number;
+  /** Batches in flight at once; 1 writes one batch at a time. */
+  batchesInFlightMax: number;
   pendingAppendsMax: number;
   pendingBytesMax: number;
   /** A record that would end beyond this offset goes to the next segment. */
@@ -151,18 +177,27 @@ export class GroupCommit {
   private readonly doubleWrite: DoubleWriteRecorder | null;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
+  private readonly batchesInFlightMax: number;
   private readonly pendingAppendsMax: number;
   private readonly pendingBytesMax: number;
-  private readonly buffers: [AlignedBuffer, AlignedBuffer];
+  /** Buffers no batch in flight is written from; the fill buffer is taken from here. */
+  private readonly freeBuffers: AlignedBuffer[];
   private readonly ranges: Uint32Array;
   private readonly crcs: Uint32Array;
   private readonly recordsPerBatchMax: number;
 
-  private fill: AlignedBuffer;
+  /** The partly filled last block of everything submitted, which an in-place batch starts with. */
+  private readonly tailBlock: AlignedBuffer;
+  /** File offset just past the last record submitted (or recovered): where the log ends. */
+  private submittedEndBytes: number;
+
+  private fill: AlignedBuffer | null = null;
+  /** The fill buffer continues the last block in place (the log was idle when it began). */
+  private fillInPlace = false;
   /** File offset of fill buffer byte 0; a multiple of the block size. */
-  private fillFileOffsetBytes: number;
+  private fillFileOffsetBytes = 0;
   /** Bytes used in the fill buffer, including the copied tail block of the previous batch. */
-  private fillLengthBytes: number;
+  private fillLengthBytes = 0;
   private fillRecordCount = 0;
   private fillWaiters: Waiter[] = [];
   private fillRecordBytes = 0;
@@ -170,8 +205,11 @@ export class GroupCommit {
   /** Bytes at the start of the fill buffer that earlier, durable batches wrote (the tail block). */
   private fillTailBytes = 0;
 
-  private inFlight: Batch | null = null;
+  /** Batches submitted and not yet resolved or rejected, in LSN order (completed ones wait for those before). */
+  private readonly inFlight: Batch[] = [];
   private flushScheduled = false;
+  /** close() waiting for the batches in flight to complete. */
+  private settledWaiters: (() => void)[] = [];
   private readonly queue: Queued[] = [];
   private queueHead = 0;
   /** Records waiting in the queue, and the bytes of their payload copies. */
@@ -190,9 +228,19 @@ export class GroupCommit {
   /** The active segment is sealed and takes no record: every append waits for a rollover. */
   private activeSealed = false;
   private rolling = false;
-  private readonly statsValue: GroupCommitStats = { batches: 0, records: 0, recordBytes: 0, bytesWritten: 0, largestBatchRecords: 0 };
+  private readonly syncLatency: RecordableHistogram = createHistogram();
+  private readonly statsValue: Omit<GroupCommitStats, 'syncLatencyUs'> = {
+    batches: 0,
+    records: 0,
+    recordBytes: 0,
+    bytesWritten: 0,
+    largestBatchRecords: 0,
+    pipelinedBatches: 0,
+    gapBytes: 0,
+    batchesInFlightPeak: 0,
+  };
 
-  private constructor(init: GroupCommitInit, buffers: [AlignedBuffer, AlignedBuffer], tailBlock: AlignedBuffer | null) {
+  private constructor(init: GroupCommitInit, buffers: AlignedBuffer[], tailBlock: AlignedBuffer, tailRead: AlignedBuffer | null) {
     this.io = init.io;
     this.file = init.file;
     this.segmentId = init.segmentId;
@@ -202,10 +250,12 @@ export class GroupCommit {
     this.doubleWrite = init.doubleWrite;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
+    this.batchesInFlightMax = init.batchesInFlightMax;
     this.pendingAppendsMax = init.pendingAppendsMax;
     this.pendingBytesMax = init.pendingBytesMax;
-    this.buffers = buffers;
-    this.fill = buffers[0];
+    assert.equal(buffers.length, init.batchesInFlightMax + 1, 'one buffer per batch in flight and one to fill');
+    this.freeBuffers = buffers.slice();
+    this.tailBlock = tailBlock;
     this.recordsPerBatchMax = Math.ceil(init.batchBytesMax / RECORD_HEADER_SIZE_BYTES);
     this.ranges = new Uint32Array(2 * this.recordsPerBatchMax);
     this.crcs = new Uint32Array(this.recordsPerBatchMax);
@@ -213,31 +263,34 @@ export class GroupCommit {
     this.durableLsnValue = init.nextLsn - 1;
     this.durableEndBytesValue = init.endBytes;
     this.durableLastRecordBytes = init.lastRecordBytes;
-    this.fillFileOffsetBytes = 0;
-    this.fillLengthBytes = 0;
+    this.submittedEndBytes = init.endBytes;
     this.rollNeeded = false;
-    this.setTarget(init, tailBlock);
+    this.setTarget(init, tailRead);
   }
 
-  /** Allocates both buffers and loads the partly filled last block, which the first batch rewrites. */
+  /** Allocates the buffers and loads the partly filled last block, which the first batch rewrites. */
   static async create(init: GroupCommitInit): Promise<GroupCommit> {
+    assert(Number.isInteger(init.batchesInFlightMax) && init.batchesInFlightMax >= 1, 'at least one batch in flight');
     const block = init.file.alignmentBytes;
     const capacityBytes = writeCapacityBytes(init.batchBytesMax, block);
-    const buffers: [AlignedBuffer, AlignedBuffer] = [init.io.allocAligned(capacityBytes, block), init.io.allocAligned(capacityBytes, block)];
-    // Every batch is written from one of these two, for the life of the log: registered with the
+    const buffers: AlignedBuffer[] = [];
+    for (let i = 0; i <= init.batchesInFlightMax; i++) buffers.push(init.io.allocAligned(capacityBytes, block));
+    // Every batch is written from one of these, for the life of the log: registered with the
     // ring they save pinning up to batchBytesMax of pages per write (8-11 % on a 4 MiB write,
     // bench/results/2026-12-02-fixed-buffers.md).
     init.io.registerBuffers(buffers);
     const tail = await readTailBlock(init.io, init);
-    return new GroupCommit(init, buffers, tail);
+    return new GroupCommit(init, buffers, init.io.allocAligned(block, block), tail);
   }
 
   /**
-   * Moves the writer to `target` (after open, a rollover or a truncation). `tailBlock` holds the
+   * Moves the writer to `target` (after open, a rollover or a truncation). `tailRead` holds the
    * target's partly filled last block, read beforehand, so that no state changes before the I/O
    * it depends on has succeeded.
    */
-  private setTarget(target: WriterTarget, tailBlock: AlignedBuffer | null): void {
+  private setTarget(target: WriterTarget, tailRead: AlignedBuffer | null): void {
+    assert.equal(this.inFlight.length, 0, 'the writer moves only when nothing is in flight');
+    assert.equal(this.fillRecordCount, 0, 'the writer moves only when nothing is encoded');
     this.file = target.file;
     this.segmentId = target.segmentId;
     this.incarnation = target.incarnation;
@@ -245,19 +298,27 @@ export class GroupCommit {
     this.durableLsnValue = target.nextLsn - 1;
     this.durableEndBytesValue = target.endBytes;
     this.durableLastRecordBytes = target.lastRecordBytes;
-    this.fill = this.buffers[0];
-    this.fillFileOffsetBytes = Math.floor(target.endBytes / this.blockBytes) * this.blockBytes;
-    this.fillLengthBytes = target.sealed ? 0 : target.endBytes - this.fillFileOffsetBytes;
-    this.fillTailBytes = this.fillLengthBytes;
+    this.submittedEndBytes = target.endBytes;
+    this.releaseFill();
     this.fillLastRecordBytes = target.lastRecordBytes;
-    this.fillRecordCount = 0;
-    this.fillRecordBytes = 0;
     this.activeSealed = target.sealed;
     this.rollNeeded = target.sealed;
-    if (this.fillLengthBytes > 0) {
-      assert(tailBlock !== null, 'a target that ends inside a block needs its tail block');
-      this.fill.bytes.set(tailBlock.bytes.subarray(0, this.fillLengthBytes), 0);
+    const tailBytes = target.sealed ? 0 : target.endBytes % this.blockBytes;
+    this.tailBlock.bytes.fill(0);
+    if (tailBytes > 0) {
+      assert(tailRead !== null, 'a target that ends inside a block needs its tail block');
+      this.tailBlock.bytes.set(tailRead.bytes.subarray(0, tailBytes), 0);
     }
+  }
+
+  /** Gives the fill buffer back (it holds no record). */
+  private releaseFill(): void {
+    assert.equal(this.fillRecordCount, 0, 'a fill buffer with records is written, not released');
+    if (this.fill !== null) this.freeBuffers.push(this.fill);
+    this.fill = null;
+    this.fillLengthBytes = 0;
+    this.fillTailBytes = 0;
+    this.fillRecordBytes = 0;
   }
 
   get nextLsn(): number {
@@ -296,7 +357,13 @@ export class GroupCommit {
   }
 
   stats(): GroupCommitStats {
-    return { ...this.statsValue };
+    const h = this.syncLatency;
+    const us = (ns: number): number => Math.round(ns / 1000);
+    return {
+      ...this.statsValue,
+      syncLatencyUs:
+        h.count === 0 ? { count: 0, p50: 0, p99: 0, max: 0 } : { count: h.count, p50: us(h.percentile(50)), p99: us(h.percentile(99)), max: us(h.max) },
+    };
   }
 
   private get queueLength(): number {
@@ -304,7 +371,7 @@ export class GroupCommit {
   }
 
   private get idle(): boolean {
-    return this.inFlight === null && this.fillRecordCount === 0 && !this.rolling;
+    return this.inFlight.length === 0 && this.fillRecordCount === 0 && !this.rolling;
   }
 
   /** Appends one record; the promise resolves to its LSN once it is durable. */
@@ -360,6 +427,8 @@ export class GroupCommit {
           this.enqueueRecord(copy.subarray(atBytes, atBytes + p.byteLength), meta, waiter, result);
           atBytes += p.byteLength;
         }
+        // A full fill buffer goes now when a slot is free, rather than after this turn.
+        this.flush();
         this.maybeRoll();
       }
       this.scheduleFlush();
@@ -385,7 +454,7 @@ export class GroupCommit {
   /** Attaches a sync to the batch holding the last record encoded so far, or resolves it. */
   private waitForEncoded(waiter: Waiter): void {
     if (this.fillRecordCount > 0) this.fillWaiters.push(waiter);
-    else if (this.inFlight !== null) this.inFlight.waiters.push(waiter);
+    else if (this.inFlight.length > 0) this.inFlight[this.inFlight.length - 1]!.waiters.push(waiter);
     else waiter.resolve(undefined);
   }
 
@@ -421,7 +490,7 @@ export class GroupCommit {
       try {
         tail = await readTailBlock(this.io, target);
       } catch (err) {
-        this.fail(null, err);
+        this.fail(err);
         return;
       }
       if (this.failure !== null) return;
@@ -463,7 +532,7 @@ export class GroupCommit {
       (err: unknown) => {
         this.rolling = false;
         if (err instanceof WalNoSpaceError) this.rejectWaitingForRoll(err);
-        else this.fail(null, err);
+        else this.fail(err);
       },
     );
   }
@@ -499,11 +568,40 @@ export class GroupCommit {
   }
 
   /**
+   * Decides where the batch being filled starts, while it holds no record yet: in place, on the
+   * partly filled last block, when nothing is in flight (nothing can be submitted before this
+   * batch, so that stays true until it is); else on the next block, so that it never shares a
+   * block with a batch in flight.
+   */
+  private startFill(): void {
+    if (this.fill === null) {
+      const buffer = this.freeBuffers.pop();
+      assert(buffer !== undefined, 'a buffer is free whenever fewer batches than buffers are in flight');
+      this.fill = buffer;
+    }
+    const block = this.blockBytes;
+    const tailBytes = this.activeSealed ? 0 : this.submittedEndBytes % block;
+    this.fillInPlace = this.inFlight.length === 0;
+    if (this.fillInPlace) {
+      this.fillFileOffsetBytes = this.submittedEndBytes - tailBytes;
+      if (tailBytes > 0) this.fill.bytes.set(this.tailBlock.bytes.subarray(0, tailBytes), 0);
+      this.fillLengthBytes = tailBytes;
+    } else {
+      this.fillFileOffsetBytes = this.submittedEndBytes - tailBytes + (tailBytes > 0 ? block : 0);
+      this.fillLengthBytes = 0;
+    }
+    this.fillTailBytes = this.fillLengthBytes;
+    this.fillRecordBytes = 0;
+  }
+
+  /**
    * Encodes into the fill buffer if there is room; the caller keeps call order by only trying
    * when nothing is queued.
    */
   private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
     if (this.rollNeeded || this.rolling) return false;
+    if (this.fillRecordCount === 0) this.startFill();
+    const fill = this.fill!;
     const spanBytes = recordSpanBytes(payload.byteLength);
     const offsetBytes = this.fillLengthBytes;
     if (this.fillFileOffsetBytes + offsetBytes + spanBytes > this.segmentSizeBytes) {
@@ -515,7 +613,8 @@ export class GroupCommit {
     if (this.fillRecordCount > 0 && (recordBytesAfter > this.batchBytesMax || this.fillRecordCount === this.recordsPerBatchMax)) return false;
     const lsn = this.nextLsnValue;
     assert(lsn <= LSN_MAX, 'LSN space exhausted');
-    encodeRecord(this.fill.words, this.fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
+    // The pending index as if the log were idle at submission; flush raises it otherwise.
+    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
     setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
     this.fillRecordCount += 1;
     this.fillLengthBytes = offsetBytes + spanBytes;
@@ -534,7 +633,7 @@ export class GroupCommit {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.inFlight !== null) return;
+    if (this.flushScheduled || this.inFlight.length >= this.batchesInFlightMax) return;
     this.flushScheduled = true;
     // nextTick runs after the current microtask drain, so every append made by promise
     // continuations resolved in this turn joins the batch.
@@ -573,94 +672,172 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * Submits the fill buffer as a batch (A1–A4) if a slot is free, then fills the next one from
+   * the queue; repeats while both a slot and a full batch's worth of queued records are there.
+   */
   private flush(): void {
-    if (this.inFlight !== null || this.failure !== null || this.rolling || this.fillRecordCount === 0) return;
-    const buffer = this.fill;
+    while (this.submitFill()) this.drainQueue();
+  }
+
+  private submitFill(): boolean {
+    // The limit counts every batch not yet durable, completed ones waiting for an earlier one
+    // included: everything a crash can tear then lies within batchesInFlightMax batch buffers
+    // of the durable end, as far as recovery looks (V3).
+    if (this.inFlight.length >= this.batchesInFlightMax || this.failure !== null || this.rolling || this.fillRecordCount === 0) return false;
+    const buffer = this.fill!;
     const count = this.fillRecordCount;
-    this.io.crc32cRanges(buffer.bytes, this.ranges, count, this.crcs);
+    const firstLsn = this.nextLsnValue - count;
     const words = buffer.words;
+    // The records not yet durable ahead of this batch: its pending indexes start above them (A1).
+    const aheadRecords = firstLsn - 1 - this.durableLsnValue;
+    assert(aheadRecords >= 0, 'the durable LSN never passes what was submitted');
+    assert(!this.fillInPlace || aheadRecords === 0, 'a batch that rewrites the tail block in place goes to an idle log');
+    if (aheadRecords > 0) {
+      for (let i = 0; i < count; i++) words[(this.ranges[2 * i]! - RECORD_CRC_START_BYTES + RecordField.PENDING_INDEX) >>> 2]! += aheadRecords;
+    }
+    this.io.crc32cRanges(buffer.bytes, this.ranges, count, this.crcs);
     for (let i = 0; i < count; i++) words[(this.ranges[2 * i]! - RECORD_CRC_START_BYTES) >>> 2] = this.crcs[i]!;
     const block = this.blockBytes;
     const lengthBytes = this.fillLengthBytes;
     const writeBytes = Math.ceil(lengthBytes / block) * block;
-    // The buffer was used before: zero its tail so no stale byte reaches the disk.
+    // The buffer was used before: zero its tail so no stale byte reaches the disk (A2).
     buffer.bytes.fill(0, lengthBytes, writeBytes);
+    const fileOffsetBytes = this.fillFileOffsetBytes;
     const batch: Batch = {
       buffer,
+      firstLsn,
       lastLsn: this.nextLsnValue - 1,
-      endBytes: this.fillFileOffsetBytes + lengthBytes,
+      endBytes: fileOffsetBytes + lengthBytes,
       lastRecordBytes: this.fillLastRecordBytes,
       waiters: this.fillWaiters,
       recordCount: count,
       writeBytes,
+      submittedNs: 0n,
+      completed: false,
+      rejected: false,
     };
     const file = this.file;
-    const fileOffsetBytes = this.fillFileOffsetBytes;
     // What the write relies on, asserted right before it (A4).
-    assert(this.inFlight === null, 'one batch in flight at a time');
     assert(fileOffsetBytes % block === 0, 'a batch starts on a block boundary');
+    assert(fileOffsetBytes >= this.submittedEndBytes - (this.submittedEndBytes % block), 'a batch starts at or after the block the log ends in');
+    assert(this.fillInPlace || fileOffsetBytes >= this.submittedEndBytes, 'a batch behind others in flight starts past their last block');
     assert(writeBytes > 0, 'a batch writes at least one block');
     assert(writeBytes % block === 0, 'a batch writes whole blocks');
     assert(writeBytes <= buffer.bytes.byteLength, 'a batch lies inside its buffer');
     assert(fileOffsetBytes + lengthBytes <= this.segmentSizeBytes, 'a batch ends inside its segment');
-    const firstLsn = batch.lastLsn - count + 1;
-    assert.equal(firstLsn, this.durableLsnValue + 1, 'a batch continues the durable LSNs');
-    assert.equal(recordLsnAt(buffer.words, this.ranges[0]! - RECORD_CRC_START_BYTES), firstLsn, "the batch's first record carries its first LSN");
-    this.inFlight = batch;
-    this.statsValue.recordBytes += this.fillRecordBytes;
-    const write = (): Promise<void> => file.write(buffer, 0, writeBytes, fileOffsetBytes, true);
-    const tailBytes = this.fillTailBytes;
-    const written =
-      this.doubleWrite !== null && tailBytes > 0
-        ? this.doubleWrite(this.segmentId, this.incarnation, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(write)
-        : write();
-    written.then(
-      () => this.complete(batch),
-      (err: unknown) => this.fail(batch, err),
-    );
-    // Start the next batch in the other buffer with the last, partly filled block.
-    const next = buffer === this.buffers[0] ? this.buffers[1] : this.buffers[0];
-    const tailStartBytes = Math.floor(lengthBytes / block) * block;
-    next.bytes.set(buffer.bytes.subarray(tailStartBytes, lengthBytes), 0);
-    this.fill = next;
-    this.fillFileOffsetBytes += tailStartBytes;
-    this.fillLengthBytes = lengthBytes - tailStartBytes;
-    this.fillTailBytes = this.fillLengthBytes;
+    const previous = this.inFlight[this.inFlight.length - 1];
+    assert.equal(firstLsn, (previous?.lastLsn ?? this.durableLsnValue) + 1, 'a batch continues the LSNs submitted before it');
+    assert.equal(recordLsnAt(words, this.ranges[0]! - RECORD_CRC_START_BYTES), firstLsn, "the batch's first record carries its first LSN");
+    const s = this.statsValue;
+    if (!this.fillInPlace) {
+      s.pipelinedBatches += 1;
+      s.gapBytes += fileOffsetBytes - this.submittedEndBytes;
+    }
+    s.recordBytes += this.fillRecordBytes;
+    this.inFlight.push(batch);
+    if (this.inFlight.length > s.batchesInFlightPeak) s.batchesInFlightPeak = this.inFlight.length;
+    // The next batch continues after this one: keep the partly filled last block for it.
+    const tailStartBytes = lengthBytes - (lengthBytes % block);
+    this.tailBlock.bytes.fill(0);
+    this.tailBlock.bytes.set(buffer.bytes.subarray(tailStartBytes, lengthBytes), 0);
+    this.submittedEndBytes = batch.endBytes;
+    this.fill = null;
     this.fillRecordCount = 0;
     this.fillRecordBytes = 0;
     this.fillWaiters = [];
-    this.drainQueue();
+    batch.submittedNs = process.hrtime.bigint();
+    const write = (): Promise<void> => file.write(buffer, 0, writeBytes, fileOffsetBytes, true);
+    const tailBytes = this.fillTailBytes;
+    // A batch whose double-write copy completes after the writer failed is not written: nothing
+    // is written after a failure, and the file may be closing.
+    const writeUnlessFailed = (): Promise<void> => (this.failure === null ? write() : Promise.reject(new WalDurabilityLostError(this.failure)));
+    const written =
+      this.doubleWrite !== null && tailBytes > 0
+        ? this.doubleWrite(this.segmentId, this.incarnation, fileOffsetBytes, buffer.bytes.subarray(0, tailBytes)).then(writeUnlessFailed)
+        : write();
+    written.then(
+      () => this.complete(batch, null),
+      (err: unknown) => this.complete(batch, { error: err }),
+    );
+    return true;
   }
 
-  private complete(batch: Batch): void {
-    assert(this.inFlight === batch, 'completion of a batch that is not in flight');
-    this.inFlight = null;
-    this.durableLsnValue = batch.lastLsn;
-    this.durableEndBytesValue = batch.endBytes;
-    this.durableLastRecordBytes = batch.lastRecordBytes;
-    const s = this.statsValue;
-    s.batches += 1;
-    s.records += batch.recordCount;
-    s.bytesWritten += batch.writeBytes;
-    if (batch.recordCount > s.largestBatchRecords) s.largestBatchRecords = batch.recordCount;
-    for (const w of batch.waiters) w.resolve(w.value);
-    // Appends that arrived while this batch was in flight have waited long enough: write them now.
+  /**
+   * A batch's write and sync completed (A5). Batches resolve strictly in LSN order: this one and
+   * every completed one after it only once every batch before them is durable.
+   *
+   * A failure fails the writer at once, and every batch not yet resolved rejects, those before
+   * the failed one included: after a failed sync the kernel may have dropped data that an earlier
+   * batch's sync, still to complete, would then report as flushed (and after a failed sync on
+   * one file description, the next one on it may report success). So nothing resolves after a
+   * failure was seen.
+   */
+  private complete(batch: Batch, failed: { error: unknown } | null): void {
+    assert(!batch.completed, 'a batch completes once');
+    batch.completed = true;
+    this.freeBuffers.push(batch.buffer);
+    this.syncLatency.record(Math.max(1, Number(process.hrtime.bigint() - batch.submittedNs)));
+    if (failed !== null && this.failure === null) this.fail(failed.error, batch);
+    while (this.inFlight.length > 0 && this.inFlight[0]!.completed) {
+      const done = this.inFlight.shift()!;
+      if (done.rejected) continue;
+      this.durableLsnValue = done.lastLsn;
+      this.durableEndBytesValue = done.endBytes;
+      this.durableLastRecordBytes = done.lastRecordBytes;
+      const s = this.statsValue;
+      s.batches += 1;
+      s.records += done.recordCount;
+      s.bytesWritten += done.writeBytes;
+      if (done.recordCount > s.largestBatchRecords) s.largestBatchRecords = done.recordCount;
+      for (const w of done.waiters) w.resolve(w.value);
+    }
+    if (this.inFlight.length === 0) {
+      const waiters = this.settledWaiters;
+      this.settledWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+    if (this.failure !== null) return;
+    // Appends that arrived while batches were in flight have waited long enough: write them now.
     this.flush();
     this.drainQueue();
+    this.scheduleFlush();
     this.maybeRoll();
     this.checkFence();
   }
 
-  /** Puts the writer in the failed state from outside (a truncation that failed half-way). */
-  poison(err: unknown): void {
-    if (this.failure === null) this.fail(null, err);
+  /**
+   * Resolves once no batch is in flight, failed or not: close waits for it before closing the
+   * files, since after a failure the batches still in flight complete on their own.
+   */
+  settled(): Promise<void> {
+    if (this.inFlight.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.settledWaiters.push(resolve));
   }
 
-  private fail(batch: Batch | null, err: unknown): void {
-    this.inFlight = null;
+  /** Puts the writer in the failed state from outside (a truncation that failed half-way). */
+  poison(err: unknown): void {
+    if (this.failure === null) this.fail(err);
+  }
+
+  /**
+   * Fails the writer: `failedBatch` rejects with `err`; every other batch not yet resolved (in
+   * flight, or completed behind one in flight), what is encoded and what is queued reject with
+   * WalDurabilityLostError; every later call is refused. Batches in flight still complete and
+   * give their buffers back; they never resolve.
+   */
+  private fail(err: unknown, failedBatch: Batch | null = null): void {
     this.failure = err;
-    if (batch !== null) for (const w of batch.waiters) w.reject(err);
+    if (failedBatch !== null) {
+      failedBatch.rejected = true;
+      for (const w of failedBatch.waiters) w.reject(err);
+    }
     const lost = new WalDurabilityLostError(err);
+    for (const later of this.inFlight) {
+      if (later.rejected) continue;
+      later.rejected = true;
+      for (const w of later.waiters) w.reject(lost);
+    }
     for (const w of this.fillWaiters) w.reject(lost);
     this.fillWaiters = [];
     this.fillRecordCount = 0;

@@ -20,6 +20,12 @@ export interface WalOptions {
   syncMethod?: SyncMethod;
   /** Bytes of records in one write; larger batches wait for the next write. */
   batchBytesMax?: number;
+  /**
+   * Batches written at once (pipelined group commit): a batch is submitted while up to this many
+   * earlier ones are still in flight; each still resolves only once it and every batch before it
+   * are durable. 1 writes one batch at a time. Default 2 (docs/design.md has the measurement).
+   */
+  batchesInFlightMax?: number;
   /** Largest payload accepted by append; checked before anything is copied. */
   recordPayloadBytesMax?: number;
   /** Appends waiting for room in a batch before append rejects with WAL_ERR_OVERLOADED. */
@@ -57,6 +63,7 @@ export interface ResolvedOptions {
   directIo: DirectIoMode;
   syncMethod: SyncMethod;
   batchBytesMax: number;
+  batchesInFlightMax: number;
   recordPayloadBytesMax: number;
   pendingAppendsMax: number;
   pendingBytesMax: number;
@@ -73,8 +80,16 @@ export interface ResolvedOptions {
 export const BATCH_BYTES_MIN = 64 * 1024;
 /** 4 MiB default: at ~1 GB/s sequential that is a ~4 ms write, large enough for full bandwidth. */
 export const BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
-/** 256 MiB cap: two batch buffers are allocated at open, so this bounds the writer's memory at 512 MiB. */
+/** 256 MiB cap: one batch buffer per batch in flight and one more are allocated at open (2.25 GiB at most). */
 export const BATCH_BYTES_MAX = 256 * 1024 * 1024;
+/** Two batches in flight by default: see docs/design.md, "Group commit", for the measurement. */
+export const BATCHES_IN_FLIGHT_DEFAULT = 2;
+/**
+ * 8 at most: each batch in flight holds a buffer of `batchBytesMax` (the writer allocates one
+ * more than this), recovery reads this many batch buffers past the valid records, and the
+ * header field that records it is a u32 (8 × (256 MiB + a block) fits).
+ */
+export const BATCHES_IN_FLIGHT_MAX = 8;
 /** 1 MiB default payload limit, as most logs keep large values out of line. */
 export const RECORD_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
 /** 1M waiting appends by default, each with a copy of its payload and ~100 bytes of bookkeeping. */
@@ -126,6 +141,7 @@ export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'directIo',
   'syncMethod',
   'batchBytesMax',
+  'batchesInFlightMax',
   'recordPayloadBytesMax',
   'pendingAppendsMax',
   'pendingBytesMax',
@@ -180,6 +196,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     directIo: oneOf('directIo', o.directIo, ['auto', 'required', 'off'], 'auto'),
     syncMethod: oneOf('syncMethod', o.syncMethod, ['linked-fdatasync', 'rwf-dsync'], 'linked-fdatasync'),
     batchBytesMax,
+    batchesInFlightMax: integerIn('batchesInFlightMax', o.batchesInFlightMax, 1, BATCHES_IN_FLIGHT_MAX, BATCHES_IN_FLIGHT_DEFAULT),
     recordPayloadBytesMax: integerIn(
       'recordPayloadBytesMax',
       o.recordPayloadBytesMax,

@@ -54,7 +54,11 @@ export interface WalStats extends GroupCommitStats {
   segmentCount: number;
   /** Size of the segment files, preallocated space included. */
   bytesOnDisk: number;
-  /** Bytes of the durable records (headers, payloads, 8-byte padding) still in the log. */
+  /**
+   * Bytes of the durable records (headers, payloads, 8-byte padding) still in the log. The zeros
+   * before pipelined batches are left out as far as this process wrote them (`gapBytes`); those
+   * of earlier processes are not known and count as records.
+   */
   recordBytes: number;
   /**
    * Bytes the log occupies up to its last record (segment header blocks and the rest of the last
@@ -157,7 +161,7 @@ export class Wal {
         preallocate: resolved.preallocate,
         doubleWriteBuffer: resolved.doubleWriteBuffer,
         onSegmentSealed: resolved.onSegmentSealed,
-        batchBytesMax: resolved.batchBytesMax,
+        writeShape: { batchBytesMax: resolved.batchBytesMax, batchesInFlightMax: resolved.batchesInFlightMax },
       });
       segments = opened.set;
       const set = segments;
@@ -172,6 +176,7 @@ export class Wal {
         io,
         ...targetOf(opened.position),
         batchBytesMax: resolved.batchBytesMax,
+        batchesInFlightMax: resolved.batchesInFlightMax,
         pendingAppendsMax: resolved.pendingAppendsMax,
         pendingBytesMax: resolved.pendingBytesMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
@@ -305,8 +310,12 @@ export class Wal {
     const activeEndBytes = this.writer.durableEndBytes;
     usedBytes += roundUp(activeEndBytes, active.header.blockSizeBytes);
     recordBytes += activeEndBytes - active.dataStartBytes;
+    const writerStats = this.writer.stats();
+    // The zeros before pipelined batches are not records; those written before this open are
+    // not known, and count as records.
+    recordBytes = Math.max(0, recordBytes - writerStats.gapBytes);
     return {
-      ...this.writer.stats(),
+      ...writerStats,
       backend: this.io.backend,
       backendFallbackReason: this.io.fallbackReason,
       directIo: this.directIo,
@@ -461,6 +470,8 @@ export class Wal {
         syncFailure = { error: err };
       }
     }
+    // After a failure, batches still in flight complete on their own: never close under them.
+    await this.writer.settled();
     // Readers still open stop at their next step with WAL_ERR_CLOSED.
     await this.readerFiles.closeAll();
     await this.segments.close();

@@ -86,6 +86,10 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
   const workRng = rng.fork();
   // Its own stream, forked last, so that the disk, the scheduler and the workload draw as before.
   const batchRng = rng.fork();
+  // Pipelining's own stream, forked after that one for the same reason. Per run: how often a
+  // durable write stays in flight outside the syncs of later ones; per process: batches in flight.
+  const pipelineRng = rng.fork();
+  rates.lateLandingP = pipelineRng.pick([0, 0.5, 1]);
   // In a quarter of the runs processes switch between two batch sizes: a process with larger
   // batches than the segment's writers had raises its recorded largest write before writing (O8),
   // and recovery must look as far as the larger one's torn writes reach.
@@ -131,6 +135,7 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
       const faultFree = failedOpens >= OPEN_ATTEMPTS_MAX;
       const doubleWriteBuffer = !dwbRun ? ('off' as const) : workRng.pick(['off', 'buffered', 'direct'] as const);
       const batchBytesMax = batchSizeRun && batchRng.chance(0.5) ? BATCH_BYTES_LARGE : BATCH_BYTES;
+      const batchesInFlightMax = pipelineRng.pick([1, 2, 2, 4]);
       const ending = await runProcess(cycle, {
         disk,
         rng: schedulerRng,
@@ -143,6 +148,7 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
         preallocate,
         doubleWriteBuffer,
         batchBytesMax,
+        batchesInFlightMax,
         segmentSizeBytes,
         ops,
         previous,
@@ -180,6 +186,7 @@ interface ProcessInit {
   preallocate: boolean;
   doubleWriteBuffer: 'off' | 'buffered' | 'direct';
   batchBytesMax: number;
+  batchesInFlightMax: number;
   segmentSizeBytes: number;
   ops: readonly WorkloadOp[];
   /** Every segment handed to onSegmentSealed, with its bytes then: a sealed file never changes. */
@@ -305,6 +312,7 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     wal = await Wal.open(WAL_DIR, {
       io,
       batchBytesMax: init.batchBytesMax,
+      batchesInFlightMax: init.batchesInFlightMax,
       directIo: init.directIo,
       segmentSizeBytes: init.segmentSizeBytes,
       preallocate: init.preallocate,

@@ -1,7 +1,9 @@
 /**
  * The child process of test/crash.test.mjs: it opens a log and appends from many concurrent
  * producers until it is killed, printing `ack <lsn> <producer> <seq>` for every record only
- * after its append resolved (that is, once it is durable).
+ * after its append resolved (that is, once it is durable), and `pipelined <batches> <peak>` from
+ * the writer's stats every few milliseconds (batches submitted behind others in flight, and the
+ * most in flight at once), so the parent can tell the kills hit a pipelined writer.
  *
  *   node crash-writer.mjs <dir> <backend> <append|batch|hold> <producers> <producer id base>
  *
@@ -45,9 +47,19 @@ function die(err) {
   process.exit(1);
 }
 
+setInterval(() => {
+  wal.stats().then(
+    (s) => process.stdout.write(`pipelined ${s.pipelinedBatches} ${s.batchesInFlightPeak}\n`),
+    () => undefined,
+  );
+}, 5);
+
 async function produce(producer) {
   let seq = 0;
   for (;;) {
+    // A third of the time a producer waits a turn before its next append: appends then arrive
+    // while batches are in flight, not all at once, and later batches are pipelined behind them.
+    if ((producer + seq) % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
     if (mode === 'batch') {
       const size = groupSizeFor(producer, seq);
       const payloads = [];

@@ -12,7 +12,7 @@ export function segmentName(firstLsn, segmentId) {
 export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})-(\d{10})\.seg$/;
 /** The first segment of a new log: first LSN 1, segment id 1. */
 export const SEGMENT_NAME = segmentName(1, 1);
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 export const SEGMENT_HEADER_SIZE_BYTES = 128;
 export const SEGMENT_HEADER_CRC_AT = 124;
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -22,7 +22,7 @@ const RECORD_ALIGNMENT_BYTES = 8;
 const MAGIC = 'ringwal\0';
 
 /** Byte offsets of the record header fields. */
-export const Field = { CRC: 0, SIZE: 4, LSN: 8, TENANT: 16, DATABASE: 24, VSHARD: 32, TYPE: 36, SEGMENT_ID: 40, BATCH_INDEX: 44 };
+export const Field = { CRC: 0, SIZE: 4, LSN: 8, TENANT: 16, DATABASE: 24, VSHARD: 32, TYPE: 36, SEGMENT_ID: 40, PENDING_INDEX: 44 };
 
 const CRC32C_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -55,8 +55,9 @@ export function resealSegmentHeader(buf) {
 }
 
 /**
- * Walks a well-formed segment: every record, with its offset, span and batch index, up to the
- * first position that is not a CRC-valid record. Throws when the header is not a segment's,
+ * Walks a well-formed segment: every record, with its offset, span and pending index, up to the
+ * first position that is not a CRC-valid record. Zeros from inside a block to its end, followed
+ * by the next LSN at the block boundary, are stepped over (a batch pipelined behind another). Throws when the header is not a segment's,
  * since the tests only walk files they wrote themselves.
  */
 export function walkSegment(buf) {
@@ -66,10 +67,20 @@ export function walkSegment(buf) {
   const blockSizeBytes = buf.readUInt32LE(12);
   const segmentId = buf.readUInt32LE(24);
   const incarnation = buf.readUInt32LE(116);
-  const writeBytesMax = buf.readUInt32LE(120);
+  const inFlightBytesMax = buf.readUInt32LE(120);
   const records = [];
   let at = blockSizeBytes;
   while (at + RECORD_HEADER_SIZE_BYTES <= buf.length) {
+    const nextBlock = at - (at % blockSizeBytes) + blockSizeBytes;
+    const expectedLsn = records.length === 0 ? u64(buf, 32) : records[records.length - 1].lsn + 1;
+    if (
+      at % blockSizeBytes !== 0 &&
+      nextBlock + RECORD_HEADER_SIZE_BYTES <= buf.length &&
+      buf.subarray(at, nextBlock).every((b) => b === 0) &&
+      u64(buf, nextBlock + Field.LSN) === expectedLsn
+    ) {
+      at = nextBlock;
+    }
     const type = buf.readUInt32LE(at + Field.TYPE);
     if (type === 0) break;
     const sizeBytes = buf.readUInt32LE(at + Field.SIZE);
@@ -87,10 +98,10 @@ export function walkSegment(buf) {
       vshard: buf.readUInt32LE(at + Field.VSHARD),
       type,
       segmentId: buf.readUInt32LE(at + Field.SEGMENT_ID),
-      batchIndex: buf.readUInt32LE(at + Field.BATCH_INDEX),
+      pendingIndex: buf.readUInt32LE(at + Field.PENDING_INDEX),
       payload: Buffer.from(buf.subarray(at + RECORD_HEADER_SIZE_BYTES, end)),
     });
     at += spanBytes;
   }
-  return { blockSizeBytes, segmentId, incarnation, writeBytesMax, records, endBytes: at };
+  return { blockSizeBytes, segmentId, incarnation, inFlightBytesMax, records, endBytes: at };
 }

@@ -11,12 +11,31 @@
  *   fsyncDir(dir) → undefined | Error          an Error is thrown instead of syncing
  *   openFile(path, options) → undefined | Error
  *   readSubmitted({ path, fileOffsetBytes, readOnly })   called once the real read is submitted
+ *   write({ path, lengthBytes, fileOffsetBytes, durable }) → undefined | { hold } | { error }
+ *     The real write is always made. `hold` (a promise): its completion reaches the caller only
+ *     once `hold` settles, so a test decides the order in which writes in flight complete.
+ *     `error`: once the real write is done, the caller gets this error instead (a failed sync).
+ *   writeCompleted({ path, fileOffsetBytes, lengthBytes })   called when the real write completes
  */
 export function hookedIo(inner, hooks = {}) {
   const stats = { bytesRead: 0, reads: 0, calls: [] };
   const wrapFile = (file, options) =>
     new Proxy(file, {
       get(target, prop) {
+        if (prop === 'write' && (hooks.write !== undefined || hooks.writeCompleted !== undefined)) {
+          return async (buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable) => {
+            const info = { path: target.path, lengthBytes, fileOffsetBytes, durable };
+            const decision = hooks.write?.(info);
+            stats.calls.push(['write', target.path, fileOffsetBytes, lengthBytes]);
+            /** @type {{ err: unknown }[]} */
+            const failures = [];
+            await target.write(buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable).catch((err) => failures.push({ err }));
+            hooks.writeCompleted?.(info);
+            if (decision?.hold !== undefined) await decision.hold;
+            if (failures.length > 0) throw failures[0].err;
+            if (decision?.error !== undefined) throw decision.error;
+          };
+        }
         if (prop === 'read') {
           return async (buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes) => {
             const info = { path: target.path, lengthBytes, fileOffsetBytes, readOnly: options.readOnly };
