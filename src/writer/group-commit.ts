@@ -569,9 +569,10 @@ export class GroupCommit {
 
   /**
    * Decides where the batch being filled starts, while it holds no record yet: in place, on the
-   * partly filled last block, when nothing is in flight (nothing can be submitted before this
-   * batch, so that stays true until it is); else on the next block, so that it never shares a
-   * block with a batch in flight.
+   * partly filled last block, when it will be submitted to an idle log: when nothing is in
+   * flight now (nothing can be submitted before this batch, so that stays true until it is), or
+   * when one batch in flight is the limit (it is submitted only once that one is done). Else on
+   * the next block, so that it never shares a block with a batch in flight.
    */
   private startFill(): void {
     if (this.fill === null) {
@@ -581,7 +582,7 @@ export class GroupCommit {
     }
     const block = this.blockBytes;
     const tailBytes = this.activeSealed ? 0 : this.submittedEndBytes % block;
-    this.fillInPlace = this.inFlight.length === 0;
+    this.fillInPlace = this.inFlight.length === 0 || this.batchesInFlightMax === 1;
     if (this.fillInPlace) {
       this.fillFileOffsetBytes = this.submittedEndBytes - tailBytes;
       if (tailBytes > 0) this.fill.bytes.set(this.tailBlock.bytes.subarray(0, tailBytes), 0);
