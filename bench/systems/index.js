@@ -16,6 +16,8 @@ export const systems = {
   'better-sqlite3': lazy(() => import('./better-sqlite3.js')),
   'classic-level': lazy(() => import('./classic-level.js')),
   'fs-fdatasync': lazy(() => import('./fs-fdatasync.js')),
+  // The harness ceiling: resolves every append on the next tick and keeps nothing.
+  null: lazy(() => import('./null.js')),
   disk: {
     // QD1 runs as long as the single-producer workload unless told otherwise; sequential writes
     // 512 MB (64 MB quick).

@@ -8,3 +8,4 @@ export { ProgressReporter } from './progress-reporter.js';
 export { buildSuite, describeWorkload, runWorkload, suiteDefaults, workloadKinds, type SuiteOptions, type WorkloadSpec } from './suite.js';
 export { measurementOf } from './workload-result.js';
 export type { Measurement, Progress, ProgressCallback, WorkloadKind, WorkloadResult } from './workload-result.js';
+export { NullStore } from './null-store.js';
