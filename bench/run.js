@@ -115,7 +115,7 @@ async function runPeersSuite(values, runName) {
 
   const disk = {
     qd1: rows.find((row) => row.system === 'disk' && row.workload === 'qd1'),
-    sequential: rows.find((row) => row.system === 'disk' && row.workload === 'sequential'),
+    sequential: rows.find((row) => row.system === 'disk' && row.workload === 'sequential-qd1'),
   };
   const table = peersTable(rows, disk);
   process.stdout.write(`${table}\n`);
@@ -129,8 +129,10 @@ async function runPeersSuite(values, runName) {
   };
   const markdown =
     `# ringwal peer comparison, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n` +
-    'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); sequential = 1 MiB O_DIRECT writes (MB/s).\n' +
-    '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential MB/s for bulk.\n\n' +
+    'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); qd1-1mib = the same with 1 MiB writes (MB/s);\n' +
+    'sequential-qd1 = 1 MiB O_DIRECT writes extending a new file, one at a time, one fdatasync at the end; sequential-qd4 = the same\n' +
+    'over a region written beforehand, four writes in flight.\n' +
+    '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential-qd1 MB/s for bulk.\n\n' +
     `${table}\n`;
   keepResults(runName, 'latest', report, markdown);
 }

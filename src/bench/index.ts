@@ -9,3 +9,20 @@ export { buildSuite, describeWorkload, runWorkload, suiteDefaults, workloadKinds
 export { measurementOf } from './workload-result.js';
 export type { Measurement, Progress, ProgressCallback, WorkloadKind, WorkloadResult } from './workload-result.js';
 export { NullStore } from './null-store.js';
+export {
+  diskLimitsDefaults,
+  diskLimitsQuick,
+  diskProbeIds,
+  measureDiskLimits,
+  measureDiskQd1,
+  measureDiskQd1Append,
+  measureDiskQd1Mib,
+  measureDiskSequentialQd1,
+  measureDiskSequentialQd4,
+  type DiskLimits,
+  type DiskLimitsOptions,
+  type DiskMeasurement,
+  type DiskProbeOutcome,
+  type DiskProbeId,
+  type SequentialProbeOptions,
+} from './disk-limits.js';
