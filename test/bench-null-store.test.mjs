@@ -28,6 +28,12 @@ test('every workload of the quick suite runs against it and counts every record 
     assert.ok(result.records > 0, `${spec.id}: ${result.records} records`);
     assert.equal(store.appends, result.records, `${spec.id}: every record taken was resolved`);
     assert.ok(result.recordsPerS > 0, spec.id);
+    assert.deepEqual(
+      Object.keys(result.runtime.eventLoopDelay),
+      ['samples', 'p50Us', 'p99Us', 'maxUs'],
+      `${spec.id}: the runtime probe's summary is in the result`,
+    );
+    assert.deepEqual(Object.keys(result.runtime.gc), ['count', 'pauseMsTotal', 'pauseMsMax'], spec.id);
   }
 });
 

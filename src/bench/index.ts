@@ -26,3 +26,4 @@ export {
   type DiskProbeId,
   type SequentialProbeOptions,
 } from './disk-limits.js';
+export { RuntimeProbe, type EventLoopDelaySummary, type GcSummary, type RuntimeDiagnostics } from './runtime-probe.js';
