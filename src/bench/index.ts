@@ -27,3 +27,18 @@ export {
   type SequentialProbeOptions,
 } from './disk-limits.js';
 export { RuntimeProbe, type EventLoopDelaySummary, type GcSummary, type RuntimeDiagnostics } from './runtime-probe.js';
+export {
+  bestPeerRow,
+  diskReference,
+  diskSystem,
+  findRow,
+  nullSystem,
+  peerSystems,
+  quotient,
+  ratiosOf,
+  type ComparedRow,
+  type RowRatios,
+} from './reference-ratios.js';
+export { checkTargets, type TargetCheck, type TargetVerdict } from './targets.js';
+export { writerDiagnosticsOf, type SyncLatencySummary, type WriterDiagnostics } from './writer-diagnostics.js';
+export { latencySourcesCells, latencySourcesHeader } from './latency-sources-table.js';
