@@ -118,7 +118,7 @@ export async function benchCommand(argv: string[], output: Output): Promise<numb
           '× disk: closed loops ÷ the 4 KiB QD1 write+fdatasync rate (records per sync); bulk ÷ the 1 MiB QD1 write+fdatasync MB/s.\n' +
           '× disk QD4: bulk ÷ the QD4 write MB/s. p99 − null: the open loop p99 minus the null store’s.',
         ...latencySourcesSection(rows, nullRows),
-        `Targets (checks against peers need the peer comparison, node bench/run.js in the repository)\n${targetsTable(targets)}`,
+        `Targets (checks against peers need the peer comparison, node bench/run.js in the repository)${options.quick ? '; a --quick run measures little' : ''}\n${targetsTable(targets)}`,
       ].join('\n\n') + '\n',
     );
   }
