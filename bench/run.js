@@ -25,6 +25,7 @@ const usage = `usage: node bench/run.js [options]
   --help               this text`;
 
 const workloadIds = ['closed-1', 'closed-256', 'closed-4096', 'open', 'bulk'];
+const suiteIds = ['peers', 'segments', 'all'];
 
 const peersLegend = [
   'null = the harness ceiling: every append resolves on the next tick, nothing is stored. Disk rows (O_DIRECT, measured before the stores):',
@@ -35,7 +36,6 @@ const peersLegend = [
   'classic-level, fs-fdatasync on the same workload. × lmdb: ÷ lmdb. × disk: closed loops ÷ disk qd1 writes/s (records per sync);',
   'bulk MB/s ÷ disk qd1-1mib MB/s. × disk QD4: bulk MB/s ÷ disk sequential-qd4 MB/s. p99 − null ms: open loop p99 minus the null p99.',
 ].join('\n');
-const suiteIds = ['peers', 'segments', 'all'];
 
 function parseList(text, known, what) {
   if (text === undefined) return known;

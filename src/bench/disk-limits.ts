@@ -11,6 +11,7 @@
  * write on a thread of libuv's pool (four threads unless UV_THREADPOOL_SIZE says otherwise): the
  * simplest way to keep four O_DIRECT writes in flight from Node without the addon's ring.
  */
+import assert from 'node:assert/strict';
 import { closeSync, constants, fdatasync, fdatasyncSync, openSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNativeBinding } from '../io/native-binding.js';
@@ -107,8 +108,20 @@ function checkDuration(durationMs: number): number {
   return checkInteger('disk probe duration (ms)', durationMs, 1, durationMsMax);
 }
 
+/**
+ * O_DIRECT refuses (EINVAL) a write whose offset, length or memory is off the block grid. The
+ * buffers come from allocAligned, so a view whose byteOffset is on the grid has its address on it.
+ */
+function assertOnBlockGrid(bytes: Uint8Array, lengthBytes: number, offsetBytes: number): void {
+  assert(offsetBytes % diskBlockBytes === 0, `offset ${offsetBytes} is not a multiple of ${diskBlockBytes}`);
+  assert(lengthBytes % diskBlockBytes === 0, `length ${lengthBytes} is not a multiple of ${diskBlockBytes}`);
+  assert(bytes.byteOffset % diskBlockBytes === 0, `buffer offset ${bytes.byteOffset} is not a multiple of ${diskBlockBytes}`);
+  assert(lengthBytes <= bytes.byteLength, `length ${lengthBytes} is beyond the buffer's ${bytes.byteLength} bytes`);
+}
+
 /** Writes all of `bytes` at `offsetBytes`, on as many calls as a short write takes. */
 function writeFullSync(fd: number, bytes: Uint8Array, lengthBytes: number, offsetBytes: number): void {
+  assertOnBlockGrid(bytes, lengthBytes, offsetBytes);
   let doneBytes = 0;
   while (doneBytes < lengthBytes) {
     const written = writeSync(fd, bytes, doneBytes, lengthBytes - doneBytes, offsetBytes + doneBytes);
@@ -222,6 +235,7 @@ export function measureDiskSequentialQd1(dir: string, options: SequentialProbeOp
 }
 
 function writeAsync(fd: number, bytes: Uint8Array, lengthBytes: number, offsetBytes: number): Promise<number> {
+  assertOnBlockGrid(bytes, lengthBytes, offsetBytes);
   return new Promise((resolve, reject) => {
     write(fd, bytes, 0, lengthBytes, offsetBytes, (error, written) => (error === null ? resolve(written) : reject(error)));
   });
