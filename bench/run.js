@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { runTrial } from './run-trial.js';
 import { runSegmentsSuite, segmentsSuiteDescription } from './segments.js';
 import { systems, diskWorkloads } from './systems/index.js';
-import { decimal, integer, ratio } from './table-cells.js';
+import { checkTargets, latencySourcesCells, latencySourcesHeader, ratiosOf, writerDiagnosticsOf } from '../dist/bench/index.js';
+import { decimal, integer, markdownTable, ratio } from './table-cells.js';
 
 const usage = `usage: node bench/run.js [options]
 
@@ -26,6 +27,16 @@ const usage = `usage: node bench/run.js [options]
 const workloadIds = ['closed-1', 'closed-256', 'closed-4096', 'open', 'bulk'];
 const suiteIds = ['peers', 'segments', 'all'];
 
+const peersLegend = [
+  'null = the harness ceiling: every append resolves on the next tick, nothing is stored. Disk rows (O_DIRECT, measured before the stores):',
+  'qd1 = 4 KiB write + fdatasync one at a time (writes/s); qd1-1mib = 1 MiB write + fdatasync one at a time (MB/s);',
+  'sequential-qd1 = 1 MiB writes one at a time into a new file, one fdatasync at the end; sequential-qd4 = 1 MiB writes, four in flight,',
+  'over a region written beforehand, one fdatasync at the end (MB/s).',
+  '× null: records/s ÷ null records/s on the same workload. × best peer (ringwal rows): ÷ the best of lmdb, better-sqlite3,',
+  'classic-level, fs-fdatasync on the same workload. × lmdb: ÷ lmdb. × disk: closed loops ÷ disk qd1 writes/s (records per sync);',
+  'bulk MB/s ÷ disk qd1-1mib MB/s. × disk QD4: bulk MB/s ÷ disk sequential-qd4 MB/s. p99 − null ms: open loop p99 minus the null p99.',
+].join('\n');
+
 function parseList(text, known, what) {
   if (text === undefined) return known;
   const items = text
@@ -38,45 +49,70 @@ function parseList(text, known, what) {
   return items;
 }
 
-/** For the record workloads the disk's QD1 sync rate; for bulk its sequential bandwidth. */
-function diskRatio(row, disk) {
-  if (row.kind === 'bulk') return disk.sequential?.ok ? row.mbPerS / disk.sequential.mbPerS : undefined;
-  return disk.qd1?.ok ? row.recordsPerS / disk.qd1.recordsPerS : undefined;
-}
+const signed = (value) => (value === undefined ? '' : `${value >= 0 ? '+' : ''}${value.toFixed(2)}`);
 
-function lmdbRatio(row, rows) {
-  const lmdb = rows.find((other) => other.system === 'lmdb' && other.workload === row.workload && other.ok);
-  if (lmdb === undefined) return undefined;
-  return row.kind === 'bulk' ? row.mbPerS / lmdb.mbPerS : row.recordsPerS / lmdb.recordsPerS;
-}
-
-function peersTable(rows, disk) {
-  const header = ['workload', 'system', 'records/s', 'MB/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'page cache MB/GB', '× lmdb', '× disk'];
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
-  for (const row of rows) {
+/** Every row of the run with its ratios to the references of the same run (src/bench/reference-ratios.ts). */
+function peersTable(rows) {
+  const header = [
+    'workload',
+    'system',
+    'records/s',
+    'MB/s',
+    'p50 µs',
+    'p99 µs',
+    'p99.9 µs',
+    'max µs',
+    'page cache MB/GB',
+    '× null',
+    '× best peer',
+    '× lmdb',
+    '× disk',
+    '× disk QD4',
+    'p99 − null ms',
+  ];
+  const body = rows.map((row) => {
     if (!row.ok) {
-      const reason = String(row.error).split('\n')[0].replace(/\|/g, '\\|').slice(0, 160);
-      lines.push(`| ${row.workload} | ${row.system} | error: ${reason} |  |  |  |  |  |  |  |  |`);
-      continue;
+      const reason = String(row.error).split('\n')[0].slice(0, 160);
+      return [row.workload, row.system, `error: ${reason}`, ...Array(header.length - 3).fill('')];
     }
     const latency = row.latency;
-    lines.push(
-      `| ${[
-        row.workload,
-        row.system,
-        integer(row.recordsPerS),
-        decimal(row.mbPerS),
-        integer(latency.p50Us),
-        integer(latency.p99Us),
-        integer(latency.p999Us),
-        integer(latency.maxUs),
-        decimal(row.pageCache?.mbPerGbWritten, 0),
-        row.system === 'disk' ? '' : ratio(lmdbRatio(row, rows)),
-        row.system === 'disk' ? '' : ratio(diskRatio(row, disk)),
-      ].join(' | ')} |`,
-    );
-  }
-  return lines.join('\n');
+    const ratios = ratiosOf(row, rows);
+    return [
+      row.workload,
+      row.system,
+      integer(row.recordsPerS),
+      decimal(row.mbPerS),
+      integer(latency.p50Us),
+      integer(latency.p99Us),
+      integer(latency.p999Us),
+      integer(latency.maxUs),
+      decimal(row.pageCache?.mbPerGbWritten, 0),
+      ratio(ratios.overNull),
+      ratios.bestPeer === undefined ? '' : `${ratio(ratios.overBestPeer)} ${ratios.bestPeer}`,
+      ratio(ratios.overLmdb),
+      ratio(ratios.overDisk),
+      ratio(ratios.overDiskQd4),
+      signed(ratios.p99OverNullMs),
+    ];
+  });
+  return markdownTable(header, body, 2);
+}
+
+/** The open loop's rows with what delayed them besides the store: this process's event loop and GC, and ringwal's batches. */
+function latencySourcesTable(rows) {
+  const open = rows.filter((row) => row.ok && row.workload === 'open');
+  return markdownTable(
+    ['system', ...latencySourcesHeader],
+    open.map((row) => [row.system, ...latencySourcesCells(row.runtime, writerDiagnosticsOf(row.stats))]),
+  );
+}
+
+function targetsTable(checks) {
+  return markdownTable(
+    ['target', 'measured', 'verdict'],
+    checks.map((check) => [check.target, check.measured, check.reason === undefined ? check.verdict : `${check.verdict} (${check.reason})`]),
+    3,
+  );
 }
 
 /** Writes `bench/results/<run>.{json,md}` and `bench/results/<latest>.{json,md}`. */
@@ -113,25 +149,27 @@ async function runPeersSuite(values, runName) {
     process.stderr.write(row.ok ? `${integer(row.recordsPerS)} records/s, ${decimal(row.mbPerS)} MB/s\n` : `error: ${String(row.error).split('\n')[0]}\n`);
   }
 
-  const disk = {
-    qd1: rows.find((row) => row.system === 'disk' && row.workload === 'qd1'),
-    sequential: rows.find((row) => row.system === 'disk' && row.workload === 'sequential'),
-  };
-  const table = peersTable(rows, disk);
-  process.stdout.write(`${table}\n`);
+  const table = peersTable(rows);
+  const targets = checkTargets(rows);
+  const quickNote = values.quick ? 'A quick run: the counts are too small to measure anything; it shows only that every check runs.\n\n' : '';
+  const sections =
+    `${table}\n\n` +
+    `## Where latency comes from (open loop)\n\n${latencySourcesTable(rows)}\n\n` +
+    `## Targets (ringwal, io_uring backend)\n\n${quickNote}${targetsTable(targets)}\n`;
+  process.stdout.write(sections);
 
   const report = {
     startedAt: startedAt.toISOString(),
     host: hostname(),
     node: process.version,
     options: { systems: systemNames, workloads, quick: values.quick, records: values.records, seconds: values.seconds, rate: values.rate },
-    rows,
+    rows: rows.map((row) => ({ ...row, ratios: ratiosOf(row, rows) })),
+    targets,
   };
   const markdown =
     `# ringwal peer comparison, ${report.startedAt} on ${report.host} (Node ${report.node}${values.quick ? ', quick' : ''})\n\n` +
-    'Disk rows: qd1 = 4 KiB O_DIRECT write + fdatasync one at a time (writes/s); sequential = 1 MiB O_DIRECT writes (MB/s).\n' +
-    '× disk: records/s ÷ disk qd1 writes/s for record workloads (records per sync); MB/s ÷ disk sequential MB/s for bulk.\n\n' +
-    `${table}\n`;
+    `${peersLegend}\n\n` +
+    sections;
   keepResults(runName, 'latest', report, markdown);
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from '../dist/cli/bench-options.js';
@@ -34,6 +36,7 @@ test('defaults run every workload with ringwal defaults', () => {
   assert.equal(options.directIo, 'auto');
   assert.equal(options.syncMethod, 'linked-fdatasync');
   assert.equal(options.json, false);
+  assert.equal(options.quick, false);
   assert.equal(options.producers, undefined);
 });
 
@@ -58,6 +61,7 @@ test('flags are parsed and checked', () => {
     '--sync-method',
     'rwf-dsync',
     '--json',
+    '--quick',
     '--dir',
     '/tmp/x',
   ]);
@@ -70,6 +74,7 @@ test('flags are parsed and checked', () => {
   assert.equal(options.directIo, 'off');
   assert.equal(options.syncMethod, 'rwf-dsync');
   assert.equal(options.json, true);
+  assert.equal(options.quick, true);
   assert.equal(options.dir, '/tmp/x');
 });
 
@@ -132,4 +137,50 @@ test('the bin shim runs the CLI and passes the exit code through', () => {
   const wrong = spawnSync(process.execPath, [bin, 'bench', '--workload', 'fast'], { encoding: 'utf8' });
   assert.equal(wrong.status, 2);
   assert.match(wrong.stderr, /--workload must be one of closed, open, bulk/);
+});
+
+test('bench runs ringwal next to the null store and the disk limits of the same run, and reports ratios and targets', async () => {
+  const benchTmp = fileURLToPath(new URL('../bench/tmp/', import.meta.url));
+  mkdirSync(benchTmp, { recursive: true });
+  const dir = join(mkdtempSync(join(benchTmp, 'test-cli-')), 'data');
+  try {
+    const { output, text } = capture();
+    // The smallest run that has every kind of row: a few hundred records, tenths of a second each.
+    const argv = ['bench', '--quick', '--json', '--dir', dir, '--producers', '1', '--records', '300', '--seconds', '0.2', '--rate', '2000'];
+    assert.equal(await main(argv, output), 0, text.stderr);
+    const report = JSON.parse(text.stdout);
+    assert.deepEqual(
+      report.workloads.map((w) => w.id),
+      ['closed-1', 'open', 'bulk'],
+    );
+    assert.deepEqual(
+      report.null.map((w) => w.id),
+      ['closed-1', 'open', 'bulk'],
+      'the null store ran every workload ringwal ran',
+    );
+    for (const workload of report.workloads) {
+      assert.ok(workload.writer.batches >= 1 && workload.writer.records === workload.records, `${workload.id}: the writer's batches`);
+      assert.ok(workload.runtime.eventLoopDelay.samples >= 0, `${workload.id}: the runtime probe`);
+      assert.ok(workload.ratios.overNull > 0, `${workload.id} × null`);
+    }
+    const byId = Object.fromEntries(report.workloads.map((w) => [w.id, w]));
+    assert.equal(typeof byId.open.ratios.p99OverNullMs, 'number');
+    assert.deepEqual(Object.keys(report.disk), ['qd1', 'qd1Mib', 'sequentialQd4']);
+    const diskOk = Object.values(report.disk).every((probe) => probe.ok);
+    if (diskOk) {
+      assert.ok(byId['closed-1'].ratios.overDisk > 0 && byId.bulk.ratios.overDisk > 0 && byId.bulk.ratios.overDiskQd4 > 0);
+    }
+    assert.equal(report.targets.length, 8);
+    const peerChecks = report.targets.filter((check) => /lmdb|better-sqlite3/.test(check.target));
+    assert.deepEqual(
+      peerChecks.map((check) => check.verdict),
+      ['not measured', 'not measured', 'not measured'],
+      'no peer ran, so no peer check is met',
+    );
+    const closed256 = report.targets.find((check) => check.target.startsWith('256 producers'));
+    assert.equal(closed256.verdict, 'not measured', 'closed-256 did not run');
+    assert.equal(existsSync(dir), false, 'the bench directory is removed');
+  } finally {
+    rmSync(dirname(dir), { recursive: true, force: true });
+  }
 });

@@ -2,6 +2,7 @@ import type { AppendAdapter } from './adapter.js';
 import { LatencyHistogram } from './histogram.js';
 import { checkInteger, durationMsMax, recordSizeBytesMax } from './limits.js';
 import { RecordPool } from './record-pool.js';
+import { RuntimeProbe } from './runtime-probe.js';
 import { progressIntervalMs, resultOf, type ProgressCallback, type WorkloadResult } from './workload-result.js';
 
 export interface BulkOptions {
@@ -52,6 +53,7 @@ export async function runBulk(adapter: AppendAdapter, options: BulkOptions): Pro
   let recordsDone = 0;
   let failed = false;
 
+  const probe = await RuntimeProbe.start();
   const startNs = process.hrtime.bigint();
   const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
   const progressTimer = setInterval(() => {
@@ -82,8 +84,12 @@ export async function runBulk(adapter: AppendAdapter, options: BulkOptions): Pro
 
   try {
     await Promise.all(Array.from({ length: inFlight }, issue));
+  } catch (error) {
+    probe.discard();
+    throw error;
   } finally {
     clearInterval(progressTimer);
   }
-  return resultOf('bulk', recordsDone, recordSizeBytes, process.hrtime.bigint() - startNs, histogram);
+  const elapsedNs = process.hrtime.bigint() - startNs;
+  return resultOf('bulk', recordsDone, recordSizeBytes, elapsedNs, histogram, await probe.stop());
 }

@@ -2,6 +2,7 @@ import type { AppendAdapter } from './adapter.js';
 import { LatencyHistogram } from './histogram.js';
 import { checkInteger, durationMsMax, producersMax, recordSizeBytesMax, recordsMax } from './limits.js';
 import { RecordPool } from './record-pool.js';
+import { RuntimeProbe } from './runtime-probe.js';
 import { progressIntervalMs, resultOf, type ProgressCallback, type WorkloadResult } from './workload-result.js';
 
 export interface ClosedLoopOptions {
@@ -32,6 +33,7 @@ export async function runClosedLoop(adapter: AppendAdapter, options: ClosedLoopO
   let completed = 0;
   let failed = false;
 
+  const probe = await RuntimeProbe.start();
   const startNs = process.hrtime.bigint();
   const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
   const progressTimer = setInterval(() => {
@@ -59,8 +61,12 @@ export async function runClosedLoop(adapter: AppendAdapter, options: ClosedLoopO
 
   try {
     await Promise.all(Array.from({ length: producers }, produce));
+  } catch (error) {
+    probe.discard();
+    throw error;
   } finally {
     clearInterval(progressTimer);
   }
-  return resultOf('closed', completed, recordSizeBytes, process.hrtime.bigint() - startNs, histogram);
+  const elapsedNs = process.hrtime.bigint() - startNs;
+  return resultOf('closed', completed, recordSizeBytes, elapsedNs, histogram, await probe.stop());
 }

@@ -2,6 +2,7 @@ import type { AppendAdapter } from './adapter.js';
 import { LatencyHistogram } from './histogram.js';
 import { checkInteger, durationMsMax, openLoopSendsMax, recordSizeBytesMax } from './limits.js';
 import { RecordPool } from './record-pool.js';
+import { RuntimeProbe } from './runtime-probe.js';
 import { closedLoopRecordSizeBytes } from './closed-loop.js';
 import { progressIntervalMs, resultOf, type ProgressCallback, type WorkloadResult } from './workload-result.js';
 
@@ -57,6 +58,7 @@ export async function runOpenLoop(adapter: AppendAdapter, options: OpenLoopOptio
   let sendLagNsMax = 0;
   let lastCompletionNs = 0n;
 
+  const probe = await RuntimeProbe.start();
   const startNs = process.hrtime.bigint();
   const progressTimer = setInterval(() => {
     options.onProgress?.({ recordsDone: completed, fraction: completed / scheduledCount });
@@ -119,12 +121,15 @@ export async function runOpenLoop(adapter: AppendAdapter, options: OpenLoopOptio
 
   try {
     await settled;
+  } catch (error) {
+    probe.discard();
+    throw error;
   } finally {
     clearInterval(progressTimer);
   }
   const endNs = completed === scheduledCount ? lastCompletionNs : process.hrtime.bigint();
   return {
-    ...resultOf('open', completed, recordSizeBytes, endNs - startNs, histogram),
+    ...resultOf('open', completed, recordSizeBytes, endNs - startNs, histogram, await probe.stop()),
     ratePerSTarget: ratePerS,
     recordsScheduled: scheduledCount,
     recordsUnfinished: scheduledCount - completed,

@@ -1,10 +1,10 @@
 import type { LatencyHistogram, LatencySummary } from './histogram.js';
+import type { RuntimeDiagnostics } from './runtime-probe.js';
 
 export type WorkloadKind = 'closed' | 'open' | 'bulk';
 
-/** What every workload reports, so that one table can hold every system and workload. */
-export interface WorkloadResult {
-  kind: WorkloadKind;
+/** The numbers of a measurement: what a workload reports, and the disk probes too. */
+export interface Measurement {
   /** Records that completed (resolved as durable) inside the measurement. */
   records: number;
   /** Payload bytes of those records; store framing and headers are not counted. */
@@ -17,6 +17,13 @@ export interface WorkloadResult {
   latency: LatencySummary;
 }
 
+/** What every workload reports, so that one table can hold every system and workload. */
+export interface WorkloadResult extends Measurement {
+  kind: WorkloadKind;
+  /** Event-loop delay and GC pauses over the measured window: where latency comes from besides the store. */
+  runtime: RuntimeDiagnostics;
+}
+
 export interface Progress {
   recordsDone: number;
   /** 0 .. 1: how far the workload is toward whichever of its limits comes first. */
@@ -27,9 +34,6 @@ export type ProgressCallback = (progress: Progress) => void;
 
 /** Progress callbacks fire on a timer, never per record, so that reporting costs nothing measurable. */
 export const progressIntervalMs = 200;
-
-/** The numbers of a measurement: what a workload reports beside its kind (the bench's disk rows report them too). */
-export type Measurement = Omit<WorkloadResult, 'kind'>;
 
 export function measurementOf(records: number, recordSizeBytes: number, elapsedNs: bigint, histogram: LatencyHistogram): Measurement {
   const elapsedMs = Number(elapsedNs) / 1e6;
@@ -45,6 +49,13 @@ export function measurementOf(records: number, recordSizeBytes: number, elapsedN
   };
 }
 
-export function resultOf(kind: WorkloadKind, records: number, recordSizeBytes: number, elapsedNs: bigint, histogram: LatencyHistogram): WorkloadResult {
-  return { kind, ...measurementOf(records, recordSizeBytes, elapsedNs, histogram) };
+export function resultOf(
+  kind: WorkloadKind,
+  records: number,
+  recordSizeBytes: number,
+  elapsedNs: bigint,
+  histogram: LatencyHistogram,
+  runtime: RuntimeDiagnostics,
+): WorkloadResult {
+  return { kind, ...measurementOf(records, recordSizeBytes, elapsedNs, histogram), runtime };
 }

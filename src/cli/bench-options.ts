@@ -15,6 +15,7 @@ export interface BenchOptions {
   help: boolean;
   dir: string;
   json: boolean;
+  quick: boolean;
   kinds: WorkloadKind[];
   producers: number[] | undefined;
   recordsMax: number | undefined;
@@ -32,6 +33,16 @@ By default it runs the closed loop with 1 (for 5 s), 256 and 4096 producers (1,0
 of 128 B each, at most 15 s), the open loop at 100,000 records/s for 5 s, and bulk appends of
 256 × 4 KiB per batch (1 GiB, at most 15 s).
 
+In the same run it measures what to read those rows against, and prints the ratios:
+  - the harness ceiling: the same workloads against a null store that resolves every append on
+    the next tick and keeps nothing (what this Node process itself can do);
+  - the disk's limits under --dir, with O_DIRECT: 4 KiB write + fdatasync one at a time (rate,
+    p99), 1 MiB write + fdatasync one at a time (MB/s) and 1 MiB writes with four in flight and
+    one fdatasync at the end (MB/s), about 5 s (1 s with --quick);
+  - where the open loop's latency comes from: event-loop delay, GC pauses, ringwal's batches;
+  - the targets; those against peers are "not measured" here (node bench/run.js runs peers).
+In all about 35 s with the defaults on a disk of a few thousand syncs/s, --quick about 6 s.
+
 options:
   --dir PATH              WAL directory, emptied before each workload and removed at the end
                           (default ./${benchDirDefault})
@@ -40,10 +51,12 @@ options:
   --records N             records per closed-loop run; 4 KiB records per bulk run
   --seconds S             time cap of each closed and bulk run; duration of the open loop
   --rate N                open-loop rate in records/s (default 100000)
+  --quick                 small counts (20,000 records, 1-3 s per workload, 64 MiB bulk) and
+                          short disk probes: shows that everything runs, measures little
   --backend B             auto | io_uring | threadpool (default auto)
   --direct-io M           auto | required | off (default auto)
   --sync-method M         linked-fdatasync | rwf-dsync (default linked-fdatasync)
-  --json                  print one JSON object instead of the table
+  --json                  print one JSON object instead of the tables
   -h, --help              this text
 `;
 
@@ -65,6 +78,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         'direct-io': { type: 'string', default: 'auto' },
         'sync-method': { type: 'string', default: 'linked-fdatasync' },
         json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -78,6 +92,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     help: values.help,
     dir: values.dir,
     json: values.json,
+    quick: values.quick,
     kinds: [...new Set(kinds)] as WorkloadKind[],
     producers: values.producers?.split(',').map((text) => integer('--producers', text, producersMax)),
     recordsMax: values.records === undefined ? undefined : integer('--records', values.records, recordsMax),
