@@ -166,7 +166,7 @@ async function crashRound({ dir, backend, mode, round, producers, allAcks }) {
   }
 }
 
-/** The kills hit the pipelined default: batches went in behind others, two in flight at once. */
+/** The kills hit a pipelined writer: batches went in behind others, two in flight at once. */
 function assertPipelined(rounds) {
   const batches = rounds.reduce((sum, r) => sum + r.batches, 0);
   assert.ok(batches > 0, `no batch was pipelined in any round: ${JSON.stringify(rounds)}`);

@@ -56,8 +56,8 @@ test("Wal.open registers the writer's batch buffers (one per batch in flight, an
   if (io === null) return;
   assert.equal(fixedBuffersOf(io), 0, 'nothing registered before the writer exists');
   const dir = tempDir(t);
-  const wal = await Wal.open(dir, { io });
-  assert.equal(fixedBuffersOf(io), 3, 'every batch buffer registered (2 in flight by default, and one to fill)');
+  const wal = await Wal.open(dir, { io, batchesInFlightMax: 2 });
+  assert.equal(fixedBuffersOf(io), 3, 'every batch buffer registered (2 in flight, and one to fill)');
   const lsns = await Promise.all(Array.from({ length: 300 }, (_, i) => wal.append(payloadFor(i, 4000))));
   assert.deepEqual(
     lsns,
@@ -94,7 +94,7 @@ test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refus
   const memlock = bindingWith((register, handle, buffers) => (buffers.length > 1 ? -ERRNO.ENOMEM : register(handle, buffers)));
   const io = openIo(t, 'io_uring', memlock.binding);
   if (io === null) return;
-  const wal = await Wal.open(tempDir(t), { io });
+  const wal = await Wal.open(tempDir(t), { io, batchesInFlightMax: 2 });
   assert.deepEqual(memlock.counts, [3, 2, 1], 'all three refused, then two, then one');
   assert.equal(fixedBuffersOf(io), 1);
   assert.equal(await wal.append(payloadFor(1)), 1);
@@ -102,7 +102,7 @@ test('past RLIMIT_MEMLOCK (ENOMEM) fewer buffers are registered; any other refus
 
   const refused = bindingWith(() => -ERRNO.EINVAL);
   const plain = openIo(t, 'io_uring', refused.binding);
-  const other = await Wal.open(tempDir(t), { io: plain });
+  const other = await Wal.open(tempDir(t), { io: plain, batchesInFlightMax: 2 });
   assert.deepEqual(refused.counts, [3], 'tried once: only ENOMEM gets better with fewer buffers');
   assert.equal(fixedBuffersOf(plain), 0);
   assert.equal(await other.append(payloadFor(2)), 1);

@@ -22,7 +22,8 @@ const ORPHAN_EXIT_MS = 60_000;
 setTimeout(() => process.exit(3), ORPHAN_EXIT_MS);
 process.stdout.on('error', () => process.exit(4));
 
-const wal = await Wal.open(dir, { backend, directIo: 'required' });
+// Pipelined (the default is one batch in flight): the kills land among batches in flight together.
+const wal = await Wal.open(dir, { backend, directIo: 'required', batchesInFlightMax: 2 });
 process.stdout.write(`ready ${wal.backend} ${wal.directIo} ${wal.nextLsn}\n`);
 
 // Acks are batched into one write per event-loop turn; writes to a pipe are synchronous on
