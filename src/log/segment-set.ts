@@ -39,12 +39,14 @@ import {
   namePreparedSegment,
   openSegment,
   prepareSegment,
+  PREPARED_SEGMENT_NAME,
   writeCapacityBytes,
   writePreparedHeader,
   writeSegmentHeader,
   type OpenSegment,
   type PreparedSegment,
 } from '../segment/segment-file.js';
+import { ZeroFillPacer } from '../segment/zero-fill-pacer.js';
 
 export { TRUNCATE_INTENT_NAME } from './cut.js';
 
@@ -95,6 +97,8 @@ export class SegmentSet {
   /** Ids of removed segments are never given again: the next id is above this floor. */
   private segmentIdFloor: number;
   private dwb: DoubleWriteBuffer | null = null;
+  /** Paces the zero-fill of the next segment by the writer's activity (wired by the Wal). */
+  readonly zeroFill = new ZeroFillPacer();
 
   private constructor(io: Io, options: SegmentSetOptions, sealed: SealedSegment[], active: OpenSegment, segmentIdFloor: number) {
     this.io = io;
@@ -195,7 +199,7 @@ export class SegmentSet {
       await set.close().catch(() => undefined);
       throw err;
     }
-    set.prepareNext();
+    set.prepareNext(position.sealed ? 0 : options.segmentSizeBytes - position.endBytes);
     return { set, position, recovery };
   }
 
@@ -211,7 +215,7 @@ export class SegmentSet {
       await set.close().catch(() => undefined);
       throw err;
     });
-    set.prepareNext();
+    set.prepareNext(options.segmentSizeBytes - segment.dataStartBytes);
     const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
     return { set, position: { segment, nextLsn: 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, sealed: false }, recovery };
   }
@@ -268,15 +272,21 @@ export class SegmentSet {
     return this.sealedSegments.length > 0 ? this.sealedSegments[0]!.header.firstLsn : this.activeSegment.header.firstLsn;
   }
 
-  /** Starts zero-filling the next segment in the background, once. */
-  private prepareNext(): void {
+  /**
+   * Starts zero-filling the next segment in the background, once, paced so that it is done
+   * before the writer has used half of the `roomBytes` left in the active segment.
+   */
+  private prepareNext(roomBytes: number): void {
     if (this.prepared !== null) return;
-    const prepared = this.prepareNow();
+    const o = this.options;
+    const pace = this.zeroFill.begin(o.segmentSizeBytes, roomBytes);
+    const prepared = prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo, PREPARED_SEGMENT_NAME, pace).finally(() => pace.end());
     // A failure here surfaces when the rollover awaits it; until then nothing is lost.
     prepared.catch(() => undefined);
     this.prepared = prepared;
   }
 
+  /** A preparation that nothing runs beside: the rollover waits for it. */
   private prepareNow(): Promise<PreparedSegment> {
     const o = this.options;
     return prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo);
@@ -292,7 +302,8 @@ export class SegmentSet {
     // An unsealed segment rolls over only once a record did not fit it: it holds records.
     if (old.header.seal === null) assert(seal.lastLsn >= old.header.firstLsn, 'rollover of a segment without records');
     // R1. A background preparation that failed (ENOSPC, EIO) is tried once more, now: until
-    // this point it had cost nothing.
+    // this point it had cost nothing. One still running is needed now: it goes unpaced.
+    this.zeroFill.hurry();
     const pending = this.prepared ?? this.prepareNow();
     this.prepared = null;
     let preparedFile: PreparedSegment;
@@ -326,7 +337,7 @@ export class SegmentSet {
     await old.file.close();
     this.sealedSegments.push({ path: old.path, header: sealedHeader, seal: finalSeal, sizeBytes });
     this.activeSegment = next;
-    this.prepareNext();
+    this.prepareNext(this.options.segmentSizeBytes - next.dataStartBytes);
     this.runHook({ path: old.path, segmentId: old.header.segmentId, firstLsn: old.header.firstLsn, lastLsn: finalSeal.lastLsn, sizeBytes });
     return { segment: next, nextLsn: firstLsn, endBytes: next.dataStartBytes, lastRecordBytes: 0, sealed: false };
   }
@@ -433,6 +444,8 @@ export class SegmentSet {
   async close(): Promise<void> {
     await this.activeSegment.file.close();
     if (this.dwb !== null) await this.dwb.close();
+    // A fill waiting for its turn would wait for batches that no longer come.
+    this.zeroFill.close();
     const prepared = this.prepared;
     this.prepared = null;
     if (prepared !== null) {

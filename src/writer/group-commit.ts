@@ -139,6 +139,13 @@ export interface GroupCommitInit extends WriterTarget {
    * that block (the double-write buffer); null when it is off.
    */
   doubleWrite: DoubleWriteRecorder | null;
+  /**
+   * Called once per batch, at the very end of its completion, after the writer has submitted the
+   * batch that was waiting, if any. `advanceBytes`: how far this batch moved the durable end of
+   * the active segment; `batchWaiting`: whether records are still encoded or queued that no
+   * submitted write carries. The segment set paces the next segment's zero-fill by it.
+   */
+  onBatchComplete?: (advanceBytes: number, batchWaiting: boolean) => void;
 }
 
 export class GroupCommit {
@@ -149,6 +156,7 @@ export class GroupCommit {
   private readonly segmentSizeBytes: number;
   private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
   private readonly doubleWrite: DoubleWriteRecorder | null;
+  private readonly onBatchComplete: ((advanceBytes: number, batchWaiting: boolean) => void) | undefined;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly pendingAppendsMax: number;
@@ -200,6 +208,7 @@ export class GroupCommit {
     this.segmentSizeBytes = init.segmentSizeBytes;
     this.roll = init.roll;
     this.doubleWrite = init.doubleWrite;
+    this.onBatchComplete = init.onBatchComplete;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.pendingAppendsMax = init.pendingAppendsMax;
@@ -635,6 +644,7 @@ export class GroupCommit {
   private complete(batch: Batch): void {
     assert(this.inFlight === batch, 'completion of a batch that is not in flight');
     this.inFlight = null;
+    const advanceBytes = batch.endBytes - this.durableEndBytesValue;
     this.durableLsnValue = batch.lastLsn;
     this.durableEndBytesValue = batch.endBytes;
     this.durableLastRecordBytes = batch.lastRecordBytes;
@@ -649,6 +659,7 @@ export class GroupCommit {
     this.drainQueue();
     this.maybeRoll();
     this.checkFence();
+    this.onBatchComplete?.(advanceBytes, this.fillRecordCount > 0 || this.queuedRecords > 0);
   }
 
   /** Puts the writer in the failed state from outside (a truncation that failed half-way). */

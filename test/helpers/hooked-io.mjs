@@ -11,6 +11,10 @@
  *   fsyncDir(dir) → undefined | Error          an Error is thrown instead of syncing
  *   openFile(path, options) → undefined | Error
  *   readSubmitted({ path, fileOffsetBytes, readOnly })   called once the real read is submitted
+ *   write({ path, fileOffsetBytes, lengthBytes, durable }) → undefined | Promise
+ *     called once the real write is submitted; a returned promise holds its completion back from
+ *     the caller until the promise settles (the write itself is done as usual)
+ *   writeDone(info)                                      called as the completion reaches the caller
  */
 export function hookedIo(inner, hooks = {}) {
   const stats = { bytesRead: 0, reads: 0, calls: [] };
@@ -29,6 +33,19 @@ export function hookedIo(inner, hooks = {}) {
             stats.reads += 1;
             stats.bytesRead += gotBytes;
             return decision?.shortBytes !== undefined ? Math.min(decision.shortBytes, gotBytes) : gotBytes;
+          };
+        }
+        if (prop === 'write' && (hooks.write !== undefined || hooks.writeDone !== undefined)) {
+          return async (buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable) => {
+            const info = { path: target.path, fileOffsetBytes, lengthBytes, durable };
+            const pending = target.write(buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable);
+            const hold = hooks.write?.(info);
+            try {
+              await pending;
+            } finally {
+              if (hold !== undefined) await hold;
+              hooks.writeDone?.(info);
+            }
           };
         }
         const value = Reflect.get(target, prop);
