@@ -99,6 +99,8 @@ export class SegmentSet {
   private dwb: DoubleWriteBuffer | null = null;
   /** Paces the zero-fill of the next segment by the writer's activity (wired by the Wal). */
   readonly zeroFill = new ZeroFillPacer();
+  /** The closes of sealed segments' descriptors still running; close() waits for them. */
+  private closingSealed: Promise<unknown> = Promise.resolve();
 
   private constructor(io: Io, options: SegmentSetOptions, sealed: SealedSegment[], active: OpenSegment, segmentIdFloor: number) {
     this.io = io;
@@ -321,20 +323,26 @@ export class SegmentSet {
     const firstLsn = finalSeal.lastLsn + 1;
     const writeBytesMax = writeCapacityBytes(this.options.batchBytesMax, preparedFile.file.alignmentBytes);
     // R2. The seal must be durable before the next segment has a name: a named successor of an
-    // unsealed segment is what a damaged log looks like.
-    const [sealed, named] = await Promise.allSettled([
+    // unsealed segment is what a damaged log looks like. The sealed file's size is read meanwhile.
+    const [sealed, named, sized] = await Promise.allSettled([
       alreadySealed ? Promise.resolve() : writeSegmentHeader(this.io, old.file, sealedHeader),
       writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, writeBytesMax }),
+      old.file.sizeBytes(),
     ]);
-    // Both steps have finished (no file is left open by the one that did not fail).
-    if (sealed.status === 'rejected') throw sealed.reason;
-    if (named.status === 'rejected') throw named.reason;
+    // Every step has finished; the prepared file is open only if its header was written.
+    const failed = [sealed, named, sized].find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) {
+      if (named.status === 'fulfilled') await preparedFile.file.close().catch(() => undefined);
+      throw failed.reason;
+    }
+    assert(named.status === 'fulfilled' && sized.status === 'fulfilled');
     crashPoint('roll.sealed');
-    const next = await namePreparedSegment(this.io, this.dir, preparedFile, { firstLsn, segmentId }, this.options.directIo);
+    const next = await namePreparedSegment(this.io, this.dir, preparedFile, named.value, this.options.directIo);
     crashPoint('roll.named');
     this.segmentIdFloor = segmentId;
-    const sizeBytes = await old.file.sizeBytes();
-    await old.file.close();
+    const sizeBytes = sized.value;
+    // R4: the sealed file is never written again; closing it need not hold up the writer.
+    this.closingSealed = Promise.all([this.closingSealed, old.file.close().catch(() => undefined)]);
     this.sealedSegments.push({ path: old.path, header: sealedHeader, seal: finalSeal, sizeBytes });
     this.activeSegment = next;
     this.prepareNext(this.options.segmentSizeBytes - next.dataStartBytes);
@@ -444,6 +452,7 @@ export class SegmentSet {
   async close(): Promise<void> {
     await this.activeSegment.file.close();
     if (this.dwb !== null) await this.dwb.close();
+    await this.closingSealed;
     // A fill waiting for its turn would wait for batches that no longer come.
     this.zeroFill.close();
     const prepared = this.prepared;

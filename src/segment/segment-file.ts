@@ -157,28 +157,58 @@ export function newSegmentHeader(blockSizeBytes: number, fields: NewSegmentField
   };
 }
 
-/** S2: writes the prepared file's header durably and closes it; it is still unnamed. */
-export async function writePreparedHeader(io: Io, prepared: PreparedSegment, fields: NewSegmentFields): Promise<void> {
+/**
+ * S2: writes the prepared file's header durably; it is still unnamed, and stays open for S3. On
+ * failure the file is closed.
+ */
+export async function writePreparedHeader(io: Io, prepared: PreparedSegment, fields: NewSegmentFields): Promise<SegmentHeader> {
+  const header = newSegmentHeader(prepared.file.alignmentBytes, fields);
   try {
-    await writeSegmentHeader(io, prepared.file, newSegmentHeader(prepared.file.alignmentBytes, fields));
-  } finally {
-    await prepared.file.close();
+    await writeSegmentHeader(io, prepared.file, header);
+  } catch (err) {
+    await prepared.file.close().catch(() => undefined);
+    throw err;
   }
+  return header;
 }
 
-/** S3 and S4: names the prepared file as segment `name` and opens it. */
-export async function namePreparedSegment(io: Io, dir: string, prepared: PreparedSegment, name: SegmentName, direct: DirectIoMode): Promise<OpenSegment> {
-  const path = join(dir, segmentFileName(name.firstLsn, name.segmentId));
-  await io.rename(prepared.path, path);
+/**
+ * S3 and S4: names the prepared file, whose header S2 wrote, as its segment and opens it under
+ * that name. The new name is opened while the directory syncs, and the prepared file's own
+ * descriptor is closed meanwhile: nothing is written through either before the sync is done (the
+ * writer gets the segment only then), so neither waits on the critical path of a rollover. The
+ * header is the one S2 wrote; it is not read back. The prepared file is closed in any case.
+ */
+export async function namePreparedSegment(io: Io, dir: string, prepared: PreparedSegment, header: SegmentHeader, direct: DirectIoMode): Promise<OpenSegment> {
+  const path = join(dir, segmentFileName(header.firstLsn, header.segmentId));
+  try {
+    await io.rename(prepared.path, path);
+  } catch (err) {
+    await prepared.file.close().catch(() => undefined);
+    throw err;
+  }
   crashPoint('roll.renamed');
-  await io.fsyncDir(dir);
-  return openSegment(io, path, name, direct, false);
+  const [synced, opened, closed] = await Promise.allSettled([
+    io.fsyncDir(dir),
+    io.openFile(path, { create: false, direct, readOnly: false }),
+    prepared.file.close(),
+  ]);
+  const failure = [synced, opened, closed].find((outcome) => outcome.status === 'rejected');
+  if (failure !== undefined) {
+    if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
+    throw failure.reason;
+  }
+  assert(opened.status === 'fulfilled');
+  const file = opened.value;
+  // The same file as the prepared one: its header was written on this file's block grid.
+  assert.equal(header.blockSizeBytes % file.alignmentBytes, 0, "the header block is a whole number of the file's blocks");
+  return { path, file, header, dataStartBytes: header.blockSizeBytes };
 }
 
 /** S2 to S4 for a segment no other step has to wait for (the first segment of a log). */
 export async function finalizeSegment(io: Io, dir: string, prepared: PreparedSegment, fields: NewSegmentFields, direct: DirectIoMode): Promise<OpenSegment> {
-  await writePreparedHeader(io, prepared, fields);
-  return namePreparedSegment(io, dir, prepared, fields, direct);
+  const header = await writePreparedHeader(io, prepared, fields);
+  return namePreparedSegment(io, dir, prepared, header, direct);
 }
 
 /**
