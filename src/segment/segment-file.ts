@@ -70,7 +70,7 @@ export interface PreparedSegment {
 /**
  * S1: an unnamed segment file, zero-filled to `sizeBytes` when `preallocate` is set. `tempName`
  * (a `.tmp` name, which open deletes) is the prepared segment's unless a truncation builds one.
- * With `pace`, each chunk of the fill, and its final datasync, waits for its turn.
+ * With `pace`, the reservation, each chunk of the fill and its final datasync wait for a turn.
  */
 export async function prepareSegment(
   io: Io,
@@ -90,6 +90,9 @@ export async function prepareSegment(
     if (preallocate) {
       // fallocate alone leaves unwritten extents whose first write is a metadata change the next
       // fdatasync must journal; writing zeros makes them written extents (PostgreSQL's wal_init_zero).
+      // The reservation is a synchronous call that holds the event loop for up to a millisecond:
+      // it waits for a turn like a chunk, so that it does not land in a rollover's backlog.
+      if (pace !== undefined) await pace.turn(0);
       await file.allocate(0, sizeBytes).catch(() => undefined);
       const chunkBytes = Math.min(ZERO_FILL_CHUNK_BYTES, sizeBytes);
       const zeros = io.allocAligned(chunkBytes, file.alignmentBytes);
