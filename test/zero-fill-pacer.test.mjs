@@ -54,7 +54,7 @@ test('a busy writer: no chunk until a batch completes, none while a batch waits,
   const pacer = new ZeroFillPacer();
   pacer.attach(writer);
   // 1 MiB to fill before the log has used half of 1 MiB of room: 2 bytes of zeros per byte logged.
-  // The deadline, 90 % of the room, asks for 1/0.9 bytes per byte logged.
+  // The deadline, 80 % of the room, asks for 1/0.8 bytes per byte logged.
   const pace = pacer.begin(MIB, MIB);
   let turn = watch(pace.turn(CHUNK));
   await turns(5);
@@ -67,12 +67,13 @@ test('a busy writer: no chunk until a batch completes, none while a batch waits,
   assert.equal(turn.granted, true, 'schedule credit 256 KiB and nothing waiting: one chunk');
 
   turn = watch(pace.turn(CHUNK));
-  // Schedule credit 600 KiB, deadline credit 2 × 64/0.9 + 300/0.9 - 256 ≈ 219 KiB: a batch waits.
-  pacer.batchComplete(300 * KIB, true);
+  // Schedule credit 400 KiB, deadline credit 1.25 × (64 + 64 + 200) - 256 = 154 KiB: a batch waits.
+  pacer.batchComplete(200 * KIB, true);
   await turns(2);
   assert.equal(turn.granted, false, 'ahead of the deadline, a waiting batch goes first');
-  // Deadline credit ≈ 290 KiB: the fill is behind by a chunk, and goes even though a batch waits.
-  pacer.batchComplete(64 * KIB, true);
+  // Deadline credit 154 + 1.25 × 100 = 279 KiB: the fill is behind by a chunk, and goes even
+  // though a batch waits.
+  pacer.batchComplete(100 * KIB, true);
   await turns(1);
   assert.equal(turn.granted, true, 'behind the deadline: one chunk');
 
@@ -128,15 +129,36 @@ async function batchesUntilFilled(sizeBytes, roomBytes, advanceBytes, batchWaiti
   return batches;
 }
 
-test('the fill is done once the log has used half its room, or 90 % of it while batches always wait', async () => {
+test('the fill is done once the log has used half its room, or 80 % of it while batches always wait', async () => {
   const sizeBytes = 4 * MIB;
   const roomBytes = 8 * MIB;
   const advanceBytes = 16 * KIB;
   // One byte of zeros per byte logged: 4 MiB of zeros after 256 batches; the final sync's turn at the next.
   assert.equal(await batchesUntilFilled(sizeBytes, roomBytes, advanceBytes, false), (4 * MIB) / advanceBytes + 1);
-  // 4/7.2 bytes of zeros per byte logged, granted only on the deadline's credit: the last chunk
-  // at the first batch past 90 % of the room (460.8 batches), the final sync's turn at the next.
-  assert.equal(await batchesUntilFilled(sizeBytes, roomBytes, advanceBytes, true), Math.ceil((0.9 * roomBytes) / advanceBytes) + 1);
+  // 4/6.4 bytes of zeros per byte logged, granted only on the deadline's credit: the last chunk,
+  // and with it the final sync's turn, at the first batch past 80 % of the room (409.6 batches).
+  assert.equal(await batchesUntilFilled(sizeBytes, roomBytes, advanceBytes, true), Math.ceil((0.8 * roomBytes) / advanceBytes));
+});
+
+test('behind the deadline, chunks follow one another without waiting for a completion', async () => {
+  const pacer = new ZeroFillPacer();
+  pacer.attach({ busy: true });
+  // 1 MiB of zeros before 80 % of 1 MiB of room is used: 1.25 bytes of zeros per byte logged.
+  const pace = pacer.begin(MIB, MIB);
+  const first = watch(pace.turn(CHUNK));
+  // One batch of 900 KiB, a batch waiting behind it: 1125 KiB of deadline credit, 4 chunks' worth.
+  pacer.batchComplete(900 * KIB, true);
+  await turns(1);
+  assert.equal(first.granted, true);
+  for (let chunk = 1; chunk < 4; chunk++) {
+    const next = watch(pace.turn(CHUNK));
+    await Promise.resolve();
+    assert.equal(next.granted, true, `chunk ${chunk} goes at once on the credit left`);
+  }
+  const fifth = watch(pace.turn(CHUNK));
+  await turns(2);
+  assert.equal(fifth.granted, false, 'the credit is spent: the next chunk waits for a completion');
+  pace.end();
 });
 
 test('a rollover waiting for the fill lifts the pacing; closing rejects a waiting turn and every later one', async () => {

@@ -17,8 +17,8 @@
  *      byte by which the log's durable end advances earns `ratio` bytes of zeros, the ratio set so
  *      that the fill is done once the log has used half the room it had when the fill began;
  *   4. a fill that falls behind its schedule by much (the writer never stops having a batch
- *      waiting) goes out right after a completion anyway, at the rate that still finishes it by the
- *      time the log has used 90 % of that room;
+ *      waiting) goes out right after a completion anyway, and chunk after chunk while it is behind,
+ *      at the rate that still finishes it by the time the log has used 80 % of that room;
  *   5. a rollover that waits for the fill (R1) lifts all pacing, and closing the log aborts it.
  */
 import assert from 'node:assert/strict';
@@ -39,8 +39,12 @@ export interface ZeroFillPace {
 
 /** The share of the room left at the start whose use should see the fill done (rule 3). */
 const SCHEDULE_ROOM_SHARE = 0.5;
-/** The share of that room by which the fill must be done however busy the log is (rule 4). */
-const DEADLINE_ROOM_SHARE = 0.9;
+/**
+ * The share of that room by which the fill must be done however busy the log is (rule 4). A
+ * saturated writer fills the rest of its segment at this pace: the fill must be done with room to
+ * spare, or the rollover waits for what is left of it.
+ */
+const DEADLINE_ROOM_SHARE = 0.8;
 
 export class ZeroFillAborted extends Error {
   constructor() {
@@ -107,7 +111,10 @@ export class ZeroFillPacer {
   private turn(fill: Fill, chunkBytes: number): Promise<void> {
     assert(fill.waiting === null, 'one chunk in flight at a time');
     if (this.closed) return Promise.reject(new ZeroFillAborted());
-    if (this.hurried) {
+    // Behind the deadline, a chunk follows the last one without waiting for a completion: with
+    // batches larger than a chunk (a saturated writer), one chunk per batch would fall further
+    // behind at every batch, until the rollover had to wait for the rest of the fill.
+    if (this.hurried || fill.deadlineCreditBytes >= chunkBytes) {
       this.spend(fill, chunkBytes);
       return Promise.resolve();
     }
