@@ -32,6 +32,13 @@ const mib = 1024 * 1024;
 const preparedName = 'wal-prepared.seg.tmp';
 /** A gap between two pump turns longer than this is an event-loop stall. */
 const stallMsMin = 1;
+/**
+ * The first sends meet a cold process and a disk that was idle (the segments suite settles for a
+ * second): the first writes take milliseconds and the heap grows through its first major GCs.
+ */
+const warmUpMs = 50;
+/** R2's two header writes are submitted together: anything further apart is another step. */
+const rolloverHeadersApartMsMax = 5;
 /** How far around a rollover appends count as "near" it. */
 const nearRolloverMs = 50;
 const drainMsMax = 30_000;
@@ -48,7 +55,12 @@ const variants = {
   'open-noprealloc': { segmentSizeBytes: 64 * mib, preallocate: false, settle: 'none' },
   roll4: { segmentSizeBytes: 4 * mib, preallocate: true, settle: 1000 },
   'roll4-noprealloc': { segmentSizeBytes: 4 * mib, preallocate: false, settle: 1000 },
+  // The closed loops of the peers suite (1,000,000 records), for the fill beside a saturated writer.
+  'closed-256': { segmentSizeBytes: 64 * mib, preallocate: true, settle: 'none', producers: 256 },
+  'closed-4096': { segmentSizeBytes: 64 * mib, preallocate: true, settle: 'none', producers: 4096 },
 };
+/** Records of a closed-loop variant, as in the peers suite. */
+const closedLoopRecords = 1_000_000;
 
 const { values } = parseArgs({
   options: {
@@ -162,16 +174,21 @@ async function trial(variantName, distDir) {
   });
   const openMs = performance.now() - openedAt;
   if (variant.settle === 'prepared') {
-    // The fill's last step is the prepared file's datasync (S1).
-    while (!ioEvents.some((e) => e.op === 'datasync' && e.kind === 'prepared')) await new Promise((r) => setTimeout(r, 10));
+    // The fill's last step is the prepared file's datasync (S1); the first segment of the new log
+    // was prepared (and synced) before open returned, the next one is the one to wait for.
+    const openedMs = openedAt + openMs;
+    while (!ioEvents.some((e) => e.op === 'datasync' && e.kind === 'prepared' && e.t1 > openedMs)) await new Promise((r) => setTimeout(r, 10));
   } else if (typeof variant.settle === 'number') {
     await new Promise((r) => setTimeout(r, variant.settle));
   }
 
   const backing = randomFillSync(new Uint8Array(128 * recordPoolCount));
   const records = Array.from({ length: recordPoolCount }, (_, i) => backing.subarray(i * 128, (i + 1) * 128));
-  const count = Math.floor((ratePerS * durationMs) / 1000);
+  const closed = variant.producers !== undefined;
+  const count = closed ? closedLoopRecords : Math.floor((ratePerS * durationMs) / 1000);
   const intervalMs = 1000 / ratePerS;
+  // When each append was meant to go (the open loop) or went (the closed loop), and was durable.
+  const sentAt = new Float64Array(count);
   const doneAt = new Float64Array(count).fill(NaN);
   const stalls = [];
   const gcs = [];
@@ -188,7 +205,31 @@ async function trial(variantName, distDir) {
   let completed = 0;
   let sendLagMsMax = 0;
   let lastTurnEndMs = startMs;
+  if (closed) {
+    // Each producer appends and awaits, in turn; a ticker on every turn of the loop sees its stalls.
+    let ticking = true;
+    const tick = () => {
+      const nowMs = performance.now();
+      if (nowMs - lastTurnEndMs > stallMsMin) stalls.push({ t0: lastTurnEndMs, t1: nowMs });
+      lastTurnEndMs = nowMs;
+      if (ticking) setImmediate(tick);
+    };
+    tick();
+    await Promise.all(
+      Array.from({ length: variant.producers }, async () => {
+        while (sent < count) {
+          const index = sent++;
+          sentAt[index] = performance.now();
+          await wal.append(records[index % recordPoolCount]);
+          doneAt[index] = performance.now();
+          completed += 1;
+        }
+      }),
+    );
+    ticking = false;
+  }
   await new Promise((resolvePromise, reject) => {
+    if (closed) return resolvePromise();
     let finished = false;
     const drain = () => {
       finished = true;
@@ -203,6 +244,7 @@ async function trial(variantName, distDir) {
       if (sent < due) sendLagMsMax = Math.max(sendLagMsMax, elapsedMs - sent * intervalMs);
       while (sent < due) {
         const index = sent++;
+        sentAt[index] = startMs + index * intervalMs;
         wal.append(records[index % recordPoolCount]).then(() => {
           doneAt[index] = performance.now();
           completed += 1;
@@ -228,7 +270,7 @@ async function trial(variantName, distDir) {
   await baseIo.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const trace = { startMs, endMs, intervalMs, count, doneAt, ioEvents, sealedAt, gcs, stalls };
+  const trace = { startMs, endMs, count, sentAt, doneAt, ioEvents, sealedAt, gcs, stalls };
   if (values.trace !== undefined) writeTrace(values.trace, trace);
   return {
     variant: variantName,
@@ -257,7 +299,7 @@ function loadAverage() {
 
 function writeTrace(path, trace) {
   const appends = [];
-  for (let i = 0; i < trace.count; i++) appends.push([+(i * trace.intervalMs).toFixed(3), +(trace.doneAt[i] - trace.startMs).toFixed(3)]);
+  for (let i = 0; i < trace.count; i++) appends.push([+(trace.sentAt[i] - trace.startMs).toFixed(3), +(trace.doneAt[i] - trace.startMs).toFixed(3)]);
   const shift = (e) => ({ ...e, t0: e.t0 - trace.startMs, t1: e.t1 - trace.startMs });
   writeFileSync(
     path,
@@ -319,7 +361,7 @@ function latencySummaryUs(latenciesMs) {
 }
 
 function analyse(trace) {
-  const { startMs, endMs, intervalMs, count, doneAt, ioEvents, sealedAt, gcs, stalls } = trace;
+  const { startMs, endMs, count, sentAt, doneAt, ioEvents, sealedAt, gcs, stalls } = trace;
   // A fill runs from the first request on the prepared file to its datasync; one per preparation.
   const fills = [];
   let fill = null;
@@ -340,51 +382,68 @@ function analyse(trace) {
   }
   // A fill still running when the log closed (close aborts a paced one) counts up to its last request.
   if (fill !== null) fills.push({ ...fill, unfinished: true });
-  // A rollover's I/O: the two header writes at offset 0 (R2) up to the hook (R5).
-  const rollovers = sealedAt.map((sealed) => {
-    const headers = ioEvents.filter((e) => e.op === 'write' && e.durable && e.offsetBytes === 0 && e.t0 <= sealed && e.t0 > sealed - 1000);
-    const t0 = headers.length === 0 ? sealed : Math.min(...headers.map((e) => e.t0));
-    return { t0, t1: sealed };
+  // A rollover's I/O: from the first of its two header writes at offset 0 (R2, submitted
+  // together, after the previous rollover) up to the hook (R5). Its stall lasts until the first
+  // batch in the new segment, which carries what waited meanwhile, is durable.
+  const batchWritesAll = ioEvents.filter((e) => e.op === 'write' && e.durable && e.kind === 'segment' && e.offsetBytes > 0).sort((a, b) => a.t0 - b.t0);
+  const rollovers = sealedAt.map((sealed, i) => {
+    const after = i === 0 ? -Infinity : sealedAt[i - 1];
+    const headers = ioEvents.filter((e) => e.op === 'write' && e.durable && e.offsetBytes === 0 && e.t0 <= sealed && e.t0 > after);
+    const latest = Math.max(...headers.map((e) => e.t0));
+    const t0 = headers.length === 0 ? sealed : Math.min(...headers.filter((e) => e.t0 >= latest - rolloverHeadersApartMsMax).map((e) => e.t0));
+    const firstBatch = batchWritesAll.find((e) => e.t0 >= sealed);
+    return { t0, t1: sealed, stallEnd: firstBatch === undefined ? sealed : firstBatch.t1 };
   });
   const windows = {
     zeroFill: merge(fills.map((f) => ({ t0: f.t0, t1: f.t1 }))),
-    rollover: merge(rollovers),
+    rollover: merge(rollovers.map((r) => ({ t0: r.t0, t1: r.stallEnd }))),
     gc: merge(gcs),
     loopStall: merge(stalls),
+    warmUp: [{ t0: startMs, t1: startMs + warmUpMs }],
   };
   // Allocate is synchronous: it stalls the loop by itself, and it is part of the fill window.
   const latencies = new Float64Array(count);
   let finished = 0;
   for (let i = 0; i < count; i++) {
-    const intended = startMs + i * intervalMs;
+    const intended = sentAt[i];
     const done = Number.isNaN(doneAt[i]) ? endMs : doneAt[i];
     latencies[i] = done - intended;
     if (!Number.isNaN(doneAt[i])) finished += 1;
   }
   const all = latencySummaryUs(latencies);
+  let warmUpCount = 0;
+  while (warmUpCount < count && sentAt[warmUpCount] < startMs + warmUpMs) warmUpCount += 1;
+  const afterWarmUp = latencySummaryUs(latencies.subarray(warmUpCount));
   const p99Ms = all.p99 / 1000;
   const tail = { count: 0, none: 0 };
   const base = {};
   const inside = {};
+  // Exclusive attribution: each tail append goes to the first kind of window it meets, in this order.
+  const exclusiveOrder = ['warmUp', 'rollover', 'zeroFill', 'gc', 'loopStall'];
+  const exclusive = { none: 0 };
   for (const name of Object.keys(windows)) {
     tail[name] = 0;
     base[name] = 0;
     inside[name] = { in: [], out: [] };
+    exclusive[name] = 0;
   }
   for (let i = 0; i < count; i++) {
-    const t0 = startMs + i * intervalMs;
+    const t0 = sentAt[i];
     const t1 = t0 + latencies[i];
     const isTail = latencies[i] >= p99Ms;
     if (isTail) tail.count += 1;
     let any = false;
+    let first = 'none';
     for (const [name, list] of Object.entries(windows)) {
       const hit = overlaps(list, t0, t1);
       if (hit) base[name] += 1;
       if (hit && isTail) tail[name] += 1;
+      if (hit && (first === 'none' || exclusiveOrder.indexOf(name) < exclusiveOrder.indexOf(first))) first = name;
       any ||= hit;
       inside[name][hit ? 'in' : 'out'].push(latencies[i]);
     }
     if (isTail && !any) tail.none += 1;
+    if (isTail) exclusive[first] += 1;
   }
   const share = (n, of) => (of === 0 ? 0 : +(n / of).toFixed(4));
   const windowMs = (list) => list.reduce((sum, w) => sum + Math.max(0, Math.min(w.t1, endMs) - Math.max(w.t0, startMs)), 0);
@@ -395,6 +454,7 @@ function analyse(trace) {
       timeShare: share(windowMs(windows[name]), endMs - startMs),
       allShare: share(base[name], count),
       tailShare: share(tail[name], tail.count),
+      tailShareExclusive: share(exclusive[name], tail.count),
       latencyInsideUs: latencySummaryUs(inside[name].in),
       latencyOutsideUs: latencySummaryUs(inside[name].out),
     };
@@ -407,20 +467,24 @@ function analyse(trace) {
   const near = sealedAt.map((sealed) => {
     let maxMs = 0;
     for (let i = 0; i < count; i++) {
-      const t = startMs + i * intervalMs;
+      const t = sentAt[i];
       if (Math.abs(t - sealed) <= nearRolloverMs) maxMs = Math.max(maxMs, latencies[i]);
     }
     return Math.round(maxMs * 1000);
   });
   let elsewhereMs = 0;
+  let elsewhereAfterWarmUpMs = 0;
   for (let i = 0; i < count; i++) {
-    const t = startMs + i * intervalMs;
-    if (!sealedAt.some((sealed) => Math.abs(t - sealed) <= nearRolloverMs)) elsewhereMs = Math.max(elsewhereMs, latencies[i]);
+    const t = sentAt[i];
+    if (sealedAt.some((sealed) => Math.abs(t - sealed) <= nearRolloverMs)) continue;
+    elsewhereMs = Math.max(elsewhereMs, latencies[i]);
+    if (i >= warmUpCount) elsewhereAfterWarmUpMs = Math.max(elsewhereAfterWarmUpMs, latencies[i]);
   }
   const syncCallsMs = (op) => ioEvents.filter((e) => e.op === op && e.t0 >= startMs).map((e) => e.t1 - e.t0);
   return {
     finished,
     latencyUs: all,
+    latencyAfterWarmUpUs: afterWarmUp,
     tailCount: tail.count,
     tailNoneShare: share(tail.none, tail.count),
     attribution,
@@ -435,8 +499,14 @@ function analyse(trace) {
         datasyncMs: +(f.datasyncMs ?? 0).toFixed(2),
         ...(f.unfinished === true ? { unfinished: true } : {}),
       })),
-    rollovers: rollovers.map((r, i) => ({ atMs: +(r.t1 - startMs).toFixed(1), ioMs: +(r.t1 - r.t0).toFixed(2), maxLatencyNearUs: near[i] })),
+    rollovers: rollovers.map((r, i) => ({
+      atMs: +(r.t1 - startMs).toFixed(1),
+      ioMs: +(r.t1 - r.t0).toFixed(2),
+      stallMs: +(r.stallEnd - r.t0).toFixed(2),
+      maxLatencyNearUs: near[i],
+    })),
     maxLatencyAwayFromRolloversUs: Math.round(elsewhereMs * 1000),
+    maxLatencyAwayFromRolloversAfterWarmUpUs: Math.round(elsewhereAfterWarmUpMs * 1000),
     batchDeviceUs: { insideFill: latencySummaryUs(batchIn), outsideFill: latencySummaryUs(batchOut) },
     allocateCallMsMax: +Math.max(0, ...syncCallsMs('allocate')).toFixed(2),
     gcPauses: {
@@ -474,6 +544,7 @@ function table(rows) {
     'round',
     'p50 µs',
     'p99 µs',
+    'p99 after 50 ms µs',
     'p99.9 µs',
     'max µs',
     'tail in fill',
@@ -482,6 +553,7 @@ function table(rows) {
     'tail in rollover',
     'tail in GC',
     'tail in loop stall',
+    'tail in first 50 ms',
     'tail in none',
     'batch device p99 in / out of fill µs',
     'max near / away from rollovers µs',
@@ -502,6 +574,7 @@ function table(rows) {
         r.round,
         r.latencyUs.p50,
         r.latencyUs.p99,
+        r.latencyAfterWarmUpUs.p99,
         r.latencyUs.p999,
         r.latencyUs.max,
         pct(a.zeroFill.tailShare),
@@ -510,6 +583,7 @@ function table(rows) {
         pct(a.rollover.tailShare),
         pct(a.gc.tailShare),
         pct(a.loopStall.tailShare),
+        pct(a.warmUp.tailShare),
         pct(r.tailNoneShare),
         `${r.batchDeviceUs.insideFill.p99} / ${r.batchDeviceUs.outsideFill.p99}`,
         `${r.rollovers.length === 0 ? '–' : Math.max(...r.rollovers.map((x) => x.maxLatencyNearUs))} / ${r.maxLatencyAwayFromRolloversUs}`,
