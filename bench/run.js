@@ -22,6 +22,8 @@ const usage = `usage: node bench/run.js [options]
   --records N          peers suite: records per closed-loop run, and 4 KiB records per bulk run
   --seconds S          peers suite: time cap of every closed and bulk run, duration of the open loop
   --rate R             peers suite: open-loop rate in records/s (default 100000)
+  --dist DIR           both suites: the ringwal rows load this build of ringwal (a dist/ directory,
+                       e.g. one built before a change) instead of this tree's; the workloads stay this tree's
   --help               this text`;
 
 const workloadIds = ['closed-1', 'closed-256', 'closed-4096', 'open', 'bulk'];
@@ -133,6 +135,7 @@ async function runPeersSuite(values, runName) {
     ...(values.quick ? ['--quick'] : []),
     ...['records', 'seconds', 'rate'].flatMap((name) => (values[name] === undefined ? [] : [`--${name}`, values[name]])),
   ];
+  const ringwalOnly = values.dist === undefined ? [] : ['--dist', values.dist];
 
   const plan = [];
   if (systemNames.includes('disk')) for (const workload of diskWorkloads) plan.push({ system: 'disk', workload });
@@ -144,7 +147,8 @@ async function runPeersSuite(values, runName) {
   const rows = [];
   for (const [index, { system, workload }] of plan.entries()) {
     process.stderr.write(`[${index + 1}/${plan.length}] ${system} ${workload} … `);
-    const row = { ...(await runTrial(['--system', system, '--workload', workload, ...shared])), system, workload };
+    const ringwal = systems[system].acceptsWalOptions === true;
+    const row = { ...(await runTrial(['--system', system, '--workload', workload, ...shared, ...(ringwal ? ringwalOnly : [])])), system, workload };
     rows.push(row);
     process.stderr.write(row.ok ? `${integer(row.recordsPerS)} records/s, ${decimal(row.mbPerS)} MB/s\n` : `error: ${String(row.error).split('\n')[0]}\n`);
   }
@@ -162,7 +166,7 @@ async function runPeersSuite(values, runName) {
     startedAt: startedAt.toISOString(),
     host: hostname(),
     node: process.version,
-    options: { systems: systemNames, workloads, quick: values.quick, records: values.records, seconds: values.seconds, rate: values.rate },
+    options: { systems: systemNames, workloads, quick: values.quick, records: values.records, seconds: values.seconds, rate: values.rate, dist: values.dist },
     rows: rows.map((row) => ({ ...row, ratios: ratiosOf(row, rows) })),
     targets,
   };
@@ -175,13 +179,13 @@ async function runPeersSuite(values, runName) {
 
 async function runSegments(values, runName) {
   const startedAt = new Date();
-  const { rows, summary, markdown: tables } = await runSegmentsSuite({ quick: values.quick });
+  const { rows, summary, markdown: tables } = await runSegmentsSuite({ quick: values.quick, dist: values.dist });
   process.stdout.write(`${tables}\n`);
   const report = {
     startedAt: startedAt.toISOString(),
     host: hostname(),
     node: process.version,
-    options: { suite: 'segments', quick: values.quick },
+    options: { suite: 'segments', quick: values.quick, dist: values.dist },
     summary,
     rows,
   };
@@ -201,6 +205,7 @@ async function main() {
       records: { type: 'string' },
       seconds: { type: 'string' },
       rate: { type: 'string' },
+      dist: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,

@@ -446,7 +446,8 @@ function spaceSection(rows) {
   };
 }
 
-export async function runSegmentsSuite({ quick: isQuick }) {
+/** `dist`: another build for the ringwal trials to load (bench/trial.js --dist); the disk rows are the same. */
+export async function runSegmentsSuite({ quick: isQuick, dist = undefined }) {
   const scale = isQuick ? quick : full;
   const trials = plan(scale);
   const rows = [];
@@ -454,7 +455,8 @@ export async function runSegmentsSuite({ quick: isQuick }) {
     const label = `${trial.section} ${trial.variant}${trial.producers === undefined ? '' : ` ×${trial.producers}`} ${trial.workload} round ${trial.round}`;
     process.stderr.write(`[segments ${index + 1}/${trials.length}] ${label} … `);
     const { args, ...identity } = trial;
-    const row = { ...(await runTrial(args)), ...identity };
+    const ringwal = trial.walOptions !== undefined;
+    const row = { ...(await runTrial(ringwal && dist !== undefined ? [...args, '--dist', dist] : args)), ...identity };
     rows.push(row);
     let outcome = `${integer(row.recordsPerS)} records/s, p99 ${integer(row.latency?.p99Us)} µs`;
     if (!row.ok) outcome = `error: ${String(row.error).split('\n')[0]}`;

@@ -21,6 +21,9 @@ const { values } = parseArgs({
     // Milliseconds to wait between open and the workload, e.g. for background preparation of the
     // next segment to finish so that the clock measures the steady state only.
     'settle-ms': { type: 'string' },
+    // ringwal only: the directory of another build of ringwal (its dist/) to load Wal from, e.g.
+    // the one before a change; the workloads stay this tree's, so both builds run the same protocol.
+    dist: { type: 'string' },
   },
   strict: true,
 });
@@ -45,9 +48,10 @@ async function main() {
     if (spec === undefined) throw new Error(`unknown workload ${values.workload}`);
     const walOptions = values['wal-options'] === undefined ? undefined : JSON.parse(values['wal-options']);
     if (walOptions !== undefined && system.acceptsWalOptions !== true) throw new Error(`--wal-options applies to ringwal systems only, not ${values.system}`);
+    if (values.dist !== undefined && system.acceptsWalOptions !== true) throw new Error(`--dist applies to ringwal systems only, not ${values.system}`);
     let store;
     try {
-      store = await system.open(dir, walOptions);
+      store = await system.open(dir, walOptions, values.dist);
     } catch (error) {
       // An option this build does not know yet is a skipped row, not a failed one.
       const unknown = error?.code === 'WAL_ERR_INVALID_ARGUMENT' && /is not an option of Wal\.open/.test(error.message);

@@ -12,6 +12,7 @@ import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX } from '../dist/io/io.js';
 import { RECORD_PAYLOAD_BYTES_LIMIT } from '../dist/format/constants.js';
 import { QUARANTINE_NAMES_MAX } from '../dist/recovery/recover.js';
 import { RESTORE_READ_ATTEMPTS } from '../dist/segment/double-write-buffer.js';
+import { ZERO_FILL_CHUNK_BYTES } from '../dist/segment/segment-file.js';
 import * as options from '../dist/writer/options.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,6 +67,7 @@ test('the limits table of docs/design.md is the constants', () => {
     pendingBytesMax: { def: options.PENDING_BYTES_DEFAULT, max: options.PENDING_BYTES_MAX },
     queueDepth: { def: QUEUE_DEPTH_DEFAULT, max: QUEUE_DEPTH_MAX },
     segmentSizeBytes: { def: options.SEGMENT_SIZE_BYTES_DEFAULT, max: options.SEGMENT_SIZE_BYTES_MAX },
+    'zero-fill chunk of the next segment': { def: ZERO_FILL_CHUNK_BYTES, max: null },
     'quarantine copies of one offset': { def: null, max: QUARANTINE_NAMES_MAX },
     'reads of a copied block before the DWB takes it as unreadable': { def: RESTORE_READ_ATTEMPTS, max: null },
   };

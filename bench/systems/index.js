@@ -3,10 +3,13 @@
 import { measure } from './disk.js';
 
 const lazy = (load, options) => ({ open: async (dir) => (await load()).open(dir, options) });
-/** ringwal's rows also take Wal.open options from the trial (`--wal-options`), to run as variants. */
+/**
+ * ringwal's rows also take Wal.open options from the trial (`--wal-options`), to run as variants,
+ * and the build to load (`--dist`), to compare builds.
+ */
 const lazyRingwal = (options) => ({
   acceptsWalOptions: true,
-  open: async (dir, walOptions) => (await import('./ringwal.js')).open(dir, options, walOptions),
+  open: async (dir, walOptions, dist) => (await import('./ringwal.js')).open(dir, options, walOptions, dist),
 });
 
 export const systems = {

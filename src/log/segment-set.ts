@@ -40,12 +40,14 @@ import {
   openSegment,
   prepareSegment,
   inFlightBytesFor,
+  PREPARED_SEGMENT_NAME,
   writePreparedHeader,
   writeSegmentHeader,
   type OpenSegment,
   type PreparedSegment,
   type WriteShape,
 } from '../segment/segment-file.js';
+import { ZeroFillPacer } from '../segment/zero-fill-pacer.js';
 
 export { TRUNCATE_INTENT_NAME } from './cut.js';
 
@@ -96,6 +98,10 @@ export class SegmentSet {
   /** Ids of removed segments are never given again: the next id is above this floor. */
   private segmentIdFloor: number;
   private dwb: DoubleWriteBuffer | null = null;
+  /** Paces the zero-fill of the next segment by the writer's activity (wired by the Wal). */
+  readonly zeroFill = new ZeroFillPacer();
+  /** The closes of sealed segments' descriptors still running; close() waits for them. */
+  private closingSealed: Promise<unknown> = Promise.resolve();
 
   private constructor(io: Io, options: SegmentSetOptions, sealed: SealedSegment[], active: OpenSegment, segmentIdFloor: number) {
     this.io = io;
@@ -196,7 +202,7 @@ export class SegmentSet {
       await set.close().catch(() => undefined);
       throw err;
     }
-    set.prepareNext();
+    set.prepareNext(position.sealed ? 0 : options.segmentSizeBytes - position.endBytes);
     return { set, position, recovery };
   }
 
@@ -212,7 +218,7 @@ export class SegmentSet {
       await set.close().catch(() => undefined);
       throw err;
     });
-    set.prepareNext();
+    set.prepareNext(options.segmentSizeBytes - segment.dataStartBytes);
     const recovery: RecoveryReport = { path: segment.path, recordCount: 0, nextLsn: 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, tornTail: null };
     return { set, position: { segment, nextLsn: 1, endBytes: segment.dataStartBytes, lastRecordBytes: 0, sealed: false }, recovery };
   }
@@ -269,15 +275,21 @@ export class SegmentSet {
     return this.sealedSegments.length > 0 ? this.sealedSegments[0]!.header.firstLsn : this.activeSegment.header.firstLsn;
   }
 
-  /** Starts zero-filling the next segment in the background, once. */
-  private prepareNext(): void {
+  /**
+   * Starts zero-filling the next segment in the background, once, paced so that it is done
+   * before the writer has used half of the `roomBytes` left in the active segment.
+   */
+  private prepareNext(roomBytes: number): void {
     if (this.prepared !== null) return;
-    const prepared = this.prepareNow();
+    const o = this.options;
+    const pace = this.zeroFill.begin(o.segmentSizeBytes, roomBytes);
+    const prepared = prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo, PREPARED_SEGMENT_NAME, pace).finally(() => pace.end());
     // A failure here surfaces when the rollover awaits it; until then nothing is lost.
     prepared.catch(() => undefined);
     this.prepared = prepared;
   }
 
+  /** A preparation that nothing runs beside: the rollover waits for it. */
   private prepareNow(): Promise<PreparedSegment> {
     const o = this.options;
     return prepareSegment(this.io, this.dir, o.segmentSizeBytes, o.preallocate, o.directIo);
@@ -293,7 +305,8 @@ export class SegmentSet {
     // An unsealed segment rolls over only once a record did not fit it: it holds records.
     if (old.header.seal === null) assert(seal.lastLsn >= old.header.firstLsn, 'rollover of a segment without records');
     // R1. A background preparation that failed (ENOSPC, EIO) is tried once more, now: until
-    // this point it had cost nothing.
+    // this point it had cost nothing. One still running is needed now: it goes unpaced.
+    this.zeroFill.hurry();
     const pending = this.prepared ?? this.prepareNow();
     this.prepared = null;
     let preparedFile: PreparedSegment;
@@ -311,23 +324,29 @@ export class SegmentSet {
     const firstLsn = finalSeal.lastLsn + 1;
     const inFlightBytesMax = inFlightBytesFor(this.options.writeShape, preparedFile.file.alignmentBytes);
     // R2. The seal must be durable before the next segment has a name: a named successor of an
-    // unsealed segment is what a damaged log looks like.
-    const [sealed, named] = await Promise.allSettled([
+    // unsealed segment is what a damaged log looks like. The sealed file's size is read meanwhile.
+    const [sealed, named, sized] = await Promise.allSettled([
       alreadySealed ? Promise.resolve() : writeSegmentHeader(this.io, old.file, sealedHeader),
       writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, inFlightBytesMax }),
+      old.file.sizeBytes(),
     ]);
-    // Both steps have finished (no file is left open by the one that did not fail).
-    if (sealed.status === 'rejected') throw sealed.reason;
-    if (named.status === 'rejected') throw named.reason;
+    // Every step has finished; the prepared file is open only if its header was written.
+    const failed = [sealed, named, sized].find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) {
+      if (named.status === 'fulfilled') await preparedFile.file.close().catch(() => undefined);
+      throw failed.reason;
+    }
+    assert(named.status === 'fulfilled' && sized.status === 'fulfilled');
     crashPoint('roll.sealed');
-    const next = await namePreparedSegment(this.io, this.dir, preparedFile, { firstLsn, segmentId }, this.options.directIo);
+    const next = await namePreparedSegment(this.io, this.dir, preparedFile, named.value, this.options.directIo);
     crashPoint('roll.named');
     this.segmentIdFloor = segmentId;
-    const sizeBytes = await old.file.sizeBytes();
-    await old.file.close();
+    const sizeBytes = sized.value;
+    // R4: the sealed file is never written again; closing it need not hold up the writer.
+    this.closingSealed = Promise.all([this.closingSealed, old.file.close().catch(() => undefined)]);
     this.sealedSegments.push({ path: old.path, header: sealedHeader, seal: finalSeal, sizeBytes });
     this.activeSegment = next;
-    this.prepareNext();
+    this.prepareNext(this.options.segmentSizeBytes - next.dataStartBytes);
     this.runHook({ path: old.path, segmentId: old.header.segmentId, firstLsn: old.header.firstLsn, lastLsn: finalSeal.lastLsn, sizeBytes });
     return { segment: next, nextLsn: firstLsn, endBytes: next.dataStartBytes, lastRecordBytes: 0, sealed: false };
   }
@@ -434,6 +453,9 @@ export class SegmentSet {
   async close(): Promise<void> {
     await this.activeSegment.file.close();
     if (this.dwb !== null) await this.dwb.close();
+    await this.closingSealed;
+    // A fill waiting for its turn would wait for batches that no longer come.
+    this.zeroFill.close();
     const prepared = this.prepared;
     this.prepared = null;
     if (prepared !== null) {

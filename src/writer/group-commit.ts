@@ -165,6 +165,13 @@ export interface GroupCommitInit extends WriterTarget {
    * that block (the double-write buffer); null when it is off.
    */
   doubleWrite: DoubleWriteRecorder | null;
+  /**
+   * Called once per batch, at the very end of its completion, after the writer has submitted the
+   * batch that was waiting, if any. `advanceBytes`: how far this batch moved the durable end of
+   * the active segment; `batchWaiting`: whether records are still encoded or queued that no
+   * submitted write carries. The segment set paces the next segment's zero-fill by it.
+   */
+  onBatchComplete?: (advanceBytes: number, batchWaiting: boolean) => void;
 }
 
 export class GroupCommit {
@@ -175,6 +182,7 @@ export class GroupCommit {
   private readonly segmentSizeBytes: number;
   private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
   private readonly doubleWrite: DoubleWriteRecorder | null;
+  private readonly onBatchComplete: ((advanceBytes: number, batchWaiting: boolean) => void) | undefined;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly batchesInFlightMax: number;
@@ -248,6 +256,7 @@ export class GroupCommit {
     this.segmentSizeBytes = init.segmentSizeBytes;
     this.roll = init.roll;
     this.doubleWrite = init.doubleWrite;
+    this.onBatchComplete = init.onBatchComplete;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.batchesInFlightMax = init.batchesInFlightMax;
@@ -780,6 +789,7 @@ export class GroupCommit {
     this.freeBuffers.push(batch.buffer);
     this.syncLatency.record(Math.max(1, Number(process.hrtime.bigint() - batch.submittedNs)));
     if (failed !== null && this.failure === null) this.fail(failed.error, batch);
+    const durableEndBeforeBytes = this.durableEndBytesValue;
     while (this.inFlight.length > 0 && this.inFlight[0]!.completed) {
       const done = this.inFlight.shift()!;
       if (done.rejected) continue;
@@ -799,12 +809,14 @@ export class GroupCommit {
       for (const resolve of waiters) resolve();
     }
     if (this.failure !== null) return;
+    const advanceBytes = this.durableEndBytesValue - durableEndBeforeBytes;
     // Appends that arrived while batches were in flight have waited long enough: write them now.
     this.flush();
     this.drainQueue();
     this.scheduleFlush();
     this.maybeRoll();
     this.checkFence();
+    this.onBatchComplete?.(advanceBytes, this.fillRecordCount > 0 || this.queuedRecords > 0);
   }
 
   /**

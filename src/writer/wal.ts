@@ -182,6 +182,13 @@ export class Wal {
         segmentSizeBytes: resolved.segmentSizeBytes,
         roll: async (seal) => targetOf(await set.roll(seal)),
         doubleWrite: set.doubleWriteRecorder(),
+        onBatchComplete: (advanceBytes, batchWaiting) => set.zeroFill.batchComplete(advanceBytes, batchWaiting),
+      });
+      // The zero-fill of the next segment goes out when the writer has nothing to write.
+      set.zeroFill.attach({
+        get busy() {
+          return writer.nextLsn - 1 > writer.durableLsn || writer.pendingCount > 0;
+        },
       });
       return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery);
     } catch (err) {
@@ -460,6 +467,9 @@ export class Wal {
   }
 
   private async shutdown(): Promise<void> {
+    // The next segment's fill is not needed any more (a rollover of an append made before the
+    // call prepares its segment unpaced), and a paced one may wait for batches that never come.
+    this.segments.zeroFill.close();
     await this.truncation;
     // The sync's failure, if it failed: thrown once everything is released.
     let syncFailure: { error: unknown } | null = null;

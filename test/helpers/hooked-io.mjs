@@ -11,27 +11,35 @@
  *   fsyncDir(dir) → undefined | Error          an Error is thrown instead of syncing
  *   openFile(path, options) → undefined | Error
  *   readSubmitted({ path, fileOffsetBytes, readOnly })   called once the real read is submitted
- *   write({ path, lengthBytes, fileOffsetBytes, durable }) → undefined | { hold } | { error }
- *     The real write is always made. `hold` (a promise): its completion reaches the caller only
- *     once `hold` settles, so a test decides the order in which writes in flight complete.
- *     `error`: once the real write is done, the caller gets this error instead (a failed sync).
- *   writeCompleted({ path, fileOffsetBytes, lengthBytes })   called when the real write completes
+ *   write({ path, lengthBytes, fileOffsetBytes, durable }) → undefined | Promise | { hold } | { error }
+ *     Called once the real write is submitted; the real write is always made. A promise (or
+ *     `hold`) holds its completion back from the caller until it settles, so a test decides the
+ *     order in which writes in flight complete. `error`: once the real write is done, the caller
+ *     gets this error instead (a failed sync).
+ *   writeCompleted(info)                                 called when the real write completes
+ *   writeDone(info)                                      called as the completion reaches the caller
  */
 export function hookedIo(inner, hooks = {}) {
   const stats = { bytesRead: 0, reads: 0, calls: [] };
   const wrapFile = (file, options) =>
     new Proxy(file, {
       get(target, prop) {
-        if (prop === 'write' && (hooks.write !== undefined || hooks.writeCompleted !== undefined)) {
+        if (prop === 'write' && (hooks.write !== undefined || hooks.writeCompleted !== undefined || hooks.writeDone !== undefined)) {
           return async (buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable) => {
             const info = { path: target.path, lengthBytes, fileOffsetBytes, durable };
-            const decision = hooks.write?.(info);
             stats.calls.push(['write', target.path, fileOffsetBytes, lengthBytes]);
             /** @type {{ err: unknown }[]} */
             const failures = [];
-            await target.write(buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable).catch((err) => failures.push({ err }));
+            const pending = target.write(buffer, bufferOffsetBytes, lengthBytes, fileOffsetBytes, durable).catch((err) => failures.push({ err }));
+            const decision = hooks.write?.(info);
+            const hold = typeof decision?.then === 'function' ? decision : decision?.hold;
+            await pending;
             hooks.writeCompleted?.(info);
-            if (decision?.hold !== undefined) await decision.hold;
+            try {
+              if (hold !== undefined) await hold;
+            } finally {
+              hooks.writeDone?.(info);
+            }
             if (failures.length > 0) throw failures[0].err;
             if (decision?.error !== undefined) throw decision.error;
           };
