@@ -168,6 +168,13 @@ for (const backend of BACKENDS) {
     await assert.rejects(wal.truncateBefore(500), { code: 'WAL_ERR_IO', errno: 'EIO' });
     const first = wal.firstLsn;
     assert.ok(first > 1, 'the removed segment is no longer part of the log');
+    // A call that removes nothing still makes the earlier unlink durable before it resolves (B2).
+    const syncsBefore = io.stats.calls.filter((c) => c[0] === 'fsyncDir').length;
+    assert.deepEqual(await wal.truncateBefore(1), { segmentsRemoved: 0, bytesRemoved: 0 });
+    assert.equal(wal.firstLsn, first);
+    assert.equal(io.stats.calls.filter((c) => c[0] === 'fsyncDir').length, syncsBefore + 1, 'the failed directory sync is made again');
+    await wal.truncateBefore(1);
+    assert.equal(io.stats.calls.filter((c) => c[0] === 'fsyncDir').length, syncsBefore + 1, 'and only once');
     await wal.truncateBefore(500);
     const records = await readAll(wal);
     assert.equal(records[0].lsn, wal.firstLsn);

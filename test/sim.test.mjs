@@ -32,6 +32,8 @@ const REGRESSION_SEEDS = [
   [177, 1, 'a truncateBefore queued behind a truncateAfter that failed half-way removed segments of a state that no longer held'],
   [16, 1, 'pipelined: a batch resolved by its own sync after a later batch failed one that dropped its data'],
   [2284, 1, 'pipelined: close after a failure closed the segment under a batch whose double-write copy was still in flight'],
+  [947, 1, 'a truncateBefore after one whose directory fsync failed resolved without syncing: the removed segment reappeared after a crash'],
+  [1916, 1, 'the same, with the log starting inside the segment that reappeared'],
 ];
 
 function assertClean(results) {

@@ -98,6 +98,8 @@ export class SegmentSet {
   /** Ids of removed segments are never given again: the next id is above this floor. */
   private segmentIdFloor: number;
   private dwb: DoubleWriteBuffer | null = null;
+  /** A segment was unlinked (B1) and the directory sync after it (B2) failed: it may reappear. */
+  private removalUnsynced = false;
   /** Paces the zero-fill of the next segment by the writer's activity (wired by the Wal). */
   readonly zeroFill = new ZeroFillPacer();
   /** The closes of sealed segments' descriptors still running; close() waits for them. */
@@ -372,14 +374,21 @@ export class SegmentSet {
   async truncateBefore(lsn: number): Promise<{ segmentsRemoved: number; bytesRemoved: number }> {
     let segmentsRemoved = 0;
     let bytesRemoved = 0;
+    // B2 of an earlier call that failed: its unlink is not durable until the directory is synced.
+    if (this.removalUnsynced) {
+      await this.io.fsyncDir(this.dir);
+      this.removalUnsynced = false;
+    }
     while (this.sealedSegments.length > 0 && this.sealedSegments[0]!.seal.lastLsn < lsn) {
       const victim = this.sealedSegments[0]!;
       await this.io.unlink(victim.path);
       this.sealedSegments.shift();
+      this.removalUnsynced = true;
       segmentsRemoved += 1;
       bytesRemoved += victim.sizeBytes;
       crashPoint('truncate-before.unlinked');
       await this.io.fsyncDir(this.dir);
+      this.removalUnsynced = false;
     }
     return { segmentsRemoved, bytesRemoved };
   }
