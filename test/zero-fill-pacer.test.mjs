@@ -13,6 +13,7 @@ import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+/** The chunk the unit tests ask turns for; the pacer takes any size (the real fill uses ZERO_FILL_CHUNK_BYTES). */
 const CHUNK = 256 * KIB;
 const PREPARED = 'wal-prepared.seg.tmp';
 
@@ -32,7 +33,8 @@ function watch(promise) {
 }
 
 test('the sizes the fill is paced in', () => {
-  assert.equal(ZERO_FILL_CHUNK_BYTES, CHUNK);
+  // 1 MiB: bench/results/2026-12-02-zero-fill-chunk.md.
+  assert.equal(ZERO_FILL_CHUNK_BYTES, MIB);
 });
 
 test('an idle writer lets the fill go chunk after chunk, each a turn after it asked', async () => {
@@ -345,7 +347,7 @@ test('on real files: no chunk while a batch waits, one chunk at a time, and roll
     'some chunks went out beside the load (the paced path ran, not only the idle one)',
   );
   // Every sealed segment was preallocated in full, and three fills ran to their end.
-  assert.ok(paced.length >= 3 * (segmentSizeBytes / CHUNK), `${paced.length} paced chunks`);
+  assert.ok(paced.length >= 3 * (segmentSizeBytes / ZERO_FILL_CHUNK_BYTES), `${paced.length} paced chunks`);
   for (const info of sealed) assert.equal(info.sizeBytes, segmentSizeBytes, `${info.path} was zero-filled to the segment size`);
 
   const reopened = await Wal.open(dir, { segmentSizeBytes, batchBytesMax: 64 * KIB });

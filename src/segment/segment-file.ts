@@ -5,7 +5,7 @@
  * A new segment is made durable in this order (docs/design.md, "Creating a segment", S1–S4):
  *   S1. prepare `wal-prepared.seg.tmp` ahead of time: create it, and when preallocating, reserve
  *       and zero-fill it to the segment size, then fdatasync, so later syncs flush data only. The
- *       fill of the next segment runs beside the log in 256 KiB chunks, one at a time, each put in
+ *       fill of the next segment runs beside the log in 1 MiB chunks, one at a time, each put in
  *       the device queue only when the writer's pace allows it (zero-fill-pacer.ts): when it is
  *       idle, or right after a batch completed, as often as the log's own progress asks;
  *   S2. write its header block (first LSN, segment id, bytes in flight) and fdatasync;
@@ -26,10 +26,13 @@ import type { ZeroFillPace } from './zero-fill-pacer.js';
 export const PREPARED_SEGMENT_NAME = `wal-prepared.seg${SEGMENT_TEMP_SUFFIX}`;
 /**
  * Zero-fill granularity. A batch submitted while a chunk is in the device queue waits for it, and
- * its cache flush persists the chunk too: 256 KiB costs such a batch about 0.2 ms on a disk that
- * takes 1 MiB in 0.7 ms, and 64 MiB is still only 256 chunks.
+ * its cache flush persists the chunk too, so smaller chunks would seem kinder to the log; but
+ * measured (bench/results/2026-12-02-zero-fill-chunk.md), 1 MiB chunks, paced one at a time,
+ * gave both the lower open-loop p99 (4.4–4.7 ms against 5.3–6.3 with 256 KiB) and bulk 1.27×
+ * faster (817–832 MB/s against 652–654): with 256 KiB the fill fell behind a bulk writer and its
+ * rollovers waited for it (max latency 63–72 ms against 29 ms).
  */
-export const ZERO_FILL_CHUNK_BYTES = 256 * 1024;
+export const ZERO_FILL_CHUNK_BYTES = 1024 * 1024;
 const U32_MAX = 0xffff_ffff;
 
 /** What a segment file name says: the segment's first LSN and its id. */
