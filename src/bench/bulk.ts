@@ -2,7 +2,7 @@ import type { AppendAdapter } from './adapter.js';
 import { LatencyHistogram } from './histogram.js';
 import { checkInteger, durationMsMax, recordSizeBytesMax } from './limits.js';
 import { RecordPool } from './record-pool.js';
-import { RuntimeProbe } from './runtime-probe.js';
+import { sleepingLoopResolutionMs, RuntimeProbe } from './runtime-probe.js';
 import { progressIntervalMs, resultOf, type ProgressCallback, type WorkloadResult } from './workload-result.js';
 
 export interface BulkOptions {
@@ -53,7 +53,7 @@ export async function runBulk(adapter: AppendAdapter, options: BulkOptions): Pro
   let recordsDone = 0;
   let failed = false;
 
-  const probe = await RuntimeProbe.start();
+  const probe = await RuntimeProbe.start(sleepingLoopResolutionMs);
   const startNs = process.hrtime.bigint();
   const deadlineNs = startNs + BigInt(durationMs) * 1_000_000n;
   const progressTimer = setInterval(() => {

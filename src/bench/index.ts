@@ -26,7 +26,7 @@ export {
   type DiskProbeId,
   type SequentialProbeOptions,
 } from './disk-limits.js';
-export { RuntimeProbe, type EventLoopDelaySummary, type GcSummary, type RuntimeDiagnostics } from './runtime-probe.js';
+export { busyLoopResolutionMs, RuntimeProbe, sleepingLoopResolutionMs, type EventLoopDelaySummary, type GcSummary, type RuntimeDiagnostics } from './runtime-probe.js';
 export {
   bestPeerRow,
   diskReference,

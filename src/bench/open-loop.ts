@@ -2,7 +2,7 @@ import type { AppendAdapter } from './adapter.js';
 import { LatencyHistogram } from './histogram.js';
 import { checkInteger, durationMsMax, openLoopSendsMax, recordSizeBytesMax } from './limits.js';
 import { RecordPool } from './record-pool.js';
-import { RuntimeProbe } from './runtime-probe.js';
+import { busyLoopResolutionMs, RuntimeProbe } from './runtime-probe.js';
 import { closedLoopRecordSizeBytes } from './closed-loop.js';
 import { progressIntervalMs, resultOf, type ProgressCallback, type WorkloadResult } from './workload-result.js';
 
@@ -58,7 +58,7 @@ export async function runOpenLoop(adapter: AppendAdapter, options: OpenLoopOptio
   let sendLagNsMax = 0;
   let lastCompletionNs = 0n;
 
-  const probe = await RuntimeProbe.start();
+  const probe = await RuntimeProbe.start(busyLoopResolutionMs);
   const startNs = process.hrtime.bigint();
   const progressTimer = setInterval(() => {
     options.onProgress?.({ recordsDone: completed, fraction: completed / scheduledCount });

@@ -10,9 +10,9 @@
 import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from 'node:perf_hooks';
 
 export interface EventLoopDelaySummary {
-  /** Timer callbacks seen in the window: one per millisecond when the loop is free, fewer when it is blocked. */
+  /** Timer callbacks seen in the window: one per timer period when the loop is free, fewer when it is blocked. */
   samples: number;
-  /** How much later than due the 1 ms timer ran; an idle loop reads about 0.1 ms. */
+  /** How much later than due the timer ran; an idle loop reads about 0.1 ms. */
   p50Us: number;
   p99Us: number;
   maxUs: number;
@@ -31,16 +31,23 @@ export interface RuntimeDiagnostics {
 }
 
 /**
- * 1 ms: the finest resolution Node's monitor takes, so that a stall of a few milliseconds (what an
- * open-loop p99 is made of) is seen as such and not rounded into the default 10 ms.
+ * The timer's period. 1 ms, the finest Node's monitor takes, sees a stall of a few milliseconds
+ * (what an open-loop p99 is made of) as such, but a loop that sleeps between completions pays
+ * for it: with a 1 ms timer armed, a QD1 io_uring write+fdatasync through the addon took p50
+ * 247-257 µs instead of 161-190 µs on this VM, with 5, 10 or 20 ms no slower than none
+ * (bench/results/2026-12-02-runtime-probe-timer.md). So only a workload whose loop never sleeps
+ * (the open loop, which pumps with setImmediate) uses 1 ms; the closed and bulk loops use Node's
+ * default, 10 ms, and their rows are not slowed by the probe that describes them.
  */
-const resolutionMs = 1;
+export type ProbeResolutionMs = 1 | 10;
+export const busyLoopResolutionMs: ProbeResolutionMs = 1;
+export const sleepingLoopResolutionMs: ProbeResolutionMs = 10;
 /**
  * Node's monitor records the time between two of its timer callbacks, so nothing is recorded
  * before the second one: a stall at the very start of the window would be lost. Waiting for a
  * few of them before the window opens makes the first stall count.
  */
-const warmUpMs = 3;
+const warmUpTimerPeriods = 3;
 const NS_PER_US = 1000;
 
 export class RuntimeProbe {
@@ -48,16 +55,19 @@ export class RuntimeProbe {
   private readonly observer = new PerformanceObserver((list) => this.gcEntries.push(...list.getEntries()));
   private readonly startMs = performance.now();
 
-  private constructor(private readonly histogram: IntervalHistogram) {
+  private constructor(
+    private readonly histogram: IntervalHistogram,
+    private readonly resolutionMs: ProbeResolutionMs,
+  ) {
     this.observer.observe({ entryTypes: ['gc'] });
   }
 
   /** Starts both probes; the window opens when the returned promise resolves (a few ms later). */
-  static async start(): Promise<RuntimeProbe> {
+  static async start(resolutionMs: ProbeResolutionMs): Promise<RuntimeProbe> {
     const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
     histogram.enable();
-    await new Promise((resolve) => setTimeout(resolve, warmUpMs));
-    return new RuntimeProbe(histogram);
+    await new Promise((resolve) => setTimeout(resolve, warmUpTimerPeriods * resolutionMs));
+    return new RuntimeProbe(histogram, resolutionMs);
   }
 
   /** Closes the window without a summary, for a workload that failed: nothing is left enabled. */
@@ -76,13 +86,13 @@ export class RuntimeProbe {
     this.observer.disconnect();
     const pauses = this.gcEntries.filter((entry) => entry.startTime >= this.startMs && entry.startTime <= stopMs).map((entry) => entry.duration);
     return {
-      eventLoopDelay: delaySummary(this.histogram),
+      eventLoopDelay: delaySummary(this.histogram, this.resolutionMs),
       gc: { count: pauses.length, pauseMsTotal: pauses.reduce((sum, ms) => sum + ms, 0), pauseMsMax: pauses.reduce((max, ms) => Math.max(max, ms), 0) },
     };
   }
 }
 
-function delaySummary(histogram: IntervalHistogram): EventLoopDelaySummary {
+function delaySummary(histogram: IntervalHistogram, resolutionMs: number): EventLoopDelaySummary {
   const samples = histogram.count;
   // Each value is the whole interval between two callbacks; what is late is the part beyond it.
   const lateUs = (intervalNs: number): number => (samples === 0 ? 0 : Math.max(0, intervalNs / NS_PER_US - resolutionMs * 1000));
