@@ -30,13 +30,16 @@ async function child(directory, periodMs) {
     latenciesUs.push((performance.now() - sentMs) * 1000);
   }
   const seconds = (performance.now() - startMs) / 1000;
-  const { syncLatencyUs } = (await wal.stats());
+  const { syncLatencyUs } = await wal.stats();
   await wal.close();
   histogram?.disable();
   rmSync(directory, { recursive: true, force: true });
   latenciesUs.sort((a, b) => a - b);
   const at = (q) => Math.round(latenciesUs[Math.min(latenciesUs.length - 1, Math.floor(latenciesUs.length * q))]);
-  process.stdout.write(JSON.stringify({ periodMs, appendsPerSecond: Math.round(latenciesUs.length / seconds), p50Us: at(0.5), p99Us: at(0.99), syncP50Us: syncLatencyUs.p50 }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ periodMs, appendsPerSecond: Math.round(latenciesUs.length / seconds), p50Us: at(0.5), p99Us: at(0.99), syncP50Us: syncLatencyUs.p50 }) +
+      '\n',
+  );
 }
 
 if (process.argv[2] === '--child') {
@@ -52,6 +55,15 @@ if (process.argv[2] === '--child') {
       rows.push({ round, ...JSON.parse(run.stdout) });
     }
   }
-  console.table(rows.map((r) => ({ round: r.round, timer: r.periodMs === 0 ? 'none' : `${r.periodMs} ms`, 'appends/s': r.appendsPerSecond, 'p50 µs': r.p50Us, 'p99 µs': r.p99Us, 'sync p50 µs': r.syncP50Us })));
+  console.table(
+    rows.map((r) => ({
+      round: r.round,
+      timer: r.periodMs === 0 ? 'none' : `${r.periodMs} ms`,
+      'appends/s': r.appendsPerSecond,
+      'p50 µs': r.p50Us,
+      'p99 µs': r.p99Us,
+      'sync p50 µs': r.syncP50Us,
+    })),
+  );
   console.log(JSON.stringify({ kernel: (await import('node:os')).release(), directory, rows }));
 }

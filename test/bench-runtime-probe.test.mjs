@@ -13,20 +13,20 @@ function busyWaitMs(ms) {
 }
 
 for (const resolutionMs of [busyLoopResolutionMs, sleepingLoopResolutionMs]) {
-test(`a 40 ms stall of the event loop is a delay of at least 40 ms less one timer period with a ${resolutionMs} ms timer, above the p50 of the free loop around it`, async () => {
-  const probe = await RuntimeProbe.start(resolutionMs);
-  await sleep(20);
-  busyWaitMs(40);
-  await sleep(20);
-  const { eventLoopDelay } = await probe.stop();
-  assert.ok(eventLoopDelay.samples >= 2, `${eventLoopDelay.samples} samples`);
-  // The stall may begin up to one period after a callback, and only the part beyond the period
-  // counts as late: at least 40 ms − one period, less a few ms for the clocks' granularity.
-  const lateUsMin = (40 - resolutionMs - 4) * 1000;
-  assert.ok(eventLoopDelay.maxUs >= lateUsMin, `max ${eventLoopDelay.maxUs} µs < ${lateUsMin}`);
-  assert.ok(eventLoopDelay.p50Us <= eventLoopDelay.p99Us && eventLoopDelay.p99Us <= eventLoopDelay.maxUs, JSON.stringify(eventLoopDelay));
-  assert.ok(eventLoopDelay.p50Us < eventLoopDelay.maxUs, 'most of the window the loop was free');
-});
+  test(`a 40 ms stall of the event loop is a delay of at least 40 ms less one timer period with a ${resolutionMs} ms timer, above the p50 of the free loop around it`, async () => {
+    const probe = await RuntimeProbe.start(resolutionMs);
+    await sleep(20);
+    busyWaitMs(40);
+    await sleep(20);
+    const { eventLoopDelay } = await probe.stop();
+    assert.ok(eventLoopDelay.samples >= 2, `${eventLoopDelay.samples} samples`);
+    // The stall may begin up to one period after a callback, and only the part beyond the period
+    // counts as late: at least 40 ms − one period, less a few ms for the clocks' granularity.
+    const lateUsMin = (40 - resolutionMs - 4) * 1000;
+    assert.ok(eventLoopDelay.maxUs >= lateUsMin, `max ${eventLoopDelay.maxUs} µs < ${lateUsMin}`);
+    assert.ok(eventLoopDelay.p50Us <= eventLoopDelay.p99Us && eventLoopDelay.p99Us <= eventLoopDelay.maxUs, JSON.stringify(eventLoopDelay));
+    assert.ok(eventLoopDelay.p50Us < eventLoopDelay.maxUs, 'most of the window the loop was free');
+  });
 }
 
 test('garbage made inside the window is counted as collections with their pauses', async () => {

@@ -26,7 +26,14 @@ export {
   type DiskProbeId,
   type SequentialProbeOptions,
 } from './disk-limits.js';
-export { busyLoopResolutionMs, RuntimeProbe, sleepingLoopResolutionMs, type EventLoopDelaySummary, type GcSummary, type RuntimeDiagnostics } from './runtime-probe.js';
+export {
+  busyLoopResolutionMs,
+  RuntimeProbe,
+  sleepingLoopResolutionMs,
+  type EventLoopDelaySummary,
+  type GcSummary,
+  type RuntimeDiagnostics,
+} from './runtime-probe.js';
 export {
   bestPeerRow,
   diskReference,
