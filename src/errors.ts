@@ -19,6 +19,7 @@ export const ErrorCode = {
   BACKEND_UNAVAILABLE: 'WAL_ERR_BACKEND_UNAVAILABLE',
   READ_INVALIDATED: 'WAL_ERR_READ_INVALIDATED',
   NO_SPACE: 'WAL_ERR_NO_SPACE',
+  UNKNOWN_REQUIRED_TYPE: 'WAL_ERR_UNKNOWN_REQUIRED_TYPE',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -182,5 +183,21 @@ export class WalNoSpaceError extends WalError {
     this.errno = errno;
     this.path = path;
     this.accepted = accepted;
+  }
+}
+
+/**
+ * A read with `knownTypes` met a record whose type it does not list and whose required bit (bit 15,
+ * 0x8000) is set: replaying past it would silently drop something the writer said must not be
+ * skipped. Nothing after it was yielded.
+ */
+export class WalUnknownRequiredTypeError extends WalError {
+  readonly lsn: number;
+  readonly type: number;
+
+  constructor(lsn: number, type: number) {
+    super(ErrorCode.UNKNOWN_REQUIRED_TYPE, `record LSN ${lsn} has type 0x${type.toString(16)}, which is required (bit 15) and not among knownTypes`);
+    this.lsn = lsn;
+    this.type = type;
   }
 }

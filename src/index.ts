@@ -7,7 +7,7 @@
  *   await wal.close();
  */
 export { Wal } from './writer/wal.js';
-export type { AppendOptions, ReadOptions, TruncateBeforeResult, WalRecord, WalStats } from './writer/wal.js';
+export type { AppendOptions, ReadOptions, TruncateBeforeResult, WalRecord, WalRecordHeader, WalStats } from './writer/wal.js';
 export type { BatchResult, GroupCommitStats } from './writer/group-commit.js';
 export type { WalOptions, BackendChoice } from './writer/options.js';
 export type { SealedSegmentInfo } from './log/segment-set.js';
@@ -26,4 +26,5 @@ export {
   RECORD_TYPE_REQUIRED_FLAG,
   RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_DEFAULT,
+  isSystemRecordType,
 } from './format/constants.js';

@@ -14,6 +14,7 @@ import { QUARANTINE_NAMES_MAX } from '../dist/recovery/recover.js';
 import { RESTORE_READ_ATTEMPTS } from '../dist/segment/double-write-buffer.js';
 import { ZERO_FILL_CHUNK_BYTES } from '../dist/segment/segment-file.js';
 import * as options from '../dist/writer/options.js';
+import { READ_FILTER_VALUES_MAX } from '../dist/writer/wal.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (file) => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -70,6 +71,7 @@ test('the limits table of docs/design.md is the constants', () => {
     'zero-fill chunk of the next segment': { def: ZERO_FILL_CHUNK_BYTES, max: null },
     'quarantine copies of one offset': { def: null, max: QUARANTINE_NAMES_MAX },
     'reads of a copied block before the DWB takes it as unreadable': { def: RESTORE_READ_ATTEMPTS, max: null },
+    'values in one read filter list (knownTypes, types, tenants, databases)': { def: null, max: READ_FILTER_VALUES_MAX },
   };
   for (const [limit, want] of Object.entries(expected)) assert.deepEqual(rows.get(limit), want, limit);
   // The native submit retry budget lives in C.

@@ -56,6 +56,15 @@ export const RECORD_TYPE_REQUIRED_FLAG = 0x8000;
 export const RECORD_TYPE_ENCRYPTED_FLAG = 0x4000;
 /** A type of zero is never written, so zeroed bytes can never parse as a record. */
 export const RECORD_TYPE_INVALID = 0;
+/**
+ * ringwal's own record types (padding, transaction framing, checkpoints, tombstones, time anchors)
+ * are the u32 values whose upper 16 bits are all set, 0xFFFF_0000 to 0xFFFF_FFFF, bit 14 included
+ * or not. A user cannot append one, and readers never yield one as a user record.
+ */
+export const RECORD_TYPE_SYSTEM_PREFIX = 0xffff;
+export function isSystemRecordType(type: number): boolean {
+  return type >>> 16 === RECORD_TYPE_SYSTEM_PREFIX;
+}
 /** The type used when the caller gives none: an opaque record that replay must not skip. */
 export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
 

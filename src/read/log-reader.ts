@@ -8,19 +8,54 @@
  * open are kept in ReaderFiles with the scan step each is in, so a closing log waits for that
  * step (whose reads must not outlive the file) and then closes the file.
  */
-import { WalClosedError, WalCorruptionError } from '../errors.js';
-import { RECORD_PAYLOAD_BYTES_LIMIT } from '../format/constants.js';
+import { WalClosedError, WalCorruptionError, WalUnknownRequiredTypeError } from '../errors.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TYPE_REQUIRED_FLAG, isSystemRecordType } from '../format/constants.js';
 import type { SegmentHeader } from '../format/segment-header.js';
 import type { Io, IoFile } from '../io/io.js';
 import { SegmentScanner } from './segment-scanner.js';
 
-export interface WalRecord {
+/** A record's header fields, what a read with `payloads: false` yields. */
+export interface WalRecordHeader {
   lsn: number;
   type: number;
   tenant: number;
   vshard: number;
   database: number;
+  payloadSizeBytes: number;
+}
+
+/** A user record with its payload (a copy: it stays valid after the reader moves on). */
+export interface WalRecord extends WalRecordHeader {
   payload: Buffer;
+}
+
+/**
+ * Which records a read yields, all checked beforehand (Wal.read). Every record in the range is
+ * CRC-checked by the scanner whether or not the filter yields it; one it skips is never copied.
+ */
+export interface RecordFilter {
+  /** The last LSN to yield; the reader stops reading after it. */
+  toLsn: number;
+  /** Types a reader understands: an unknown required type stops the read, an unknown optional one is skipped. */
+  knownTypes: ReadonlySet<number> | null;
+  types: ReadonlySet<number> | null;
+  tenants: ReadonlySet<number> | null;
+  databases: ReadonlySet<number> | null;
+  payloads: boolean;
+}
+
+export const yieldEveryRecord: RecordFilter = { toLsn: Number.MAX_SAFE_INTEGER, knownTypes: null, types: null, tenants: null, databases: null, payloads: true };
+
+/** Whether a user record passes the filter; throws for an unknown required type. */
+function passes(filter: RecordFilter, lsn: number, type: number, tenant: number, database: number): boolean {
+  if (filter.knownTypes !== null && !filter.knownTypes.has(type)) {
+    if ((type & RECORD_TYPE_REQUIRED_FLAG) !== 0) throw new WalUnknownRequiredTypeError(lsn, type);
+    return false;
+  }
+  if (filter.types !== null && !filter.types.has(type)) return false;
+  if (filter.tenants !== null && !filter.tenants.has(tenant)) return false;
+  if (filter.databases !== null && !filter.databases.has(database)) return false;
+  return true;
 }
 
 /** One segment of a snapshot, with where its durable records end. */
@@ -77,20 +112,24 @@ export interface ReadPlan {
   segments: readonly SegmentToRead[];
   /** The first LSN to yield. */
   fromLsn: number;
+  filter: RecordFilter;
   direct: 'required' | 'off';
   files: ReaderFiles;
   /** Throws when the reader must stop (a truncation after it began, a closed log). */
   check: (what: string) => void;
 }
 
-export async function* readSegments(plan: ReadPlan): AsyncGenerator<WalRecord, void, undefined> {
+export async function* readSegments(plan: ReadPlan): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
   for (const segment of plan.segments) {
+    if (segment.header.firstLsn > plan.filter.toLsn) return;
     if (segment.lastLsn < Math.max(plan.fromLsn, segment.header.firstLsn)) continue;
-    yield* readSegment(plan, segment);
+    if (!(yield* readSegment(plan, segment))) return;
   }
 }
 
-async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<WalRecord, void, undefined> {
+/** Yields the segment's records the plan asks for; false once past `toLsn` (nothing more to read). */
+async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<WalRecord | WalRecordHeader, boolean, undefined> {
+  const filter = plan.filter;
   const { io, check, files } = plan;
   check(`before opening ${segment.path}`);
   let file: IoFile;
@@ -128,9 +167,15 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
       for (const r of records) {
         const h = r.header;
         if (h.lsn < plan.fromLsn) continue;
-        const record: WalRecord = { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payload: Buffer.from(r.payload) };
-        check(`before LSN ${h.lsn}`);
-        yield record;
+        // ringwal's own records are never user records, whatever the filter.
+        if (!isSystemRecordType(h.type) && passes(filter, h.lsn, h.type, h.tenant, h.database)) {
+          const head = { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes };
+          const record: WalRecord | WalRecordHeader = filter.payloads ? { ...head, payload: Buffer.from(r.payload) } : head;
+          check(`before LSN ${h.lsn}`);
+          yield record;
+        }
+        // Nothing after toLsn is read, so damage beyond it is not this reader's to find.
+        if (h.lsn >= filter.toLsn) return false;
       }
     }
     check(`at the end of ${segment.path}`);
@@ -147,4 +192,5 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
   } finally {
     await files.release(file);
   }
+  return true;
 }

@@ -19,12 +19,12 @@ import {
   WalPayloadTooLargeError,
   WalReadInvalidatedError,
 } from '../errors.js';
-import { LOCK_FILE_NAME, LSN_MAX, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG } from '../format/constants.js';
+import { LOCK_FILE_NAME, LSN_MAX, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG, isSystemRecordType } from '../format/constants.js';
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
-import { ReaderFiles, readSegments, type WalRecord } from '../read/log-reader.js';
+import { ReaderFiles, readSegments, yieldEveryRecord, type RecordFilter, type WalRecord, type WalRecordHeader } from '../read/log-reader.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
@@ -40,7 +40,79 @@ export interface AppendOptions {
 export interface ReadOptions {
   /** The first LSN to yield (default 1). */
   fromLsn?: number;
+  /** The last LSN to yield (default: the durable end when the read starts); not below fromLsn. */
+  toLsn?: number;
+  /**
+   * The user types this reader understands. A record of a type not listed stops the read with
+   * WAL_ERR_UNKNOWN_REQUIRED_TYPE when its required bit (0x8000) is set and is skipped when not.
+   * Without it every user record is yielded.
+   */
+  knownTypes?: readonly number[];
+  /** Yield only records of these types (applied after knownTypes). */
+  types?: readonly number[];
+  tenants?: readonly number[];
+  databases?: readonly number[];
+  /** false: yield headers only (payloadSizeBytes, no payload copied). Default true. */
+  payloads?: boolean;
 }
+
+/** Values in one filter list of a read (knownTypes, types, tenants, databases). */
+export const READ_FILTER_VALUES_MAX = 65_536;
+
+function userTypeError(type: unknown): string | null {
+  if (!Number.isInteger(type) || (type as number) < 1 || (type as number) > U32_MAX) return `must be an integer in [1, 2^32), got ${describe(type)}`;
+  if (((type as number) & RECORD_TYPE_ENCRYPTED_FLAG) !== 0) return `bit 14 (0x4000) is ringwal's encryption flag, got ${describe(type)}`;
+  if (isSystemRecordType(type as number)) return `0xFFFF0000 and above are ringwal's own record types, got ${describe(type)}`;
+  return null;
+}
+
+function valueSet(argument: string, values: unknown, check: (value: unknown) => string | null): ReadonlySet<number> | null {
+  if (values === undefined) return null;
+  if (!Array.isArray(values)) throw new WalInvalidArgumentError(argument, `must be an array, got ${describe(values)}`);
+  if (values.length > READ_FILTER_VALUES_MAX) throw new WalInvalidArgumentError(argument, `at most ${READ_FILTER_VALUES_MAX} values, got ${values.length}`);
+  for (let i = 0; i < values.length; i++) {
+    const why = check(values[i]);
+    if (why !== null) throw new WalInvalidArgumentError(`${argument}[${i}]`, why);
+  }
+  return new Set(values as number[]);
+}
+
+const safeIdError = (value: unknown): string | null =>
+  Number.isSafeInteger(value) && (value as number) >= 0 ? null : `must be a non-negative safe integer, got ${describe(value)}`;
+
+function lsnOption(argument: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || (value as number) < 0)
+    throw new WalInvalidArgumentError(argument, `must be a non-negative safe integer, got ${describe(value)}`);
+  return value as number;
+}
+
+/** Checks read options whole, before anything is read. */
+function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter: RecordFilter } {
+  if (options === undefined) return { fromLsn: 1, filter: yieldEveryRecord };
+  if (typeof options !== 'object' || options === null) throw new WalInvalidArgumentError('read options', `must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!READ_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(key, `is not a read option (${[...READ_OPTION_NAMES].join(', ')})`);
+  }
+  const fromLsn = lsnOption('fromLsn', options.fromLsn, 1);
+  const toLsn = lsnOption('toLsn', options.toLsn, Number.MAX_SAFE_INTEGER);
+  if (toLsn < fromLsn) throw new WalInvalidArgumentError('toLsn', `${toLsn} is below fromLsn ${fromLsn}`);
+  if (options.payloads !== undefined && typeof options.payloads !== 'boolean')
+    throw new WalInvalidArgumentError('payloads', `must be a boolean, got ${describe(options.payloads)}`);
+  return {
+    fromLsn,
+    filter: {
+      toLsn,
+      knownTypes: valueSet('knownTypes', options.knownTypes, userTypeError),
+      types: valueSet('types', options.types, userTypeError),
+      tenants: valueSet('tenants', options.tenants, safeIdError),
+      databases: valueSet('databases', options.databases, safeIdError),
+      payloads: options.payloads ?? true,
+    },
+  };
+}
+
+const READ_OPTION_NAMES: ReadonlySet<string> = new Set(['fromLsn', 'toLsn', 'knownTypes', 'types', 'tenants', 'databases', 'payloads']);
 
 export interface WalStats extends GroupCommitStats {
   backend: string;
@@ -81,9 +153,8 @@ function metaFrom(options: AppendOptions | undefined): RecordMeta {
     throw new WalInvalidArgumentError('append options', `must be an object, got ${describe(options)}`);
   }
   const type = options.type ?? RECORD_TYPE_DEFAULT;
-  if (!Number.isInteger(type) || type < 1 || type > U32_MAX || (type & RECORD_TYPE_ENCRYPTED_FLAG) !== 0) {
-    throw new WalInvalidArgumentError('type', `must be an integer in [1, 2^32) without bit 14 (0x4000), got ${describe(options.type)}`);
-  }
+  const typeError = userTypeError(type);
+  if (typeError !== null) throw new WalInvalidArgumentError('type', typeError);
   const tenant = options.tenant ?? 0;
   if (!Number.isSafeInteger(tenant) || tenant < 0)
     throw new WalInvalidArgumentError('tenant', `must be a non-negative safe integer, got ${describe(options.tenant)}`);
@@ -96,7 +167,7 @@ function metaFrom(options: AppendOptions | undefined): RecordMeta {
   return { type, tenant, vshard, database };
 }
 
-export type { WalRecord } from '../read/log-reader.js';
+export type { WalRecord, WalRecordHeader } from '../read/log-reader.js';
 
 export class Wal {
   readonly dir: string;
@@ -423,22 +494,16 @@ export class Wal {
    * it with WAL_ERR_CLOSED. Memory stays bounded: one 1 MiB buffer plus one record.
    * Damage inside the durable range throws WalCorruptionError; a damaged record is never yielded.
    */
-  read(options?: ReadOptions): AsyncGenerator<WalRecord, void, undefined> {
-    let fromLsn = 1;
-    if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) throw new WalInvalidArgumentError('read options', `must be an object, got ${describe(options)}`);
-      if (options.fromLsn !== undefined) {
-        if (!Number.isSafeInteger(options.fromLsn) || options.fromLsn < 0) {
-          throw new WalInvalidArgumentError('fromLsn', `must be a non-negative safe integer, got ${describe(options.fromLsn)}`);
-        }
-        fromLsn = options.fromLsn;
-      }
-    }
+  read(options?: ReadOptions & { payloads?: true }): AsyncGenerator<WalRecord, void, undefined>;
+  read(options: ReadOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
+  read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
+  read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
+    const { fromLsn, filter } = readPlanOf(options);
     if (this.closing !== null) throw new WalClosedError();
-    return this.readFrom(fromLsn);
+    return this.readFrom(fromLsn, filter);
   }
 
-  private async *readFrom(fromLsn: number): AsyncGenerator<WalRecord, void, undefined> {
+  private async *readFrom(fromLsn: number, filter: RecordFilter): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
     // A reader that starts while a truncation runs reads the log as the truncation leaves it.
     await this.truncation;
     if (this.closing !== null) throw new WalClosedError();
@@ -447,6 +512,7 @@ export class Wal {
       io: this.io,
       segments: this.segments.snapshot(this.writer.durableLsn, this.writer.durableEndBytes),
       fromLsn,
+      filter,
       direct: this.directIo ? 'required' : 'off',
       files: this.readerFiles,
       check: (what) => {

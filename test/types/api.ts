@@ -7,6 +7,7 @@ import {
   Wal,
   WalError,
   WalNoSpaceError,
+  WalUnknownRequiredTypeError,
   readFull,
   type AppendOptions,
   type BatchResult,
@@ -23,6 +24,7 @@ import {
   type TruncateBeforeResult,
   type WalOptions,
   type WalRecord,
+  type WalRecordHeader,
   type WalStats,
 } from 'ringwal';
 import { Prng, SimDisk, SimIo, drawFaultRates, noFaults, type FaultRates, type SimIoOptions } from 'ringwal/sim';
@@ -49,12 +51,28 @@ export async function use(dir: string): Promise<void> {
   const meta: AppendOptions = { type: 0x8001, tenant: 1, vshard: 2, database: 3 };
   const lsn: number = await wal.append(Buffer.from('x'), meta);
   const batch: BatchResult = await wal.appendBatch([new Uint8Array(4)], meta);
-  const read: ReadOptions = { fromLsn: lsn };
+  const read = { fromLsn: lsn, toLsn: lsn + 10, types: [0x8001], knownTypes: [0x8001, 0x0002] } satisfies ReadOptions;
   for await (const rec of wal.read(read)) {
     const r: WalRecord = rec;
     const payload: Buffer = r.payload;
+    const size: number = r.payloadSizeBytes;
     void payload;
+    void size;
   }
+  for await (const h of wal.read({ payloads: false, tenants: [1], databases: [3] })) {
+    const header: WalRecordHeader = h;
+    void header;
+    // @ts-expect-error: a headers-only read has no payload
+    void h.payload;
+  }
+  // An options object whose payloads flag is known only at run time yields either shape.
+  const flexible: ReadOptions = { payloads: lsn > 0 };
+  for await (const rec of wal.read(flexible)) {
+    if ('payload' in rec) void rec.payload;
+  }
+  const unknown = new WalUnknownRequiredTypeError(1, 0x8001);
+  const unknownAt: number = unknown.lsn + unknown.type;
+  void unknownAt;
   const removed: TruncateBeforeResult = await wal.truncateBefore(batch.firstLsn);
   void removed.segmentsRemoved;
   await wal.truncateAfter(lsn);
