@@ -7,7 +7,7 @@
  *   await wal.close();
  */
 export { Wal } from './writer/wal.js';
-export type { AppendOptions, ReadOptions, TruncateBeforeResult, WalRecord, WalRecordHeader, WalStats } from './writer/wal.js';
+export type { AppendOptions, FollowOptions, ReadOptions, TruncateBeforeResult, WalRecord, WalRecordHeader, WalStats } from './writer/wal.js';
 export type { BatchResult, GroupCommitStats } from './writer/group-commit.js';
 export type { WalOptions, BackendChoice } from './writer/options.js';
 export type { SealedSegmentInfo } from './log/segment-set.js';

@@ -12,7 +12,7 @@ import { WalClosedError, WalCorruptionError, WalUnknownRequiredTypeError } from 
 import { RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TYPE_REQUIRED_FLAG, isSystemRecordType } from '../format/constants.js';
 import type { SegmentHeader } from '../format/segment-header.js';
 import type { Io, IoFile } from '../io/io.js';
-import { SegmentScanner } from './segment-scanner.js';
+import { SegmentScanner, type ScanPosition } from './segment-scanner.js';
 
 /** A record's header fields, what a read with `payloads: false` yields. */
 export interface WalRecordHeader {
@@ -117,6 +117,20 @@ export interface ReadPlan {
   files: ReaderFiles;
   /** Throws when the reader must stop (a truncation after it began, a closed log). */
   check: (what: string) => void;
+  /**
+   * A follower's round: where the previous round stopped in the segment at `path` (which this
+   * round resumes instead of scanning it from the start), and, updated after every scan step,
+   * where this one stands.
+   */
+  progress?: ReadProgress;
+}
+
+export interface ReadProgress {
+  /** The segment the read stands in; null before the first one. */
+  path: string | null;
+  /** The LSN expected next there, and the scan position before it. */
+  nextLsn: number;
+  position: ScanPosition | null;
 }
 
 export async function* readSegments(plan: ReadPlan): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
@@ -145,13 +159,16 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
     throw new WalClosedError();
   }
   try {
+    const progress = plan.progress;
+    const resume = progress !== undefined && progress.path === segment.path && progress.position !== null ? progress.position : undefined;
     const scanner = new SegmentScanner(io, file, {
       segmentId: segment.header.segmentId,
       dataStartBytes: segment.dataStartBytes,
       endBytes: segment.endBytes,
-      firstLsn: segment.header.firstLsn,
+      firstLsn: resume === undefined ? segment.header.firstLsn : progress!.nextLsn,
       payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
       lsnLimit: segment.lastLsn,
+      resume,
     });
     for (;;) {
       let records;
@@ -164,6 +181,12 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
       }
       check(`while reading ${segment.path}`);
       if (records.length === 0) break;
+      if (progress !== undefined) {
+        // Past every record of this step, yielded or not: a resumed scan starts after them.
+        progress.path = segment.path;
+        progress.nextLsn = scanner.nextLsn;
+        progress.position = scanner.position;
+      }
       for (const r of records) {
         const h = r.header;
         if (h.lsn < plan.fromLsn) continue;

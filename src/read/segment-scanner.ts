@@ -43,6 +43,18 @@ export interface SegmentScannerOptions {
   payloadBytesLimit: number;
   /** Records above this LSN are not returned: the scan ends cleanly just before them. */
   lsnLimit?: number;
+  /**
+   * Continue where an earlier scan of the same file left off (a follower's next round): the
+   * offset just past the last valid record it returned and that record's pending index.
+   * `firstLsn` is then the LSN expected there. The rules are those of a scan from the start.
+   */
+  resume?: ScanPosition;
+}
+
+/** Where a scan stands between two records: enough to continue it exactly. */
+export interface ScanPosition {
+  offsetBytes: number;
+  previousPendingIndex: number;
 }
 
 export class SegmentScanner {
@@ -71,9 +83,14 @@ export class SegmentScanner {
     assert(options.dataStartBytes % block === 0, 'data start must be block aligned');
     this.buffer = io.allocAligned(SCAN_CHUNK_BYTES, block);
     this.view = new DataView(this.buffer.arrayBuffer);
-    this.bufferFileOffsetBytes = options.dataStartBytes;
-    this.positionBytes = options.dataStartBytes;
+    const startBytes = options.resume?.offsetBytes ?? options.dataStartBytes;
+    if (options.resume !== undefined) {
+      assert(startBytes >= options.dataStartBytes && startBytes <= options.endBytes, 'a resumed scan starts inside the data of its segment');
+    }
+    this.bufferFileOffsetBytes = Math.floor(startBytes / block) * block;
+    this.positionBytes = startBytes;
     this.expectedLsn = options.firstLsn;
+    if (options.resume !== undefined) this.previousPendingIndex = options.resume.previousPendingIndex;
   }
 
   /** The LSN the next record must carry; after the scan stops, one above the last valid record. */
@@ -84,6 +101,11 @@ export class SegmentScanner {
   /** File offset of the last valid record returned so far; 0 when there is none. */
   get lastRecordBytes(): number {
     return this.lastRecordOffsetBytes;
+  }
+
+  /** Where the scan stands now, for a later scan to resume from. */
+  get position(): ScanPosition {
+    return { offsetBytes: this.positionBytes, previousPendingIndex: this.previousPendingIndex };
   }
 
   /** File offset just past the last valid record returned so far. */
@@ -111,7 +133,10 @@ export class SegmentScanner {
     const readAtBytes = this.bufferFileOffsetBytes + this.bufferLengthBytes;
     if (readAtBytes >= this.options.endBytes) return false;
     const roomBytes = this.buffer.bytes.byteLength - this.bufferLengthBytes;
-    const readBytes = Math.floor(roomBytes / block) * block;
+    // Never past the end the scan may look at (rounded up to the block O_DIRECT needs): a
+    // follower's round near the durable end reads a block or two, not a whole buffer.
+    const toEndBytes = Math.ceil((this.options.endBytes - readAtBytes) / block) * block;
+    const readBytes = Math.min(Math.floor(roomBytes / block) * block, toEndBytes);
     assert(readBytes > 0, 'scan buffer full although a record fits the limit');
     const gotBytes = await readFull(this.file, this.buffer, this.bufferLengthBytes, readBytes, readAtBytes);
     // The file holds at least `endBytes` (its size, or the durable end a reader was given): a

@@ -24,6 +24,7 @@ import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
+import { CUTS_REMEMBERED_MAX, DurableSignal, follow, type CutRecord, type FollowedLog } from './follow.js';
 import { ReaderFiles, readSegments, yieldEveryRecord, type RecordFilter, type WalRecord, type WalRecordHeader } from '../read/log-reader.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
@@ -54,6 +55,11 @@ export interface ReadOptions {
   databases?: readonly number[];
   /** false: yield headers only (payloadSizeBytes, no payload copied). Default true. */
   payloads?: boolean;
+}
+
+export interface FollowOptions extends ReadOptions {
+  /** Aborting it ends the follower cleanly (its loop sees the end of the iteration). */
+  signal?: AbortSignal;
 }
 
 /** Values in one filter list of a read (knownTypes, types, tenants, databases). */
@@ -188,6 +194,10 @@ export class Wal {
   private cutFailed = false;
   /** Files open by readers: close() waits for each one's scan step, then closes it. */
   private readonly readerFiles = new ReaderFiles();
+  /** The last truncateAfter cuts, for followers that were behind them (follow.ts). */
+  private readonly cuts: CutRecord[] = [];
+  /** Cuts of epochs up to this one are forgotten. */
+  private cutsForgottenThroughEpoch = 0;
 
   private constructor(
     dir: string,
@@ -198,6 +208,7 @@ export class Wal {
     segments: SegmentSet,
     writer: GroupCommit,
     recovery: RecoveryReport,
+    private readonly durable: DurableSignal,
   ) {
     this.dir = dir;
     this.options = options;
@@ -243,6 +254,7 @@ export class Wal {
           `a record of ${resolved.recordPayloadBytesMax} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`,
         );
       }
+      const durable = new DurableSignal();
       const writer = await GroupCommit.create({
         io,
         ...targetOf(opened.position),
@@ -253,7 +265,10 @@ export class Wal {
         segmentSizeBytes: resolved.segmentSizeBytes,
         roll: async (seal) => targetOf(await set.roll(seal)),
         doubleWrite: set.doubleWriteRecorder(),
-        onBatchComplete: (advanceBytes, batchWaiting) => set.zeroFill.batchComplete(advanceBytes, batchWaiting),
+        onBatchComplete: (advanceBytes, batchWaiting) => {
+          set.zeroFill.batchComplete(advanceBytes, batchWaiting);
+          durable.wake();
+        },
       });
       // The zero-fill of the next segment goes out when the writer has nothing to write.
       set.zeroFill.attach({
@@ -261,7 +276,7 @@ export class Wal {
           return writer.nextLsn - 1 > writer.durableLsn || writer.pendingCount > 0;
         },
       });
-      return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery);
+      return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable);
     } catch (err) {
       await segments?.close().catch(() => undefined);
       await lock?.release().catch(() => undefined);
@@ -475,6 +490,7 @@ export class Wal {
         this.writer.poison(err);
         throw err;
       }
+      this.rememberCut(lsn);
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
@@ -484,7 +500,72 @@ export class Wal {
   private serialize<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.truncation.then(operation, operation);
     this.truncation = result.catch(() => undefined);
+    // Followers check their position against what the truncation did, once it is done.
+    void this.truncation.then(() => this.durable.wake());
     return result;
+  }
+
+  private rememberCut(keptLsn: number): void {
+    this.cuts.push({ epoch: this.truncationEpoch, keptLsn });
+    if (this.cuts.length > CUTS_REMEMBERED_MAX) this.cutsForgottenThroughEpoch = this.cuts.shift()!.epoch;
+  }
+
+  /**
+   * Yields every record with LSN ≥ `fromLsn` as soon as it is durable, in LSN order, across
+   * rollovers, while appends go on; the same filters as `read` apply. It reads the durable prefix
+   * from disk in rounds and waits for the durable end to move between them, so a slow consumer
+   * never makes the writer keep anything. It ends when `signal` aborts and when the log closes;
+   * a truncateAfter below what it has passed, or a truncateBefore above what it has not reached,
+   * stops it with WAL_ERR_READ_INVALIDATED.
+   */
+  follow(options?: FollowOptions & { payloads?: true }): AsyncGenerator<WalRecord, void, undefined>;
+  follow(options: FollowOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
+  follow(options?: FollowOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
+  follow(options?: FollowOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
+    let signal: AbortSignal | undefined;
+    let readOptions: ReadOptions | undefined = options;
+    if (typeof options === 'object' && options !== null && 'signal' in options) {
+      const { signal: given, ...rest } = options;
+      if (given !== undefined && !(given instanceof AbortSignal)) throw new WalInvalidArgumentError('signal', `must be an AbortSignal, got ${describe(given)}`);
+      signal = given;
+      readOptions = rest;
+    }
+    const { fromLsn, filter } = readPlanOf(readOptions);
+    if (this.closing !== null) throw new WalClosedError();
+    return follow(this.followedLog(), fromLsn, filter, signal);
+  }
+
+  private followedLog(): FollowedLog {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the view reads the log's live state
+    const wal = this;
+    return {
+      get closed() {
+        return wal.closing !== null;
+      },
+      get durableLsn() {
+        return wal.writer.durableLsn;
+      },
+      get firstLsn() {
+        return wal.segments.firstLsn;
+      },
+      get truncationEpoch() {
+        return wal.truncationEpoch;
+      },
+      truncationsDone: () => wal.truncation.then(() => undefined),
+      cutsAfter: (epoch) => (epoch < wal.cutsForgottenThroughEpoch ? null : wal.cuts.filter((cut) => cut.epoch > epoch)),
+      snapshot: () => wal.segments.snapshot(wal.writer.durableLsn, wal.writer.durableEndBytes),
+      durable: wal.durable,
+      plan: (segments, fromLsn, filter, progress, check) => ({
+        io: wal.io,
+        segments,
+        fromLsn,
+        filter,
+        direct: wal.directIo ? 'required' : 'off',
+        files: wal.readerFiles,
+        check,
+        progress,
+      }),
+    };
   }
 
   /**
@@ -536,6 +617,8 @@ export class Wal {
     // The next segment's fill is not needed any more (a rollover of an append made before the
     // call prepares its segment unpaced), and a paced one may wait for batches that never come.
     this.segments.zeroFill.close();
+    // Followers waiting for the durable end see the log closing and end.
+    this.durable.wake();
     await this.truncation;
     // The sync's failure, if it failed: thrown once everything is released.
     let syncFailure: { error: unknown } | null = null;
