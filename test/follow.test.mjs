@@ -182,3 +182,36 @@ test('bad follow options are typed errors', async (t) => {
     );
   }
 });
+
+test('a consumer that holds a round while the log writes more than the follower keeps in memory still gets every record, in order', async (t) => {
+  const wal = await Wal.open(tempDir(t));
+  t.after(() => wal.close());
+  for (let i = 1; i <= 5; i++) await wal.append(payloadFor(i, 4096));
+  const seen = [];
+  const controller = new AbortController();
+  /** @type {(value?: unknown) => void} */
+  let release = () => {};
+  const held = new Promise((resolve) => (release = resolve));
+  // The follower catches up; then one batch of 400 records (1.6 MiB, more than one 1 MiB scan step)
+  // becomes durable, and the consumer stops at its first record until 12 MiB more are durable:
+  // the rest of that round's bytes in memory are overwritten by then.
+  const following = drain(wal.follow({ signal: controller.signal }), seen, async (rec) => {
+    if (rec.lsn === 6) await held;
+  });
+  await until(() => seen.length === 5, 'the first 5 records');
+  await wal.appendBatch(Array.from({ length: 400 }, (_, k) => payloadFor(6 + k, 4096)));
+  await until(() => seen.length === 6, 'LSN 6');
+  const RECORDS = 3000;
+  for (let i = 406; i <= RECORDS; i += 10) {
+    await Promise.all(Array.from({ length: Math.min(10, RECORDS - i + 1) }, (_, k) => wal.append(payloadFor(i + k, 4096))));
+  }
+  release();
+  await until(() => seen.length === RECORDS, `${RECORDS} records`);
+  controller.abort();
+  await following;
+  assert.deepEqual(
+    seen.map((r) => r.lsn),
+    Array.from({ length: RECORDS }, (_, k) => k + 1),
+  );
+  for (const r of seen) assert.deepEqual(r.payload, payloadFor(r.lsn, 4096));
+});

@@ -11,7 +11,7 @@
 import { WalClosedError, WalCorruptionError, WalUnknownRequiredTypeError } from '../errors.js';
 import { RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TYPE_REQUIRED_FLAG, isSystemRecordType } from '../format/constants.js';
 import type { SegmentHeader } from '../format/segment-header.js';
-import type { Io, IoFile } from '../io/io.js';
+import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
 import { SegmentScanner, type ScanPosition } from './segment-scanner.js';
 
 /** A record's header fields, what a read with `payloads: false` yields. */
@@ -123,6 +123,10 @@ export interface ReadPlan {
    * where this one stands.
    */
   progress?: ReadProgress;
+  /** A scan buffer the plan's scans may use (one at a time: a follower's rounds run one after another). */
+  scanBuffer?: AlignedBuffer;
+  /** A file to scan instead of opening the segment's (a follower's copy of durable bytes in memory), or null. */
+  fileFor?: (segment: SegmentToRead) => IoFile | null;
 }
 
 export interface ReadProgress {
@@ -148,7 +152,7 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
   check(`before opening ${segment.path}`);
   let file: IoFile;
   try {
-    file = await io.openFile(segment.path, { create: false, direct: plan.direct, readOnly: true });
+    file = plan.fileFor?.(segment) ?? (await io.openFile(segment.path, { create: false, direct: plan.direct, readOnly: true }));
   } catch (err) {
     check(`${segment.path} was removed`);
     throw err;
@@ -169,6 +173,7 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
       payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
       lsnLimit: segment.lastLsn,
       resume,
+      buffer: plan.scanBuffer,
     });
     for (;;) {
       let records;

@@ -49,6 +49,8 @@ export interface SegmentScannerOptions {
    * `firstLsn` is then the LSN expected there. The rules are those of a scan from the start.
    */
   resume?: ScanPosition;
+  /** A buffer to scan in, if it is large enough (a follower reuses one across its rounds). */
+  buffer?: AlignedBuffer;
 }
 
 /** Where a scan stands between two records: enough to continue it exactly. */
@@ -81,9 +83,15 @@ export class SegmentScanner {
   ) {
     const block = file.alignmentBytes;
     assert(options.dataStartBytes % block === 0, 'data start must be block aligned');
-    this.buffer = io.allocAligned(SCAN_CHUNK_BYTES, block);
-    this.view = new DataView(this.buffer.arrayBuffer);
     const startBytes = options.resume?.offsetBytes ?? options.dataStartBytes;
+    // No larger than what the scan may read (a follower's round reads a block or two); it grows
+    // for a record larger than it.
+    const spanBytes = Math.max(block, Math.ceil((options.endBytes - Math.floor(startBytes / block) * block) / block) * block);
+    const initialBytes = Math.min(SCAN_CHUNK_BYTES, spanBytes);
+    const given = options.buffer;
+    this.buffer =
+      given !== undefined && given.bytes.byteLength >= initialBytes && given.bytes.byteOffset % block === 0 ? given : io.allocAligned(initialBytes, block);
+    this.view = new DataView(this.buffer.arrayBuffer);
     if (options.resume !== undefined) {
       assert(startBytes >= options.dataStartBytes && startBytes <= options.endBytes, 'a resumed scan starts inside the data of its segment');
     }

@@ -111,6 +111,20 @@ interface Batch {
   completed: boolean;
   /** Its waiters were rejected: it failed, or a batch before it did. It never resolves. */
   rejected: boolean;
+  segmentId: number;
+  fileOffsetBytes: number;
+  /** A copy of what it wrote, taken at its completion for the durable-bytes sink (followers). */
+  written: Uint8Array | null;
+}
+
+/**
+ * Receives the bytes of each batch once it is durable, in LSN order (followers read them from
+ * memory instead of the device). Asked at each completion whether it wants them, so that the copy
+ * is only made while someone reads.
+ */
+export interface DurableBytesSink {
+  readonly wanted: boolean;
+  publish(segmentId: number, fileOffsetBytes: number, bytes: Uint8Array): void;
 }
 
 export interface GroupCommitStats {
@@ -172,6 +186,7 @@ export interface GroupCommitInit extends WriterTarget {
    * submitted write carries. The segment set paces the next segment's zero-fill by it.
    */
   onBatchComplete?: (advanceBytes: number, batchWaiting: boolean) => void;
+  durableBytes?: DurableBytesSink;
 }
 
 export class GroupCommit {
@@ -183,6 +198,7 @@ export class GroupCommit {
   private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
   private readonly doubleWrite: DoubleWriteRecorder | null;
   private readonly onBatchComplete: ((advanceBytes: number, batchWaiting: boolean) => void) | undefined;
+  private readonly durableBytes: DurableBytesSink | undefined;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly batchesInFlightMax: number;
@@ -257,6 +273,7 @@ export class GroupCommit {
     this.roll = init.roll;
     this.doubleWrite = init.doubleWrite;
     this.onBatchComplete = init.onBatchComplete;
+    this.durableBytes = init.durableBytes;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.batchesInFlightMax = init.batchesInFlightMax;
@@ -726,6 +743,9 @@ export class GroupCommit {
       submittedNs: 0n,
       completed: false,
       rejected: false,
+      segmentId: this.segmentId,
+      fileOffsetBytes,
+      written: null,
     };
     const file = this.file;
     // What the write relies on, asserted right before it (A4).
@@ -786,6 +806,9 @@ export class GroupCommit {
   private complete(batch: Batch, failed: { error: unknown } | null): void {
     assert(!batch.completed, 'a batch completes once');
     batch.completed = true;
+    // The buffer may be filled again before this batch resolves (it waits for earlier ones):
+    // what it wrote is copied now, for the sink to get once it is durable in order.
+    if (failed === null && this.durableBytes?.wanted === true) batch.written = batch.buffer.bytes.slice(0, batch.writeBytes);
     this.freeBuffers.push(batch.buffer);
     this.syncLatency.record(Math.max(1, Number(process.hrtime.bigint() - batch.submittedNs)));
     if (failed !== null && this.failure === null) this.fail(failed.error, batch);
@@ -801,6 +824,7 @@ export class GroupCommit {
       s.records += done.recordCount;
       s.bytesWritten += done.writeBytes;
       if (done.recordCount > s.largestBatchRecords) s.largestBatchRecords = done.recordCount;
+      if (done.written !== null) this.durableBytes?.publish(done.segmentId, done.fileOffsetBytes, done.written);
       for (const w of done.waiters) w.resolve(w.value);
     }
     if (this.inFlight.length === 0) {

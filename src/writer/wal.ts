@@ -24,7 +24,7 @@ import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
-import { CUTS_REMEMBERED_MAX, DurableSignal, follow, type CutRecord, type FollowedLog } from './follow.js';
+import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
 import { ReaderFiles, readSegments, yieldEveryRecord, type RecordFilter, type WalRecord, type WalRecordHeader } from '../read/log-reader.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
@@ -61,6 +61,9 @@ export interface FollowOptions extends ReadOptions {
   /** Aborting it ends the follower cleanly (its loop sees the end of the iteration). */
   signal?: AbortSignal;
 }
+
+/** A follower's scan buffer: a round near the durable end reads a few blocks; larger rounds grow their own. */
+const FOLLOW_SCAN_BUFFER_BYTES = 64 * 1024;
 
 /** Values in one filter list of a read (knownTypes, types, tenants, databases). */
 export const READ_FILTER_VALUES_MAX = 65_536;
@@ -209,6 +212,7 @@ export class Wal {
     writer: GroupCommit,
     recovery: RecoveryReport,
     private readonly durable: DurableSignal,
+    private readonly tail: TailCache,
   ) {
     this.dir = dir;
     this.options = options;
@@ -255,6 +259,7 @@ export class Wal {
         );
       }
       const durable = new DurableSignal();
+      const tail = new TailCache();
       const writer = await GroupCommit.create({
         io,
         ...targetOf(opened.position),
@@ -269,6 +274,7 @@ export class Wal {
           set.zeroFill.batchComplete(advanceBytes, batchWaiting);
           durable.wake();
         },
+        durableBytes: tail,
       });
       // The zero-fill of the next segment goes out when the writer has nothing to write.
       set.zeroFill.attach({
@@ -276,7 +282,7 @@ export class Wal {
           return writer.nextLsn - 1 > writer.durableLsn || writer.pendingCount > 0;
         },
       });
-      return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable);
+      return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail);
     } catch (err) {
       await segments?.close().catch(() => undefined);
       await lock?.release().catch(() => undefined);
@@ -491,6 +497,8 @@ export class Wal {
         throw err;
       }
       this.rememberCut(lsn);
+      // Cached bytes past the cut are not the log any more.
+      this.tail.clear();
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
@@ -555,6 +563,8 @@ export class Wal {
       cutsAfter: (epoch) => (epoch < wal.cutsForgottenThroughEpoch ? null : wal.cuts.filter((cut) => cut.epoch > epoch)),
       snapshot: () => wal.segments.snapshot(wal.writer.durableLsn, wal.writer.durableEndBytes),
       durable: wal.durable,
+      tail: wal.tail,
+      scanBuffer: () => wal.io.allocAligned(FOLLOW_SCAN_BUFFER_BYTES, wal.segments.active.file.alignmentBytes),
       plan: (segments, fromLsn, filter, progress, check) => ({
         io: wal.io,
         segments,
