@@ -1,6 +1,6 @@
 /**
  * The log reader: the durable records of a snapshot of the log's segments, in LSN order, each
- * CRC-checked by the scanner, in bounded memory (one 1 MiB scan buffer plus one record).
+ * CRC-checked by the scanner, in bounded memory (one 1 MiB scan buffer, grown only for a larger record, and the copies of one scan step's records, which it yields one by one).
  *
  * The caller decides when a reader must stop (a truncation started after it, the log closed):
  * `check` throws then, and is asked before each file, after each scan step and before each
@@ -42,6 +42,11 @@ export interface RecordFilter {
   tenants: ReadonlySet<number> | null;
   databases: ReadonlySet<number> | null;
   payloads: boolean;
+}
+
+/** A reader's position for an error message: `check` gets an LSN where it runs once per record. */
+export function whereText(where: string | number): string {
+  return typeof where === 'number' ? `before LSN ${where}` : where;
 }
 
 export const yieldEveryRecord: RecordFilter = { toLsn: Number.MAX_SAFE_INTEGER, knownTypes: null, types: null, tenants: null, databases: null, payloads: true };
@@ -115,8 +120,11 @@ export interface ReadPlan {
   filter: RecordFilter;
   direct: 'required' | 'off';
   files: ReaderFiles;
-  /** Throws when the reader must stop (a truncation after it began, a closed log). */
-  check: (what: string) => void;
+  /**
+   * Throws when the reader must stop (a truncation after it began, a closed log). `where` says
+   * where the reader is, for the error: a description, or the LSN of the record about to be yielded.
+   */
+  check: (where: string | number) => void;
   /**
    * A follower's round: where the previous round stopped in the segment at `path` (which this
    * round resumes instead of scanning it from the start), and, updated after every scan step,
@@ -137,7 +145,25 @@ export interface ReadProgress {
   position: ScanPosition | null;
 }
 
-export async function* readSegments(plan: ReadPlan): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
+/**
+ * The records the plan asks for, one at a time. `plan` may be a function that makes it (after
+ * waiting for what must finish first): the reader is then one generator from the caller to the
+ * scanner, with no delegation per record.
+ */
+export async function* readSegments(plan: ReadPlan | (() => Promise<ReadPlan>)): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
+  const p = typeof plan === 'function' ? await plan() : plan;
+  const check = p.check;
+  for await (const step of readSegmentSteps(p)) {
+    for (const record of step) {
+      // The consumer may have started a truncation or closed the log since the last record.
+      check(record.lsn);
+      yield record;
+    }
+  }
+}
+
+/** The records the plan asks for, in arrays of one scan step each. */
+export async function* readSegmentSteps(plan: ReadPlan): AsyncGenerator<(WalRecord | WalRecordHeader)[], void, undefined> {
   for (const segment of plan.segments) {
     if (segment.header.firstLsn > plan.filter.toLsn) return;
     if (segment.lastLsn < Math.max(plan.fromLsn, segment.header.firstLsn)) continue;
@@ -145,8 +171,8 @@ export async function* readSegments(plan: ReadPlan): AsyncGenerator<WalRecord | 
   }
 }
 
-/** Yields the segment's records the plan asks for; false once past `toLsn` (nothing more to read). */
-async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<WalRecord | WalRecordHeader, boolean, undefined> {
+/** Yields the segment's records the plan asks for, a scan step at a time; false once past `toLsn` (nothing more to read). */
+async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<(WalRecord | WalRecordHeader)[], boolean, undefined> {
   const filter = plan.filter;
   const { io, check, files } = plan;
   check(`before opening ${segment.path}`);
@@ -192,19 +218,43 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
         progress.nextLsn = scanner.nextLsn;
         progress.position = scanner.position;
       }
+      const out: (WalRecord | WalRecordHeader)[] = [];
+      let pastEnd = false;
       for (const r of records) {
         const h = r.header;
         if (h.lsn < plan.fromLsn) continue;
         // ringwal's own records are never user records, whatever the filter.
-        if (!isSystemRecordType(h.type) && passes(filter, h.lsn, h.type, h.tenant, h.database)) {
-          const head = { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes };
-          const record: WalRecord | WalRecordHeader = filter.payloads ? { ...head, payload: Buffer.from(r.payload) } : head;
-          check(`before LSN ${h.lsn}`);
-          yield record;
+        let wanted: boolean;
+        try {
+          wanted = !isSystemRecordType(h.type) && passes(filter, h.lsn, h.type, h.tenant, h.database);
+        } catch (err) {
+          // An unknown required type: what came before it is still the reader's.
+          if (out.length > 0) yield out;
+          throw err;
+        }
+        if (wanted) {
+          out.push(
+            filter.payloads
+              ? {
+                  lsn: h.lsn,
+                  type: h.type,
+                  tenant: h.tenant,
+                  vshard: h.vshard,
+                  database: h.database,
+                  payloadSizeBytes: h.payloadSizeBytes,
+                  payload: Buffer.from(r.payload),
+                }
+              : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes },
+          );
         }
         // Nothing after toLsn is read, so damage beyond it is not this reader's to find.
-        if (h.lsn >= filter.toLsn) return false;
+        if (h.lsn >= filter.toLsn) {
+          pastEnd = true;
+          break;
+        }
       }
+      if (out.length > 0) yield out;
+      if (pastEnd) return false;
     }
     check(`at the end of ${segment.path}`);
     const stop = scanner.stop!;

@@ -20,6 +20,7 @@ import type { AlignedBuffer, IoFile } from '../io/io.js';
 import type { DurableBytesSink } from './group-commit.js';
 import {
   readSegments,
+  whereText,
   type ReadPlan,
   type ReadProgress,
   type RecordFilter,
@@ -81,7 +82,7 @@ export interface FollowedLog {
   readonly tail: TailCache;
   /** An aligned buffer for the follower's scans, reused round after round. */
   scanBuffer(): AlignedBuffer;
-  plan(segments: readonly SegmentToRead[], fromLsn: number, filter: RecordFilter, progress: ReadProgress, check: (what: string) => void): ReadPlan;
+  plan(segments: readonly SegmentToRead[], fromLsn: number, filter: RecordFilter, progress: ReadProgress, check: (where: string | number) => void): ReadPlan;
 }
 
 class FollowAborted extends Error {}
@@ -118,9 +119,9 @@ export async function* follow(
       } else {
         const roundEpoch = log.truncationEpoch;
         const segments = log.snapshot();
-        const plan = log.plan(segments, next, filter, progress, (what) => {
+        const plan = log.plan(segments, next, filter, progress, (where) => {
           if (signal?.aborted === true) throw new FollowAborted();
-          if (log.truncationEpoch !== roundEpoch) throw new WalReadInvalidatedError(what);
+          if (log.truncationEpoch !== roundEpoch) throw new WalReadInvalidatedError(whereText(where));
           if (log.closed) throw new WalClosedError();
         });
         plan.scanBuffer = scanBuffer;

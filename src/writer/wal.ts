@@ -25,7 +25,16 @@ import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
 import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
-import { ReaderFiles, readSegments, yieldEveryRecord, type RecordFilter, type WalRecord, type WalRecordHeader } from '../read/log-reader.js';
+import {
+  ReaderFiles,
+  readSegments,
+  whereText,
+  yieldEveryRecord,
+  type ReadPlan,
+  type RecordFilter,
+  type WalRecord,
+  type WalRecordHeader,
+} from '../read/log-reader.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
@@ -582,7 +591,7 @@ export class Wal {
    * Yields the durable records with LSN ≥ `fromLsn` (and ≥ `firstLsn`), in LSN order, each
    * CRC-checked, as they were when the iteration started (after any truncation then running). A
    * truncation started later stops the reader with WAL_ERR_READ_INVALIDATED, and close() stops
-   * it with WAL_ERR_CLOSED. Memory stays bounded: one 1 MiB buffer plus one record.
+   * it with WAL_ERR_CLOSED. Memory stays bounded: a 1 MiB scan buffer and the records of one scan step (at most that much payload).
    * Damage inside the durable range throws WalCorruptionError; a damaged record is never yielded.
    */
   read(options?: ReadOptions & { payloads?: true }): AsyncGenerator<WalRecord, void, undefined>;
@@ -591,27 +600,27 @@ export class Wal {
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
     const { fromLsn, filter } = readPlanOf(options);
     if (this.closing !== null) throw new WalClosedError();
-    return this.readFrom(fromLsn, filter);
+    return readSegments(() => this.readPlan(fromLsn, filter));
   }
 
-  private async *readFrom(fromLsn: number, filter: RecordFilter): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
+  private async readPlan(fromLsn: number, filter: RecordFilter): Promise<ReadPlan> {
     // A reader that starts while a truncation runs reads the log as the truncation leaves it.
     await this.truncation;
     if (this.closing !== null) throw new WalClosedError();
     const epoch = this.truncationEpoch;
-    yield* readSegments({
+    return {
       io: this.io,
       segments: this.segments.snapshot(this.writer.durableLsn, this.writer.durableEndBytes),
       fromLsn,
       filter,
       direct: this.directIo ? 'required' : 'off',
       files: this.readerFiles,
-      check: (what) => {
+      check: (where) => {
         // A truncation started after the reader did, or the log closed under it.
-        if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(what);
+        if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(whereText(where));
         if (this.closing !== null) throw new WalClosedError();
       },
-    });
+    };
   }
 
   /**
