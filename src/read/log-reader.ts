@@ -200,6 +200,8 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
       lsnLimit: segment.lastLsn,
       resume,
       buffer: plan.scanBuffer,
+      // A file on disk: the next chunk is read while this one is parsed.
+      readAhead: file.direct,
     });
     for (;;) {
       let records;

@@ -51,6 +51,20 @@ export interface SegmentScannerOptions {
   resume?: ScanPosition;
   /** A buffer to scan in, if it is large enough (a follower reuses one across its rounds). */
   buffer?: AlignedBuffer;
+  /**
+   * Keep the next chunk's read in flight while the current one is parsed (readers of whole
+   * segments). Off for recovery, which must not read ahead of what it decides about.
+   */
+  readAhead?: boolean;
+}
+
+/** A read issued ahead of need: the bytes at `atBytes`, `done` resolving to how many arrived. */
+interface AheadRead {
+  atBytes: number;
+  buffer: AlignedBuffer;
+  done: Promise<number>;
+  /** Fewer bytes than asked for arrived: the file ends there. */
+  short: Promise<boolean>;
 }
 
 /** Where a scan stands between two records: enough to continue it exactly. */
@@ -72,6 +86,8 @@ export class SegmentScanner {
   /** The first record of a segment was written to an idle log: its pending index is 0. */
   private previousPendingIndex = -1;
   private lastRecordOffsetBytes = 0;
+  private ahead: AheadRead | null = null;
+  private spareAhead: AlignedBuffer | null = null;
   private ranges = new Uint32Array(2 * 1024);
   private crcs = new Uint32Array(1024);
   stop: ScanStop | null = null;
@@ -146,7 +162,7 @@ export class SegmentScanner {
     const toEndBytes = Math.ceil((this.options.endBytes - readAtBytes) / block) * block;
     const readBytes = Math.min(Math.floor(roomBytes / block) * block, toEndBytes);
     assert(readBytes > 0, 'scan buffer full although a record fits the limit');
-    const gotBytes = await readFull(this.file, this.buffer, this.bufferLengthBytes, readBytes, readAtBytes);
+    const gotBytes = await this.readInto(readAtBytes, readBytes);
     // The file holds at least `endBytes` (its size, or the durable end a reader was given): a
     // read that ends before it is an error, never the end of the records.
     const mustBytes = Math.min(readBytes, this.options.endBytes - readAtBytes);
@@ -160,6 +176,53 @@ export class SegmentScanner {
     this.bufferLengthBytes += gotBytes;
     if (gotBytes < readBytes) this.physicalEof = true;
     return gotBytes > 0;
+  }
+
+  /** Reads `readBytes` at `readAtBytes` into the buffer's free end, from the read ahead where there is one. */
+  private async readInto(readAtBytes: number, readBytes: number): Promise<number> {
+    if (this.options.readAhead !== true) return readFull(this.file, this.buffer, this.bufferLengthBytes, readBytes, readAtBytes);
+    let gotBytes = 0;
+    let eof = false;
+    const ahead = this.ahead;
+    if (ahead !== null) {
+      this.ahead = null;
+      const aheadBytes = await ahead.done;
+      assert.equal(ahead.atBytes, readAtBytes, 'a scan reads on where its last read ended');
+      gotBytes = Math.min(aheadBytes, readBytes);
+      this.buffer.bytes.set(ahead.buffer.bytes.subarray(0, gotBytes), this.bufferLengthBytes);
+      if (gotBytes < aheadBytes) {
+        // The rest stays ahead (a block multiple: so are readBytes and a full read).
+        ahead.buffer.bytes.copyWithin(0, gotBytes, aheadBytes);
+        this.ahead = { atBytes: readAtBytes + gotBytes, buffer: ahead.buffer, done: Promise.resolve(aheadBytes - gotBytes), short: ahead.short };
+      } else {
+        this.spareAhead = ahead.buffer;
+        eof = await ahead.short;
+      }
+    }
+    if (gotBytes < readBytes && this.ahead === null && !eof) {
+      const moreBytes = await readFull(this.file, this.buffer, this.bufferLengthBytes + gotBytes, readBytes - gotBytes, readAtBytes + gotBytes);
+      eof = moreBytes < readBytes - gotBytes;
+      gotBytes += moreBytes;
+    }
+    if (this.ahead === null && !eof) this.readAheadFrom(readAtBytes + gotBytes);
+    return gotBytes;
+  }
+
+  private readAheadFrom(atBytes: number): void {
+    const block = this.file.alignmentBytes;
+    if (atBytes >= this.options.endBytes) return;
+    const lengthBytes = Math.min(SCAN_CHUNK_BYTES, Math.ceil((this.options.endBytes - atBytes) / block) * block);
+    const buffer =
+      this.spareAhead !== null && this.spareAhead.bytes.byteLength >= lengthBytes ? this.spareAhead : this.io.allocAligned(SCAN_CHUNK_BYTES, block);
+    this.spareAhead = null;
+    const done = readFull(this.file, buffer, 0, lengthBytes, atBytes);
+    // Awaited when needed (its error surfaces then); a scan that stops first never awaits it.
+    done.catch(() => undefined);
+    const short = done.then(
+      (got) => got < lengthBytes,
+      () => false,
+    );
+    this.ahead = { atBytes, buffer, done, short };
   }
 
   /** Grows the buffer for one large record; the size was checked against the payload limit first. */
