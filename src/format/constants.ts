@@ -10,7 +10,7 @@
  * its pending index, the header's largest write the most bytes in flight at once, and let a
  * batch start on the next block after zeros.
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 /** The fixed part of every record, before its payload. */
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -65,6 +65,9 @@ export const RECORD_TYPE_SYSTEM_PREFIX = 0xffff;
 export function isSystemRecordType(type: number): boolean {
   return type >>> 16 === RECORD_TYPE_SYSTEM_PREFIX;
 }
+/** ringwal's own record types (payloads in docs/format.md and src/writer/tombstones.ts). */
+export const RECORD_TYPE_TOMBSTONE = 0xffff_0001;
+export const RECORD_TYPE_TEMPORAL_PURGE = 0xffff_0002;
 /** The type used when the caller gives none: an opaque record that replay must not skip. */
 export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
 

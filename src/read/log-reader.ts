@@ -42,6 +42,10 @@ export interface RecordFilter {
   tenants: ReadonlySet<number> | null;
   databases: ReadonlySet<number> | null;
   payloads: boolean;
+  /** Drops a record that passed the other filters (tombstoned collections); null keeps them. */
+  skip: ((record: WalRecord | WalRecordHeader) => boolean) | null;
+  /** ringwal's own records of these types, and nothing else (internal scans); null for user records. */
+  systemTypes: ReadonlySet<number> | null;
 }
 
 /** A reader's position for an error message: `check` gets an LSN where it runs once per record. */
@@ -49,7 +53,16 @@ export function whereText(where: string | number): string {
   return typeof where === 'number' ? `before LSN ${where}` : where;
 }
 
-export const yieldEveryRecord: RecordFilter = { toLsn: Number.MAX_SAFE_INTEGER, knownTypes: null, types: null, tenants: null, databases: null, payloads: true };
+export const yieldEveryRecord: RecordFilter = {
+  toLsn: Number.MAX_SAFE_INTEGER,
+  knownTypes: null,
+  types: null,
+  tenants: null,
+  databases: null,
+  payloads: true,
+  skip: null,
+  systemTypes: null,
+};
 
 /** Whether a user record passes the filter; throws for an unknown required type. */
 function passes(filter: RecordFilter, lsn: number, type: number, tenant: number, database: number): boolean {
@@ -228,26 +241,26 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
         // ringwal's own records are never user records, whatever the filter.
         let wanted: boolean;
         try {
-          wanted = !isSystemRecordType(h.type) && passes(filter, h.lsn, h.type, h.tenant, h.database);
+          if (isSystemRecordType(h.type)) wanted = filter.systemTypes?.has(h.type) === true;
+          else wanted = filter.systemTypes === null && passes(filter, h.lsn, h.type, h.tenant, h.database);
         } catch (err) {
           // An unknown required type: what came before it is still the reader's.
           if (out.length > 0) yield out;
           throw err;
         }
         if (wanted) {
-          out.push(
-            filter.payloads
-              ? {
-                  lsn: h.lsn,
-                  type: h.type,
-                  tenant: h.tenant,
-                  vshard: h.vshard,
-                  database: h.database,
-                  payloadSizeBytes: h.payloadSizeBytes,
-                  payload: Buffer.from(r.payload),
-                }
-              : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes },
-          );
+          const record: WalRecord | WalRecordHeader = filter.payloads
+            ? {
+                lsn: h.lsn,
+                type: h.type,
+                tenant: h.tenant,
+                vshard: h.vshard,
+                database: h.database,
+                payloadSizeBytes: h.payloadSizeBytes,
+                payload: Buffer.from(r.payload),
+              }
+            : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes };
+          if (filter.skip === null || !filter.skip(record)) out.push(record);
         }
         // Nothing after toLsn is read, so damage beyond it is not this reader's to find.
         if (h.lsn >= filter.toLsn) {

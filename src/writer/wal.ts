@@ -19,7 +19,16 @@ import {
   WalPayloadTooLargeError,
   WalReadInvalidatedError,
 } from '../errors.js';
-import { LOCK_FILE_NAME, LSN_MAX, RECORD_TYPE_DEFAULT, RECORD_TYPE_ENCRYPTED_FLAG, isSystemRecordType } from '../format/constants.js';
+import {
+  LOCK_FILE_NAME,
+  LSN_MAX,
+  RECORD_TYPE_DEFAULT,
+  RECORD_TYPE_ENCRYPTED_FLAG,
+  RECORD_TYPE_TEMPORAL_PURGE,
+  RECORD_TYPE_TOMBSTONE,
+  isSystemRecordType,
+} from '../format/constants.js';
+import { TombstoneSet, checkTenant, collectionBytes, encodeTemporalPurge, encodeTombstone } from './tombstones.js';
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
@@ -64,6 +73,13 @@ export interface ReadOptions {
   databases?: readonly number[];
   /** false: yield headers only (payloadSizeBytes, no payload copied). Default true. */
   payloads?: boolean;
+  /**
+   * Skips the user records of tombstoned collections: called with each record that passed the
+   * other filters, it returns the record's collection (or null for none); a record of tenant T and
+   * collection C with an LSN below C's purge LSN is skipped. The tombstones are read from the log
+   * when the read starts (not with follow, whose tombstones may come later).
+   */
+  skipTombstoned?: CollectionOf;
 }
 
 export interface FollowOptions extends ReadOptions {
@@ -106,8 +122,8 @@ function lsnOption(argument: string, value: unknown, fallback: number): number {
 }
 
 /** Checks read options whole, before anything is read. */
-function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter: RecordFilter } {
-  if (options === undefined) return { fromLsn: 1, filter: yieldEveryRecord };
+function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter: RecordFilter; skipTombstoned: CollectionOf | null } {
+  if (options === undefined) return { fromLsn: 1, filter: yieldEveryRecord, skipTombstoned: null };
   if (typeof options !== 'object' || options === null) throw new WalInvalidArgumentError('read options', `must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options)) {
     if (!READ_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(key, `is not a read option (${[...READ_OPTION_NAMES].join(', ')})`);
@@ -117,8 +133,11 @@ function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter
   if (toLsn < fromLsn) throw new WalInvalidArgumentError('toLsn', `${toLsn} is below fromLsn ${fromLsn}`);
   if (options.payloads !== undefined && typeof options.payloads !== 'boolean')
     throw new WalInvalidArgumentError('payloads', `must be a boolean, got ${describe(options.payloads)}`);
+  if (options.skipTombstoned !== undefined && typeof options.skipTombstoned !== 'function')
+    throw new WalInvalidArgumentError('skipTombstoned', `must be a function from a record to its collection name, got ${describe(options.skipTombstoned)}`);
   return {
     fromLsn,
+    skipTombstoned: options.skipTombstoned ?? null,
     filter: {
       toLsn,
       knownTypes: valueSet('knownTypes', options.knownTypes, userTypeError),
@@ -126,11 +145,16 @@ function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter
       tenants: valueSet('tenants', options.tenants, safeIdError),
       databases: valueSet('databases', options.databases, safeIdError),
       payloads: options.payloads ?? true,
+      skip: null,
+      systemTypes: null,
     },
   };
 }
 
-const READ_OPTION_NAMES: ReadonlySet<string> = new Set(['fromLsn', 'toLsn', 'knownTypes', 'types', 'tenants', 'databases', 'payloads']);
+/** What `skipTombstoned` gets: a user record; what it returns: the record's collection, if it has one. */
+export type CollectionOf = (record: WalRecord | WalRecordHeader) => string | null | undefined;
+
+const READ_OPTION_NAMES: ReadonlySet<string> = new Set(['fromLsn', 'toLsn', 'knownTypes', 'types', 'tenants', 'databases', 'payloads', 'skipTombstoned']);
 
 export interface WalStats extends GroupCommitStats {
   backend: string;
@@ -547,7 +571,8 @@ export class Wal {
       signal = given;
       readOptions = rest;
     }
-    const { fromLsn, filter } = readPlanOf(readOptions);
+    const { fromLsn, filter, skipTombstoned } = readPlanOf(readOptions);
+    if (skipTombstoned !== null) throw new WalInvalidArgumentError('skipTombstoned', 'is for read: a follower may see a tombstone after the records it purges');
     if (this.closing !== null) throw new WalClosedError();
     return follow(this.followedLog(), fromLsn, filter, signal);
   }
@@ -588,6 +613,58 @@ export class Wal {
   }
 
   /**
+   * Marks the records of `collection` of `tenant` below `purgeLsn` as purged: a record of ringwal's
+   * own type, durable when the promise resolves (to its LSN). The highest purge LSN per tenant
+   * and collection wins, whatever the order the tombstones arrive in.
+   */
+  tombstone(tombstone: { tenant: number; collection: string; purgeLsn: number }): Promise<number> {
+    try {
+      if (typeof tombstone !== 'object' || tombstone === null) throw new WalInvalidArgumentError('tombstone', `must be an object, got ${describe(tombstone)}`);
+      const tenant = checkTenant(tombstone.tenant);
+      const name = collectionBytes(tombstone.collection);
+      const purgeLsn = lsnOption('purgeLsn', tombstone.purgeLsn, -1);
+      if (purgeLsn < 0) throw new WalInvalidArgumentError('purgeLsn', 'is required');
+      return this.appendOwn(encodeTombstone(name, purgeLsn), RECORD_TYPE_TOMBSTONE, tenant);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Marks the records of `collection` of `tenant` older than `cutoffMs` (ms since the epoch) as purged; resolves to its LSN. */
+  temporalPurge(purge: { tenant: number; collection: string; cutoffMs: number }): Promise<number> {
+    try {
+      if (typeof purge !== 'object' || purge === null) throw new WalInvalidArgumentError('temporal purge', `must be an object, got ${describe(purge)}`);
+      const tenant = checkTenant(purge.tenant);
+      const name = collectionBytes(purge.collection);
+      if (!Number.isSafeInteger(purge.cutoffMs))
+        throw new WalInvalidArgumentError('cutoffMs', `must be a safe integer of ms since the epoch, got ${describe(purge.cutoffMs)}`);
+      return this.appendOwn(encodeTemporalPurge(name, purge.cutoffMs), RECORD_TYPE_TEMPORAL_PURGE, tenant);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The tombstones and temporal purges of the durable log, read from it (their records only are copied). */
+  async tombstones(): Promise<TombstoneSet> {
+    const set = new TombstoneSet();
+    const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_TOMBSTONE, RECORD_TYPE_TEMPORAL_PURGE]) };
+    if (this.closing !== null) throw new WalClosedError();
+    for await (const record of readSegments(() => this.readPlan(1, filter, null))) {
+      const payload = (record as WalRecord).payload;
+      if (record.type === RECORD_TYPE_TOMBSTONE) set.addTombstone(record.tenant, payload, record.lsn);
+      else set.addTemporalPurge(record.tenant, payload, record.lsn);
+    }
+    return set;
+  }
+
+  /** Appends one of ringwal's own records (never a user's: append refuses these types). */
+  private appendOwn(payload: Buffer, type: number, tenant: number): Promise<number> {
+    const refused = this.refusal() ?? this.checkPayload(payload, 'payload');
+    if (refused !== null) return Promise.reject(refused);
+    return this.writer.append(payload, { type, tenant, vshard: 0, database: 0 });
+  }
+
+  /**
    * Yields the durable records with LSN ≥ `fromLsn` (and ≥ `firstLsn`), in LSN order, each
    * CRC-checked, as they were when the iteration started (after any truncation then running). A
    * truncation started later stops the reader with WAL_ERR_READ_INVALIDATED, and close() stops
@@ -598,15 +675,28 @@ export class Wal {
   read(options: ReadOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    const { fromLsn, filter } = readPlanOf(options);
+    const { fromLsn, filter, skipTombstoned } = readPlanOf(options);
     if (this.closing !== null) throw new WalClosedError();
-    return readSegments(() => this.readPlan(fromLsn, filter));
+    return readSegments(() => this.readPlan(fromLsn, filter, skipTombstoned));
   }
 
-  private async readPlan(fromLsn: number, filter: RecordFilter): Promise<ReadPlan> {
+  private async readPlan(fromLsn: number, filterAsked: RecordFilter, skipTombstoned: CollectionOf | null): Promise<ReadPlan> {
     // A reader that starts while a truncation runs reads the log as the truncation leaves it.
     await this.truncation;
     if (this.closing !== null) throw new WalClosedError();
+    let filter = filterAsked;
+    if (skipTombstoned !== null) {
+      const set = await this.tombstones();
+      filter = {
+        ...filterAsked,
+        skip: (record) => {
+          const collection = skipTombstoned(record);
+          return typeof collection === 'string' && set.isTombstoned(record.tenant, collection, record.lsn);
+        },
+      };
+      await this.truncation;
+      if (this.closing !== null) throw new WalClosedError();
+    }
     const epoch = this.truncationEpoch;
     return {
       io: this.io,
