@@ -372,12 +372,12 @@ test('files that are not segments are refused with a WalError', async () => {
   const wrongMagic = Buffer.from(log.bytes);
   wrongMagic[3] ^= 0x20;
   // The format before this one and one after it: both are refused, never read as this one.
-  const version2 = Buffer.from(log.bytes);
-  version2.writeUInt16LE(2, 8);
-  resealSegmentHeader(version2);
-  const version4 = Buffer.from(log.bytes);
-  version4.writeUInt16LE(4, 8);
-  resealSegmentHeader(version4);
+  const version3 = Buffer.from(log.bytes);
+  version3.writeUInt16LE(3, 8);
+  resealSegmentHeader(version3);
+  const version5 = Buffer.from(log.bytes);
+  version5.writeUInt16LE(5, 8);
+  resealSegmentHeader(version5);
   const oddBlock = Buffer.from(log.bytes);
   oddBlock.writeUInt32LE(3000, 12);
   resealSegmentHeader(oddBlock);
@@ -390,8 +390,8 @@ test('files that are not segments are refused with a WalError', async () => {
     ['random bytes after a valid magic', randomWithMagic, WalCorruptionError],
     ['wrong magic', wrongMagic, WalCorruptionError],
     ['header CRC mismatch', badHeaderCrc, WalCorruptionError],
-    ['format version 2 with a valid CRC', version2, WalUnsupportedFormatError],
-    ['format version 4 with a valid CRC', version4, WalUnsupportedFormatError],
+    ['format version 3 with a valid CRC', version3, WalUnsupportedFormatError],
+    ['format version 5 with a valid CRC', version5, WalUnsupportedFormatError],
     ['block size 3000 with a valid CRC', oddBlock, WalCorruptionError],
     ['empty file', Buffer.alloc(0), WalCorruptionError],
     ['1 byte', log.bytes.subarray(0, 1), WalCorruptionError],
