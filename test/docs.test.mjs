@@ -72,6 +72,7 @@ test('the limits table of docs/design.md is the constants', () => {
     'quarantine copies of one offset': { def: null, max: QUARANTINE_NAMES_MAX },
     'reads of a copied block before the DWB takes it as unreadable': { def: RESTORE_READ_ATTEMPTS, max: null },
     'values in one read filter list (knownTypes, types, tenants, databases)': { def: null, max: READ_FILTER_VALUES_MAX },
+    timeAnchorIntervalMs: { def: 0, max: options.TIME_ANCHOR_INTERVAL_MS_MAX },
   };
   for (const [limit, want] of Object.entries(expected)) assert.deepEqual(rows.get(limit), want, limit);
   // The native submit retry budget lives in C.

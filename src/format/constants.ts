@@ -68,6 +68,9 @@ export function isSystemRecordType(type: number): boolean {
 /** ringwal's own record types (payloads in docs/format.md and src/writer/tombstones.ts). */
 export const RECORD_TYPE_TOMBSTONE = 0xffff_0001;
 export const RECORD_TYPE_TEMPORAL_PURGE = 0xffff_0002;
+/** A time anchor: the wall-clock ms (f64) when the batch that starts with it was encoded. */
+export const RECORD_TYPE_TIME_ANCHOR = 0xffff_0003;
+export const TIME_ANCHOR_PAYLOAD_BYTES = 8;
 /** The type used when the caller gives none: an opaque record that replay must not skip. */
 export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
 

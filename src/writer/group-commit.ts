@@ -45,7 +45,14 @@
  */
 import assert from 'node:assert/strict';
 import { WalCorruptionError, WalDurabilityLostError, WalNoSpaceError, WalOverloadedError } from '../errors.js';
-import { LSN_MAX, RECORD_CRC_START_BYTES, RECORD_HEADER_SIZE_BYTES, RecordField } from '../format/constants.js';
+import {
+  LSN_MAX,
+  RECORD_CRC_START_BYTES,
+  RECORD_HEADER_SIZE_BYTES,
+  RECORD_TYPE_TIME_ANCHOR,
+  RecordField,
+  TIME_ANCHOR_PAYLOAD_BYTES,
+} from '../format/constants.js';
 import { TWO_POW_32 } from '../format/u64.js';
 import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
@@ -187,7 +194,11 @@ export interface GroupCommitInit extends WriterTarget {
    */
   onBatchComplete?: (advanceBytes: number, batchWaiting: boolean) => void;
   durableBytes?: DurableBytesSink;
+  /** Time anchors at the start of a batch, at most every `intervalMs` (0: none). */
+  timeAnchorIntervalMs?: number;
 }
+
+const ANCHOR_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TIME_ANCHOR, tenant: 0, vshard: 0, database: 0 });
 
 export class GroupCommit {
   private readonly io: Io;
@@ -199,6 +210,10 @@ export class GroupCommit {
   private readonly doubleWrite: DoubleWriteRecorder | null;
   private readonly onBatchComplete: ((advanceBytes: number, batchWaiting: boolean) => void) | undefined;
   private readonly durableBytes: DurableBytesSink | undefined;
+  private readonly timeAnchorIntervalMs: number;
+  /** When the last anchor was encoded (ms, never falling); -Infinity before the first. */
+  private lastAnchorMs = -Infinity;
+  private readonly anchorPayload = new Uint8Array(TIME_ANCHOR_PAYLOAD_BYTES);
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly batchesInFlightMax: number;
@@ -274,6 +289,7 @@ export class GroupCommit {
     this.doubleWrite = init.doubleWrite;
     this.onBatchComplete = init.onBatchComplete;
     this.durableBytes = init.durableBytes;
+    this.timeAnchorIntervalMs = init.timeAnchorIntervalMs ?? 0;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.batchesInFlightMax = init.batchesInFlightMax;
@@ -627,7 +643,11 @@ export class GroupCommit {
    */
   private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
     if (this.rollNeeded || this.rolling) return false;
-    if (this.fillRecordCount === 0) this.startFill();
+    if (this.fillRecordCount === 0) {
+      this.startFill();
+      // Not inside an appendBatch's records: their LSNs stay consecutive.
+      if (this.timeAnchorIntervalMs > 0 && (batchResult === null || batchResult.firstLsn === 0)) this.maybeEncodeAnchor();
+    }
     const fill = this.fill!;
     const spanBytes = recordSpanBytes(payload.byteLength);
     const offsetBytes = this.fillLengthBytes;
@@ -657,6 +677,34 @@ export class GroupCommit {
       this.fillWaiters.push(waiter);
     }
     return true;
+  }
+
+  /**
+   * A time anchor first in the batch, when the interval has passed since the last one: never
+   * more than one per batch. The time never falls from one anchor to the next, even when the
+   * clock does (within this process).
+   */
+  private maybeEncodeAnchor(): void {
+    const nowMs = Math.max(Date.now(), this.lastAnchorMs);
+    if (nowMs - this.lastAnchorMs < this.timeAnchorIntervalMs) return;
+    const spanBytes = recordSpanBytes(TIME_ANCHOR_PAYLOAD_BYTES);
+    // No room before the segment's end: the anchor waits for the next batch.
+    if (this.fillFileOffsetBytes + this.fillLengthBytes + spanBytes > this.segmentSizeBytes) return;
+    const lsn = this.nextLsnValue;
+    assert(lsn <= LSN_MAX, 'LSN space exhausted');
+    new DataView(this.anchorPayload.buffer).setFloat64(0, nowMs, true);
+    const fill = this.fill!;
+    const offsetBytes = this.fillLengthBytes;
+    encodeRecord(fill.words, fill.bytes, offsetBytes, this.anchorPayload, lsn, ANCHOR_META, this.segmentId, this.fillRecordCount);
+    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, TIME_ANCHOR_PAYLOAD_BYTES);
+    this.fillRecordCount += 1;
+    this.fillLengthBytes = offsetBytes + spanBytes;
+    this.fillRecordBytes += spanBytes;
+    this.fillLastRecordBytes = this.fillFileOffsetBytes + offsetBytes;
+    this.nextLsnValue = lsn + 1;
+    this.lastAnchorMs = nowMs;
+    // The record behind it may not fit this batch: the anchor goes out on its own then.
+    this.scheduleFlush();
   }
 
   private scheduleFlush(): void {

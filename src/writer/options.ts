@@ -26,6 +26,12 @@ export interface WalOptions {
    * are durable. 1 (the default) writes one batch at a time; docs/design.md has the measurement.
    */
   batchesInFlightMax?: number;
+  /**
+   * Write a time anchor (the LSN and the wall-clock time) at the start of a batch at most this
+   * often, so that `lsnAt` and `timeAt` can map between LSNs and times; 0 (the default) writes none.
+   * An anchor takes an LSN of its own.
+   */
+  timeAnchorIntervalMs?: number;
   /** Largest payload accepted by append; checked before anything is copied. */
   recordPayloadBytesMax?: number;
   /** Appends waiting for room in a batch before append rejects with WAL_ERR_OVERLOADED. */
@@ -64,6 +70,7 @@ export interface ResolvedOptions {
   syncMethod: SyncMethod;
   batchBytesMax: number;
   batchesInFlightMax: number;
+  timeAnchorIntervalMs: number;
   recordPayloadBytesMax: number;
   pendingAppendsMax: number;
   pendingBytesMax: number;
@@ -139,6 +146,9 @@ export function describe(value: unknown): string {
   return typeof value === 'object' ? `an object (${value.constructor?.name ?? 'null prototype'})` : typeof value;
 }
 
+/** One day: anchors further apart than that say little about when a record was written. */
+export const TIME_ANCHOR_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
+
 /** Every option Wal.open takes (the README lists them all; test/docs.test.mjs checks it). */
 export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'backend',
@@ -146,6 +156,7 @@ export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'syncMethod',
   'batchBytesMax',
   'batchesInFlightMax',
+  'timeAnchorIntervalMs',
   'recordPayloadBytesMax',
   'pendingAppendsMax',
   'pendingBytesMax',
@@ -201,6 +212,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     syncMethod: oneOf('syncMethod', o.syncMethod, ['linked-fdatasync', 'rwf-dsync'], 'linked-fdatasync'),
     batchBytesMax,
     batchesInFlightMax: integerIn('batchesInFlightMax', o.batchesInFlightMax, 1, BATCHES_IN_FLIGHT_MAX, BATCHES_IN_FLIGHT_DEFAULT),
+    timeAnchorIntervalMs: integerIn('timeAnchorIntervalMs', o.timeAnchorIntervalMs, 0, TIME_ANCHOR_INTERVAL_MS_MAX, 0),
     recordPayloadBytesMax: integerIn(
       'recordPayloadBytesMax',
       o.recordPayloadBytesMax,

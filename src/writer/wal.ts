@@ -12,6 +12,7 @@
 import { dirname, join, resolve } from 'node:path';
 import {
   WalClosedError,
+  WalCorruptionError,
   WalDurabilityLostError,
   WalError,
   WalInvalidArgumentError,
@@ -25,6 +26,7 @@ import {
   RECORD_TYPE_DEFAULT,
   RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_TEMPORAL_PURGE,
+  RECORD_TYPE_TIME_ANCHOR,
   RECORD_TYPE_TOMBSTONE,
   isSystemRecordType,
 } from '../format/constants.js';
@@ -234,6 +236,8 @@ export class Wal {
   private readonly cuts: CutRecord[] = [];
   /** Cuts of epochs up to this one are forgotten. */
   private cutsForgottenThroughEpoch = 0;
+  /** The time anchors read so far (LSN order, times never falling), up to `upToLsn`, for the truncation epoch they were read in. */
+  private anchors: { epoch: number; upToLsn: number; lsns: number[]; times: number[] } | null = null;
 
   private constructor(
     dir: string,
@@ -298,6 +302,7 @@ export class Wal {
         ...targetOf(opened.position),
         batchBytesMax: resolved.batchBytesMax,
         batchesInFlightMax: resolved.batchesInFlightMax,
+        timeAnchorIntervalMs: resolved.timeAnchorIntervalMs,
         pendingAppendsMax: resolved.pendingAppendsMax,
         pendingBytesMax: resolved.pendingBytesMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
@@ -655,6 +660,78 @@ export class Wal {
       else set.addTemporalPurge(record.tenant, payload, record.lsn);
     }
     return set;
+  }
+
+  /**
+   * The time anchors of the durable log (option `timeAnchorIntervalMs`), read from it the first
+   * time and then only from where the last call stopped; a truncation makes the next call read
+   * them again.
+   */
+  private async loadAnchors(): Promise<{ lsns: number[]; times: number[] }> {
+    await this.truncation;
+    if (this.closing !== null) throw new WalClosedError();
+    const epoch = this.truncationEpoch;
+    const upToLsn = this.writer.durableLsn;
+    let known = this.anchors !== null && this.anchors.epoch === epoch ? this.anchors : { epoch, upToLsn: 0, lsns: [], times: [] };
+    if (known.upToLsn < upToLsn) {
+      const lsns = known.lsns.slice();
+      const times = known.times.slice();
+      const filter: RecordFilter = { ...yieldEveryRecord, toLsn: upToLsn, systemTypes: new Set([RECORD_TYPE_TIME_ANCHOR]) };
+      for await (const record of readSegments(() => this.readPlan(known.upToLsn + 1, filter, null))) {
+        const payload = (record as WalRecord).payload;
+        if (payload.byteLength !== 8)
+          throw new WalCorruptionError('(log)', 0, `the time anchor at LSN ${record.lsn} has ${payload.byteLength} bytes of payload, not 8`, record.lsn);
+        const ms = payload.readDoubleLE(0);
+        if (!Number.isFinite(ms)) throw new WalCorruptionError('(log)', 0, `the time anchor at LSN ${record.lsn} holds ${ms}`, record.lsn);
+        // Times never fall from one anchor to the next (a clock set back between two runs).
+        lsns.push(record.lsn);
+        times.push(Math.max(ms, times.length === 0 ? -Infinity : times[times.length - 1]!));
+      }
+      known = { epoch, upToLsn, lsns, times };
+      if (this.truncationEpoch === epoch) this.anchors = known;
+    }
+    return known;
+  }
+
+  /**
+   * When the record at `lsn` was written, from the time anchors around it: at or after
+   * `notBeforeMs` (the last anchor below it) and at or before `notAfterMs` (the first anchor
+   * above it); null where no anchor bounds it. The resolution is the anchors' spacing, about
+   * `timeAnchorIntervalMs` while the log is busy.
+   */
+  async timeAt(lsn: number): Promise<{ notBeforeMs: number | null; notAfterMs: number | null }> {
+    const at = lsnOption('lsn', lsn, -1);
+    if (at < 1) throw new WalInvalidArgumentError('lsn', `must be an LSN of at least 1, got ${describe(lsn)}`);
+    const { lsns, times } = await this.loadAnchors();
+    // The first anchor at or above lsn.
+    let lo = 0;
+    let hi = lsns.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (lsns[mid]! < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return { notBeforeMs: lo > 0 ? times[lo - 1]! : null, notAfterMs: lo < lsns.length ? times[lo]! : null };
+  }
+
+  /**
+   * The lowest LSN from which on every record was written at or after `date`: the first time
+   * anchor at or after it (records above an anchor were written after it). null when no anchor
+   * is that late. Records a little below it may be that late too, by up to the anchors' spacing.
+   */
+  async lsnAt(date: Date | number): Promise<number | null> {
+    const ms = date instanceof Date ? date.getTime() : date;
+    if (typeof ms !== 'number' || !Number.isFinite(ms))
+      throw new WalInvalidArgumentError('date', `must be a Date or ms since the epoch, got ${describe(date)}`);
+    const { lsns, times } = await this.loadAnchors();
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (times[mid]! < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < lsns.length ? lsns[lo]! : null;
   }
 
   /** Appends one of ringwal's own records (never a user's: append refuses these types). */
