@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Wal, WalCorruptionError } from '../dist/index.js';
-import { RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME, walkSegment } from './helpers/format.mjs';
+import { RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME, changeFileBytes, walkSegment } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 /** Sizes from a few bytes to 1.5 MiB, so records straddle every 1 MiB chunk boundary and some exceed a chunk. */
@@ -33,17 +33,7 @@ test('a multi-chunk segment reads back exactly, and damage several chunks in sto
   const records = walkSegment(fs.readFileSync(file)).records;
   const victim = records.find((r) => r.offsetBytes > 5 * 1024 * 1024 && r.sizeBytes > 100);
   assert.ok(victim !== undefined, 'the log reaches past 5 MiB');
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const at = victim.offsetBytes + RECORD_HEADER_SIZE_BYTES + 50;
-    const byte = Buffer.alloc(1);
-    fs.readSync(fd, byte, 0, 1, at);
-    byte[0] ^= 0x04;
-    fs.writeSync(fd, byte, 0, 1, at);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  changeFileBytes(file, victim.offsetBytes + RECORD_HEADER_SIZE_BYTES + 50, (b) => b ^ 0x04);
   const seen = [];
   await assert.rejects(
     async () => {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Wal, WalCorruptionError, WalInvalidArgumentError, WalUnknownRequiredTypeError, isSystemRecordType } from '../dist/index.js';
-import { RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME, walkSegment } from './helpers/format.mjs';
+import { RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME, changeFileBytes, walkSegment } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const REQUIRED_A = 0x8001;
@@ -179,16 +179,7 @@ test('a flipped bit inside a payload that the filter skips, or that a headers-on
   const atBytes = victim.offsetBytes + RECORD_HEADER_SIZE_BYTES + 5;
   // Damage the durable record on disk behind the open log (the reader reads with O_DIRECT where
   // it can; the kernel writes back this buffered write before such a read of the range).
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    fs.readSync(fd, byte, 0, 1, atBytes);
-    byte[0] ^= 0x10;
-    fs.writeSync(fd, byte, 0, 1, atBytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  changeFileBytes(file, atBytes, (b) => b ^ 0x10);
   const victimMeta = metaFor(100);
   const otherType = TYPES.find((type) => type !== victimMeta.type);
   for (const options of [

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Wal, WalCorruptionError } from '../dist/index.js';
-import { RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME, walkSegment } from './helpers/format.mjs';
+import { RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME, changeFileBytes, walkSegment } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 const RECORDS = 400;
@@ -37,16 +37,7 @@ const DAMAGES = {
 };
 
 function damageFile(file, [offsetBytes, change, lengthBytes = 1]) {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const bytes = Buffer.alloc(lengthBytes);
-    fs.readSync(fd, bytes, 0, lengthBytes, offsetBytes);
-    for (let i = 0; i < lengthBytes; i++) bytes[i] = change(bytes[i]);
-    fs.writeSync(fd, bytes, 0, lengthBytes, offsetBytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  changeFileBytes(file, offsetBytes, change, lengthBytes);
 }
 
 /** Every record a reader yields, then the error that stopped it. */

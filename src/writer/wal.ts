@@ -89,6 +89,18 @@ export interface FollowOptions extends ReadOptions {
   signal?: AbortSignal;
 }
 
+/** The index of the first of the ascending `values` that is at least `x` (their length when none is). */
+function firstAtLeast(values: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** A follower's scan buffer: a round near the durable end reads a few blocks; larger rounds grow their own. */
 const FOLLOW_SCAN_BUFFER_BYTES = 64 * 1024;
 
@@ -704,13 +716,7 @@ export class Wal {
     if (at < 1) throw new WalInvalidArgumentError('lsn', `must be an LSN of at least 1, got ${describe(lsn)}`);
     const { lsns, times } = await this.loadAnchors();
     // The first anchor at or above lsn.
-    let lo = 0;
-    let hi = lsns.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (lsns[mid]! < at) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstAtLeast(lsns, at);
     return { notBeforeMs: lo > 0 ? times[lo - 1]! : null, notAfterMs: lo < lsns.length ? times[lo]! : null };
   }
 
@@ -724,13 +730,7 @@ export class Wal {
     if (typeof ms !== 'number' || !Number.isFinite(ms))
       throw new WalInvalidArgumentError('date', `must be a Date or ms since the epoch, got ${describe(date)}`);
     const { lsns, times } = await this.loadAnchors();
-    let lo = 0;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (times[mid]! < ms) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstAtLeast(times, ms);
     return lo < lsns.length ? lsns[lo]! : null;
   }
 

@@ -1,9 +1,10 @@
 /**
- * An independent reading of on-disk format v2 (docs/format.md) for the damage and crash tests.
+ * An independent reading of on-disk format v4 (docs/format.md) for the damage and crash tests.
  *
  * It does not import ringwal's own decoder on purpose: expected offsets and CRCs computed by the
  * code under test could not catch a bug in that code.
  */
+import fs from 'node:fs';
 
 /** `wal-<first LSN, 20 digits>-<segment id, 10 digits>.seg`. */
 export function segmentName(firstLsn, segmentId) {
@@ -104,4 +105,25 @@ export function walkSegment(buf) {
     at += spanBytes;
   }
   return { blockSizeBytes, segmentId, incarnation, inFlightBytesMax, records, endBytes: at };
+}
+
+/**
+ * Changes `lengthBytes` bytes of a file at `offsetBytes` in place, each through `change`, and
+ * fsyncs: damage made behind a log (a reader reads it back, with O_DIRECT or not, after the
+ * kernel wrote this buffered write back).
+ * @param {string} file
+ * @param {number} offsetBytes
+ * @param {(byte: number) => number} change
+ */
+export function changeFileBytes(file, offsetBytes, change, lengthBytes = 1) {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const bytes = Buffer.alloc(lengthBytes);
+    fs.readSync(fd, bytes, 0, lengthBytes, offsetBytes);
+    for (let i = 0; i < lengthBytes; i++) bytes[i] = change(bytes[i]);
+    fs.writeSync(fd, bytes, 0, lengthBytes, offsetBytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
