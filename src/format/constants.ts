@@ -71,6 +71,14 @@ export const RECORD_TYPE_TEMPORAL_PURGE = 0xffff_0002;
 /** A time anchor: the wall-clock ms (f64) when the batch that starts with it was encoded. */
 export const RECORD_TYPE_TIME_ANCHOR = 0xffff_0003;
 export const TIME_ANCHOR_PAYLOAD_BYTES = 8;
+/** A checkpoint: the caller's payload, the state the log can be replayed from. */
+export const RECORD_TYPE_CHECKPOINT = 0xffff_0004;
+/**
+ * First in a segment begun by a rollover after a checkpoint: the LSN (u64) of the last
+ * checkpoint before it, so that open finds it by reading the last segment only.
+ */
+export const RECORD_TYPE_CHECKPOINT_CARRY = 0xffff_0005;
+export const CHECKPOINT_CARRY_PAYLOAD_BYTES = 8;
 /** The type used when the caller gives none: an opaque record that replay must not skip. */
 export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
 

@@ -46,9 +46,12 @@
 import assert from 'node:assert/strict';
 import { WalCorruptionError, WalDurabilityLostError, WalNoSpaceError, WalOverloadedError } from '../errors.js';
 import {
+  CHECKPOINT_CARRY_PAYLOAD_BYTES,
   LSN_MAX,
   RECORD_CRC_START_BYTES,
   RECORD_HEADER_SIZE_BYTES,
+  RECORD_TYPE_CHECKPOINT,
+  RECORD_TYPE_CHECKPOINT_CARRY,
   RECORD_TYPE_TIME_ANCHOR,
   RecordField,
   TIME_ANCHOR_PAYLOAD_BYTES,
@@ -196,9 +199,12 @@ export interface GroupCommitInit extends WriterTarget {
   durableBytes?: DurableBytesSink;
   /** Time anchors at the start of a batch, at most every `intervalMs` (0: none). */
   timeAnchorIntervalMs?: number;
+  /** The LSN of the log's last checkpoint when the writer starts (0: none). */
+  lastCheckpointLsn?: number;
 }
 
 const ANCHOR_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TIME_ANCHOR, tenant: 0, vshard: 0, database: 0 });
+const CARRY_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_CHECKPOINT_CARRY, tenant: 0, vshard: 0, database: 0 });
 
 export class GroupCommit {
   private readonly io: Io;
@@ -214,6 +220,10 @@ export class GroupCommit {
   /** When the last anchor was encoded (ms, never falling); -Infinity before the first. */
   private lastAnchorMs = -Infinity;
   private readonly anchorPayload = new Uint8Array(TIME_ANCHOR_PAYLOAD_BYTES);
+  /** The LSN of the last checkpoint encoded (or found at open); 0 when there is none. */
+  private lastCheckpointLsnValue: number;
+  /** A rollover began a segment: its first batch starts with the checkpoint carry record. */
+  private carryPending = false;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly batchesInFlightMax: number;
@@ -290,6 +300,7 @@ export class GroupCommit {
     this.onBatchComplete = init.onBatchComplete;
     this.durableBytes = init.durableBytes;
     this.timeAnchorIntervalMs = init.timeAnchorIntervalMs ?? 0;
+    this.lastCheckpointLsnValue = init.lastCheckpointLsn ?? 0;
     this.blockBytes = init.file.alignmentBytes;
     this.batchBytesMax = init.batchBytesMax;
     this.batchesInFlightMax = init.batchesInFlightMax;
@@ -567,6 +578,8 @@ export class GroupCommit {
         this.rolling = false;
         // A new segment starts on a block boundary: there is no tail block to read.
         this.setTarget(target, null);
+        // Its first record says where the last checkpoint is, if there is one.
+        this.carryPending = this.lastCheckpointLsnValue > 0;
         this.drainQueue();
         this.flush();
         this.checkFence();
@@ -646,7 +659,9 @@ export class GroupCommit {
     if (this.fillRecordCount === 0) {
       this.startFill();
       // Not inside an appendBatch's records: their LSNs stay consecutive.
-      if (this.timeAnchorIntervalMs > 0 && (batchResult === null || batchResult.firstLsn === 0)) this.maybeEncodeAnchor();
+      const batchStart = batchResult === null || batchResult.firstLsn === 0;
+      if (this.carryPending && batchStart) this.encodeCarry();
+      if (this.timeAnchorIntervalMs > 0 && batchStart) this.maybeEncodeAnchor();
     }
     const fill = this.fill!;
     const spanBytes = recordSpanBytes(payload.byteLength);
@@ -676,7 +691,18 @@ export class GroupCommit {
       if (batchResult === null) waiter.value = lsn;
       this.fillWaiters.push(waiter);
     }
+    if (meta.type === RECORD_TYPE_CHECKPOINT) this.lastCheckpointLsnValue = lsn;
     return true;
+  }
+
+  /** The LSN of the last checkpoint encoded, or found at open; 0 when none. */
+  get lastCheckpointLsn(): number {
+    return this.lastCheckpointLsnValue;
+  }
+
+  /** A truncation changed which checkpoint is the last one (0: none). */
+  set lastCheckpointLsn(lsn: number) {
+    this.lastCheckpointLsnValue = lsn;
   }
 
   /**
@@ -690,20 +716,40 @@ export class GroupCommit {
     const spanBytes = recordSpanBytes(TIME_ANCHOR_PAYLOAD_BYTES);
     // No room before the segment's end: the anchor waits for the next batch.
     if (this.fillFileOffsetBytes + this.fillLengthBytes + spanBytes > this.segmentSizeBytes) return;
+    new DataView(this.anchorPayload.buffer).setFloat64(0, nowMs, true);
+    this.encodeOwn(this.anchorPayload, ANCHOR_META);
+    this.lastAnchorMs = nowMs;
+  }
+
+  /** The carry record, first in a segment begun by a rollover (the segment is empty: it fits). */
+  private encodeCarry(): void {
+    this.carryPending = false;
+    const payload = new Uint8Array(CHECKPOINT_CARRY_PAYLOAD_BYTES);
+    const view = new DataView(payload.buffer);
+    view.setUint32(0, this.lastCheckpointLsnValue % TWO_POW_32, true);
+    view.setUint32(4, Math.floor(this.lastCheckpointLsnValue / TWO_POW_32), true);
+    assert(
+      this.fillFileOffsetBytes + this.fillLengthBytes + recordSpanBytes(payload.byteLength) <= this.segmentSizeBytes,
+      'a new segment has room for its carry',
+    );
+    this.encodeOwn(payload, CARRY_META);
+  }
+
+  /** Encodes one of ringwal's own records at the start of the fill (anchor, carry). */
+  private encodeOwn(payload: Uint8Array, meta: RecordMeta): void {
     const lsn = this.nextLsnValue;
     assert(lsn <= LSN_MAX, 'LSN space exhausted');
-    new DataView(this.anchorPayload.buffer).setFloat64(0, nowMs, true);
     const fill = this.fill!;
     const offsetBytes = this.fillLengthBytes;
-    encodeRecord(fill.words, fill.bytes, offsetBytes, this.anchorPayload, lsn, ANCHOR_META, this.segmentId, this.fillRecordCount);
-    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, TIME_ANCHOR_PAYLOAD_BYTES);
+    const spanBytes = recordSpanBytes(payload.byteLength);
+    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
+    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
     this.fillRecordCount += 1;
     this.fillLengthBytes = offsetBytes + spanBytes;
     this.fillRecordBytes += spanBytes;
     this.fillLastRecordBytes = this.fillFileOffsetBytes + offsetBytes;
     this.nextLsnValue = lsn + 1;
-    this.lastAnchorMs = nowMs;
-    // The record behind it may not fit this batch: the anchor goes out on its own then.
+    // The record behind it may not fit this batch: the fill goes out on its own then.
     this.scheduleFlush();
   }
 

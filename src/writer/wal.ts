@@ -25,6 +25,9 @@ import {
   LSN_MAX,
   RECORD_TYPE_DEFAULT,
   RECORD_TYPE_ENCRYPTED_FLAG,
+  RECORD_TYPE_CHECKPOINT,
+  RECORD_TYPE_CHECKPOINT_CARRY,
+  CHECKPOINT_CARRY_PAYLOAD_BYTES,
   RECORD_TYPE_TEMPORAL_PURGE,
   RECORD_TYPE_TIME_ANCHOR,
   RECORD_TYPE_TOMBSTONE,
@@ -61,6 +64,8 @@ export interface AppendOptions {
 export interface ReadOptions {
   /** The first LSN to yield (default 1). */
   fromLsn?: number;
+  /** Start right after the last checkpoint (from the start when there is none); not with fromLsn. */
+  fromCheckpoint?: boolean;
   /** The last LSN to yield (default: the durable end when the read starts); not below fromLsn. */
   toLsn?: number;
   /**
@@ -136,8 +141,8 @@ function lsnOption(argument: string, value: unknown, fallback: number): number {
 }
 
 /** Checks read options whole, before anything is read. */
-function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter: RecordFilter; skipTombstoned: CollectionOf | null } {
-  if (options === undefined) return { fromLsn: 1, filter: yieldEveryRecord, skipTombstoned: null };
+function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; fromCheckpoint: boolean; filter: RecordFilter; skipTombstoned: CollectionOf | null } {
+  if (options === undefined) return { fromLsn: 1, fromCheckpoint: false, filter: yieldEveryRecord, skipTombstoned: null };
   if (typeof options !== 'object' || options === null) throw new WalInvalidArgumentError('read options', `must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options)) {
     if (!READ_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(key, `is not a read option (${[...READ_OPTION_NAMES].join(', ')})`);
@@ -149,8 +154,12 @@ function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter
     throw new WalInvalidArgumentError('payloads', `must be a boolean, got ${describe(options.payloads)}`);
   if (options.skipTombstoned !== undefined && typeof options.skipTombstoned !== 'function')
     throw new WalInvalidArgumentError('skipTombstoned', `must be a function from a record to its collection name, got ${describe(options.skipTombstoned)}`);
+  if (options.fromCheckpoint !== undefined && typeof options.fromCheckpoint !== 'boolean')
+    throw new WalInvalidArgumentError('fromCheckpoint', `must be a boolean, got ${describe(options.fromCheckpoint)}`);
+  if (options.fromCheckpoint === true && options.fromLsn !== undefined) throw new WalInvalidArgumentError('fromCheckpoint', 'cannot go with fromLsn');
   return {
     fromLsn,
+    fromCheckpoint: options.fromCheckpoint === true,
     skipTombstoned: options.skipTombstoned ?? null,
     filter: {
       toLsn,
@@ -168,7 +177,17 @@ function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; filter
 /** What `skipTombstoned` gets: a user record; what it returns: the record's collection, if it has one. */
 export type CollectionOf = (record: WalRecord | WalRecordHeader) => string | null | undefined;
 
-const READ_OPTION_NAMES: ReadonlySet<string> = new Set(['fromLsn', 'toLsn', 'knownTypes', 'types', 'tenants', 'databases', 'payloads', 'skipTombstoned']);
+const READ_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'fromLsn',
+  'fromCheckpoint',
+  'toLsn',
+  'knownTypes',
+  'types',
+  'tenants',
+  'databases',
+  'payloads',
+  'skipTombstoned',
+]);
 
 export interface WalStats extends GroupCommitStats {
   backend: string;
@@ -248,6 +267,8 @@ export class Wal {
   private readonly cuts: CutRecord[] = [];
   /** Cuts of epochs up to this one are forgotten. */
   private cutsForgottenThroughEpoch = 0;
+  /** The last checkpoint (its LSN and a copy of its payload), or null. */
+  private checkpointState: { lsn: number; payload: Buffer } | null = null;
   /** The time anchors read so far (LSN order, times never falling), up to `upToLsn`, for the truncation epoch they were read in. */
   private anchors: { epoch: number; upToLsn: number; lsns: number[]; times: number[] } | null = null;
 
@@ -332,7 +353,14 @@ export class Wal {
           return writer.nextLsn - 1 > writer.durableLsn || writer.pendingCount > 0;
         },
       });
-      return new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail);
+      const wal = new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail);
+      try {
+        await wal.loadCheckpoint();
+      } catch (err) {
+        await wal.close().catch(() => undefined);
+        throw err;
+      }
+      return wal;
     } catch (err) {
       await segments?.close().catch(() => undefined);
       await lock?.release().catch(() => undefined);
@@ -547,11 +575,17 @@ export class Wal {
         throw err;
       }
       this.rememberCut(lsn);
+      const checkpointCut = this.writer.lastCheckpointLsn > lsn;
       // Cached bytes past the cut are not the log any more.
       this.tail.clear();
+      // The last checkpoint was cut: the one before it (if the log still has it) is the last now,
+      // found while the appends behind the cut still wait, so that a rollover carries it.
+      let checkpointError: { error: unknown } | null = null;
+      if (checkpointCut) await this.loadCheckpoint(position.nextLsn - 1, position.endBytes).catch((error: unknown) => (checkpointError = { error }));
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+      if (checkpointError !== null) throw (checkpointError as { error: unknown }).error;
     });
   }
 
@@ -588,7 +622,8 @@ export class Wal {
       signal = given;
       readOptions = rest;
     }
-    const { fromLsn, filter, skipTombstoned } = readPlanOf(readOptions);
+    const { fromLsn: fromAsked, fromCheckpoint, filter, skipTombstoned } = readPlanOf(readOptions);
+    const fromLsn = fromCheckpoint ? this.afterCheckpoint() : fromAsked;
     if (skipTombstoned !== null) throw new WalInvalidArgumentError('skipTombstoned', 'is for read: a follower may see a tombstone after the records it purges');
     if (this.closing !== null) throw new WalClosedError();
     return follow(this.followedLog(), fromLsn, filter, signal);
@@ -734,6 +769,69 @@ export class Wal {
     return lo < lsns.length ? lsns[lo]! : null;
   }
 
+  /**
+   * Appends a checkpoint: `payload` says what state the log can be replayed from (the caller's
+   * format). Resolves to its LSN once durable; `lastCheckpoint()` returns it from then on, across
+   * reopen, and `read({ fromCheckpoint: true })` starts after it. The usual flow: checkpoint,
+   * then `truncateBefore(lsn)` (which keeps the checkpoint's segment).
+   */
+  async checkpoint(payload: Uint8Array): Promise<number> {
+    const refused = this.checkPayload(payload, 'payload');
+    if (refused !== null) throw refused;
+    const copy = Buffer.from(payload);
+    const lsn = await this.appendOwn(copy, RECORD_TYPE_CHECKPOINT, 0);
+    if (this.checkpointState === null || this.checkpointState.lsn < lsn) this.checkpointState = { lsn, payload: copy };
+    return lsn;
+  }
+
+  /**
+   * The last durable checkpoint, `{ lsn, payload }` (a copy), or null when there is none in the
+   * log (never written, cut by truncateAfter, or removed by truncateBefore). Known at open from
+   * the last segment alone: a segment begun after a checkpoint starts with a record that says
+   * where the last one is.
+   */
+  lastCheckpoint(): { lsn: number; payload: Buffer } | null {
+    const state = this.checkpointState;
+    if (state === null || state.lsn < this.segments.firstLsn) return null;
+    return { lsn: state.lsn, payload: Buffer.from(state.payload) };
+  }
+
+  /** The LSN right after the last checkpoint, or 1 without one. */
+  private afterCheckpoint(): number {
+    return (this.lastCheckpoint()?.lsn ?? 0) + 1;
+  }
+
+  /**
+   * Finds the last checkpoint from the last segment that holds records: its own checkpoints, or
+   * the carry record it starts with, which names the LSN of the last one before it (then read
+   * from its segment). Runs at open and after a truncateAfter that cut the one known.
+   */
+  private async loadCheckpoint(durableLsn = this.writer.durableLsn, durableEndBytes = this.writer.durableEndBytes): Promise<void> {
+    const segments = this.segments.snapshot(durableLsn, durableEndBytes);
+    let last: (typeof segments)[number] | undefined;
+    for (const segment of segments) if (segment.lastLsn >= segment.header.firstLsn) last = segment;
+    let found: { lsn: number; payload: Buffer } | null = null;
+    let carriedLsn = 0;
+    if (last !== undefined) {
+      const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_CHECKPOINT, RECORD_TYPE_CHECKPOINT_CARRY]) };
+      for await (const record of readSegments(this.planNow(last.header.firstLsn, filter, durableLsn, durableEndBytes))) {
+        const payload = (record as WalRecord).payload;
+        if (record.type === RECORD_TYPE_CHECKPOINT) found = { lsn: record.lsn, payload };
+        else if (payload.byteLength === CHECKPOINT_CARRY_PAYLOAD_BYTES) carriedLsn = payload.readUInt32LE(0) + payload.readUInt32LE(4) * 2 ** 32;
+        else throw new WalCorruptionError(last.path, 0, `the checkpoint carry at LSN ${record.lsn} has ${payload.byteLength} bytes of payload`, record.lsn);
+      }
+    }
+    if (found === null && carriedLsn > 0 && carriedLsn >= this.segments.firstLsn) {
+      const filter: RecordFilter = { ...yieldEveryRecord, toLsn: carriedLsn, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
+      for await (const record of readSegments(this.planNow(carriedLsn, filter, durableLsn, durableEndBytes))) {
+        if (record.lsn === carriedLsn) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
+      }
+      if (found === null) throw new WalCorruptionError('(log)', 0, `a carry record names a checkpoint at LSN ${carriedLsn}, which is not one`, carriedLsn);
+    }
+    this.checkpointState = found;
+    this.writer.lastCheckpointLsn = found?.lsn ?? 0;
+  }
+
   /** Appends one of ringwal's own records (never a user's: append refuses these types). */
   private appendOwn(payload: Buffer, type: number, tenant: number): Promise<number> {
     const refused = this.refusal() ?? this.checkPayload(payload, 'payload');
@@ -752,9 +850,9 @@ export class Wal {
   read(options: ReadOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    const { fromLsn, filter, skipTombstoned } = readPlanOf(options);
+    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(options);
     if (this.closing !== null) throw new WalClosedError();
-    return readSegments(() => this.readPlan(fromLsn, filter, skipTombstoned));
+    return readSegments(() => this.readPlan(fromCheckpoint ? this.afterCheckpoint() : fromLsn, filter, skipTombstoned));
   }
 
   private async readPlan(fromLsn: number, filterAsked: RecordFilter, skipTombstoned: CollectionOf | null): Promise<ReadPlan> {
@@ -774,10 +872,18 @@ export class Wal {
       await this.truncation;
       if (this.closing !== null) throw new WalClosedError();
     }
+    return this.planNow(fromLsn, filter);
+  }
+
+  /**
+   * A plan of the log as it is now (the caller knows no truncation is half-way), durable up to
+   * the writer's durable end unless told where it is (a cut the writer has not moved to yet).
+   */
+  private planNow(fromLsn: number, filter: RecordFilter, durableLsn = this.writer.durableLsn, durableEndBytes = this.writer.durableEndBytes): ReadPlan {
     const epoch = this.truncationEpoch;
     return {
       io: this.io,
-      segments: this.segments.snapshot(this.writer.durableLsn, this.writer.durableEndBytes),
+      segments: this.segments.snapshot(durableLsn, durableEndBytes),
       fromLsn,
       filter,
       direct: this.directIo ? 'required' : 'off',
