@@ -28,7 +28,7 @@ import { checkRecordHeader, decodeRecordHeader, recordSpanBytes } from '../forma
 import type { SegmentHeader, SegmentSeal } from '../format/segment-header.js';
 import type { TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io } from '../io/io.js';
-import { recoverSegment, type RecoveryReport } from '../recovery/recover.js';
+import { noCheckpointsSeen, recoverSegment, type CheckpointsSeen, type RecoveryReport } from '../recovery/recover.js';
 import type { SegmentToRead } from '../read/log-reader.js';
 import { recordCrcMatches } from '../read/segment-scanner.js';
 import { crashPoint } from '../io/crash-point.js';
@@ -119,7 +119,10 @@ export class SegmentSet {
    * finishes an interrupted truncateAfter, removes a double-write buffer nobody maintains, checks
    * continuity of the sealed segments, and recovers the last one.
    */
-  static async open(io: Io, options: SegmentSetOptions): Promise<{ set: SegmentSet; position: WriterPosition; recovery: RecoveryReport }> {
+  static async open(
+    io: Io,
+    options: SegmentSetOptions,
+  ): Promise<{ set: SegmentSet; position: WriterPosition; recovery: RecoveryReport; checkpoints: CheckpointsSeen }> {
     const dir = options.dir;
     let names = await io.listDir(dir);
     for (const name of names) if (name.endsWith(SEGMENT_TEMP_SUFFIX)) await io.unlink(join(dir, name));
@@ -131,7 +134,8 @@ export class SegmentSet {
     // Copies that no running log maintained while it was off could describe bytes rewritten since.
     if (options.doubleWriteBuffer === 'off') await removeDoubleWriteFile(io, dir, names);
     const found = segmentEntries(dir, names);
-    if (found.length === 0) return SegmentSet.create(io, options);
+    // A new log has no checkpoint, and nothing to scan for one.
+    if (found.length === 0) return { ...(await SegmentSet.create(io, options)), checkpoints: { ...noCheckpointsSeen(), scanned: true } };
 
     const sealed: SealedSegment[] = [];
     let previous: SealedSegment | undefined;
@@ -166,6 +170,8 @@ export class SegmentSet {
     let set: SegmentSet;
     let position: WriterPosition;
     let recovery: RecoveryReport;
+    // What recovery's scan of the last segment saw of checkpoints (open needs no second scan).
+    const checkpoints = noCheckpointsSeen();
     try {
       if (previous !== undefined) checkContinuity(previous, last);
       segmentIdFloor = Math.max(segmentIdFloor, last.header.segmentId, last.header.segmentIdFloor);
@@ -195,7 +201,7 @@ export class SegmentSet {
       } else {
         // O7: a copy repairs a torn rewrite of the tail block; O8: recovery (V1–V6).
         const restored = await set.openDoubleWrite(last.header.logId, last, true);
-        recovery = await recoverSegment(io, last);
+        recovery = await recoverSegment(io, last, checkpoints);
         recovery.restoredFromDoubleWrite = restored;
         last = await set.allowWrites(last);
         position = { segment: last, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes, sealed: false };
@@ -205,7 +211,7 @@ export class SegmentSet {
       throw err;
     }
     set.prepareNext(position.sealed ? 0 : options.segmentSizeBytes - position.endBytes);
-    return { set, position, recovery };
+    return { set, position, recovery, checkpoints };
   }
 
   /** O5: a new log: its first segment, with a random log id, segment id 1 and first LSN 1. */

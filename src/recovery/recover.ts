@@ -23,7 +23,16 @@
 import assert from 'node:assert/strict';
 import { basename, dirname, join } from 'node:path';
 import { WalCorruptionError, WalError } from '../errors.js';
-import { RECORD_ALIGNMENT_BYTES, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RecordField, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import {
+  CHECKPOINT_CARRY_PAYLOAD_BYTES,
+  RECORD_ALIGNMENT_BYTES,
+  RECORD_HEADER_SIZE_BYTES,
+  RECORD_PAYLOAD_BYTES_LIMIT,
+  RECORD_TYPE_CHECKPOINT,
+  RECORD_TYPE_CHECKPOINT_CARRY,
+  RecordField,
+  SEGMENT_TEMP_SUFFIX,
+} from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
 import { crashPoint } from '../io/crash-point.js';
 import { readFull, type Io, type IoFile } from '../io/io.js';
@@ -73,8 +82,29 @@ export interface ScanEnd {
 /** Quarantine copies of one offset of one segment: more than this many means a crash loop. */
 export const QUARANTINE_NAMES_MAX = 1000;
 
+/**
+ * The checkpoint records recovery's scan saw in the valid prefix of the last segment: the last
+ * checkpoint and the carry record's LSN, so that open need not read the segment again for them.
+ */
+export interface CheckpointsSeen {
+  scanned: boolean;
+  lastCheckpoint: { lsn: number; payload: Buffer } | null;
+  /** The LSN a checkpoint carry record named (0: none seen). */
+  carriedLsn: number;
+}
+
+export function noCheckpointsSeen(): CheckpointsSeen {
+  return { scanned: false, lastCheckpoint: null, carriedLsn: 0 };
+}
+
 /** V2: scans `segment` from its first record up to `sizeBytes` (and `lsnLimit`), counting the valid records. */
-async function scanRecords(io: Io, segment: OpenSegment, sizeBytes: number, lsnLimit?: number): Promise<{ scanner: SegmentScanner; recordCount: number }> {
+async function scanRecords(
+  io: Io,
+  segment: OpenSegment,
+  sizeBytes: number,
+  lsnLimit?: number,
+  seen?: CheckpointsSeen,
+): Promise<{ scanner: SegmentScanner; recordCount: number }> {
   const scanner = new SegmentScanner(io, segment.file, {
     segmentId: segment.header.segmentId,
     dataStartBytes: segment.dataStartBytes,
@@ -89,14 +119,25 @@ async function scanRecords(io: Io, segment: OpenSegment, sizeBytes: number, lsnL
     const records = await scanner.next();
     if (records.length === 0) break;
     recordCount += records.length;
+    if (seen !== undefined) {
+      for (const r of records) {
+        const type = r.header.type;
+        if (type === RECORD_TYPE_CHECKPOINT) seen.lastCheckpoint = { lsn: r.header.lsn, payload: Buffer.from(r.payload) };
+        else if (type === RECORD_TYPE_CHECKPOINT_CARRY && r.payload.byteLength === CHECKPOINT_CARRY_PAYLOAD_BYTES) {
+          const view = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+          seen.carriedLsn = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+        }
+      }
+    }
   }
+  if (seen !== undefined) seen.scanned = true;
   return { scanner, recordCount };
 }
 
-export async function recoverSegment(io: Io, segment: OpenSegment): Promise<RecoveryReport> {
+export async function recoverSegment(io: Io, segment: OpenSegment, seen?: CheckpointsSeen): Promise<RecoveryReport> {
   const { file, header } = segment;
   const sizeBytes = await file.sizeBytes();
-  const { scanner, recordCount } = await scanRecords(io, segment, sizeBytes);
+  const { scanner, recordCount } = await scanRecords(io, segment, sizeBytes, undefined, seen);
   const stop = scanner.stop!;
   const endBytes = scanner.validEndBytes;
   const report: RecoveryReport = {

@@ -49,7 +49,7 @@ import {
   type WalRecord,
   type WalRecordHeader,
 } from '../read/log-reader.js';
-import type { RecoveryReport } from '../recovery/recover.js';
+import type { CheckpointsSeen, RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
@@ -355,7 +355,7 @@ export class Wal {
       });
       const wal = new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail);
       try {
-        await wal.loadCheckpoint();
+        await wal.loadCheckpoint(opened.checkpoints.scanned && opened.recovery.recordCount > 0 ? opened.checkpoints : null);
       } catch (err) {
         await wal.close().catch(() => undefined);
         throw err;
@@ -581,7 +581,7 @@ export class Wal {
       // The last checkpoint was cut: the one before it (if the log still has it) is the last now,
       // found while the appends behind the cut still wait, so that a rollover carries it.
       let checkpointError: { error: unknown } | null = null;
-      if (checkpointCut) await this.loadCheckpoint(position.nextLsn - 1, position.endBytes).catch((error: unknown) => (checkpointError = { error }));
+      if (checkpointCut) await this.loadCheckpoint(null, position.nextLsn - 1, position.endBytes).catch((error: unknown) => (checkpointError = { error }));
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
@@ -806,13 +806,18 @@ export class Wal {
    * the carry record it starts with, which names the LSN of the last one before it (then read
    * from its segment). Runs at open and after a truncateAfter that cut the one known.
    */
-  private async loadCheckpoint(durableLsn = this.writer.durableLsn, durableEndBytes = this.writer.durableEndBytes): Promise<void> {
+  private async loadCheckpoint(
+    seen: CheckpointsSeen | null,
+    durableLsn = this.writer.durableLsn,
+    durableEndBytes = this.writer.durableEndBytes,
+  ): Promise<void> {
     const segments = this.segments.snapshot(durableLsn, durableEndBytes);
     let last: (typeof segments)[number] | undefined;
     for (const segment of segments) if (segment.lastLsn >= segment.header.firstLsn) last = segment;
-    let found: { lsn: number; payload: Buffer } | null = null;
-    let carriedLsn = 0;
-    if (last !== undefined) {
+    // Recovery's scan of a last segment that holds records saw them already.
+    let found = seen?.lastCheckpoint ?? null;
+    let carriedLsn = seen?.carriedLsn ?? 0;
+    if (seen === null && last !== undefined) {
       const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_CHECKPOINT, RECORD_TYPE_CHECKPOINT_CARRY]) };
       for await (const record of readSegments(this.planNow(last.header.firstLsn, filter, durableLsn, durableEndBytes))) {
         const payload = (record as WalRecord).payload;
