@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fs from 'node:fs';
-import { Wal, WalInvalidArgumentError } from '../dist/index.js';
-import { SEGMENT_NAME_PATTERN } from './helpers/format.mjs';
+import { Wal, WalCorruptionError, WalInvalidArgumentError } from '../dist/index.js';
+import path from 'node:path';
+import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME_PATTERN, crc32c, walkSegment } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 /** Small segments, so that a few hundred records roll over several times. */
@@ -123,4 +124,27 @@ test('bad checkpoint arguments are typed errors', async (t) => {
     () => wal.read(/** @type {any} */ ({ fromCheckpoint: 'yes' })),
     (err) => err instanceof WalInvalidArgumentError && err.argument === 'fromCheckpoint',
   );
+});
+
+test('a carry record whose CRC holds but whose payload names no LSN is WAL_ERR_CORRUPT at open, not a lost checkpoint', async (t) => {
+  const dir = tempDir(t);
+  const wal = await Wal.open(dir, ROLLING);
+  await wal.checkpoint(Buffer.from('state'));
+  await appendMany(wal, 200);
+  await wal.close();
+  const last = fs
+    .readdirSync(dir)
+    .filter((name) => SEGMENT_NAME_PATTERN.test(name))
+    .sort()
+    .pop();
+  const file = path.join(dir, /** @type {string} */ (last));
+  const bytes = fs.readFileSync(file);
+  const carry = walkSegment(bytes).records[0];
+  assert.equal(carry.type, 0xffff0005, 'the last segment starts with the carry');
+  // An LSN beyond 2^53 − 1, with the CRC made right again: only the payload's meaning is wrong.
+  const payloadAt = carry.offsetBytes + RECORD_HEADER_SIZE_BYTES;
+  bytes.writeUInt32LE(0xffffffff, payloadAt + 4);
+  bytes.writeUInt32LE(crc32c(bytes.subarray(carry.offsetBytes + 4, payloadAt + 8)), carry.offsetBytes + Field.CRC);
+  fs.writeFileSync(file, bytes);
+  await assert.rejects(Wal.open(dir, ROLLING), (err) => err instanceof WalCorruptionError && /checkpoint carry/.test(err.message));
 });

@@ -176,7 +176,7 @@ export async function* readSegments(plan: ReadPlan | (() => Promise<ReadPlan>)):
 }
 
 /** The records the plan asks for, in arrays of one scan step each. */
-export async function* readSegmentSteps(plan: ReadPlan): AsyncGenerator<(WalRecord | WalRecordHeader)[], void, undefined> {
+async function* readSegmentSteps(plan: ReadPlan): AsyncGenerator<(WalRecord | WalRecordHeader)[], void, undefined> {
   for (const segment of plan.segments) {
     if (segment.header.firstLsn > plan.filter.toLsn) return;
     if (segment.lastLsn < Math.max(plan.fromLsn, segment.header.firstLsn)) continue;

@@ -24,7 +24,6 @@ import assert from 'node:assert/strict';
 import { basename, dirname, join } from 'node:path';
 import { WalCorruptionError, WalError } from '../errors.js';
 import {
-  CHECKPOINT_CARRY_PAYLOAD_BYTES,
   RECORD_ALIGNMENT_BYTES,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_PAYLOAD_BYTES_LIMIT,
@@ -33,7 +32,7 @@ import {
   RecordField,
   SEGMENT_TEMP_SUFFIX,
 } from '../format/constants.js';
-import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
+import { checkRecordHeader, decodeCheckpointCarry, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
 import { crashPoint } from '../io/crash-point.js';
 import { readFull, type Io, type IoFile } from '../io/io.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches } from '../read/segment-scanner.js';
@@ -97,6 +96,14 @@ export function noCheckpointsSeen(): CheckpointsSeen {
   return { scanned: false, lastCheckpoint: null, carriedLsn: 0 };
 }
 
+/** The LSN a checkpoint carry record names; a payload the writer never wrote is damage. */
+export function carriedLsnOf(payload: Uint8Array, path: string, offsetBytes: number, lsn: number): number {
+  const carried = decodeCheckpointCarry(payload);
+  if (carried === null)
+    throw new WalCorruptionError(path, offsetBytes, `the checkpoint carry at LSN ${lsn} has a payload of ${payload.byteLength} bytes that names no LSN`, lsn);
+  return carried;
+}
+
 /** V2: scans `segment` from its first record up to `sizeBytes` (and `lsnLimit`), counting the valid records. */
 async function scanRecords(
   io: Io,
@@ -123,10 +130,7 @@ async function scanRecords(
       for (const r of records) {
         const type = r.header.type;
         if (type === RECORD_TYPE_CHECKPOINT) seen.lastCheckpoint = { lsn: r.header.lsn, payload: Buffer.from(r.payload) };
-        else if (type === RECORD_TYPE_CHECKPOINT_CARRY && r.payload.byteLength === CHECKPOINT_CARRY_PAYLOAD_BYTES) {
-          const view = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
-          seen.carriedLsn = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-        }
+        else if (type === RECORD_TYPE_CHECKPOINT_CARRY) seen.carriedLsn = carriedLsnOf(r.payload, segment.path, r.offsetBytes, r.header.lsn);
       }
     }
   }

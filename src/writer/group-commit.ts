@@ -46,7 +46,6 @@
 import assert from 'node:assert/strict';
 import { WalCorruptionError, WalDurabilityLostError, WalNoSpaceError, WalOverloadedError } from '../errors.js';
 import {
-  CHECKPOINT_CARRY_PAYLOAD_BYTES,
   LSN_MAX,
   RECORD_CRC_START_BYTES,
   RECORD_HEADER_SIZE_BYTES,
@@ -57,7 +56,7 @@ import {
   TIME_ANCHOR_PAYLOAD_BYTES,
 } from '../format/constants.js';
 import { TWO_POW_32 } from '../format/u64.js';
-import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
+import { encodeCheckpointCarry, encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
@@ -724,10 +723,7 @@ export class GroupCommit {
   /** The carry record, first in a segment begun by a rollover (the segment is empty: it fits). */
   private encodeCarry(): void {
     this.carryPending = false;
-    const payload = new Uint8Array(CHECKPOINT_CARRY_PAYLOAD_BYTES);
-    const view = new DataView(payload.buffer);
-    view.setUint32(0, this.lastCheckpointLsnValue % TWO_POW_32, true);
-    view.setUint32(4, Math.floor(this.lastCheckpointLsnValue / TWO_POW_32), true);
+    const payload = encodeCheckpointCarry(this.lastCheckpointLsnValue);
     assert(
       this.fillFileOffsetBytes + this.fillLengthBytes + recordSpanBytes(payload.byteLength) <= this.segmentSizeBytes,
       'a new segment has room for its carry',

@@ -15,7 +15,7 @@
  */
 import { WalCorruptionError, WalInvalidArgumentError } from '../errors.js';
 import { LSN_MAX } from '../format/constants.js';
-import { TWO_POW_32 } from '../format/u64.js';
+import { getU64, setU64 } from '../format/u64.js';
 
 /** A collection name is at most this many bytes of UTF-8. */
 export const COLLECTION_NAME_BYTES_MAX = 255;
@@ -66,10 +66,7 @@ function encode(name: Buffer, writeValue: (view: DataView, at: number) => void):
 }
 
 export function encodeTombstone(name: Buffer, purgeLsn: number): Buffer {
-  return encode(name, (view, at) => {
-    view.setUint32(at, purgeLsn % TWO_POW_32, true);
-    view.setUint32(at + 4, Math.floor(purgeLsn / TWO_POW_32), true);
-  });
+  return encode(name, (view, at) => setU64(view, at, purgeLsn));
 }
 
 export function encodeTemporalPurge(name: Buffer, cutoffMs: number): Buffer {
@@ -97,7 +94,7 @@ export class TombstoneSet {
 
   addTombstone(tenant: number, payload: Uint8Array, lsn: number): void {
     const { collection, valueAt, view } = decodeName(payload, 'tombstone', lsn);
-    const purgeLsn = view.getUint32(valueAt, true) + view.getUint32(valueAt + 4, true) * TWO_POW_32;
+    const purgeLsn = getU64(view, valueAt);
     if (purgeLsn > LSN_MAX) throw new WalCorruptionError('(log)', 0, `the tombstone at LSN ${lsn} has purge LSN ${purgeLsn} beyond 2^53 − 1`, lsn);
     const key = TombstoneSet.key(tenant, collection);
     const known = this.purgeLsns.get(key);

@@ -27,7 +27,6 @@ import {
   RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_CHECKPOINT,
   RECORD_TYPE_CHECKPOINT_CARRY,
-  CHECKPOINT_CARRY_PAYLOAD_BYTES,
   RECORD_TYPE_TEMPORAL_PURGE,
   RECORD_TYPE_TIME_ANCHOR,
   RECORD_TYPE_TOMBSTONE,
@@ -49,7 +48,7 @@ import {
   type WalRecord,
   type WalRecordHeader,
 } from '../read/log-reader.js';
-import type { CheckpointsSeen, RecoveryReport } from '../recovery/recover.js';
+import { carriedLsnOf, type CheckpointsSeen, type RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
@@ -822,8 +821,7 @@ export class Wal {
       for await (const record of readSegments(this.planNow(last.header.firstLsn, filter, durableLsn, durableEndBytes))) {
         const payload = (record as WalRecord).payload;
         if (record.type === RECORD_TYPE_CHECKPOINT) found = { lsn: record.lsn, payload };
-        else if (payload.byteLength === CHECKPOINT_CARRY_PAYLOAD_BYTES) carriedLsn = payload.readUInt32LE(0) + payload.readUInt32LE(4) * 2 ** 32;
-        else throw new WalCorruptionError(last.path, 0, `the checkpoint carry at LSN ${record.lsn} has ${payload.byteLength} bytes of payload`, record.lsn);
+        else carriedLsn = carriedLsnOf(payload, last.path, 0, record.lsn);
       }
     }
     if (found === null && carriedLsn > 0 && carriedLsn >= this.segments.firstLsn) {
