@@ -1,6 +1,6 @@
 // Checkpoints (docs/format.md "Record types"): durable records of ringwal's own type; the last
-// one is known at open from the last segment alone (a segment begun after a checkpoint starts with
-// a carry record naming it), across rollovers and reopen; truncateBefore keeps it when asked to
+// one is known at open from the last segment alone (a segment's header names the last checkpoint
+// before it), across rollovers and reopen; truncateBefore keeps it when asked to
 // keep its LSN and forgets it when it removes it; truncateAfter below it makes the one before it
 // the last; read({ fromCheckpoint: true }) starts after it.
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import fs from 'node:fs';
 import { Wal, WalCorruptionError, WalInvalidArgumentError } from '../dist/index.js';
 import path from 'node:path';
-import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_NAME_PATTERN, crc32c, walkSegment } from './helpers/format.mjs';
+import { SEGMENT_HEADER_CHECKPOINT_LSN_AT, SEGMENT_NAME_PATTERN, resealSegmentHeader } from './helpers/format.mjs';
 import { payloadFor, tempDir } from './helpers/tmp.mjs';
 
 /** Small segments, so that a few hundred records roll over several times. */
@@ -41,7 +41,7 @@ test('the last checkpoint is known at open from the last segment, across rollove
   const after = await appendMany(wal, 400);
   const segmentsAfter = (await wal.stats()).segmentCount;
   assert.ok(segmentsAfter >= 4, `${segmentsAfter} segments`);
-  // The last segment begins after the checkpoint: open must find it through the carry record.
+  // The last segment begins after the checkpoint: open must find it through that segment's header.
   const lastFirstLsn = Math.max(
     ...fs
       .readdirSync(dir)
@@ -51,7 +51,7 @@ test('the last checkpoint is known at open from the last segment, across rollove
   );
   assert.ok(lastFirstLsn > second + 1, `the last segment starts at ${lastFirstLsn}`);
   assert.deepEqual(await lsnsOf(wal.read({ fromCheckpoint: true })), after);
-  // Checkpoints and carries are never yielded as user records.
+  // Checkpoints are never yielded as user records.
   assert.deepEqual(await lsnsOf(wal.read()), [...before, ...middle, ...after]);
   await wal.close();
 
@@ -126,10 +126,10 @@ test('bad checkpoint arguments are typed errors', async (t) => {
   );
 });
 
-test('a carry record whose CRC holds but whose payload names no LSN is WAL_ERR_CORRUPT at open, not a lost checkpoint', async (t) => {
+test('a segment header that names a checkpoint at an LSN holding another record is WAL_ERR_CORRUPT at open, not a lost checkpoint', async (t) => {
   const dir = tempDir(t);
   const wal = await Wal.open(dir, ROLLING);
-  await wal.checkpoint(Buffer.from('state'));
+  const checkpointLsn = await wal.checkpoint(Buffer.from('state'));
   await appendMany(wal, 200);
   await wal.close();
   const last = fs
@@ -139,12 +139,10 @@ test('a carry record whose CRC holds but whose payload names no LSN is WAL_ERR_C
     .pop();
   const file = path.join(dir, /** @type {string} */ (last));
   const bytes = fs.readFileSync(file);
-  const carry = walkSegment(bytes).records[0];
-  assert.equal(carry.type, 0xffff0005, 'the last segment starts with the carry');
-  // An LSN beyond 2^53 − 1, with the CRC made right again: only the payload's meaning is wrong.
-  const payloadAt = carry.offsetBytes + RECORD_HEADER_SIZE_BYTES;
-  bytes.writeUInt32LE(0xffffffff, payloadAt + 4);
-  bytes.writeUInt32LE(crc32c(bytes.subarray(carry.offsetBytes + 4, payloadAt + 8)), carry.offsetBytes + Field.CRC);
+  assert.equal(Number(bytes.readBigUInt64LE(SEGMENT_HEADER_CHECKPOINT_LSN_AT)), checkpointLsn, 'the last segment names the checkpoint');
+  // A user record's LSN, with the header's CRC made right again: only the field's meaning is wrong.
+  bytes.writeBigUInt64LE(BigInt(checkpointLsn + 1), SEGMENT_HEADER_CHECKPOINT_LSN_AT);
+  resealSegmentHeader(bytes);
   fs.writeFileSync(file, bytes);
-  await assert.rejects(Wal.open(dir, ROLLING), (err) => err instanceof WalCorruptionError && /checkpoint carry/.test(err.message));
+  await assert.rejects(Wal.open(dir, ROLLING), (err) => err instanceof WalCorruptionError && /names a checkpoint at LSN/.test(err.message));
 });

@@ -58,7 +58,7 @@ test('a truncation intent round-trips in every mode and refuses damage', () => {
 
 test('a segment header round-trips with its incarnation and bytes in flight, and refuses other versions', () => {
   const header = {
-    formatVersion: 4,
+    formatVersion: 5,
     blockSizeBytes: 4096,
     logId: 0x1234_5678_9abc_def0n,
     segmentId: 5,
@@ -67,12 +67,13 @@ test('a segment header round-trips with its incarnation and bytes in flight, and
     segmentIdFloor: 7,
     incarnation: 3,
     inFlightBytesMax: 4096 * 1025,
+    checkpointLsn: 777,
     seal: { lastLsn: 1999, endBytes: 999_424, lastRecordBytes: 999_000 },
   };
   const bytes = new Uint8Array(128);
   encodeSegmentHeader(header, bytes);
   assert.deepEqual(decodeSegmentHeader(bytes), { ok: true, header });
-  for (const version of [1, 2, 3, 5]) {
+  for (const version of [1, 2, 3, 4, 6]) {
     const other = bytes.slice();
     new DataView(other.buffer).setUint16(8, version, true);
     new DataView(other.buffer).setUint32(124, crc32c(other.subarray(0, 124)), true);

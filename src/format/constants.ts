@@ -10,7 +10,7 @@
  * its pending index, the header's largest write the most bytes in flight at once, and let a
  * batch start on the next block after zeros.
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 
 /** The fixed part of every record, before its payload. */
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -74,11 +74,11 @@ export const TIME_ANCHOR_PAYLOAD_BYTES = 8;
 /** A checkpoint: the caller's payload, the state the log can be replayed from. */
 export const RECORD_TYPE_CHECKPOINT = 0xffff_0004;
 /**
- * First in a segment begun by a rollover after a checkpoint: the LSN (u64) of the last
- * checkpoint before it, so that open finds it by reading the last segment only.
+ * The start of a transaction: the next `recordCount` (u32) records, all in the same batch, are
+ * one transaction, replayed all or none (then a u32 kept zero).
  */
-export const RECORD_TYPE_CHECKPOINT_CARRY = 0xffff_0005;
-export const CHECKPOINT_CARRY_PAYLOAD_BYTES = 8;
+export const RECORD_TYPE_TRANSACTION = 0xffff_0005;
+export const TRANSACTION_PAYLOAD_BYTES = 8;
 /** The type used when the caller gives none: an opaque record that replay must not skip. */
 export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
 
@@ -103,9 +103,14 @@ export const SegmentField = {
   SEALED_END: 48,
   /** Written when sealed: the offset of its last record, so open can check it without a scan. */
   SEALED_LAST_RECORD: 56,
-  /** 48 bytes kept zero for the encryption issue: cipher, key id, nonce prefix, key check value. */
+  /** 40 bytes kept zero for the encryption issue: cipher, key id, nonce prefix, key check value. */
   CRYPTO: 64,
-  CRYPTO_SIZE: 48,
+  CRYPTO_SIZE: 40,
+  /**
+   * The LSN of the last checkpoint when the segment was begun (0: none): open learns the last
+   * checkpoint from the last segment alone, its header and its own records.
+   */
+  CHECKPOINT_LSN: 104,
   /** Segment ids up to this one were used (possibly by segments since removed); new ids go above. */
   SEGMENT_ID_FLOOR: 112,
   /**

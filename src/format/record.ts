@@ -6,7 +6,6 @@
  * from. The CRC is filled in later for the whole batch in one native call.
  */
 import {
-  CHECKPOINT_CARRY_PAYLOAD_BYTES,
   LSN_MAX,
   RECORD_CRC_START_BYTES,
   RECORD_ALIGNMENT_BYTES,
@@ -16,7 +15,7 @@ import {
   RecordField,
 } from './constants.js';
 import { endianness } from 'node:os';
-import { TWO_POW_32, getU64, setU64 } from './u64.js';
+import { TWO_POW_32, getU64 } from './u64.js';
 
 // The encoder writes header words through a Uint32Array, which is little-endian only on a
 // little-endian host; ringwal targets x86-64 and arm64 Linux, both little-endian.
@@ -123,21 +122,4 @@ export function checkRecordHeader(header: RecordHeader, segmentId: number, paylo
     return `payload size ${header.payloadSizeBytes} above the limit of ${limitBytes}`;
   }
   return null;
-}
-
-/** The payload of a checkpoint carry record (docs/format.md): the LSN of the last checkpoint. */
-export function encodeCheckpointCarry(checkpointLsn: number): Uint8Array {
-  const payload = new Uint8Array(CHECKPOINT_CARRY_PAYLOAD_BYTES);
-  setU64(new DataView(payload.buffer), 0, checkpointLsn);
-  return payload;
-}
-
-/**
- * The LSN a checkpoint carry names, or null when the payload is not a carry's: a CRC-valid
- * record the writer never wrote so, which callers report as damage.
- */
-export function decodeCheckpointCarry(payload: Uint8Array): number | null {
-  if (payload.byteLength !== CHECKPOINT_CARRY_PAYLOAD_BYTES) return null;
-  const lsn = getU64(new DataView(payload.buffer, payload.byteOffset, payload.byteLength), 0);
-  return lsn <= LSN_MAX ? lsn : null;
 }

@@ -41,6 +41,8 @@ export interface SegmentHeader {
   incarnation: number;
   /** The most bytes in flight at once in the record area, so recovery knows how far a crash can tear. */
   inFlightBytesMax: number;
+  /** The LSN of the last checkpoint when the segment was begun, below its first LSN; 0 for none. */
+  checkpointLsn: number;
   /** Present once the segment is sealed. */
   seal: SegmentSeal | null;
 }
@@ -49,6 +51,7 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   assert(out.byteLength >= SEGMENT_HEADER_SIZE_BYTES, 'segment header buffer too small');
   assert.equal(header.seal !== null, (header.flags & SEGMENT_FLAG_SEALED) !== 0, 'seal fields and sealed flag disagree');
   assert(header.inFlightBytesMax % header.blockSizeBytes === 0, 'the bytes in flight are a whole number of blocks');
+  assert(header.checkpointLsn >= 0 && header.checkpointLsn < header.firstLsn, 'a segment names a checkpoint before it');
   out.fill(0, 0, SEGMENT_HEADER_SIZE_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
   out.set(SEGMENT_MAGIC, SegmentField.MAGIC);
@@ -62,6 +65,7 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   view.setUint32(SegmentField.INCARNATION, header.incarnation, true);
   view.setUint32(SegmentField.IN_FLIGHT_BYTES_MAX, header.inFlightBytesMax, true);
   setU64(view, SegmentField.FIRST_LSN, header.firstLsn);
+  setU64(view, SegmentField.CHECKPOINT_LSN, header.checkpointLsn);
   if (header.seal !== null) {
     setU64(view, SegmentField.SEALED_LAST_LSN, header.seal.lastLsn);
     setU64(view, SegmentField.SEALED_END, header.seal.endBytes);
@@ -99,6 +103,7 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
     segmentIdFloor: view.getUint32(SegmentField.SEGMENT_ID_FLOOR, true),
     incarnation: view.getUint32(SegmentField.INCARNATION, true),
     inFlightBytesMax: view.getUint32(SegmentField.IN_FLIGHT_BYTES_MAX, true),
+    checkpointLsn: getU64(view, SegmentField.CHECKPOINT_LSN),
     seal:
       (flags & SEGMENT_FLAG_SEALED) === 0
         ? null
@@ -120,6 +125,7 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   if (header.firstLsn < 1 || header.firstLsn > LSN_MAX) return damaged(`first LSN ${header.firstLsn} out of range`);
   if (header.inFlightBytesMax < block || header.inFlightBytesMax % block !== 0)
     return damaged(`bytes in flight ${header.inFlightBytesMax} is not a positive multiple of the block`);
+  if (header.checkpointLsn >= header.firstLsn) return damaged(`checkpoint LSN ${header.checkpointLsn} not below the first LSN ${header.firstLsn}`);
   const seal = header.seal;
   if (seal !== null) {
     if (seal.lastLsn < header.firstLsn - 1 || seal.lastLsn > LSN_MAX) return damaged(`sealed last LSN ${seal.lastLsn} before the first LSN`);

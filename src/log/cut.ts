@@ -224,6 +224,8 @@ async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kep
         logId: source.header.logId,
         segmentId: intent.newSegmentId,
         firstLsn: source.header.firstLsn,
+        // The checkpoint before the segment is before the cut too: the replacement names it.
+        checkpointLsn: source.header.checkpointLsn,
         inFlightBytesMax: Math.max(source.header.inFlightBytesMax, inFlightBytesFor(options.writeShape, blockBytes)),
       });
       await writeSegmentHeader(io, target.file, { ...header, segmentIdFloor: intent.segmentIdFloor });

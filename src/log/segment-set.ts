@@ -305,10 +305,10 @@ export class SegmentSet {
 
   /**
    * R1 to R5. The caller has made every record of the active segment durable and tells where
-   * they end. Rejects with WalNoSpaceError, having changed nothing, when the next segment cannot
+   * they end, and the LSN of the last checkpoint (0: none), which the next header names. Rejects with WalNoSpaceError, having changed nothing, when the next segment cannot
    * be prepared for lack of space.
    */
-  async roll(seal: SegmentSeal): Promise<WriterPosition> {
+  async roll(seal: SegmentSeal, checkpointLsn: number): Promise<WriterPosition> {
     const old = this.activeSegment;
     // An unsealed segment rolls over only once a record did not fit it: it holds records.
     if (old.header.seal === null) assert(seal.lastLsn >= old.header.firstLsn, 'rollover of a segment without records');
@@ -335,7 +335,7 @@ export class SegmentSet {
     // unsealed segment is what a damaged log looks like. The sealed file's size is read meanwhile.
     const [sealed, named, sized] = await Promise.allSettled([
       alreadySealed ? Promise.resolve() : writeSegmentHeader(this.io, old.file, sealedHeader),
-      writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, inFlightBytesMax }),
+      writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, inFlightBytesMax, checkpointLsn }),
       old.file.sizeBytes(),
     ]);
     // Every step has finished; the prepared file is open only if its header was written.

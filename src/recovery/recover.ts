@@ -28,11 +28,10 @@ import {
   RECORD_HEADER_SIZE_BYTES,
   RECORD_PAYLOAD_BYTES_LIMIT,
   RECORD_TYPE_CHECKPOINT,
-  RECORD_TYPE_CHECKPOINT_CARRY,
   RecordField,
   SEGMENT_TEMP_SUFFIX,
 } from '../format/constants.js';
-import { checkRecordHeader, decodeCheckpointCarry, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
+import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
 import { crashPoint } from '../io/crash-point.js';
 import { readFull, type Io, type IoFile } from '../io/io.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches } from '../read/segment-scanner.js';
@@ -82,26 +81,16 @@ export interface ScanEnd {
 export const QUARANTINE_NAMES_MAX = 1000;
 
 /**
- * The checkpoint records recovery's scan saw in the valid prefix of the last segment: the last
- * checkpoint and the carry record's LSN, so that open need not read the segment again for them.
+ * The last checkpoint record recovery's scan saw in the valid prefix of the last segment, so
+ * that open need not read the segment again for it.
  */
 export interface CheckpointsSeen {
   scanned: boolean;
   lastCheckpoint: { lsn: number; payload: Buffer } | null;
-  /** The LSN a checkpoint carry record named (0: none seen). */
-  carriedLsn: number;
 }
 
 export function noCheckpointsSeen(): CheckpointsSeen {
-  return { scanned: false, lastCheckpoint: null, carriedLsn: 0 };
-}
-
-/** The LSN a checkpoint carry record names; a payload the writer never wrote is damage. */
-export function carriedLsnOf(payload: Uint8Array, path: string, offsetBytes: number, lsn: number): number {
-  const carried = decodeCheckpointCarry(payload);
-  if (carried === null)
-    throw new WalCorruptionError(path, offsetBytes, `the checkpoint carry at LSN ${lsn} has a payload of ${payload.byteLength} bytes that names no LSN`, lsn);
-  return carried;
+  return { scanned: false, lastCheckpoint: null };
 }
 
 /** V2: scans `segment` from its first record up to `sizeBytes` (and `lsnLimit`), counting the valid records. */
@@ -128,9 +117,7 @@ async function scanRecords(
     recordCount += records.length;
     if (seen !== undefined) {
       for (const r of records) {
-        const type = r.header.type;
-        if (type === RECORD_TYPE_CHECKPOINT) seen.lastCheckpoint = { lsn: r.header.lsn, payload: Buffer.from(r.payload) };
-        else if (type === RECORD_TYPE_CHECKPOINT_CARRY) seen.carriedLsn = carriedLsnOf(r.payload, segment.path, r.offsetBytes, r.header.lsn);
+        if (r.header.type === RECORD_TYPE_CHECKPOINT) seen.lastCheckpoint = { lsn: r.header.lsn, payload: Buffer.from(r.payload) };
       }
     }
   }

@@ -160,6 +160,8 @@ export interface NewSegmentFields {
   firstLsn: number;
   /** The most bytes the writer has in flight at once in the record area (inFlightBytesFor). */
   inFlightBytesMax: number;
+  /** The LSN of the last checkpoint before the segment (0: none). */
+  checkpointLsn?: number;
 }
 
 /** The header of a new, empty, unsealed segment. */
@@ -174,6 +176,7 @@ export function newSegmentHeader(blockSizeBytes: number, fields: NewSegmentField
     logId: fields.logId,
     segmentId: fields.segmentId,
     firstLsn: fields.firstLsn,
+    checkpointLsn: fields.checkpointLsn ?? 0,
     inFlightBytesMax: Math.max(blockSizeBytes, Math.ceil(fields.inFlightBytesMax / blockSizeBytes) * blockSizeBytes),
   };
 }

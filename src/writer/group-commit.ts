@@ -50,13 +50,12 @@ import {
   RECORD_CRC_START_BYTES,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_TYPE_CHECKPOINT,
-  RECORD_TYPE_CHECKPOINT_CARRY,
   RECORD_TYPE_TIME_ANCHOR,
   RecordField,
   TIME_ANCHOR_PAYLOAD_BYTES,
 } from '../format/constants.js';
 import { TWO_POW_32 } from '../format/u64.js';
-import { encodeCheckpointCarry, encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
+import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
@@ -182,7 +181,7 @@ export interface GroupCommitInit extends WriterTarget {
    * Seals the active segment (all its records durable) and returns the next one. Rejects with
    * WalNoSpaceError, having changed nothing, when the next segment cannot be made for lack of space.
    */
-  roll: (seal: SegmentSeal) => Promise<WriterTarget>;
+  roll: (seal: SegmentSeal, checkpointLsn: number) => Promise<WriterTarget>;
   /**
    * Makes a copy of the acknowledged prefix of the tail block durable before a batch rewrites
    * that block (the double-write buffer); null when it is off.
@@ -203,7 +202,6 @@ export interface GroupCommitInit extends WriterTarget {
 }
 
 const ANCHOR_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TIME_ANCHOR, tenant: 0, vshard: 0, database: 0 });
-const CARRY_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_CHECKPOINT_CARRY, tenant: 0, vshard: 0, database: 0 });
 
 export class GroupCommit {
   private readonly io: Io;
@@ -211,7 +209,7 @@ export class GroupCommit {
   private segmentId: number;
   private incarnation: number;
   private readonly segmentSizeBytes: number;
-  private readonly roll: (seal: SegmentSeal) => Promise<WriterTarget>;
+  private readonly roll: (seal: SegmentSeal, checkpointLsn: number) => Promise<WriterTarget>;
   private readonly doubleWrite: DoubleWriteRecorder | null;
   private readonly onBatchComplete: ((advanceBytes: number, batchWaiting: boolean) => void) | undefined;
   private readonly durableBytes: DurableBytesSink | undefined;
@@ -221,8 +219,6 @@ export class GroupCommit {
   private readonly anchorPayload = new Uint8Array(TIME_ANCHOR_PAYLOAD_BYTES);
   /** The LSN of the last checkpoint encoded (or found at open); 0 when there is none. */
   private lastCheckpointLsnValue: number;
-  /** A rollover began a segment: its first batch starts with the checkpoint carry record. */
-  private carryPending = false;
   private readonly blockBytes: number;
   private readonly batchBytesMax: number;
   private readonly batchesInFlightMax: number;
@@ -572,13 +568,12 @@ export class GroupCommit {
     if (this.queue[this.queueHead]?.kind !== 'record') return;
     this.rolling = true;
     const seal: SegmentSeal = { lastLsn: this.durableLsnValue, endBytes: this.durableEndBytesValue, lastRecordBytes: this.durableLastRecordBytes };
-    this.roll(seal).then(
+    // Everything is durable, the last checkpoint encoded included: the next header may name it.
+    this.roll(seal, this.lastCheckpointLsnValue).then(
       (target) => {
         this.rolling = false;
         // A new segment starts on a block boundary: there is no tail block to read.
         this.setTarget(target, null);
-        // Its first record says where the last checkpoint is, if there is one.
-        this.carryPending = this.lastCheckpointLsnValue > 0;
         this.drainQueue();
         this.flush();
         this.checkFence();
@@ -659,7 +654,6 @@ export class GroupCommit {
       this.startFill();
       // Not inside an appendBatch's records: their LSNs stay consecutive.
       const batchStart = batchResult === null || batchResult.firstLsn === 0;
-      if (this.carryPending && batchStart) this.encodeCarry();
       if (this.timeAnchorIntervalMs > 0 && batchStart) this.maybeEncodeAnchor();
     }
     const fill = this.fill!;
@@ -720,18 +714,7 @@ export class GroupCommit {
     this.lastAnchorMs = nowMs;
   }
 
-  /** The carry record, first in a segment begun by a rollover (the segment is empty: it fits). */
-  private encodeCarry(): void {
-    this.carryPending = false;
-    const payload = encodeCheckpointCarry(this.lastCheckpointLsnValue);
-    assert(
-      this.fillFileOffsetBytes + this.fillLengthBytes + recordSpanBytes(payload.byteLength) <= this.segmentSizeBytes,
-      'a new segment has room for its carry',
-    );
-    this.encodeOwn(payload, CARRY_META);
-  }
-
-  /** Encodes one of ringwal's own records at the start of the fill (anchor, carry). */
+  /** Encodes one of ringwal's own records at the start of the fill (a time anchor). */
   private encodeOwn(payload: Uint8Array, meta: RecordMeta): void {
     const lsn = this.nextLsnValue;
     assert(lsn <= LSN_MAX, 'LSN space exhausted');

@@ -26,7 +26,6 @@ import {
   RECORD_TYPE_DEFAULT,
   RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_CHECKPOINT,
-  RECORD_TYPE_CHECKPOINT_CARRY,
   RECORD_TYPE_TEMPORAL_PURGE,
   RECORD_TYPE_TIME_ANCHOR,
   RECORD_TYPE_TOMBSTONE,
@@ -48,7 +47,7 @@ import {
   type WalRecord,
   type WalRecordHeader,
 } from '../read/log-reader.js';
-import { carriedLsnOf, type CheckpointsSeen, type RecoveryReport } from '../recovery/recover.js';
+import type { CheckpointsSeen, RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
@@ -338,7 +337,7 @@ export class Wal {
         pendingAppendsMax: resolved.pendingAppendsMax,
         pendingBytesMax: resolved.pendingBytesMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
-        roll: async (seal) => targetOf(await set.roll(seal)),
+        roll: async (seal, checkpointLsn) => targetOf(await set.roll(seal, checkpointLsn)),
         doubleWrite: set.doubleWriteRecorder(),
         onBatchComplete: (advanceBytes, batchWaiting) => {
           set.zeroFill.batchComplete(advanceBytes, batchWaiting);
@@ -354,7 +353,7 @@ export class Wal {
       });
       const wal = new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail);
       try {
-        await wal.loadCheckpoint(opened.checkpoints.scanned && opened.recovery.recordCount > 0 ? opened.checkpoints : null);
+        await wal.loadCheckpoint(opened.checkpoints.scanned ? opened.checkpoints : null);
       } catch (err) {
         await wal.close().catch(() => undefined);
         throw err;
@@ -801,35 +800,30 @@ export class Wal {
   }
 
   /**
-   * Finds the last checkpoint from the last segment that holds records: its own checkpoints, or
-   * the carry record it starts with, which names the LSN of the last one before it (then read
-   * from its segment). Runs at open and after a truncateAfter that cut the one known.
+   * Finds the last checkpoint from the active segment alone: its own checkpoint records (which
+   * recovery's scan saw, `seen`, or else a scan now), or else the one its header names, the last
+   * before it (then read from its segment). Runs at open and after a truncateAfter that cut the
+   * one known.
    */
   private async loadCheckpoint(
     seen: CheckpointsSeen | null,
     durableLsn = this.writer.durableLsn,
     durableEndBytes = this.writer.durableEndBytes,
   ): Promise<void> {
-    const segments = this.segments.snapshot(durableLsn, durableEndBytes);
-    let last: (typeof segments)[number] | undefined;
-    for (const segment of segments) if (segment.lastLsn >= segment.header.firstLsn) last = segment;
-    // Recovery's scan of a last segment that holds records saw them already.
+    const active = this.segments.active;
     let found = seen?.lastCheckpoint ?? null;
-    let carriedLsn = seen?.carriedLsn ?? 0;
-    if (seen === null && last !== undefined) {
-      const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_CHECKPOINT, RECORD_TYPE_CHECKPOINT_CARRY]) };
-      for await (const record of readSegments(this.planNow(last.header.firstLsn, filter, durableLsn, durableEndBytes))) {
-        const payload = (record as WalRecord).payload;
-        if (record.type === RECORD_TYPE_CHECKPOINT) found = { lsn: record.lsn, payload };
-        else carriedLsn = carriedLsnOf(payload, last.path, 0, record.lsn);
-      }
+    if (seen === null && durableLsn >= active.header.firstLsn) {
+      const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
+      const plan = this.planNow(active.header.firstLsn, filter, durableLsn, durableEndBytes);
+      for await (const record of readSegments(plan)) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
     }
-    if (found === null && carriedLsn > 0 && carriedLsn >= this.segments.firstLsn) {
-      const filter: RecordFilter = { ...yieldEveryRecord, toLsn: carriedLsn, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
-      for await (const record of readSegments(this.planNow(carriedLsn, filter, durableLsn, durableEndBytes))) {
-        if (record.lsn === carriedLsn) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
+    const namedLsn = active.header.checkpointLsn;
+    if (found === null && namedLsn > 0 && namedLsn >= this.segments.firstLsn) {
+      const filter: RecordFilter = { ...yieldEveryRecord, toLsn: namedLsn, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
+      for await (const record of readSegments(this.planNow(namedLsn, filter, durableLsn, durableEndBytes))) {
+        if (record.lsn === namedLsn) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
       }
-      if (found === null) throw new WalCorruptionError('(log)', 0, `a carry record names a checkpoint at LSN ${carriedLsn}, which is not one`, carriedLsn);
+      if (found === null) throw new WalCorruptionError(active.path, 0, `the segment header names a checkpoint at LSN ${namedLsn}, which is not one`, namedLsn);
     }
     this.checkpointState = found;
     this.writer.lastCheckpointLsn = found?.lsn ?? 0;

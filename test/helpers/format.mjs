@@ -13,7 +13,9 @@ export function segmentName(firstLsn, segmentId) {
 export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})-(\d{10})\.seg$/;
 /** The first segment of a new log: first LSN 1, segment id 1. */
 export const SEGMENT_NAME = segmentName(1, 1);
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
+/** Offset of the segment header's checkpoint LSN (u64). */
+export const SEGMENT_HEADER_CHECKPOINT_LSN_AT = 104;
 export const SEGMENT_HEADER_SIZE_BYTES = 128;
 export const SEGMENT_HEADER_CRC_AT = 124;
 export const RECORD_HEADER_SIZE_BYTES = 48;
