@@ -127,6 +127,10 @@ export class SegmentSet {
     let names = await io.listDir(dir);
     for (const name of names) if (name.endsWith(SEGMENT_TEMP_SUFFIX)) await io.unlink(join(dir, name));
     if (names.includes(TRUNCATE_INTENT_NAME)) {
+      // O3: the intent's name must be durable before the cut acts on it. A cut whose directory
+      // sync failed left it visible but not durable; finished now and then lost in a crash, it
+      // would leave a half-done cut with nothing to finish it (found by the simulator).
+      await io.fsyncDir(dir);
       const intent = await readIntent(io, join(dir, TRUNCATE_INTENT_NAME));
       await finishCut(io, dir, intent, { direct: options.directIo, writeShape: options.writeShape });
       names = await io.listDir(dir);
