@@ -8,7 +8,18 @@
  */
 export { Wal } from './writer/wal.js';
 export { TombstoneSet, COLLECTION_NAME_BYTES_MAX, type TombstoneEntry, type TemporalPurgeEntry } from './writer/tombstones.js';
-export type { AppendOptions, CollectionOf, FollowOptions, ReadOptions, TruncateBeforeResult, WalRecord, WalRecordHeader, WalStats } from './writer/wal.js';
+export type {
+  AppendOptions,
+  CollectionOf,
+  FollowOptions,
+  ReadOptions,
+  TransactionEntry,
+  TransactionSpan,
+  TruncateBeforeResult,
+  WalRecord,
+  WalRecordHeader,
+  WalStats,
+} from './writer/wal.js';
 export type { BatchResult, GroupCommitStats } from './writer/group-commit.js';
 export type { WalOptions, BackendChoice } from './writer/options.js';
 export type { SealedSegmentInfo } from './log/segment-set.js';

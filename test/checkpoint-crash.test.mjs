@@ -1,6 +1,6 @@
 // Real crashes of a child that checkpoints and tombstones while appending, with frequent
-// rollovers (so the last checkpoint often lives in an earlier segment, named by the carry record
-// that starts the next one): after each SIGKILL, the reopened log's last checkpoint is at or
+// rollovers (so the last checkpoint often lives in an earlier segment, named by the header of the
+// next one): after each SIGKILL, the reopened log's last checkpoint is at or
 // after the last one acknowledged, with the payload written for it, and every acknowledged
 // tombstone is in the set with at least its purge LSN.
 import assert from 'node:assert/strict';

@@ -15,7 +15,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Wal, WalCorruptionError, WalError, WalUnsupportedFormatError } from '../dist/index.js';
-import { Field, RECORD_HEADER_SIZE_BYTES, SEGMENT_HEADER_SIZE_BYTES, SEGMENT_NAME, resealSegmentHeader, segmentName, walkSegment } from './helpers/format.mjs';
+import {
+  FORMAT_VERSION,
+  Field,
+  RECORD_HEADER_SIZE_BYTES,
+  SEGMENT_HEADER_SIZE_BYTES,
+  SEGMENT_NAME,
+  resealSegmentHeader,
+  segmentName,
+  walkSegment,
+} from './helpers/format.mjs';
 import { SEED, random, randomBytes, randomInt } from './helpers/random.mjs';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ringwal-'));
@@ -375,9 +384,10 @@ test('files that are not segments are refused with a WalError', async () => {
   const version3 = Buffer.from(log.bytes);
   version3.writeUInt16LE(3, 8);
   resealSegmentHeader(version3);
-  const version5 = Buffer.from(log.bytes);
-  version5.writeUInt16LE(5, 8);
-  resealSegmentHeader(version5);
+  // A later version than this build's, with a valid CRC.
+  const laterVersion = Buffer.from(log.bytes);
+  laterVersion.writeUInt16LE(FORMAT_VERSION + 1, 8);
+  resealSegmentHeader(laterVersion);
   const oddBlock = Buffer.from(log.bytes);
   oddBlock.writeUInt32LE(3000, 12);
   resealSegmentHeader(oddBlock);
@@ -391,7 +401,7 @@ test('files that are not segments are refused with a WalError', async () => {
     ['wrong magic', wrongMagic, WalCorruptionError],
     ['header CRC mismatch', badHeaderCrc, WalCorruptionError],
     ['format version 3 with a valid CRC', version3, WalUnsupportedFormatError],
-    ['format version 5 with a valid CRC', version5, WalUnsupportedFormatError],
+    ['a later format version with a valid CRC', laterVersion, WalUnsupportedFormatError],
     ['block size 3000 with a valid CRC', oddBlock, WalCorruptionError],
     ['empty file', Buffer.alloc(0), WalCorruptionError],
     ['1 byte', log.bytes.subarray(0, 1), WalCorruptionError],

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode } from '../dist/errors.js';
 import { QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX } from '../dist/io/io.js';
-import { RECORD_PAYLOAD_BYTES_LIMIT } from '../dist/format/constants.js';
+import { FORMAT_VERSION, RECORD_PAYLOAD_BYTES_LIMIT, TRANSACTION_RECORDS_LIMIT } from '../dist/format/constants.js';
 import { QUARANTINE_NAMES_MAX } from '../dist/recovery/recover.js';
 import { RESTORE_READ_ATTEMPTS } from '../dist/segment/double-write-buffer.js';
 import { ZERO_FILL_CHUNK_BYTES } from '../dist/segment/segment-file.js';
@@ -73,11 +73,17 @@ test('the limits table of docs/design.md is the constants', () => {
     'reads of a copied block before the DWB takes it as unreadable': { def: RESTORE_READ_ATTEMPTS, max: null },
     'values in one read filter list (knownTypes, types, tenants, databases)': { def: null, max: READ_FILTER_VALUES_MAX },
     timeAnchorIntervalMs: { def: 0, max: options.TIME_ANCHOR_INTERVAL_MS_MAX },
+    'records a transaction record announces': { def: null, max: TRANSACTION_RECORDS_LIMIT },
   };
   for (const [limit, want] of Object.entries(expected)) assert.deepEqual(rows.get(limit), want, limit);
   // The native submit retry budget lives in C.
   const budgetMs = Number(/#define RW_RING_SUBMIT_RETRY_BUDGET_MS (\d+)u/.exec(read('native/rw_ring.h'))[1]);
   assert.ok(read('docs/design.md').includes(`| io_uring_enter retries of a refused submission | — | ${budgetMs / 1000} s |`));
+});
+
+test('the README and docs/format.md name the format version this build writes', () => {
+  assert.ok(read('README.md').includes(`this build reads version ${FORMAT_VERSION} only`), 'README error table');
+  assert.ok(read('docs/format.md').startsWith(`# ringwal on-disk format, version ${FORMAT_VERSION}\n`), 'docs/format.md title');
 });
 
 test('every durability step a code comment cites is one docs/design.md defines', () => {

@@ -115,7 +115,8 @@ test('segment headers: wrong magic, version, block size, first LSN, all with a v
   const edits = [
     ['magic', (v) => v.setUint8(0, 0x52), 'WAL_ERR_CORRUPT'],
     ['version 3', (v) => v.setUint16(8, 3, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
-    ['version 5', (v) => v.setUint16(8, 5, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
+    ['version 4', (v) => v.setUint16(8, 4, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
+    ['version 6', (v) => v.setUint16(8, 6, true), 'WAL_ERR_UNSUPPORTED_FORMAT'],
     ['header size', (v) => v.setUint16(10, 64, true), null],
     ['block size 3000', (v) => v.setUint32(12, 3000, true), null],
     ['block size 1 GiB', (v) => v.setUint32(12, 1 << 30, true), null],

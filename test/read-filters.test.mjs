@@ -92,7 +92,7 @@ test('payloads: false yields headers only, with each payload size', async (t) =>
   );
   for (const h of headers) {
     assert.equal('payload' in h, false);
-    assert.deepEqual(h, { lsn: h.lsn, ...metaFor(h.lsn - 1), payloadSizeBytes: payloadFor(h.lsn - 1).byteLength });
+    assert.deepEqual(h, { lsn: h.lsn, ...metaFor(h.lsn - 1), payloadSizeBytes: payloadFor(h.lsn - 1).byteLength, txn: null });
   }
 });
 

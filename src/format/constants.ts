@@ -79,6 +79,11 @@ export const RECORD_TYPE_CHECKPOINT = 0xffff_0004;
  */
 export const RECORD_TYPE_TRANSACTION = 0xffff_0005;
 export const TRANSACTION_PAYLOAD_BYTES = 8;
+/**
+ * The most records a transaction record may announce: more than the largest batch can hold
+ * (256 MiB of 48-byte headers), so a reader bounds what it gathers before the CRCs are checked.
+ */
+export const TRANSACTION_RECORDS_LIMIT = 8 * 1024 * 1024;
 /** The type used when the caller gives none: an opaque record that replay must not skip. */
 export const RECORD_TYPE_DEFAULT = RECORD_TYPE_REQUIRED_FLAG | 1;
 

@@ -13,6 +13,8 @@ import {
   RECORD_PAYLOAD_BYTES_LIMIT,
   RECORD_TYPE_INVALID,
   RecordField,
+  TRANSACTION_PAYLOAD_BYTES,
+  TRANSACTION_RECORDS_LIMIT,
 } from './constants.js';
 import { endianness } from 'node:os';
 import { TWO_POW_32, getU64 } from './u64.js';
@@ -122,4 +124,22 @@ export function checkRecordHeader(header: RecordHeader, segmentId: number, paylo
     return `payload size ${header.payloadSizeBytes} above the limit of ${limitBytes}`;
   }
   return null;
+}
+
+/** The payload of a transaction record (docs/format.md): how many records follow in it. */
+export function encodeTransactionStart(recordCount: number, out: Uint8Array): void {
+  const view = new DataView(out.buffer, out.byteOffset, TRANSACTION_PAYLOAD_BYTES);
+  view.setUint32(0, recordCount, true);
+  view.setUint32(4, 0, true);
+}
+
+/**
+ * How many records the transaction record whose payload is at `offsetBytes` of `view` announces,
+ * or null when `payloadSizeBytes` or the content is not a transaction record's.
+ */
+export function decodeTransactionStart(view: DataView, offsetBytes: number, payloadSizeBytes: number): number | null {
+  if (payloadSizeBytes !== TRANSACTION_PAYLOAD_BYTES) return null;
+  const count = view.getUint32(offsetBytes, true);
+  if (count < 1 || count > TRANSACTION_RECORDS_LIMIT || view.getUint32(offsetBytes + 4, true) !== 0) return null;
+  return count;
 }

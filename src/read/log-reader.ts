@@ -12,7 +12,9 @@ import { WalClosedError, WalCorruptionError, WalUnknownRequiredTypeError } from 
 import { RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TYPE_REQUIRED_FLAG, isSystemRecordType } from '../format/constants.js';
 import type { SegmentHeader } from '../format/segment-header.js';
 import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
-import { SegmentScanner, type ScanPosition } from './segment-scanner.js';
+import { SegmentScanner, type ScanPosition, type TransactionSpan } from './segment-scanner.js';
+
+export type { TransactionSpan } from './segment-scanner.js';
 
 /** A record's header fields, what a read with `payloads: false` yields. */
 export interface WalRecordHeader {
@@ -22,6 +24,8 @@ export interface WalRecordHeader {
   vshard: number;
   database: number;
   payloadSizeBytes: number;
+  /** The LSNs of the transaction the record was appended in (appendTransaction), or null. */
+  txn: TransactionSpan | null;
 }
 
 /** A user record with its payload (a copy: it stays valid after the reader moves on). */
@@ -257,9 +261,10 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
                 vshard: h.vshard,
                 database: h.database,
                 payloadSizeBytes: h.payloadSizeBytes,
+                txn: r.transaction,
                 payload: Buffer.from(r.payload),
               }
-            : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes };
+            : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes, txn: r.transaction };
           if (filter.skip === null || !filter.skip(record)) out.push(record);
         }
         // Nothing after toLsn is read, so damage beyond it is not this reader's to find.

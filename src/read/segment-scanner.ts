@@ -12,15 +12,26 @@
  * starts on a fresh block (the two must never share one), and this is how readers step over
  * the rest of the block before it. Records written contiguously never look like that: the
  * record after zeros would have to carry the LSN of the first record the zeros replaced.
+ *
+ * A transaction (a transaction record announcing the next N records, all in one batch) is handed
+ * out whole or not at all: the scan holds back its records until the last one is parsed and
+ * CRC-checked, and a scan that stops inside one stops before its transaction record. Recovery,
+ * the readers and followers all see a torn transaction as the end of the valid records there.
  */
 import assert from 'node:assert/strict';
 import { WalCorruptionError } from '../errors.js';
-import { RECORD_HEADER_SIZE_BYTES } from '../format/constants.js';
-import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, setRecordCrcRange, type RecordHeader } from '../format/record.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_TYPE_TRANSACTION } from '../format/constants.js';
+import { checkRecordHeader, decodeRecordHeader, decodeTransactionStart, recordSpanBytes, setRecordCrcRange, type RecordHeader } from '../format/record.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 
 /** Read granularity: large enough to amortise a read per 1 MiB, small enough to keep readers light. */
 export const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+/** The LSNs of a transaction's records (its transaction record is the one before the first). */
+export interface TransactionSpan {
+  readonly firstLsn: number;
+  readonly lastLsn: number;
+}
 
 export interface ScannedRecord {
   header: RecordHeader;
@@ -28,6 +39,8 @@ export interface ScannedRecord {
   offsetBytes: number;
   /** A view into the scanner's buffer: valid only until the next call to `next()`. */
   payload: Uint8Array;
+  /** The transaction the record is part of (its transaction record included), or null. One object per transaction. */
+  transaction: TransactionSpan | null;
 }
 
 export type ScanStop = { kind: 'end'; offsetBytes: number } | { kind: 'invalid'; offsetBytes: number; reason: string };
@@ -271,8 +284,13 @@ export class SegmentScanner {
       const block = this.file.alignmentBytes;
       const headers: RecordHeader[] = [];
       const offsets: number[] = [];
+      const spans: Array<TransactionSpan | null> = [];
       let problem: string | null = null;
-      let wantBytes = RECORD_HEADER_SIZE_BYTES;
+      // Bytes from the scan position that the next parse needs buffered; 0 until known.
+      let wantBytes = 0;
+      // The transaction whose records are being parsed, and the index of its transaction record.
+      let open: TransactionSpan | null = null;
+      let openIndex = 0;
       const lsnLimit = o.lsnLimit ?? Number.MAX_SAFE_INTEGER;
       if (lsn > lsnLimit) {
         this.stop = { kind: 'end', offsetBytes: pos };
@@ -305,14 +323,46 @@ export class SegmentScanner {
           wantBytes = pos + spanBytes - this.positionBytes;
           break;
         }
+        let span: TransactionSpan | null = open;
+        if (header.type === RECORD_TYPE_TRANSACTION) {
+          const count: number | null = open === null ? decodeTransactionStart(this.view, pos - base + RECORD_HEADER_SIZE_BYTES, header.payloadSizeBytes) : null;
+          if (count === null) {
+            problem =
+              open === null
+                ? `the transaction record at LSN ${lsn} announces no valid record count`
+                : `a transaction record at LSN ${lsn} inside the transaction of LSNs ${open.firstLsn}..${open.lastLsn}`;
+            break;
+          }
+          open = span = Object.freeze({ firstLsn: lsn + 1, lastLsn: lsn + count });
+          openIndex = headers.length;
+        }
         headers.push(header);
         offsets.push(pos);
+        spans.push(span);
         pos += spanBytes;
         lsn += 1;
         previousPendingIndex = header.pendingIndex;
-        if (headers.length === this.crcs.length) break;
+        if (open !== null && header.lsn === open.lastLsn) open = null;
+        if (headers.length === this.crcs.length) {
+          if (open === null) break;
+          // A transaction is checked whole: its records may be more than one call checks.
+          this.growChecks();
+        }
       }
-      if (headers.length > 0) return this.verify(headers, offsets);
+      if (wantBytes === 0) wantBytes = pos + RECORD_HEADER_SIZE_BYTES - this.positionBytes;
+      if (open !== null) {
+        // A transaction goes out whole or not at all: hold back what was parsed of it. What
+        // precedes it goes now; the next call parses the transaction from its start.
+        headers.length = openIndex;
+        offsets.length = openIndex;
+        spans.length = openIndex;
+        if (openIndex === 0) {
+          if (problem !== null) problem = `the transaction of LSNs ${open.firstLsn}..${open.lastLsn} is incomplete: ${problem}`;
+          else if (lsn > lsnLimit) problem = `the transaction of LSNs ${open.firstLsn}..${open.lastLsn} runs past LSN ${lsnLimit}, the last to scan`;
+          // Else the buffered bytes end inside it: read more, from its transaction record.
+        }
+      }
+      if (headers.length > 0) return this.verify(headers, offsets, spans);
       if (problem !== null) return this.stopAt(this.positionBytes, problem);
       // Nothing complete is buffered: read more, or stop where the bytes run out.
       if (!(await this.refill(wantBytes))) {
@@ -320,31 +370,59 @@ export class SegmentScanner {
           this.stop = { kind: 'end', offsetBytes: this.positionBytes };
           return [];
         }
-        return this.stopAt(this.positionBytes, 'record cut off by the end of the segment');
+        return this.stopAt(
+          this.positionBytes,
+          open === null
+            ? 'record cut off by the end of the segment'
+            : `the transaction of LSNs ${open.firstLsn}..${open.lastLsn} is cut off by the end of the segment`,
+        );
       }
     }
   }
 
-  /** One CRC call for every parsed record; returns the prefix whose CRCs hold. */
-  private verify(headers: RecordHeader[], offsets: number[]): ScannedRecord[] {
+  /** Room to check the CRCs of twice as many records in one call (a large transaction). */
+  private growChecks(): void {
+    const crcs = new Uint32Array(this.crcs.length * 2);
+    this.crcs = crcs;
+    this.ranges = new Uint32Array(crcs.length * 2);
+  }
+
+  /**
+   * One CRC call for every parsed record; returns the prefix whose CRCs hold, without the
+   * records of a transaction that holds a record whose CRC does not.
+   */
+  private verify(headers: RecordHeader[], offsets: number[], spans: Array<TransactionSpan | null>): ScannedRecord[] {
     const base = this.bufferFileOffsetBytes;
     const count = headers.length;
     for (let i = 0; i < count; i++) setRecordCrcRange(this.ranges, i, offsets[i]! - base, headers[i]!.payloadSizeBytes);
     this.io.crc32cRanges(this.buffer.bytes, this.ranges, count, this.crcs);
-    const out: ScannedRecord[] = [];
+    let validCount = count;
     for (let i = 0; i < count; i++) {
+      if (this.crcs[i] === headers[i]!.crc32c) continue;
+      let reason = `CRC mismatch in the record claiming LSN ${headers[i]!.lsn}`;
+      validCount = i;
+      const span = spans[i]!;
+      if (span !== null) {
+        // Its transaction record and the records before this one go too.
+        validCount = i - (headers[i]!.lsn - span.firstLsn + 1);
+        reason += `, inside the transaction of LSNs ${span.firstLsn}..${span.lastLsn}`;
+      }
+      this.stop = { kind: 'invalid', offsetBytes: offsets[validCount]!, reason };
+      break;
+    }
+    const out: ScannedRecord[] = [];
+    for (let i = 0; i < validCount; i++) {
       const header = headers[i]!;
       const offsetBytes = offsets[i]!;
-      if (this.crcs[i] !== header.crc32c) {
-        this.stop = { kind: 'invalid', offsetBytes, reason: `CRC mismatch in the record claiming LSN ${header.lsn}` };
-        break;
-      }
       const payloadStart = offsetBytes - base + RECORD_HEADER_SIZE_BYTES;
-      out.push({ header, offsetBytes, payload: this.buffer.bytes.subarray(payloadStart, payloadStart + header.payloadSizeBytes) });
-      this.positionBytes = offsetBytes + recordSpanBytes(header.payloadSizeBytes);
-      this.lastRecordOffsetBytes = offsetBytes;
-      this.expectedLsn = header.lsn + 1;
-      this.previousPendingIndex = header.pendingIndex;
+      out.push({ header, offsetBytes, payload: this.buffer.bytes.subarray(payloadStart, payloadStart + header.payloadSizeBytes), transaction: spans[i]! });
+    }
+    if (validCount > 0) {
+      const last = headers[validCount - 1]!;
+      this.positionBytes = offsets[validCount - 1]! + recordSpanBytes(last.payloadSizeBytes);
+      this.lastRecordOffsetBytes = offsets[validCount - 1]!;
+      this.expectedLsn = last.lsn + 1;
+      this.previousPendingIndex = last.pendingIndex;
     }
     return out;
   }

@@ -51,11 +51,13 @@ import {
   RECORD_HEADER_SIZE_BYTES,
   RECORD_TYPE_CHECKPOINT,
   RECORD_TYPE_TIME_ANCHOR,
+  RECORD_TYPE_TRANSACTION,
+  TRANSACTION_PAYLOAD_BYTES,
   RecordField,
   TIME_ANCHOR_PAYLOAD_BYTES,
 } from '../format/constants.js';
 import { TWO_POW_32 } from '../format/u64.js';
-import { encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
+import { encodeRecord, encodeTransactionStart, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
@@ -97,6 +99,7 @@ class QueueFence implements Fence {
 /** What waits in the queue, in call order. */
 type Queued =
   | { kind: 'record'; payload: Uint8Array; meta: RecordMeta; waiter: Waiter | null; batchResult: BatchResult | null }
+  | { kind: 'transaction'; payloads: Uint8Array[]; metas: readonly RecordMeta[]; payloadBytes: number; waiter: Waiter; result: BatchResult }
   | { kind: 'sync'; waiter: Waiter }
   | { kind: 'fence'; fence: QueueFence };
 
@@ -202,6 +205,14 @@ export interface GroupCommitInit extends WriterTarget {
 }
 
 const ANCHOR_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TIME_ANCHOR, tenant: 0, vshard: 0, database: 0 });
+const TRANSACTION_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TRANSACTION, tenant: 0, vshard: 0, database: 0 });
+
+/** The bytes a transaction of these payloads takes in a batch, its transaction record included. */
+export function transactionSpanBytes(payloads: readonly Uint8Array[]): number {
+  let spanBytes = recordSpanBytes(TRANSACTION_PAYLOAD_BYTES);
+  for (const p of payloads) spanBytes += recordSpanBytes(p.byteLength);
+  return spanBytes;
+}
 
 export class GroupCommit {
   private readonly io: Io;
@@ -217,6 +228,7 @@ export class GroupCommit {
   /** When the last anchor was encoded (ms, never falling); -Infinity before the first. */
   private lastAnchorMs = -Infinity;
   private readonly anchorPayload = new Uint8Array(TIME_ANCHOR_PAYLOAD_BYTES);
+  private readonly transactionPayload = new Uint8Array(TRANSACTION_PAYLOAD_BYTES);
   /** The LSN of the last checkpoint encoded (or found at open); 0 when there is none. */
   private lastCheckpointLsnValue: number;
   private readonly blockBytes: number;
@@ -483,6 +495,56 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * The most bytes of records (transactionSpanBytes) a transaction may take: it must fit one
+   * batch, and one empty segment.
+   */
+  get transactionBytesMax(): number {
+    return Math.min(this.batchBytesMax, this.segmentSizeBytes - this.blockBytes);
+  }
+
+  /**
+   * Appends a transaction record and the records it announces, all in one batch (the caller
+   * checked that they fit: transactionBytesMax); resolves once they are durable.
+   */
+  appendTransaction(payloads: readonly Uint8Array[], metas: readonly RecordMeta[]): Promise<BatchResult> {
+    if (this.failure !== null) return Promise.reject(new WalDurabilityLostError(this.failure));
+    assert.equal(payloads.length, metas.length, 'one meta per payload');
+    assert(transactionSpanBytes(payloads) <= this.transactionBytesMax, 'a transaction fits one batch');
+    let payloadBytes = 0;
+    for (const p of payloads) payloadBytes += p.byteLength;
+    // Like appendBatch: checked whole, with room for one batch above the limits.
+    if (
+      this.queuedRecords + payloads.length + 1 > this.pendingAppendsMax + this.recordsPerBatchMax ||
+      this.queuedBytes + payloadBytes > this.pendingBytesMax + this.batchBytesMax
+    ) {
+      return Promise.reject(new WalOverloadedError(this.pendingAppendsMax, this.pendingBytesMax));
+    }
+    return new Promise<BatchResult>((resolve, reject) => {
+      const result: BatchResult = { firstLsn: 0, lastLsn: 0 };
+      const waiter: Waiter = { resolve: resolve as Resolve, reject, value: result };
+      if (this.queueLength === 0 && this.tryEncodeTransaction(payloads, metas, waiter, result)) {
+        this.scheduleFlush();
+        return;
+      }
+      // It waits: copied into one buffer so the caller may reuse its own at once.
+      const copy = new Uint8Array(payloadBytes);
+      const views: Uint8Array[] = [];
+      let atBytes = 0;
+      for (const p of payloads) {
+        copy.set(p, atBytes);
+        views.push(copy.subarray(atBytes, atBytes + p.byteLength));
+        atBytes += p.byteLength;
+      }
+      this.queue.push({ kind: 'transaction', payloads: views, metas, payloadBytes, waiter, result });
+      this.queuedRecords += payloads.length + 1;
+      this.queuedBytes += payloadBytes;
+      this.flush();
+      this.maybeRoll();
+      this.scheduleFlush();
+    });
+  }
+
   private enqueueRecord(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): void {
     this.queue.push({ kind: 'record', payload, meta, waiter, batchResult });
     this.queuedRecords += 1;
@@ -565,7 +627,8 @@ export class GroupCommit {
    */
   private maybeRoll(): void {
     if (!this.rollNeeded || this.rolling || !this.idle || this.failure !== null) return;
-    if (this.queue[this.queueHead]?.kind !== 'record') return;
+    const head = this.queue[this.queueHead]?.kind;
+    if (head !== 'record' && head !== 'transaction') return;
     this.rolling = true;
     const seal: SegmentSeal = { lastLsn: this.durableLsnValue, endBytes: this.durableEndBytesValue, lastRecordBytes: this.durableLastRecordBytes };
     // Everything is durable, the last checkpoint encoded included: the next header may name it.
@@ -600,6 +663,11 @@ export class GroupCommit {
       if (item.kind === 'fence') break;
       if (item.kind === 'sync') {
         item.waiter.resolve(undefined);
+      } else if (item.kind === 'transaction') {
+        // Nothing of it was encoded: a transaction is all or nothing.
+        this.queuedRecords -= item.payloads.length + 1;
+        this.queuedBytes -= item.payloadBytes;
+        item.waiter.reject(err);
       } else {
         this.queuedRecords -= 1;
         this.queuedBytes -= item.payload.byteLength;
@@ -650,32 +718,20 @@ export class GroupCommit {
    */
   private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
     if (this.rollNeeded || this.rolling) return false;
+    const spanBytes = recordSpanBytes(payload.byteLength);
     if (this.fillRecordCount === 0) {
       this.startFill();
       // Not inside an appendBatch's records: their LSNs stay consecutive.
       const batchStart = batchResult === null || batchResult.firstLsn === 0;
-      if (this.timeAnchorIntervalMs > 0 && batchStart) this.maybeEncodeAnchor();
+      if (this.timeAnchorIntervalMs > 0 && batchStart) this.maybeEncodeAnchor(spanBytes);
     }
-    const fill = this.fill!;
-    const spanBytes = recordSpanBytes(payload.byteLength);
-    const offsetBytes = this.fillLengthBytes;
-    if (this.fillFileOffsetBytes + offsetBytes + spanBytes > this.segmentSizeBytes) {
+    if (this.fillFileOffsetBytes + this.fillLengthBytes + spanBytes > this.segmentSizeBytes) {
       this.rollNeeded = true;
       return false;
     }
-    const recordBytesAfter = this.fillRecordBytes + spanBytes;
     // The first record of a batch always fits: the option check caps a payload below batchBytesMax.
-    if (this.fillRecordCount > 0 && (recordBytesAfter > this.batchBytesMax || this.fillRecordCount === this.recordsPerBatchMax)) return false;
-    const lsn = this.nextLsnValue;
-    assert(lsn <= LSN_MAX, 'LSN space exhausted');
-    // The pending index as if the log were idle at submission; flush raises it otherwise.
-    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
-    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
-    this.fillRecordCount += 1;
-    this.fillLengthBytes = offsetBytes + spanBytes;
-    this.fillRecordBytes = recordBytesAfter;
-    this.fillLastRecordBytes = this.fillFileOffsetBytes + offsetBytes;
-    this.nextLsnValue = lsn + 1;
+    if (this.fillRecordCount > 0 && (this.fillRecordBytes + spanBytes > this.batchBytesMax || this.fillRecordCount === this.recordsPerBatchMax)) return false;
+    const lsn = this.encodeNext(payload, meta);
     if (batchResult !== null) {
       if (batchResult.firstLsn === 0) batchResult.firstLsn = lsn;
       batchResult.lastLsn = lsn;
@@ -686,6 +742,53 @@ export class GroupCommit {
     }
     if (meta.type === RECORD_TYPE_CHECKPOINT) this.lastCheckpointLsnValue = lsn;
     return true;
+  }
+
+  /**
+   * Encodes a transaction record and the records it announces into the fill buffer, all or
+   * none: false (nothing encoded) when they do not fit what is left of the batch or the segment.
+   */
+  private tryEncodeTransaction(payloads: readonly Uint8Array[], metas: readonly RecordMeta[], waiter: Waiter, result: BatchResult): boolean {
+    if (this.rollNeeded || this.rolling) return false;
+    const spanBytes = transactionSpanBytes(payloads);
+    const count = payloads.length;
+    if (this.fillRecordCount === 0) {
+      this.startFill();
+      if (this.timeAnchorIntervalMs > 0) this.maybeEncodeAnchor(spanBytes);
+    }
+    if (this.fillFileOffsetBytes + this.fillLengthBytes + spanBytes > this.segmentSizeBytes) {
+      this.rollNeeded = true;
+      return false;
+    }
+    if (this.fillRecordBytes + spanBytes > this.batchBytesMax || this.fillRecordCount + count + 1 > this.recordsPerBatchMax) {
+      assert(this.fillRecordCount > 0, 'a transaction fits an empty batch');
+      return false;
+    }
+    encodeTransactionStart(count, this.transactionPayload);
+    const transactionLsn = this.encodeNext(this.transactionPayload, TRANSACTION_META);
+    for (let i = 0; i < count; i++) this.encodeNext(payloads[i]!, metas[i]!);
+    result.firstLsn = transactionLsn + 1;
+    result.lastLsn = transactionLsn + count;
+    this.fillWaiters.push(waiter);
+    return true;
+  }
+
+  /** Encodes one record at the end of the fill buffer, which has room for it; returns its LSN. */
+  private encodeNext(payload: Uint8Array, meta: RecordMeta): number {
+    const lsn = this.nextLsnValue;
+    assert(lsn <= LSN_MAX, 'LSN space exhausted');
+    const fill = this.fill!;
+    const offsetBytes = this.fillLengthBytes;
+    const spanBytes = recordSpanBytes(payload.byteLength);
+    // The pending index as if the log were idle at submission; flush raises it otherwise.
+    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
+    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
+    this.fillRecordCount += 1;
+    this.fillLengthBytes = offsetBytes + spanBytes;
+    this.fillRecordBytes += spanBytes;
+    this.fillLastRecordBytes = this.fillFileOffsetBytes + offsetBytes;
+    this.nextLsnValue = lsn + 1;
+    return lsn;
   }
 
   /** The LSN of the last checkpoint encoded, or found at open; 0 when none. */
@@ -703,33 +806,20 @@ export class GroupCommit {
    * more than one per batch. The time never falls from one anchor to the next, even when the
    * clock does (within this process).
    */
-  private maybeEncodeAnchor(): void {
+  private maybeEncodeAnchor(followingBytes: number): void {
     const nowMs = Math.max(Date.now(), this.lastAnchorMs);
     if (nowMs - this.lastAnchorMs < this.timeAnchorIntervalMs) return;
     const spanBytes = recordSpanBytes(TIME_ANCHOR_PAYLOAD_BYTES);
     // No room before the segment's end: the anchor waits for the next batch.
     if (this.fillFileOffsetBytes + this.fillLengthBytes + spanBytes > this.segmentSizeBytes) return;
+    // Nor when the records it would precede would not fit the batch beside it: a batch of the
+    // anchor alone, then another one for every batch after it, could keep them out for ever.
+    if (this.fillRecordBytes + spanBytes + followingBytes > this.batchBytesMax) return;
     new DataView(this.anchorPayload.buffer).setFloat64(0, nowMs, true);
-    this.encodeOwn(this.anchorPayload, ANCHOR_META);
-    this.lastAnchorMs = nowMs;
-  }
-
-  /** Encodes one of ringwal's own records at the start of the fill (a time anchor). */
-  private encodeOwn(payload: Uint8Array, meta: RecordMeta): void {
-    const lsn = this.nextLsnValue;
-    assert(lsn <= LSN_MAX, 'LSN space exhausted');
-    const fill = this.fill!;
-    const offsetBytes = this.fillLengthBytes;
-    const spanBytes = recordSpanBytes(payload.byteLength);
-    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
-    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
-    this.fillRecordCount += 1;
-    this.fillLengthBytes = offsetBytes + spanBytes;
-    this.fillRecordBytes += spanBytes;
-    this.fillLastRecordBytes = this.fillFileOffsetBytes + offsetBytes;
-    this.nextLsnValue = lsn + 1;
+    this.encodeNext(this.anchorPayload, ANCHOR_META);
     // The record behind it may not fit this batch: the fill goes out on its own then.
     this.scheduleFlush();
+    this.lastAnchorMs = nowMs;
   }
 
   private scheduleFlush(): void {
@@ -751,6 +841,10 @@ export class GroupCommit {
       if (item.kind === 'sync') {
         // It waits for everything before it, which is now encoded.
         this.waitForEncoded(item.waiter);
+      } else if (item.kind === 'transaction') {
+        if (!this.tryEncodeTransaction(item.payloads, item.metas, item.waiter, item.result)) break;
+        this.queuedRecords -= item.payloads.length + 1;
+        this.queuedBytes -= item.payloadBytes;
       } else {
         if (!this.tryEncode(item.payload, item.meta, item.waiter, item.batchResult)) break;
         this.queuedRecords -= 1;

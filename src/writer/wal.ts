@@ -44,12 +44,13 @@ import {
   yieldEveryRecord,
   type ReadPlan,
   type RecordFilter,
+  type TransactionSpan,
   type WalRecord,
   type WalRecordHeader,
 } from '../read/log-reader.js';
 import type { CheckpointsSeen, RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
-import { GroupCommit, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
+import { GroupCommit, transactionSpanBytes, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
 
 export interface AppendOptions {
   /** Record type, u32; bit 15 marks it required. Bit 14 is reserved for encryption. Default 0x8001. */
@@ -57,6 +58,11 @@ export interface AppendOptions {
   tenant?: number;
   vshard?: number;
   database?: number;
+}
+
+/** One record of appendTransaction: its payload and the same options as append. */
+export interface TransactionEntry extends AppendOptions {
+  payload: Uint8Array;
 }
 
 export interface ReadOptions {
@@ -240,7 +246,7 @@ function metaFrom(options: AppendOptions | undefined): RecordMeta {
   return { type, tenant, vshard, database };
 }
 
-export type { WalRecord, WalRecordHeader } from '../read/log-reader.js';
+export type { TransactionSpan, WalRecord, WalRecordHeader } from '../read/log-reader.js';
 
 export class Wal {
   readonly dir: string;
@@ -463,6 +469,48 @@ export class Wal {
     return this.writer.appendBatch(payloads, meta);
   }
 
+  /**
+   * Appends records as one transaction: consecutive LSNs, written in one batch after a
+   * transaction record that announces them. Resolves to `{ firstLsn, lastLsn }` once all are
+   * durable. Replay yields all of them or none, even when a crash tears the batch, each marked
+   * `txn: { firstLsn, lastLsn }`. A transaction must fit one batch: its records' spans (48 bytes
+   * each plus the payload, rounded up to 8) and the transaction record's 56 bytes, at most
+   * `batchBytesMax` (and one segment); a larger one is refused before anything is written.
+   */
+  appendTransaction(entries: readonly TransactionEntry[]): Promise<BatchResult> {
+    const refused = this.refusal();
+    if (refused !== null) return Promise.reject(refused);
+    if (!Array.isArray(entries)) return Promise.reject(new WalInvalidArgumentError('entries', `must be an array, got ${describe(entries)}`));
+    if (entries.length === 0) return Promise.reject(new WalInvalidArgumentError('entries', 'must not be empty'));
+    const payloads: Uint8Array[] = [];
+    const metas: RecordMeta[] = [];
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const entry: unknown = entries[i];
+        if (typeof entry !== 'object' || entry === null)
+          throw new WalInvalidArgumentError(`entries[${i}]`, `must be an object with a payload, got ${describe(entry)}`);
+        const { payload, ...options } = entry as TransactionEntry;
+        const bad = this.checkPayload(payload, `entries[${i}].payload`);
+        if (bad !== null) throw bad;
+        payloads.push(payload);
+        metas.push(metaFrom(options));
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const spanBytes = transactionSpanBytes(payloads);
+    const limitBytes = this.writer.transactionBytesMax;
+    if (spanBytes > limitBytes) {
+      return Promise.reject(
+        new WalInvalidArgumentError(
+          'entries',
+          `a transaction of ${entries.length} records takes ${spanBytes} bytes of a batch, above the ${limitBytes} one batch holds (batchBytesMax ${this.options.batchBytesMax}): split it, or raise batchBytesMax`,
+        ),
+      );
+    }
+    return this.writer.appendTransaction(payloads, metas);
+  }
+
   /** Resolves once every record appended before the call is durable. */
   sync(): Promise<void> {
     const refused = this.refusal();
@@ -563,6 +611,22 @@ export class Wal {
         await this.writer.passFence(fence, null);
         return;
       }
+      let across: TransactionSpan | null;
+      try {
+        across = await this.transactionAt(lsn + 1);
+      } catch (err) {
+        // Nothing changed on disk, but the appends behind the cut must not land on the uncut
+        // log: the writer fails, and a reopen continues the log as it is.
+        this.writer.poison(err);
+        throw err;
+      }
+      if (across !== null) {
+        await this.writer.passFence(fence, null);
+        throw new WalInvalidArgumentError(
+          'lsn',
+          `${lsn} is inside the transaction of LSNs ${across.firstLsn}..${across.lastLsn}, which survives whole or not at all: cut after ${across.firstLsn - 2} or after ${across.lastLsn}`,
+        );
+      }
       let position: WriterPosition;
       try {
         position = await this.segments.truncateAfter(lsn, this.writer.durableEndBytes);
@@ -579,12 +643,22 @@ export class Wal {
       // The last checkpoint was cut: the one before it (if the log still has it) is the last now,
       // found while the appends behind the cut still wait, so that a rollover carries it.
       let checkpointError: { error: unknown } | null = null;
-      if (checkpointCut) await this.loadCheckpoint(null, position.nextLsn - 1, position.endBytes).catch((error: unknown) => (checkpointError = { error }));
+      if (checkpointCut)
+        await this.loadCheckpoint(null, position.nextLsn - 1, position.endBytes, true).catch((error: unknown) => (checkpointError = { error }));
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
       if (checkpointError !== null) throw (checkpointError as { error: unknown }).error;
     });
+  }
+
+  /** The transaction the durable user record `lsn` belongs to, or null (none, or not a user record). */
+  private async transactionAt(lsn: number): Promise<TransactionSpan | null> {
+    const filter: RecordFilter = { ...yieldEveryRecord, toLsn: lsn, payloads: false };
+    for await (const record of readSegments(this.planNow(lsn, filter, this.writer.durableLsn, this.writer.durableEndBytes, true))) {
+      if (record.lsn === lsn) return record.txn;
+    }
+    return null;
   }
 
   private serialize<T>(operation: () => Promise<T>): Promise<T> {
@@ -809,18 +883,19 @@ export class Wal {
     seen: CheckpointsSeen | null,
     durableLsn = this.writer.durableLsn,
     durableEndBytes = this.writer.durableEndBytes,
+    byTruncation = false,
   ): Promise<void> {
     const active = this.segments.active;
     let found = seen?.lastCheckpoint ?? null;
     if (seen === null && durableLsn >= active.header.firstLsn) {
       const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
-      const plan = this.planNow(active.header.firstLsn, filter, durableLsn, durableEndBytes);
+      const plan = this.planNow(active.header.firstLsn, filter, durableLsn, durableEndBytes, byTruncation);
       for await (const record of readSegments(plan)) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
     }
     const namedLsn = active.header.checkpointLsn;
     if (found === null && namedLsn > 0 && namedLsn >= this.segments.firstLsn) {
       const filter: RecordFilter = { ...yieldEveryRecord, toLsn: namedLsn, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
-      for await (const record of readSegments(this.planNow(namedLsn, filter, durableLsn, durableEndBytes))) {
+      for await (const record of readSegments(this.planNow(namedLsn, filter, durableLsn, durableEndBytes, byTruncation))) {
         if (record.lsn === namedLsn) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
       }
       if (found === null) throw new WalCorruptionError(active.path, 0, `the segment header names a checkpoint at LSN ${namedLsn}, which is not one`, namedLsn);
@@ -876,7 +951,17 @@ export class Wal {
    * A plan of the log as it is now (the caller knows no truncation is half-way), durable up to
    * the writer's durable end unless told where it is (a cut the writer has not moved to yet).
    */
-  private planNow(fromLsn: number, filter: RecordFilter, durableLsn = this.writer.durableLsn, durableEndBytes = this.writer.durableEndBytes): ReadPlan {
+  /**
+   * A plan of the log as it is now. `byTruncation`: read by a truncation itself, which close()
+   * waits for, so a closing log does not stop it.
+   */
+  private planNow(
+    fromLsn: number,
+    filter: RecordFilter,
+    durableLsn = this.writer.durableLsn,
+    durableEndBytes = this.writer.durableEndBytes,
+    byTruncation = false,
+  ): ReadPlan {
     const epoch = this.truncationEpoch;
     return {
       io: this.io,
@@ -888,7 +973,7 @@ export class Wal {
       check: (where) => {
         // A truncation started after the reader did, or the log closed under it.
         if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(whereText(where));
-        if (this.closing !== null) throw new WalClosedError();
+        if (this.closing !== null && !byTruncation) throw new WalClosedError();
       },
     };
   }
