@@ -293,7 +293,7 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
         out.words,
         out.bytes,
         outBytes,
-        r.payload,
+        scanner.payloadOf(r),
         h.lsn,
         { type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database },
         segmentId,

@@ -162,20 +162,124 @@ export interface ReadProgress {
   position: ScanPosition | null;
 }
 
+type ReadRecord = WalRecord | WalRecordHeader;
+
 /**
  * The records the plan asks for, one at a time. `plan` may be a function that makes it (after
- * waiting for what must finish first): the reader is then one generator from the caller to the
- * scanner, with no delegation per record.
+ * waiting for what must finish first). The records of a scan step are handed out from an array,
+ * each through an already settled promise: an async generator would cost about three times as
+ * much per record (bench/results/2026-12-02-replay-profile.md).
  */
-export async function* readSegments(plan: ReadPlan | (() => Promise<ReadPlan>)): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-  const p = typeof plan === 'function' ? await plan() : plan;
-  const check = p.check;
-  for await (const step of readSegmentSteps(p)) {
-    for (const record of step) {
-      // The consumer may have started a truncation or closed the log since the last record.
-      check(record.lsn);
-      yield record;
+export function readSegments(plan: ReadPlan | (() => Promise<ReadPlan>)): AsyncGenerator<ReadRecord, void, undefined> {
+  return new RecordIterator(plan);
+}
+
+const DONE: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
+
+class RecordIterator implements AsyncGenerator<ReadRecord, void, undefined> {
+  private steps: AsyncGenerator<ReadRecord[], void, undefined> | null = null;
+  private check: ((where: string | number) => void) | null = null;
+  private records: ReadRecord[] = [];
+  private index = 0;
+  private finished = false;
+  /** Calls that read (a step, or the close of the scan) not yet settled: others wait behind them. */
+  private busy = 0;
+  /** Settles after the last of them. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly plan: ReadPlan | (() => Promise<ReadPlan>)) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ReadRecord, void>> {
+    if (this.busy === 0 && this.index < this.records.length) {
+      const record = this.records[this.index]!;
+      try {
+        // The consumer may have started a truncation or closed the log since the last record.
+        this.check!(record.lsn);
+      } catch (err) {
+        return this.serial(() => this.fail(err));
+      }
+      this.index += 1;
+      return Promise.resolve({ value: record, done: false });
     }
+    return this.serial(() => this.nextStep());
+  }
+
+  return(): Promise<IteratorResult<ReadRecord, void>> {
+    return this.serial(async () => {
+      await this.finish();
+      return DONE;
+    });
+  }
+
+  throw(err: unknown): Promise<IteratorResult<ReadRecord, void>> {
+    return this.serial(() => this.fail(err));
+  }
+
+  /** Runs `op` once every call before it has settled, in call order. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const body = async (): Promise<T> => {
+      try {
+        return await op();
+      } finally {
+        // Before the caller resumes: its next call may take the fast path again.
+        this.busy -= 1;
+      }
+    };
+    this.busy += 1;
+    const run = this.busy === 1 ? body() : this.tail.then(body, body);
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async nextStep(): Promise<IteratorResult<ReadRecord, void>> {
+    try {
+      for (;;) {
+        if (this.finished) return DONE;
+        if (this.index < this.records.length) {
+          const record = this.records[this.index]!;
+          this.check!(record.lsn);
+          this.index += 1;
+          return { value: record, done: false };
+        }
+        if (this.steps === null) {
+          const p = typeof this.plan === 'function' ? await this.plan() : this.plan;
+          this.check = p.check;
+          this.steps = readSegmentSteps(p);
+        }
+        const step = await this.steps.next();
+        if (step.done === true) {
+          this.finished = true;
+          return DONE;
+        }
+        this.records = step.value;
+        this.index = 0;
+      }
+    } catch (err) {
+      return this.fail(err);
+    }
+  }
+
+  /** Ends the read (its files released) and rejects with `err`, as a generator that threw. */
+  private async fail(err: unknown): Promise<never> {
+    await this.finish();
+    throw err;
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finished && this.steps === null) return;
+    this.finished = true;
+    this.records = [];
+    const steps = this.steps;
+    this.steps = null;
+    // Closing the step generator runs its finally blocks: each open file is released.
+    if (steps !== null) await steps.return(undefined);
   }
 }
 
@@ -262,7 +366,7 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
                 database: h.database,
                 payloadSizeBytes: h.payloadSizeBytes,
                 txn: r.transaction,
-                payload: Buffer.from(r.payload),
+                payload: scanner.copyPayload(r),
               }
             : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes, txn: r.transaction };
           if (filter.skip === null || !filter.skip(record)) out.push(record);

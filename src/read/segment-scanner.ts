@@ -37,8 +37,8 @@ export interface ScannedRecord {
   header: RecordHeader;
   /** File offset of the record's first byte. */
   offsetBytes: number;
-  /** A view into the scanner's buffer: valid only until the next call to `next()`. */
-  payload: Uint8Array;
+  /** Where its payload is in the scanner's buffer (`payloadOf`, `copyPayload`): valid only until the next call to `next()`. */
+  payloadAtBytes: number;
   /** The transaction the record is part of (its transaction record included), or null. One object per transaction. */
   transaction: TransactionSpan | null;
 }
@@ -89,6 +89,8 @@ export interface ScanPosition {
 export class SegmentScanner {
   private buffer: AlignedBuffer;
   private view: DataView;
+  /** The buffer as a Buffer, to copy payloads out of without a view per record. */
+  private nodeBuffer: Buffer;
   /** File offset of buffer byte 0; always a multiple of the block size. */
   private bufferFileOffsetBytes: number;
   /** Bytes read into the buffer from `bufferFileOffsetBytes`. */
@@ -121,6 +123,7 @@ export class SegmentScanner {
     this.buffer =
       given !== undefined && given.bytes.byteLength >= initialBytes && given.bytes.byteOffset % block === 0 ? given : io.allocAligned(initialBytes, block);
     this.view = new DataView(this.buffer.arrayBuffer);
+    this.nodeBuffer = Buffer.from(this.buffer.bytes.buffer, this.buffer.bytes.byteOffset, this.buffer.bytes.byteLength);
     if (options.resume !== undefined) {
       assert(startBytes >= options.dataStartBytes && startBytes <= options.endBytes, 'a resumed scan starts inside the data of its segment');
     }
@@ -128,6 +131,20 @@ export class SegmentScanner {
     this.positionBytes = startBytes;
     this.expectedLsn = options.firstLsn;
     if (options.resume !== undefined) this.previousPendingIndex = options.resume.previousPendingIndex;
+  }
+
+  /** A view of the payload of a record the last `next()` returned, valid until the next call. */
+  payloadOf(record: ScannedRecord): Uint8Array {
+    return this.buffer.bytes.subarray(record.payloadAtBytes, record.payloadAtBytes + record.header.payloadSizeBytes);
+  }
+
+  /** A copy of the payload of a record the last `next()` returned. */
+  copyPayload(record: ScannedRecord): Buffer {
+    const sizeBytes = record.header.payloadSizeBytes;
+    // Every byte is written by the copy: nothing of the unsafe allocation shows.
+    const out = Buffer.allocUnsafe(sizeBytes);
+    this.nodeBuffer.copy(out, 0, record.payloadAtBytes, record.payloadAtBytes + sizeBytes);
+    return out;
   }
 
   /** The LSN the next record must carry; after the scan stops, one above the last valid record. */
@@ -246,6 +263,7 @@ export class SegmentScanner {
     bigger.bytes.set(this.buffer.bytes.subarray(0, this.bufferLengthBytes));
     this.buffer = bigger;
     this.view = new DataView(bigger.arrayBuffer);
+    this.nodeBuffer = Buffer.from(bigger.bytes.buffer, bigger.bytes.byteOffset, bigger.bytes.byteLength);
   }
 
   /**
@@ -414,8 +432,7 @@ export class SegmentScanner {
     for (let i = 0; i < validCount; i++) {
       const header = headers[i]!;
       const offsetBytes = offsets[i]!;
-      const payloadStart = offsetBytes - base + RECORD_HEADER_SIZE_BYTES;
-      out.push({ header, offsetBytes, payload: this.buffer.bytes.subarray(payloadStart, payloadStart + header.payloadSizeBytes), transaction: spans[i]! });
+      out.push({ header, offsetBytes, payloadAtBytes: offsetBytes - base + RECORD_HEADER_SIZE_BYTES, transaction: spans[i]! });
     }
     if (validCount > 0) {
       const last = headers[validCount - 1]!;

@@ -117,7 +117,7 @@ async function scanRecords(
     recordCount += records.length;
     if (seen !== undefined) {
       for (const r of records) {
-        if (r.header.type === RECORD_TYPE_CHECKPOINT) seen.lastCheckpoint = { lsn: r.header.lsn, payload: Buffer.from(r.payload) };
+        if (r.header.type === RECORD_TYPE_CHECKPOINT) seen.lastCheckpoint = { lsn: r.header.lsn, payload: scanner.copyPayload(r) };
       }
     }
   }
