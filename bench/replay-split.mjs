@@ -19,22 +19,38 @@ if (!existsSync(dir)) {
 }
 const wal = await Wal.open(dir);
 for (let round = 0; round < 2; round++) {
-  let t = performance.now(); let n = 0;
+  let t = performance.now();
+  let n = 0;
   for await (const _r of wal.read()) n++;
   const full = (performance.now() - t) / 1000;
-  t = performance.now(); let m = 0;
+  t = performance.now();
+  let m = 0;
   for await (const _r of wal.read({ payloads: false })) m++;
   const lazy = (performance.now() - t) / 1000;
   // scanner alone over each segment
   const io = NativeIo.create({ backend: 'io_uring', syncMethod: 'linked-fdatasync', queueDepth: 64 });
-  t = performance.now(); let k = 0;
-  for (const name of readdirSync(dir).filter((x) => x.endsWith('.seg')).sort()) {
+  t = performance.now();
+  let k = 0;
+  for (const name of readdirSync(dir)
+    .filter((x) => x.endsWith('.seg'))
+    .sort()) {
     const file = await io.openFile(join(dir, name), { create: false, direct: 'required', readOnly: true });
     const size = await file.sizeBytes();
     const first = Number(name.slice(4, 24));
     const segId = Number(name.slice(25, 35));
-    const sc = new SegmentScanner(io, file, { segmentId: segId, dataStartBytes: 4096, endBytes: size, firstLsn: first, payloadBytesLimit: 64 << 20, readAhead: true });
-    for (;;) { const recs = await sc.next(); if (recs.length === 0) break; k += recs.length; }
+    const sc = new SegmentScanner(io, file, {
+      segmentId: segId,
+      dataStartBytes: 4096,
+      endBytes: size,
+      firstLsn: first,
+      payloadBytesLimit: 64 << 20,
+      readAhead: true,
+    });
+    for (;;) {
+      const recs = await sc.next();
+      if (recs.length === 0) break;
+      k += recs.length;
+    }
     await file.close();
   }
   const scan = (performance.now() - t) / 1000;
