@@ -641,14 +641,22 @@ export class Wal {
       // Cached bytes past the cut are not the log any more.
       this.tail.clear();
       // The last checkpoint was cut: the one before it (if the log still has it) is the last now,
-      // found while the appends behind the cut still wait, so that a rollover carries it.
-      let checkpointError: { error: unknown } | null = null;
-      if (checkpointCut)
-        await this.loadCheckpoint(null, position.nextLsn - 1, position.endBytes, true).catch((error: unknown) => (checkpointError = { error }));
+      // found while the appends behind the cut still wait, so that a rollover names it.
+      if (checkpointCut) {
+        try {
+          await this.loadCheckpoint(null, position.nextLsn - 1, position.endBytes, true);
+        } catch (err) {
+          // The cut is durable, but which checkpoint is the last is not known: the writer fails
+          // (a reopen finds it), and nothing may report or name the one the cut removed.
+          this.checkpointState = null;
+          this.writer.lastCheckpointLsn = 0;
+          this.writer.poison(err);
+          throw err;
+        }
+      }
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
-      if (checkpointError !== null) throw (checkpointError as { error: unknown }).error;
     });
   }
 
