@@ -8,7 +8,7 @@
 import { WalError, WalIoError } from '../../dist/errors.js';
 import { Wal } from '../../dist/writer/wal.js';
 import { drawFaultRates, type FaultRates, type FaultTier } from '../../dist/sim/fault-model.js';
-import { Oracle, SimViolation, sameBytes, type RecoveredRecord } from './oracle.js';
+import { Oracle, SimViolation, sameBytes, type RecoveredRecord, type TombstonesSeen } from './oracle.js';
 import { Prng } from '../../dist/sim/prng.js';
 import { SimDisk, type DiskStats } from '../../dist/sim/sim-disk.js';
 import { SimIo, type SimIoStats } from '../../dist/sim/sim-io.js';
@@ -298,10 +298,12 @@ function checkTailErased(init: ProcessInit, wal: Wal): void {
   if (at >= 0) throw new SimViolation(`${path}: a non-zero byte at offset ${endBytes + at}, after the last valid record (which ends at ${endBytes})`);
 }
 
-async function readAll(wal: Wal): Promise<RecoveredRecord[]> {
+/** What a process reads back after opening: every user record, and the tombstones (ringwal's own records). */
+async function readAll(wal: Wal): Promise<{ records: RecoveredRecord[]; tombstones: TombstonesSeen }> {
   const records: RecoveredRecord[] = [];
   for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload });
-  return records;
+  const set = await wal.tombstones();
+  return { records, tombstones: { tombstones: set.tombstones, temporalPurges: set.temporalPurges } };
 }
 
 async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Set<Promise<unknown>>, violation: (err: unknown) => void): Promise<Ending> {
@@ -335,9 +337,9 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
   }
   checkSealedFiles(init);
   checkTailErased(init, wal);
-  let records: RecoveredRecord[];
+  let recovered: { records: RecoveredRecord[]; tombstones: TombstonesSeen };
   try {
-    records = await readAll(wal);
+    recovered = await readAll(wal);
   } catch (err) {
     if (io.crashed) return 'crashed';
     // A read the disk failed on purpose: an operating error, as at open.
@@ -353,7 +355,11 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     }
     throw new SimViolation(`reading the recovered log failed (cycle ${cycle}): ${String((err as Error)?.stack ?? err)}`);
   }
-  oracle.recovered(records, wal.firstLsn, wal.nextLsn);
+  oracle.recovered(recovered.records, wal.firstLsn, wal.nextLsn);
+  // Own records are never read back as records: what the log says of them must be what the
+  // recovered range holds, the last checkpoint (found from the last segment alone) included.
+  oracle.checkLastCheckpoint(wal.lastCheckpoint(), wal.firstLsn, wal.durableLsn, `after recovery (cycle ${cycle})`);
+  oracle.checkRecoveredTombstones(recovered.tombstones);
   if (init.previous === 'crashed') result.crashRecoveries += 1;
   else if (init.previous === 'closed') result.cleanReopens += 1;
 

@@ -11,7 +11,7 @@
 import { WalDurabilityLostError, WalError, WalNoSpaceError } from '../../dist/errors.js';
 import type { Wal } from '../../dist/writer/wal.js';
 import { parseSegmentFileName } from '../../dist/segment/segment-file.js';
-import { Oracle, SimViolation, sameBytes, type AppendEntry } from './oracle.js';
+import { Oracle, SimViolation, isOwnSlot, sameBytes, type AppendEntry, type Slot } from './oracle.js';
 import type { Prng } from '../../dist/sim/prng.js';
 import { INJECTED_ERRNOS, type SimIo } from '../../dist/sim/sim-io.js';
 
@@ -212,10 +212,18 @@ function checkInvalidRefusal(ctx: WorkloadContext, what: string, err: unknown, k
   ctx.violation(new SimViolation(`${what} rejected with ${err instanceof WalError ? err.code : String(err)} instead of WAL_ERR_INVALID_ARGUMENT`));
 }
 
+/** The first LSN at or above `lsn` that is not one of ringwal's own records in `slots`. */
+function skipOwn(slots: ReadonlyArray<Slot | undefined>, lsn: number): number {
+  let at = lsn;
+  while (at <= slots.length && isOwnSlot(slots[at - 1])) at += 1;
+  return at;
+}
+
 /**
- * A concurrent reader: started after some acknowledgements, it must yield every record that was
- * durable when it started, from max(fromLsn, firstLsn), in order and byte for byte, and never
- * a record that was not appended under its LSN. Appends and rollovers go on while it reads.
+ * A concurrent reader: started after some acknowledgements, it must yield every user record that
+ * was durable when it started, from max(fromLsn, firstLsn), in order and byte for byte, skipping
+ * exactly the LSNs of ringwal's own records, and never a record that was not appended under its
+ * LSN. Appends and rollovers go on while it reads.
  */
 async function readConcurrently(ctx: WorkloadContext): Promise<void> {
   const view = ctx.oracle.readerView();
@@ -238,21 +246,33 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
       if (!ctx.alive()) return;
       if (truncating) {
         // The reader waited for the running truncation and reads the log it leaves, which the
-        // view taken before it does not describe: only the LSN sequence is checked here (the
-        // bytes are CRC-checked by the reader; the recovery checks cover the content).
+        // view taken before it does not describe (the bytes are CRC-checked by the reader; the
+        // recovery checks cover the content). The oracle took in what the truncation did before
+        // the reader planned its read, so while no cut is in flight there and no truncation
+        // started since, the LSNs it skips must be own records of the oracle's timeline now.
         if (first) expectLsn = r.lsn;
         first = false;
-        if (r.lsn !== expectLsn) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} where ${expectLsn} was next (after a truncation)`);
-        expectLsn += 1;
+        if (r.lsn < expectLsn) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} where ${expectLsn} was next (after a truncation)`);
+        if (!ctx.oracle.cutInFlight && ctx.truncationsStarted() === truncationsBefore) {
+          for (let lsn = expectLsn; lsn < r.lsn; lsn++) {
+            if (!isOwnSlot(ctx.oracle.slotAt(lsn)))
+              throw new SimViolation(`read from LSN ${startLsn} skipped LSN ${lsn}, which is not one of ringwal's own records (after a truncation)`);
+          }
+        }
+        expectLsn = r.lsn + 1;
         continue;
       }
-      const want = r.lsn <= view.payloads.length ? view.payloads[r.lsn - 1] : undefined;
-      if (r.lsn !== expectLsn) throw new SimViolation(`read from LSN ${startLsn} yielded LSN ${r.lsn} where ${expectLsn} was next`);
-      if (want === undefined || !sameBytes(want, r.payload))
+      const wantLsn = skipOwn(view.slots, expectLsn);
+      const want = r.lsn <= view.slots.length ? view.slots[r.lsn - 1] : undefined;
+      if (r.lsn !== wantLsn)
+        throw new SimViolation(
+          `read from LSN ${startLsn} yielded LSN ${r.lsn} where ${wantLsn} was next${isOwnSlot(want) ? ` (LSN ${r.lsn} holds a ${want.kind} record)` : ''}`,
+        );
+      if (want?.kind !== 'user' || !sameBytes(want.payload, r.payload))
         throw new SimViolation(
           `read from LSN ${startLsn} yielded LSN ${r.lsn} with bytes that were not under it when the read started${overlapped() ? ' (a truncation ran beside it)' : ''}`,
         );
-      expectLsn += 1;
+      expectLsn = r.lsn + 1;
     }
   } catch (err) {
     if (err instanceof SimViolation) throw err;
@@ -265,8 +285,11 @@ async function readConcurrently(ctx: WorkloadContext): Promise<void> {
     if (err instanceof WalError && err.code === 'WAL_ERR_IO' && ctx.io.stats.readFailures > readFailuresBefore && tierOneObjection(ctx, err) === null) return;
     throw new SimViolation(`read from LSN ${startLsn} failed: ${String((err as Error)?.stack ?? err)}`);
   }
-  if (ctx.alive() && expectLsn <= durableLsn && ctx.io.stats.readFailures === readFailuresBefore && ctx.io.failuresDelivered === 0 && !overlapped()) {
-    throw new SimViolation(`read from LSN ${startLsn} stopped before LSN ${expectLsn}, but LSNs up to ${durableLsn} were durable when it started`);
+  // Own records after the last user record yielded are not yielded either: the first user record
+  // above it is the one the reader missed.
+  const missedLsn = skipOwn(view.slots, expectLsn);
+  if (ctx.alive() && missedLsn <= durableLsn && ctx.io.stats.readFailures === readFailuresBefore && ctx.io.failuresDelivered === 0 && !overlapped()) {
+    throw new SimViolation(`read from LSN ${startLsn} stopped before LSN ${missedLsn}, but LSNs up to ${durableLsn} were durable when it started`);
   }
 }
 
