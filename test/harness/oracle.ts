@@ -131,6 +131,10 @@ export class Oracle {
   private removedUpTo = 0;
   /** The highest LSN acknowledged in the current timeline, to check acknowledgement order. */
   private lastAckLsn = 0;
+  /** The I/O completion the last acknowledgement came in (-1: none since the timeline changed). */
+  private ackCompletion = -1;
+  /** `lastAckLsn` before that completion's acknowledgements. */
+  private lastAckLsnBefore = 0;
   /**
    * The LSN of the last checkpoint the log must know of (0: none): the last one acknowledged,
    * the last one recovered, or the last one a cut left. The log may know of a later one (its
@@ -166,6 +170,16 @@ export class Oracle {
     return this.cut !== null;
   }
 
+  /** Whether a truncateAfter(lsn) called now would remove a checkpoint: one is noted above `lsn`. */
+  removesCheckpoint(lsn: number): boolean {
+    return this.lastCheckpointUpTo(this.log, this.log.length) > lsn;
+  }
+
+  /** A truncateAfter is in flight that removes a checkpoint (noted before the call, above its LSN). */
+  get cutRemovesCheckpoint(): boolean {
+    return this.cut !== null && this.removesCheckpoint(this.cut.lsn);
+  }
+
   /** A truncation of either kind is queued or running. */
   get truncating(): boolean {
     return this.truncatingBefore || this.truncatingAfter;
@@ -194,8 +208,14 @@ export class Oracle {
     return entry;
   }
 
-  /** An append (or appendBatch of `entries`, or an own record) resolved with LSNs firstLsn..lastLsn. */
-  acked(entries: readonly AppendEntry[], firstLsn: number, lastLsn: number): void {
+  /**
+   * An append (or appendBatch of `entries`, or an own record) resolved with LSNs firstLsn..lastLsn,
+   * in the drain of I/O completion number `completion`. Acknowledgements come in LSN order, but
+   * for one case: checkpoint()'s promise resolves through one await more than an append's, so
+   * its acknowledgement may trail those of later LSNs that became durable in the same completion
+   * (never one of an earlier completion).
+   */
+  acked(entries: readonly AppendEntry[], firstLsn: number, lastLsn: number, completion: number): void {
     const last = entries[entries.length - 1]!;
     if (last.lsn === 0) {
       throw new SimViolation(
@@ -205,8 +225,13 @@ export class Oracle {
     const want = `${entries[0]!.lsn}..${last.lsn}`;
     if (firstLsn !== entries[0]!.lsn || lastLsn !== last.lsn)
       throw new SimViolation(`append acknowledged with LSNs ${firstLsn}..${lastLsn}, but it was the append that must get LSNs ${want}`);
-    if (lastLsn <= this.lastAckLsn) throw new SimViolation(`acknowledgement of LSN ${lastLsn} arrived after that of LSN ${this.lastAckLsn}`);
-    this.lastAckLsn = lastLsn;
+    if (completion !== this.ackCompletion) {
+      this.ackCompletion = completion;
+      this.lastAckLsnBefore = this.lastAckLsn;
+    }
+    const floorLsn = last.slot.kind === 'checkpoint' ? this.lastAckLsnBefore : this.lastAckLsn;
+    if (lastLsn <= floorLsn) throw new SimViolation(`acknowledgement of LSN ${lastLsn} arrived after that of LSN ${floorLsn}`);
+    if (lastLsn > this.lastAckLsn) this.lastAckLsn = lastLsn;
     if (lastLsn > this.durableEnd) this.durableEnd = lastLsn;
     if (last.slot.kind === 'checkpoint' && last.lsn > this.knownCheckpointLsn) this.knownCheckpointLsn = last.lsn;
   }
@@ -332,6 +357,7 @@ export class Oracle {
     this.entries.length = cut.lsn;
     this.durableEnd = cut.lsn;
     this.lastAckLsn = cut.lsn;
+    this.ackCompletion = -1;
     this.knownCheckpointLsn = this.lastCheckpointUpTo(this.log, cut.lsn);
     this.appendLimbo(cut.limbo);
   }
@@ -445,6 +471,7 @@ export class Oracle {
     this.frontMax = firstLsn;
     this.removedUpTo = 0;
     this.lastAckLsn = 0;
+    this.ackCompletion = -1;
     this.knownCheckpointLsn = this.lastCheckpointUpTo(next, endLsn);
     this.cut = null;
     this.truncatingBefore = false;
