@@ -180,6 +180,16 @@ export class Oracle {
     return this.cut !== null && this.removesCheckpoint(this.cut.lsn);
   }
 
+  /**
+   * Whether a log recovered now may hold a tombstone or temporal purge: one is noted at or above
+   * the front, or in limbo. When none is, its tombstones() can only be empty.
+   */
+  get mayHoldTombstones(): boolean {
+    const isPurge = (slot: Slot | undefined): boolean => slot?.kind === 'tombstone' || slot?.kind === 'temporalPurge';
+    for (let lsn = this.frontMin; lsn <= this.log.length; lsn++) if (isPurge(this.log[lsn - 1])) return true;
+    return this.cut?.limbo.some((e) => isPurge(e.slot)) ?? false;
+  }
+
   /** A truncation of either kind is queued or running. */
   get truncating(): boolean {
     return this.truncatingBefore || this.truncatingAfter;
