@@ -9,7 +9,7 @@ import { SimInode } from '../dist/sim/sim-disk.js';
 /** The simulator's promise: at least this many checked crash/recovery cycles per CI run. */
 const CRASH_CYCLES_MIN = 10_000;
 /**
- * Tier-1 seeds 1..N; about 5.2 checked crash recoveries per run, so about 13,000, with margin
+ * Tier-1 seeds 1..N; about 5.0 checked crash recoveries per run, so about 12,500, with margin
  * (about 50 s). README.md and docs/testing.md state these ranges; test/docs.test.mjs checks them.
  */
 export const TIER1_RUNS = 2500;
