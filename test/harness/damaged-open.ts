@@ -64,7 +64,7 @@ export async function openDamaged(files: ReadonlyMap<string, Uint8Array>, alignm
     }
     const records: RecoveredRecord[] = [];
     try {
-      for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload });
+      for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload, txn: r.txn });
     } catch (error) {
       await wal.close().catch(() => undefined);
       return { kind: 'error', error, largestAllocationBytes };

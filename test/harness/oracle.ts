@@ -33,12 +33,15 @@ import type { TemporalPurgeEntry, TombstoneEntry } from '../../dist/writer/tombs
 export interface RecoveredRecord {
   lsn: number;
   payload: Uint8Array;
+  /** The transaction the read said the record is part of. */
+  txn: { firstLsn: number; lastLsn: number } | null;
 }
 
 /** What one LSN holds: a user record, or one of ringwal's own records and what it says. */
 export type Slot =
   | { readonly kind: 'user'; readonly payload: Uint8Array }
   | { readonly kind: 'checkpoint'; readonly payload: Uint8Array }
+  | { readonly kind: 'transaction'; readonly recordCount: number }
   | { readonly kind: 'tombstone'; readonly tenant: number; readonly collection: string; readonly purgeLsn: number }
   | { readonly kind: 'temporalPurge'; readonly tenant: number; readonly collection: string; readonly cutoffMs: number };
 
@@ -170,14 +173,18 @@ export class Oracle {
     return this.cut !== null;
   }
 
-  /** Whether a truncateAfter(lsn) called now would remove a checkpoint: one is noted above `lsn`. */
-  removesCheckpoint(lsn: number): boolean {
-    return this.lastCheckpointUpTo(this.log, this.log.length) > lsn;
-  }
-
-  /** A truncateAfter is in flight that removes a checkpoint (noted before the call, above its LSN). */
-  get cutRemovesCheckpoint(): boolean {
-    return this.cut !== null && this.removesCheckpoint(this.cut.lsn);
+  /**
+   * The transaction that a cut after `lsn` would keep part of (its transaction record at or
+   * below `lsn`, its last record above), in the timeline as noted now; null when there is none.
+   */
+  transactionAcross(lsn: number): { firstLsn: number; lastLsn: number } | null {
+    for (let at = Math.min(lsn, this.log.length); at >= 1; at--) {
+      const slot = this.log[at - 1];
+      if (slot?.kind !== 'transaction') continue;
+      // Transactions never nest: the nearest transaction record at or below decides.
+      return at + slot.recordCount > lsn ? { firstLsn: at + 1, lastLsn: at + slot.recordCount } : null;
+    }
+    return null;
   }
 
   /**
@@ -424,18 +431,28 @@ export class Oracle {
   private mismatch(outcome: Outcome, records: readonly RecoveredRecord[], firstLsn: number, endLsn: number): string | null {
     if (endLsn > outcome.endMax) return `the log ends at LSN ${endLsn}, beyond the ${outcome.endMax} appended`;
     let next = 0;
+    // The transaction the LSN being checked is part of, if any.
+    let txn: { firstLsn: number; lastLsn: number } | null = null;
     for (let lsn = firstLsn; lsn <= endLsn; lsn++) {
       const want = outcome.slotOf(lsn);
       if (want === undefined) return `recovered LSN ${lsn} was never appended`;
+      if (txn !== null && lsn > txn.lastLsn) txn = null;
       const r = records[next];
       const got = r?.lsn === lsn ? r : undefined;
       if (want.kind !== 'user') {
         if (got !== undefined) return `the read yielded LSN ${lsn} as a user record, but a ${want.kind} record was written there`;
+        if (want.kind === 'transaction') {
+          txn = { firstLsn: lsn + 1, lastLsn: lsn + want.recordCount };
+          // All of it or none: the log may not end inside it.
+          if (txn.lastLsn > endLsn) return `the transaction of LSNs ${txn.firstLsn}..${txn.lastLsn} survived in part: the log ends at LSN ${endLsn}`;
+        }
         continue;
       }
       if (got === undefined) return `the read skipped LSN ${lsn}, a user record (it yielded ${r === undefined ? 'nothing more' : `LSN ${r.lsn}`} next)`;
       if (!sameBytes(want.payload, got.payload))
         return `recovered LSN ${lsn} has ${got.payload.byteLength} bytes that differ from the ${want.payload.byteLength} appended`;
+      if ((got.txn?.firstLsn ?? 0) !== (txn?.firstLsn ?? 0) || (got.txn?.lastLsn ?? 0) !== (txn?.lastLsn ?? 0))
+        return `the read marked LSN ${lsn} with transaction ${JSON.stringify(got.txn)}, but it was written ${txn === null ? 'outside any' : `in the transaction of LSNs ${txn.firstLsn}..${txn.lastLsn}`}`;
       next += 1;
     }
     if (endLsn < outcome.endMin && this.tier === 1) return `the log ends at LSN ${endLsn} but LSN ${outcome.endMin} was durable: LSN ${endLsn + 1} was lost`;

@@ -301,7 +301,7 @@ function checkTailErased(init: ProcessInit, wal: Wal): void {
 /** What a process reads back after opening: every user record, and the tombstones (ringwal's own records) if asked. */
 async function readAll(wal: Wal, withTombstones: boolean): Promise<{ records: RecoveredRecord[]; tombstones: TombstonesSeen | null }> {
   const records: RecoveredRecord[] = [];
-  for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload });
+  for await (const r of wal.read()) records.push({ lsn: r.lsn, payload: r.payload, txn: r.txn });
   if (!withTombstones) return { records, tombstones: null };
   const set = await wal.tombstones();
   return { records, tombstones: { tombstones: set.tombstones, temporalPurges: set.temporalPurges } };
@@ -375,6 +375,7 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     io,
     oracle,
     segmentSizeBytes: init.segmentSizeBytes,
+    batchBytesMax: init.batchBytesMax,
     alive: () => !io.crashed,
     logFailed: () => logFailed,
     markLogFailed() {
@@ -415,10 +416,6 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
     io.crashSoon();
     return new Promise<Ending>(() => undefined);
   }
-  // A cut that removes a checkpoint is waited out first, for the ringwal bug described at the
-  // truncateAfter operation (workload.ts): once close() is called, its read of the checkpoint
-  // before the cut is refused, and the truncateAfter rejects with WAL_ERR_CLOSED after cutting.
-  if (oracle.cutRemovesCheckpoint) await ctx.settle();
   if (io.crashed) return 'crashed';
   try {
     await wal.close();

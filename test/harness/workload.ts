@@ -25,6 +25,8 @@ export interface WorkloadContext {
   readonly oracle: Oracle;
   /** The run's segment size: a payload this large never fits one record (the header block comes first). */
   readonly segmentSizeBytes: number;
+  /** This process's batch size: a transaction larger than one batch is refused. */
+  readonly batchBytesMax: number;
   /** False once the process crashed: an operation must then stop touching the oracle. */
   alive(): boolean;
   /** True once the log rejected a call with WAL_ERR_IO or WAL_ERR_DURABILITY_LOST. */
@@ -382,6 +384,56 @@ function refuseOwn(ctx: WorkloadContext, what: string, code: string, call: () =>
 type TombstoneArgs = Parameters<Wal['tombstone']>[0];
 type TemporalPurgeArgs = Parameters<Wal['temporalPurge']>[0];
 
+/** Records in one transaction of the workload: few and small, so a valid one always fits a batch. */
+const TRANSACTION_RECORDS_MAX = 10;
+const TRANSACTION_PAYLOAD_BYTES_MAX = 2000;
+
+/**
+ * A transaction: a transaction record (own slot) and its records, noted at call time in one go;
+ * acknowledged with the LSNs right after the transaction record's. Recovery must keep all of
+ * them or none (Oracle.mismatch). Sometimes a transaction that must be refused: empty, not
+ * bytes, or larger than one batch.
+ */
+function appendTransactionOp(ctx: WorkloadContext): void {
+  if (ctx.rng.chance(INVALID_OWN_ARGUMENT_P)) {
+    const r = ctx.rng.below(3);
+    // Each record of 4 KiB takes 4,144 bytes of a batch: one more than a batch's worth is too many.
+    const tooMany = Math.floor(ctx.batchBytesMax / 4096) + 1;
+    const entries: unknown = r === 0 ? [] : r === 1 ? [{ payload: 'text' }] : Array.from({ length: tooMany }, () => ({ payload: new Uint8Array(4096) }));
+    const what = `appendTransaction(${r === 0 ? 'no records' : r === 1 ? 'a string payload' : `${tooMany} records of 4 KiB with batches of ${ctx.batchBytesMax} bytes`})`;
+    refuseOwn(ctx, what, 'WAL_ERR_INVALID_ARGUMENT', () => ctx.wal.appendTransaction(entries as Parameters<Wal['appendTransaction']>[0]));
+    return;
+  }
+  const count = ctx.rng.between(1, TRANSACTION_RECORDS_MAX);
+  const payloads: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const payload = new Uint8Array(ctx.rng.between(0, TRANSACTION_PAYLOAD_BYTES_MAX));
+    ctx.rng.fill(payload);
+    payloads.push(payload);
+  }
+  const start = ctx.oracle.note({ kind: 'transaction', recordCount: count });
+  const entries = payloads.map((payload) => ctx.oracle.noteAppend(payload));
+  const what = (): string => `appendTransaction of LSNs ${entries[0]!.lsn}..${entries[count - 1]!.lsn}`;
+  const callerBuffers = payloads.map((p) => p.slice());
+  const appended = ctx.wal.appendTransaction(callerBuffers.map((payload) => ({ payload })));
+  for (const b of callerBuffers) reuse(b);
+  ctx.track(
+    appended
+      .then(
+        (result) => {
+          if (!checkAckAllowed(ctx, what())) return;
+          if (start.lsn !== result.firstLsn - 1)
+            throw new SimViolation(
+              `${what()} resolved with LSNs ${result.firstLsn}..${result.lastLsn}, but its transaction record was to take LSN ${start.lsn}`,
+            );
+          ctx.oracle.acked(entries, result.firstLsn, result.lastLsn, ctx.io.stats.completions);
+        },
+        (err: unknown) => checkAppendRejection(ctx, what(), err, [start, ...entries]),
+      )
+      .catch((err: unknown) => ctx.violation(err)),
+  );
+}
+
 function checkpointOp(ctx: WorkloadContext): void {
   if (ctx.rng.chance(INVALID_OWN_ARGUMENT_P)) {
     // Not bytes at all, or more bytes than one record holds.
@@ -605,6 +657,13 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     },
   },
   {
+    name: 'appendTransaction',
+    weight: 6,
+    async run(ctx) {
+      appendTransactionOp(ctx);
+    },
+  },
+  {
     name: 'truncateAfter',
     weight: 2,
     async run(ctx) {
@@ -623,14 +682,9 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
       const r = ctx.rng.below(10);
       const lsn = r === 0 ? first - 1 : r === 1 ? durable : Math.max(first - 1, durable - ctx.rng.between(0, 40));
       const what = `truncateAfter(${lsn}) with the log at ${first}..${durable} durable`;
-      // Not called, for a ringwal bug this simulator found (seeds 131, 276 and 2008, not fixed
-      // yet): a truncateAfter that removes the last checkpoint reads the one before it once the
-      // cut is made. When that read fails (EIO; damage in tier 2; close() called meanwhile,
-      // which sim-run.ts waits out) the call rejects although the cut is durable, the appends
-      // behind it go on, and the log keeps the removed checkpoint as its last: a later segment
-      // header names it, and the next open fails with WAL_ERR_CORRUPT. Remove this line and
-      // that wait once it is fixed.
-      if (ctx.oracle.removesCheckpoint(lsn) && (ctx.oracle.tier === 2 || ctx.io.disk.rates.readEioP > 0)) return;
+      // Cutting there would keep part of a transaction: the call must be refused. (Appends
+      // rejected for lack of space before its turn may move the transaction's LSNs.)
+      const across = ctx.oracle.transactionAcross(lsn);
       ctx.oracle.truncatingAfter = true;
       ctx.oracle.truncateAfterStarted(lsn);
       ctx.noteTruncation();
@@ -640,6 +694,8 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
           .then(
             () => {
               if (!checkAckAllowed(ctx, what)) return;
+              if (across !== null && ctx.io.failuresDelivered === 0)
+                throw new SimViolation(`${what} resolved, though it cuts inside the transaction of LSNs ${across.firstLsn}..${across.lastLsn}`);
               ctx.oracle.truncatingAfter = false;
               ctx.oracle.truncateAfterResolved();
               if (wal.durableLsn < lsn || (!removalAhead && wal.firstLsn !== first))
@@ -650,8 +706,9 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
             (err: unknown) => {
               if (!ctx.alive()) return;
               // Refused at its turn: a truncateBefore ahead of it raised the first LSN above the
-              // cut, or appends it counted on were rejected for lack of space.
-              if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT' && (removalAhead || ctx.io.failuresDelivered > 0)) {
+              // cut, appends it counted on were rejected for lack of space, or it cuts inside a
+              // transaction.
+              if (err instanceof WalError && err.code === 'WAL_ERR_INVALID_ARGUMENT' && (removalAhead || ctx.io.failuresDelivered > 0 || across !== null)) {
                 ctx.oracle.truncatingAfter = false;
                 ctx.oracle.truncateAfterRefused();
                 ctx.oracle.checkLastCheckpoint(wal.lastCheckpoint(), wal.firstLsn, wal.durableLsn, `${what} refused`);
