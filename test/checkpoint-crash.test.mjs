@@ -4,11 +4,11 @@
 // after the last one acknowledged, with the payload written for it, and every acknowledged
 // tombstone is in the set with at least its purge LSN.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Wal } from '../dist/index.js';
 import { BACKENDS, tempDir } from './helpers/tmp.mjs';
+import { runChildLines } from './helpers/child-lines.mjs';
 
 const WRITER = fileURLToPath(new URL('./helpers/checkpoint-writer.mjs', import.meta.url));
 const ROUNDS = 4;
@@ -16,32 +16,19 @@ const OPEN = { segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocat
 
 /** Runs the writer until it has acknowledged `checkpoints` checkpoints, kills it, and returns what it acknowledged. */
 async function runAndKill(dir, backend, checkpoints) {
-  const child = spawn(process.execPath, [WRITER, dir, backend], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
   const acked = { checkpoints: new Map(), tombstones: [] };
-  let buffered = '';
   let seen = 0;
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop();
-      for (const line of lines) {
-        const [kind, a, b, c] = line.split(' ');
-        if (kind === 'checkpoint') {
-          acked.checkpoints.set(Number(a), b.replaceAll('_', ' '));
-          seen += 1;
-          // Kill at a varying point: right after an acknowledgement, or a little later.
-          if (seen === checkpoints) setTimeout(() => child.kill('SIGKILL'), seen % 3);
-        } else if (kind === 'tombstone') acked.tombstones.push({ collection: b, purgeLsn: Number(c), lsn: Number(a) });
-      }
-    });
-    exited.then(resolve, reject);
+  const { exited } = runChildLines(WRITER, [dir, backend], (line, child) => {
+    const [kind, a, b, c] = line.split(' ');
+    if (kind === 'checkpoint') {
+      acked.checkpoints.set(Number(a), b.replaceAll('_', ' '));
+      seen += 1;
+      // Kill at a varying point: right after an acknowledgement, or a little later.
+      if (seen === checkpoints) setTimeout(() => child.kill('SIGKILL'), seen % 3);
+    } else if (kind === 'tombstone') acked.tombstones.push({ collection: b, purgeLsn: Number(c), lsn: Number(a) });
   });
   const exit = await exited;
-  assert.equal(exit.signal, 'SIGKILL', `the writer must die by the kill: ${stderr}`);
+  assert.equal(exit.signal, 'SIGKILL', `the writer must die by the kill: ${exit.stderr}`);
   return acked;
 }
 

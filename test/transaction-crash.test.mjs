@@ -3,11 +3,11 @@
 // transaction and record is replayed, and every transaction replayed is whole, byte for byte:
 // a transaction torn by the kill is cut by recovery with its transaction record, never halved.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Wal } from '../dist/index.js';
 import { BACKENDS, tempDir } from './helpers/tmp.mjs';
+import { runChildLines } from './helpers/child-lines.mjs';
 import { parseTransactionPayload, transactionPayload } from './helpers/transaction-payload.mjs';
 
 const WRITER = fileURLToPath(new URL('./helpers/transaction-writer.mjs', import.meta.url));
@@ -16,29 +16,19 @@ const OPEN = { segmentSizeBytes: 1024 * 1024, batchBytesMax: 128 * 1024 };
 
 /** Runs the writer until it has acknowledged `acks` calls, kills it, and returns what it acknowledged. */
 async function runAndKill(dir, backend, tagBase, acks) {
-  const child = spawn(process.execPath, [WRITER, dir, backend, String(tagBase)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
   const acked = { transactions: new Map(), records: new Map() };
-  let buffered = '';
   let seen = 0;
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout.on('data', (chunk) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop();
-    for (const line of lines) {
-      const [kind, a, b, c] = line.split(' ');
-      if (kind === 'txn') acked.transactions.set(Number(c), { firstLsn: Number(a), lastLsn: Number(b) });
-      else if (kind === 'rec') acked.records.set(Number(b), Number(a));
-      else continue;
-      seen += 1;
-      // Kill at a varying point: right after an acknowledgement, or a little later.
-      if (seen === acks) setTimeout(() => child.kill('SIGKILL'), seen % 4);
-    }
+  const { exited } = runChildLines(WRITER, [dir, backend, String(tagBase)], (line, child) => {
+    const [kind, a, b, c] = line.split(' ');
+    if (kind === 'txn') acked.transactions.set(Number(c), { firstLsn: Number(a), lastLsn: Number(b) });
+    else if (kind === 'rec') acked.records.set(Number(b), Number(a));
+    else return;
+    seen += 1;
+    // Kill at a varying point: right after an acknowledgement, or a little later.
+    if (seen === acks) setTimeout(() => child.kill('SIGKILL'), seen % 4);
   });
   const exit = await exited;
-  assert.equal(exit.signal, 'SIGKILL', `the writer must die by the kill: ${stderr}`);
+  assert.equal(exit.signal, 'SIGKILL', `the writer must die by the kill: ${exit.stderr}`);
   return acked;
 }
 
