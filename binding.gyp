@@ -3,6 +3,7 @@
     {
       "target_name": "ringwal",
       "sources": [
+        "native/rw_aead.c",
         "native/rw_crc32c.c",
         "native/rw_file.c",
         "native/rw_mem.c",

@@ -29,6 +29,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "rw_aead.h"
 #include "rw_crc32c.h"
 #include "rw_file.h"
 #include "rw_mem.h"
@@ -436,6 +437,137 @@ static napi_value js_crc32c_ranges(napi_env env, napi_callback_info info) {
     const uint8_t *bytes = view;
     for (uint32_t i = 0; i < count; i++) out[i] = rw_crc32c(bytes + ranges[2 * i], ranges[2 * i + 1], 0);
     return js_int(env, 0);
+}
+
+/* ---------- AES-256-GCM (docs/encryption.md) ---------- */
+
+#define MAGIC_AEAD 0x61656164u /* "aead" */
+
+/* The JS handle of a key: the key itself is dropped (cleansed) by aeadKeyDestroy or the GC. */
+struct aead_handle {
+    uint32_t magic;
+    struct rw_aead_key *key;
+};
+
+static void aead_finalize(napi_env env, void *data, void *hint) {
+    (void)env;
+    (void)hint;
+    struct aead_handle *handle = data;
+    rw_aead_key_destroy(handle->key);
+    handle->magic = 0;
+    free(handle);
+}
+
+static napi_value js_aead_key(napi_env env, napi_callback_info info) {
+    napi_value argv[1];
+    if (!get_args(env, info, 1, argv)) return NULL;
+    void *key;
+    size_t key_length;
+    if (!arg_typedarray(env, argv[0], "key", napi_uint8_array, "a Uint8Array", &key, &key_length)) return NULL;
+    if (key_length != RW_AEAD_KEY_BYTES) return js_int(env, -EINVAL);
+    struct aead_handle *handle = calloc(1, sizeof *handle);
+    if (handle == NULL) return js_int(env, -ENOMEM);
+    int rc = rw_aead_key_create(key, &handle->key);
+    if (rc < 0) {
+        free(handle);
+        return js_int(env, rc);
+    }
+    handle->magic = MAGIC_AEAD;
+    napi_value external;
+    if (napi_create_external(env, handle, aead_finalize, NULL, &external) != napi_ok) {
+        rw_aead_key_destroy(handle->key);
+        free(handle);
+        return js_int(env, -ENOMEM);
+    }
+    return external;
+}
+
+/* The key of a live handle in argv[0], or NULL after throwing (a destroyed key is not live). */
+static struct rw_aead_key *aead_arg(napi_env env, napi_value value) {
+    napi_valuetype type;
+    NAPI_CALL(napi_typeof(env, value, &type));
+    void *data = NULL;
+    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, value, &data));
+    struct aead_handle *handle = data;
+    if (handle == NULL || handle->magic != MAGIC_AEAD || handle->key == NULL) {
+        throw_type(env, "key", "a live AES-GCM key handle");
+        return NULL;
+    }
+    return handle->key;
+}
+
+static napi_value js_aead_key_destroy(napi_env env, napi_callback_info info) {
+    napi_value argv[1];
+    if (!get_args(env, info, 1, argv)) return NULL;
+    napi_valuetype type;
+    NAPI_CALL(napi_typeof(env, argv[0], &type));
+    void *data = NULL;
+    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, argv[0], &data));
+    struct aead_handle *handle = data;
+    if (handle == NULL || handle->magic != MAGIC_AEAD) {
+        throw_type(env, "key", "an AES-GCM key handle");
+        return NULL;
+    }
+    rw_aead_key_destroy(handle->key);
+    handle->key = NULL;
+    return js_int(env, 0);
+}
+
+/* Fields per record in an AEAD batch's ranges: aad offset, aad bytes, data offset, data bytes, tag offset. */
+#define AEAD_RANGE_FIELDS 5u
+
+/*
+ * aeadSealBatch(key, view, ranges, nonces, count) and aeadOpenBatch(key, view, ranges, nonces,
+ * count, results): every range (and its 12-byte nonce in `nonces`) is checked before any record
+ * is touched, so a bad batch changes nothing (-EINVAL). Open writes 0 or -EBADMSG per record.
+ */
+static napi_value aead_batch(napi_env env, napi_callback_info info, bool seal) {
+    napi_value argv[6];
+    if (!get_args(env, info, seal ? 5 : 6, argv)) return NULL;
+    struct rw_aead_key *key = aead_arg(env, argv[0]);
+    if (key == NULL) return NULL;
+    void *view, *ranges_data, *nonces, *results_data = NULL;
+    size_t view_length, ranges_length, nonces_length, results_length = 0;
+    if (!arg_typedarray(env, argv[1], "view", napi_uint8_array, "a Uint8Array", &view, &view_length)) return NULL;
+    if (!arg_typedarray(env, argv[2], "ranges", napi_uint32_array, "a Uint32Array", &ranges_data, &ranges_length)) return NULL;
+    if (!arg_typedarray(env, argv[3], "nonces", napi_uint8_array, "a Uint8Array", &nonces, &nonces_length)) return NULL;
+    double count_value;
+    ARG_INTEGER(4, "count", 0, UINT32_MAX, count_value);
+    if (!seal && !arg_typedarray(env, argv[5], "results", napi_int32_array, "an Int32Array", &results_data, &results_length))
+        return NULL;
+    uint32_t count = (uint32_t)count_value;
+    const uint32_t *ranges = ranges_data;
+    if (count > ranges_length / AEAD_RANGE_FIELDS || count > nonces_length / RW_AEAD_NONCE_BYTES || (!seal && count > results_length))
+        return js_int(env, -EINVAL);
+    for (uint32_t i = 0; i < count; i++) {
+        const uint32_t *r = ranges + AEAD_RANGE_FIELDS * i;
+        if ((uint64_t)r[0] + r[1] > view_length || (uint64_t)r[2] + r[3] > view_length ||
+            (uint64_t)r[4] + RW_AEAD_TAG_BYTES > view_length)
+            return js_int(env, -EINVAL);
+    }
+    uint8_t *bytes = view;
+    int32_t *results = results_data;
+    for (uint32_t i = 0; i < count; i++) {
+        const uint32_t *r = ranges + AEAD_RANGE_FIELDS * i;
+        const uint8_t *nonce = (const uint8_t *)nonces + RW_AEAD_NONCE_BYTES * i;
+        if (seal) {
+            int rc = rw_aead_seal(key, nonce, bytes + r[0], r[1], bytes + r[2], r[3], bytes + r[4]);
+            if (rc < 0) return js_int(env, rc);
+        } else {
+            int rc = rw_aead_open(key, nonce, bytes + r[0], r[1], bytes + r[2], r[3], bytes + r[4]);
+            if (rc < 0 && rc != -EBADMSG) return js_int(env, rc);
+            results[i] = rc;
+        }
+    }
+    return js_int(env, 0);
+}
+
+static napi_value js_aead_seal_batch(napi_env env, napi_callback_info info) {
+    return aead_batch(env, info, true);
+}
+
+static napi_value js_aead_open_batch(napi_env env, napi_callback_info info) {
+    return aead_batch(env, info, false);
 }
 
 /* ---------- files ---------- */
@@ -1230,6 +1362,10 @@ NAPI_MODULE_INIT() {
         {"backendRegisterBuffers", js_backend_register_buffers},
         {"backendClose", js_backend_close},
         {"ringProbe", js_ring_probe},
+        {"aeadKey", js_aead_key},
+        {"aeadKeyDestroy", js_aead_key_destroy},
+        {"aeadSealBatch", js_aead_seal_batch},
+        {"aeadOpenBatch", js_aead_open_batch},
     };
     static const struct export testing[] = {
         {"info", js_backend_info},

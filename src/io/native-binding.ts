@@ -61,6 +61,11 @@ export interface NativeTesting {
 export interface NativeBinding {
   allocAligned(sizeBytes: number, alignmentBytes: number): ArrayBuffer | number;
   crc32cRanges(view: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): number;
+  /** AES-256-GCM (docs/native-api.md "AES-256-GCM"): a key handle, or -errno. */
+  aeadKey(key: Uint8Array): NativeHandle | number;
+  aeadKeyDestroy(key: NativeHandle): number;
+  aeadSealBatch(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): number;
+  aeadOpenBatch(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number, results: Int32Array): number;
   flock(fd: number, exclusive: boolean): number;
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): number;
   dioAlignment(fd: number): DioAlignment | number;
