@@ -482,32 +482,25 @@ static napi_value js_aead_key(napi_env env, napi_callback_info info) {
     return external;
 }
 
-/* The key of a live handle in argv[0], or NULL after throwing (a destroyed key is not live). */
-static struct rw_aead_key *aead_arg(napi_env env, napi_value value) {
+/* The AES-GCM handle `value` is, or NULL after throwing; with `live`, one whose key was not destroyed. */
+static struct aead_handle *aead_handle_arg(napi_env env, napi_value value, bool live) {
     napi_valuetype type;
     NAPI_CALL(napi_typeof(env, value, &type));
     void *data = NULL;
     if (type == napi_external) NAPI_CALL(napi_get_value_external(env, value, &data));
     struct aead_handle *handle = data;
-    if (handle == NULL || handle->magic != MAGIC_AEAD || handle->key == NULL) {
-        throw_type(env, "key", "a live AES-GCM key handle");
+    if (handle == NULL || handle->magic != MAGIC_AEAD || (live && handle->key == NULL)) {
+        throw_type(env, "key", live ? "a live AES-GCM key handle" : "an AES-GCM key handle");
         return NULL;
     }
-    return handle->key;
+    return handle;
 }
 
 static napi_value js_aead_key_destroy(napi_env env, napi_callback_info info) {
     napi_value argv[1];
     if (!get_args(env, info, 1, argv)) return NULL;
-    napi_valuetype type;
-    NAPI_CALL(napi_typeof(env, argv[0], &type));
-    void *data = NULL;
-    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, argv[0], &data));
-    struct aead_handle *handle = data;
-    if (handle == NULL || handle->magic != MAGIC_AEAD) {
-        throw_type(env, "key", "an AES-GCM key handle");
-        return NULL;
-    }
+    struct aead_handle *handle = aead_handle_arg(env, argv[0], false);
+    if (handle == NULL) return NULL;
     rw_aead_key_destroy(handle->key);
     handle->key = NULL;
     return js_int(env, 0);
@@ -524,8 +517,9 @@ static napi_value js_aead_key_destroy(napi_env env, napi_callback_info info) {
 static napi_value aead_batch(napi_env env, napi_callback_info info, bool seal) {
     napi_value argv[6];
     if (!get_args(env, info, seal ? 5 : 6, argv)) return NULL;
-    struct rw_aead_key *key = aead_arg(env, argv[0]);
-    if (key == NULL) return NULL;
+    struct aead_handle *handle = aead_handle_arg(env, argv[0], true);
+    if (handle == NULL) return NULL;
+    struct rw_aead_key *key = handle->key;
     void *view, *ranges_data, *nonces, *results_data = NULL;
     size_t view_length, ranges_length, nonces_length, results_length = 0;
     if (!arg_typedarray(env, argv[1], "view", napi_uint8_array, "a Uint8Array", &view, &view_length)) return NULL;
