@@ -207,6 +207,22 @@ export interface GroupCommitInit extends WriterTarget {
 const ANCHOR_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TIME_ANCHOR, tenant: 0, vshard: 0, database: 0 });
 const TRANSACTION_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TRANSACTION, tenant: 0, vshard: 0, database: 0 });
 
+/** Copies of `payloads[from..]`, views of one new buffer (one allocation for a whole call). */
+function copiesInOne(payloads: readonly Uint8Array[], from: number): Uint8Array[] {
+  let totalBytes = 0;
+  for (let k = from; k < payloads.length; k++) totalBytes += payloads[k]!.byteLength;
+  const copy = new Uint8Array(totalBytes);
+  const views: Uint8Array[] = [];
+  let atBytes = 0;
+  for (let k = from; k < payloads.length; k++) {
+    const p = payloads[k]!;
+    copy.set(p, atBytes);
+    views.push(copy.subarray(atBytes, atBytes + p.byteLength));
+    atBytes += p.byteLength;
+  }
+  return views;
+}
+
 /** The bytes a transaction of these payloads takes in a batch, its transaction record included. */
 export function transactionSpanBytes(payloads: readonly Uint8Array[]): number {
   let spanBytes = recordSpanBytes(TRANSACTION_PAYLOAD_BYTES);
@@ -475,17 +491,11 @@ export class GroupCommit {
         if (this.queueLength > 0 || !this.tryEncode(payloads[i]!, meta, waiter, result)) break;
       }
       if (i <= last) {
-        // The rest waits: copy it into one buffer so the caller may reuse its own at once.
-        let restBytes = 0;
-        for (let k = i; k <= last; k++) restBytes += payloads[k]!.byteLength;
-        const copy = new Uint8Array(restBytes);
-        let atBytes = 0;
+        // The rest waits: copied so the caller may reuse its own buffers at once.
+        const copies = copiesInOne(payloads, i);
         for (let k = i; k <= last; k++) {
-          const p = payloads[k]!;
-          copy.set(p, atBytes);
           const waiter: Waiter | null = k === last ? { resolve: resolve as Resolve, reject, value: result } : null;
-          this.enqueueRecord(copy.subarray(atBytes, atBytes + p.byteLength), meta, waiter, result);
-          atBytes += p.byteLength;
+          this.enqueueRecord(copies[k - i]!, meta, waiter, result);
         }
         // A full fill buffer goes now when a slot is free, rather than after this turn.
         this.flush();
@@ -527,16 +537,8 @@ export class GroupCommit {
         this.scheduleFlush();
         return;
       }
-      // It waits: copied into one buffer so the caller may reuse its own at once.
-      const copy = new Uint8Array(payloadBytes);
-      const views: Uint8Array[] = [];
-      let atBytes = 0;
-      for (const p of payloads) {
-        copy.set(p, atBytes);
-        views.push(copy.subarray(atBytes, atBytes + p.byteLength));
-        atBytes += p.byteLength;
-      }
-      this.queue.push({ kind: 'transaction', payloads: views, metas, payloadBytes, waiter, result });
+      // It waits: copied so the caller may reuse its own buffers at once.
+      this.queue.push({ kind: 'transaction', payloads: copiesInOne(payloads, 0), metas, payloadBytes, waiter, result });
       this.queuedRecords += payloads.length + 1;
       this.queuedBytes += payloadBytes;
       this.flush();
