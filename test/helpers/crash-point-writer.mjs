@@ -4,7 +4,7 @@
 // optional fifth argument, JSON, overrides options of the open (a point inside Wal.open kills it
 // there, before any append).
 import { Wal } from '../../dist/index.js';
-import { payloadFor } from './tmp.mjs';
+import { payloadFor } from './payload.mjs';
 
 const [dir, operation, countArg, lsnArg, overridesArg = '{}'] = process.argv.slice(2);
 const count = Number(countArg);
