@@ -458,6 +458,24 @@ static void aead_finalize(napi_env env, void *data, void *hint) {
     free(handle);
 }
 
+/* The JS handle of `key`, which it then owns; -ENOMEM (the key destroyed) if none can be made. */
+static napi_value aead_external(napi_env env, struct rw_aead_key *key) {
+    struct aead_handle *handle = calloc(1, sizeof *handle);
+    if (handle == NULL) {
+        rw_aead_key_destroy(key);
+        return js_int(env, -ENOMEM);
+    }
+    handle->magic = MAGIC_AEAD;
+    handle->key = key;
+    napi_value external;
+    if (napi_create_external(env, handle, aead_finalize, NULL, &external) != napi_ok) {
+        rw_aead_key_destroy(key);
+        free(handle);
+        return js_int(env, -ENOMEM);
+    }
+    return external;
+}
+
 static napi_value js_aead_key(napi_env env, napi_callback_info info) {
     napi_value argv[1];
     if (!get_args(env, info, 1, argv)) return NULL;
@@ -465,21 +483,10 @@ static napi_value js_aead_key(napi_env env, napi_callback_info info) {
     size_t key_length;
     if (!arg_typedarray(env, argv[0], "key", napi_uint8_array, "a Uint8Array", &key, &key_length)) return NULL;
     if (key_length != RW_AEAD_KEY_BYTES) return js_int(env, -EINVAL);
-    struct aead_handle *handle = calloc(1, sizeof *handle);
-    if (handle == NULL) return js_int(env, -ENOMEM);
-    int rc = rw_aead_key_create(key, &handle->key);
-    if (rc < 0) {
-        free(handle);
-        return js_int(env, rc);
-    }
-    handle->magic = MAGIC_AEAD;
-    napi_value external;
-    if (napi_create_external(env, handle, aead_finalize, NULL, &external) != napi_ok) {
-        rw_aead_key_destroy(handle->key);
-        free(handle);
-        return js_int(env, -ENOMEM);
-    }
-    return external;
+    struct rw_aead_key *created = NULL;
+    int rc = rw_aead_key_create(key, &created);
+    if (rc < 0) return js_int(env, rc);
+    return aead_external(env, created);
 }
 
 /* The AES-GCM handle `value` is, or NULL after throwing; with `live`, one whose key was not destroyed. */
@@ -504,6 +511,94 @@ static napi_value js_aead_key_destroy(napi_env env, napi_callback_info info) {
     rw_aead_key_destroy(handle->key);
     handle->key = NULL;
     return js_int(env, 0);
+}
+
+#define MAGIC_MASTER 0x6d6b6579u /* "mkey" */
+
+/* The JS handle of a master key, dropped (cleansed) by aeadMasterKeyDestroy or the GC. */
+struct master_handle {
+    uint32_t magic;
+    struct rw_aead_master *master;
+};
+
+static void master_finalize(napi_env env, void *data, void *hint) {
+    (void)env;
+    (void)hint;
+    struct master_handle *handle = data;
+    rw_aead_master_destroy(handle->master);
+    handle->magic = MAGIC_DEAD;
+    free(handle);
+}
+
+static napi_value js_aead_master_key(napi_env env, napi_callback_info info) {
+    napi_value argv[1];
+    if (!get_args(env, info, 1, argv)) return NULL;
+    void *key;
+    size_t key_length;
+    if (!arg_typedarray(env, argv[0], "key", napi_uint8_array, "a Uint8Array", &key, &key_length)) return NULL;
+    if (key_length != RW_AEAD_MASTER_KEY_BYTES) return js_int(env, -EINVAL);
+    struct master_handle *handle = calloc(1, sizeof *handle);
+    if (handle == NULL) return js_int(env, -ENOMEM);
+    int rc = rw_aead_master_create(key, &handle->master);
+    if (rc < 0) {
+        free(handle);
+        return js_int(env, rc);
+    }
+    handle->magic = MAGIC_MASTER;
+    napi_value external;
+    if (napi_create_external(env, handle, master_finalize, NULL, &external) != napi_ok) {
+        rw_aead_master_destroy(handle->master);
+        free(handle);
+        return js_int(env, -ENOMEM);
+    }
+    return external;
+}
+
+/* The master key handle `value` is, or NULL after throwing; with `live`, one not destroyed. */
+static struct master_handle *master_handle_arg(napi_env env, napi_value value, bool live) {
+    napi_valuetype type;
+    NAPI_CALL(napi_typeof(env, value, &type));
+    void *data = NULL;
+    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, value, &data));
+    struct master_handle *handle = data;
+    if (handle == NULL || handle->magic != MAGIC_MASTER || (live && handle->master == NULL)) {
+        throw_type(env, "master", live ? "a live master key handle" : "a master key handle");
+        return NULL;
+    }
+    return handle;
+}
+
+static napi_value js_aead_master_key_destroy(napi_env env, napi_callback_info info) {
+    napi_value argv[1];
+    if (!get_args(env, info, 1, argv)) return NULL;
+    struct master_handle *handle = master_handle_arg(env, argv[0], false);
+    if (handle == NULL) return NULL;
+    rw_aead_master_destroy(handle->master);
+    handle->master = NULL;
+    return js_int(env, 0);
+}
+
+/*
+ * aeadDeriveKey(master, salt, info, keyCheck): the data key HKDF-SHA256(master, salt, info) as an
+ * AES-GCM key handle, its key check value written to keyCheck. A salt or key check of another
+ * length than 16, or an info of none or more than 256 bytes, is -EINVAL.
+ */
+static napi_value js_aead_derive_key(napi_env env, napi_callback_info info) {
+    napi_value argv[4];
+    if (!get_args(env, info, 4, argv)) return NULL;
+    struct master_handle *handle = master_handle_arg(env, argv[0], true);
+    if (handle == NULL) return NULL;
+    void *salt, *label, *key_check;
+    size_t salt_length, label_length, key_check_length;
+    if (!arg_typedarray(env, argv[1], "salt", napi_uint8_array, "a Uint8Array", &salt, &salt_length)) return NULL;
+    if (!arg_typedarray(env, argv[2], "info", napi_uint8_array, "a Uint8Array", &label, &label_length)) return NULL;
+    if (!arg_typedarray(env, argv[3], "keyCheck", napi_uint8_array, "a Uint8Array", &key_check, &key_check_length)) return NULL;
+    if (salt_length != RW_AEAD_SALT_BYTES || key_check_length != RW_AEAD_KEY_CHECK_BYTES) return js_int(env, -EINVAL);
+    if (label_length == 0 || label_length > RW_AEAD_INFO_BYTES_MAX) return js_int(env, -EINVAL);
+    struct rw_aead_key *derived = NULL;
+    int rc = rw_aead_derive(handle->master, salt, label, label_length, &derived, key_check);
+    if (rc < 0) return js_int(env, rc);
+    return aead_external(env, derived);
 }
 
 /* Fields per record in an AEAD batch's ranges: aad offset, aad bytes, data offset, data bytes, tag offset. */
@@ -1360,6 +1455,9 @@ NAPI_MODULE_INIT() {
         {"aeadKeyDestroy", js_aead_key_destroy},
         {"aeadSealBatch", js_aead_seal_batch},
         {"aeadOpenBatch", js_aead_open_batch},
+        {"aeadMasterKey", js_aead_master_key},
+        {"aeadMasterKeyDestroy", js_aead_master_key_destroy},
+        {"aeadDeriveKey", js_aead_derive_key},
     };
     static const struct export testing[] = {
         {"info", js_backend_info},

@@ -1,7 +1,8 @@
 // The native AES-256-GCM batch calls (docs/native-api.md "AES-256-GCM"), the primitive the
 // encryption at rest will build on: the same bytes and tags as Node's own crypto, every byte of
 // AAD, ciphertext, tag and nonce checked, bounds checked before anything changes, a dead key
-// refused.
+// refused. And the master key beneath them: a derived key is node:crypto's HKDF-SHA256 and its
+// key check node:crypto's HMAC-SHA256, bad lengths refused, a dead master refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -108,4 +109,105 @@ test('bad arguments: a key not of 32 bytes, ranges out of bounds (nothing change
   assert.throws(() => native.aeadSealBatch({}, view, ranges, nonces, 2), /live AES-GCM key/);
   assert.throws(() => native.aeadKeyDestroy({}), /AES-GCM key handle/);
   assert.equal(native.aeadKeyDestroy(key), 0, 'destroying twice is harmless');
+});
+
+/** A live master key handle of `keyBytes`. */
+function masterFor(keyBytes) {
+  const master = native.aeadMasterKey(new Uint8Array(keyBytes));
+  assert.notEqual(typeof master, 'number', 'aeadMasterKey returned an errno');
+  return master;
+}
+
+test(`a derived key is HKDF-SHA256 of the master key, salt and info, and its key check is HMAC-SHA256 of it (seed ${SEED})`, () => {
+  const masterBytes = randomBytes(32);
+  const master = masterFor(masterBytes);
+  for (const infoBytes of [1, 29, 256]) {
+    const salt = randomBytes(16);
+    const info = randomBytes(infoBytes);
+    const keyCheck = new Uint8Array(16);
+    const key = native.aeadDeriveKey(master, salt, info, keyCheck);
+    assert.notEqual(typeof key, 'number', `aeadDeriveKey returned an errno (info of ${infoBytes} bytes)`);
+    const expectedKey = Buffer.from(crypto.hkdfSync('sha256', masterBytes, salt, info, 32));
+    const check = crypto.createHmac('sha256', expectedKey).update('ringwal/v6/key-check').digest().subarray(0, 16);
+    assert.deepEqual(Buffer.from(keyCheck), check, `key check (info of ${infoBytes} bytes)`);
+    // The derived handle seals what node:crypto, keyed with hkdfSync's key, opens.
+    const sizes = [0, 77, 1000];
+    const { view, ranges, nonces } = layout(sizes);
+    const plain = Buffer.from(view);
+    assert.equal(native.aeadSealBatch(key, view, ranges, nonces, sizes.length), 0);
+    sizes.forEach((size, i) => {
+      const [aadAt, aadBytes, dataAt, , tagAt] = ranges.subarray(FIELDS * i, FIELDS * i + FIELDS);
+      const decipher = crypto.createDecipheriv('aes-256-gcm', expectedKey, nonces.subarray(12 * i, 12 * i + 12));
+      decipher.setAAD(view.subarray(aadAt, aadAt + aadBytes));
+      decipher.setAuthTag(view.subarray(tagAt, tagAt + TAG));
+      const opened = Buffer.concat([decipher.update(view.subarray(dataAt, dataAt + size)), decipher.final()]);
+      assert.deepEqual(opened, plain.subarray(dataAt, dataAt + size), `record ${i} (info of ${infoBytes} bytes)`);
+    });
+    const results = new Int32Array(sizes.length).fill(1);
+    assert.equal(native.aeadOpenBatch(key, view, ranges, nonces, sizes.length, results), 0);
+    assert.deepEqual([...results], [0, 0, 0], 'the derived handle opens what it sealed');
+    native.aeadKeyDestroy(key);
+  }
+  native.aeadMasterKeyDestroy(master);
+});
+
+test('another salt, info or master key derives another key and key check', () => {
+  const masterBytes = randomBytes(32);
+  const master = masterFor(masterBytes);
+  const salt = randomBytes(16);
+  const info = randomBytes(29);
+  const checkOf = (m, s, i) => {
+    const keyCheck = new Uint8Array(16);
+    const key = native.aeadDeriveKey(m, s, i, keyCheck);
+    assert.notEqual(typeof key, 'number');
+    native.aeadKeyDestroy(key);
+    return Buffer.from(keyCheck).toString('hex');
+  };
+  const base = checkOf(master, salt, info);
+  assert.equal(checkOf(master, salt, info), base, 'deriving is deterministic');
+  const otherSalt = Buffer.from(salt);
+  otherSalt[15] ^= 1;
+  const otherInfo = Buffer.from(info);
+  otherInfo[28] ^= 1;
+  const otherMasterBytes = Buffer.from(masterBytes);
+  otherMasterBytes[0] ^= 1;
+  const otherMaster = masterFor(otherMasterBytes);
+  const checks = [checkOf(master, otherSalt, info), checkOf(master, salt, otherInfo), checkOf(otherMaster, salt, info)];
+  assert.equal(new Set([base, ...checks]).size, 4, 'each change gives another key check');
+  native.aeadMasterKeyDestroy(master);
+  native.aeadMasterKeyDestroy(otherMaster);
+});
+
+test('master keys: bad lengths are -EINVAL, a destroyed or foreign handle throws, destroying twice is harmless', () => {
+  assert.equal(native.aeadMasterKey(new Uint8Array(31)), -ERRNO.EINVAL);
+  assert.equal(native.aeadMasterKey(new Uint8Array(33)), -ERRNO.EINVAL);
+  assert.throws(() => native.aeadMasterKey(Buffer.alloc(32).buffer), TypeError);
+  const master = masterFor(randomBytes(32));
+  const salt = randomBytes(16);
+  const info = randomBytes(29);
+  const keyCheck = new Uint8Array(16);
+  assert.equal(native.aeadDeriveKey(master, salt.subarray(0, 15), info, keyCheck), -ERRNO.EINVAL, 'a 15-byte salt');
+  assert.equal(native.aeadDeriveKey(master, randomBytes(17), info, keyCheck), -ERRNO.EINVAL, 'a 17-byte salt');
+  assert.equal(native.aeadDeriveKey(master, salt, new Uint8Array(0), keyCheck), -ERRNO.EINVAL, 'an empty info');
+  assert.equal(native.aeadDeriveKey(master, salt, randomBytes(257), keyCheck), -ERRNO.EINVAL, 'a 257-byte info');
+  assert.equal(native.aeadDeriveKey(master, salt, info, new Uint8Array(15)), -ERRNO.EINVAL, 'a 15-byte key check');
+  assert.equal(native.aeadDeriveKey(master, salt, info, new Uint8Array(32)), -ERRNO.EINVAL, 'a 32-byte key check');
+  assert.deepEqual([...keyCheck], new Array(16).fill(0), 'a refused derivation writes no key check');
+  assert.throws(() => native.aeadDeriveKey(master, [...salt], info, keyCheck), TypeError, 'a salt that is not a Uint8Array');
+  const key = native.aeadDeriveKey(master, salt, info, keyCheck);
+  assert.notEqual(typeof key, 'number');
+  // The two kinds of handle are not interchangeable.
+  assert.throws(() => native.aeadDeriveKey(key, salt, info, keyCheck), /live master key handle/);
+  assert.throws(() => native.aeadMasterKeyDestroy(key), /master key handle/);
+  assert.throws(() => native.aeadKeyDestroy(master), /AES-GCM key handle/);
+  const { view, ranges, nonces } = layout([10]);
+  assert.throws(() => native.aeadSealBatch(master, view, ranges, nonces, 1), /live AES-GCM key/);
+  assert.equal(native.aeadMasterKeyDestroy(master), 0);
+  assert.throws(() => native.aeadDeriveKey(master, salt, info, keyCheck), /live master key handle/);
+  assert.equal(native.aeadMasterKeyDestroy(master), 0, 'destroying twice is harmless');
+  assert.throws(() => native.aeadMasterKeyDestroy({}), /master key handle/);
+  // A key derived before its master was destroyed lives on by itself.
+  assert.equal(native.aeadSealBatch(key, view, ranges, nonces, 1), 0);
+  native.aeadKeyDestroy(key);
+  assert.throws(() => native.aeadSealBatch(key, view, ranges, nonces, 1), /live AES-GCM key/);
 });

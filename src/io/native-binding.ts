@@ -66,6 +66,11 @@ export interface NativeBinding {
   aeadKeyDestroy(key: NativeHandle): number;
   aeadSealBatch(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): number;
   aeadOpenBatch(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number, results: Int32Array): number;
+  /** A 32-byte master key in native memory: a master key handle (not an AES-GCM key), or -errno. */
+  aeadMasterKey(key: Uint8Array): NativeHandle | number;
+  aeadMasterKeyDestroy(master: NativeHandle): number;
+  /** HKDF-SHA256(master, salt (16), info (1..256)) as an AES-GCM key handle; its key check (16) written to keyCheck. */
+  aeadDeriveKey(master: NativeHandle, salt: Uint8Array, info: Uint8Array, keyCheck: Uint8Array): NativeHandle | number;
   flock(fd: number, exclusive: boolean): number;
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): number;
   dioAlignment(fd: number): DioAlignment | number;
