@@ -20,6 +20,9 @@ export const ErrorCode = {
   READ_INVALIDATED: 'WAL_ERR_READ_INVALIDATED',
   NO_SPACE: 'WAL_ERR_NO_SPACE',
   UNKNOWN_REQUIRED_TYPE: 'WAL_ERR_UNKNOWN_REQUIRED_TYPE',
+  KEY_FILE: 'WAL_ERR_KEY_FILE',
+  KEY_MISSING: 'WAL_ERR_KEY_MISSING',
+  AUTH: 'WAL_ERR_AUTH',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -199,5 +202,54 @@ export class WalUnknownRequiredTypeError extends WalError {
     super(ErrorCode.UNKNOWN_REQUIRED_TYPE, `record LSN ${lsn} has type 0x${type.toString(16)}, which is required (bit 15) and not among knownTypes`);
     this.lsn = lsn;
     this.type = type;
+  }
+}
+
+/**
+ * The rules a key file must keep (docs/encryption.md "Keys"), in the order they are checked:
+ * not a symbolic link; a regular file; owned by this process's user; no group or world permission
+ * bits; exactly 32 bytes; and readable (`unreadable`: open, stat or read failed, `errno` says how).
+ */
+export type KeyFileRule = 'symlink' | 'not-regular-file' | 'owner' | 'permissions' | 'size' | 'unreadable';
+
+/** A key file that breaks a rule. The message names the file and the rule, never a byte of it. */
+export class WalKeyFileError extends WalError {
+  readonly path: string;
+  readonly rule: KeyFileRule;
+  /** For `unreadable`: the errno name (`ENOENT`, `EACCES`). */
+  readonly errno: string | undefined;
+
+  constructor(path: string, rule: KeyFileRule, detail: string, errno?: string) {
+    super(ErrorCode.KEY_FILE, `key file ${path} is refused (${rule}): ${detail}`);
+    this.path = path;
+    this.rule = rule;
+    this.errno = errno;
+  }
+}
+
+/** No key with this id was given: a segment (`path`) names it, or a caller asked for it. */
+export class WalKeyMissingError extends WalError {
+  readonly keyId: number;
+  readonly path: string | undefined;
+
+  constructor(keyId: number, path?: string) {
+    super(ErrorCode.KEY_MISSING, `no key with key id ${keyId} was given${path === undefined ? '' : ` (${path} is encrypted under it)`}`);
+    this.keyId = keyId;
+    this.path = path;
+  }
+}
+
+/**
+ * A record whose CRC holds but whose AES-GCM tag does not: it was changed by someone who could
+ * recompute the CRC, or it is read with a wrong key. Never taken for the end of the log.
+ */
+export class WalAuthError extends WalError {
+  readonly path: string;
+  readonly lsn: number;
+
+  constructor(path: string, lsn: number) {
+    super(ErrorCode.AUTH, `record LSN ${lsn} in ${path} fails authentication (tampered, or a wrong key)`);
+    this.path = path;
+    this.lsn = lsn;
   }
 }
