@@ -14,6 +14,7 @@ export const LAYERS = [
   ['format'], // every on-disk layout, pure
   ['io'], // the I/O interface and the native implementation
   ['sim'], // the simulated implementation of the I/O interface
+  ['crypto'], // key material: master keys, key files, the key ring, segment data keys
   ['segment'], // one segment file, the double-write buffer
   ['read'], // the scanner and the log reader
   ['recovery'],
