@@ -247,8 +247,9 @@ export class WalAuthError extends WalError {
   readonly path: string;
   readonly lsn: number;
 
-  constructor(path: string, lsn: number) {
-    super(ErrorCode.AUTH, `record LSN ${lsn} in ${path} fails authentication (tampered, or a wrong key)`);
+  /** `reason` replaces the default message's cause (a segment whose key check fails names the key id). */
+  constructor(path: string, lsn: number, reason?: string) {
+    super(ErrorCode.AUTH, reason === undefined ? `record LSN ${lsn} in ${path} fails authentication (tampered, or a wrong key)` : `${path}: ${reason}`);
     this.path = path;
     this.lsn = lsn;
   }

@@ -270,6 +270,55 @@ test('a crash at open.write-max-raised: the raised bytes in flight stay, and the
   assert.equal(walkSegment(fs.readFileSync(segPath)).inFlightBytesMax, inFlightOf(large), 'a smaller writer never lowers it');
 });
 
+const KEY_HEX = 'd4'.repeat(32);
+const ENCRYPTED = { ...OPTIONS, encryption: { key: Buffer.from(KEY_HEX, 'hex'), keyId: 1 } };
+
+test('a crash at encrypt.sealed (an encrypted open sealing the recovered segment): every record stays, and the next append begins a new segment', async (t) => {
+  const dir = tempDir(t);
+  let wal = await Wal.open(dir, ENCRYPTED);
+  for (let i = 0; i < 5; i++) await wal.append(payloadFor(i, 200));
+  await wal.close();
+  const run = await runChild(dir, 'none', 0, 0, 'encrypt.sealed', 1, { encryptionKeyHex: KEY_HEX });
+  assert.equal(run.signal, 'SIGKILL', `the child died at the crash point: ${run.stderr}`);
+  const segPath = path.join(dir, SEGMENT_NAME);
+  assert.equal(walkSegment(fs.readFileSync(segPath)).sealed, true, 'sealed durably before the kill');
+  wal = await Wal.open(dir, ENCRYPTED);
+  const records = [];
+  for await (const rec of wal.read()) records.push(rec);
+  assertRecords(records, 1, 5, 'after a crash at encrypt.sealed');
+  assert.equal(await wal.append(payloadFor(5, 200)), 6);
+  await wal.close();
+  const names = fs.readdirSync(dir).filter((n) => SEGMENT_NAME_PATTERN.test(n));
+  assert.equal(names.length, 2, 'the append went to a new segment');
+});
+
+test('a crash at encrypt.resalted (a cut that kept no record of the active segment): the log is empty and takes appends under the new salt', async (t) => {
+  const dir = tempDir(t);
+  const run = await runChild(dir, 'truncateAfter', 20, 0, 'encrypt.resalted', 1, { encryptionKeyHex: KEY_HEX });
+  assert.equal(run.signal, 'SIGKILL', `the child died at the crash point: ${run.stderr}`);
+  assert.ok(run.started && !run.done);
+  const segPath = path.join(dir, SEGMENT_NAME);
+  const before = walkSegment(fs.readFileSync(segPath));
+  assert.equal(before.records.length, 0);
+  assert.equal(before.sealed, false, 'an empty segment is given a new salt, not sealed');
+  const wal = await Wal.open(dir, ENCRYPTED);
+  t.after(() => wal.close());
+  assert.equal((await readRecords(wal)).length, 0);
+  assert.equal(await wal.append(payloadFor(0, 200)), 1);
+  const after = walkSegment(fs.readFileSync(segPath));
+  assert.notDeepEqual(after.salt, before.salt, 'the open gave the empty segment a fresh salt again');
+  assert.deepEqual(
+    (await readRecords(wal)).map((r) => r.payload),
+    [payloadFor(0, 200)],
+  );
+});
+
+async function readRecords(wal) {
+  const records = [];
+  for await (const rec of wal.read()) records.push(rec);
+  return records;
+}
+
 test('without a crash point the child finishes (the crash points are really what kills it)', async (t) => {
   const dir = tempDir(t);
   const run = await runChild(dir, 'truncateAfter', 300, 100, undefined);

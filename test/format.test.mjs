@@ -58,7 +58,7 @@ test('a truncation intent round-trips in every mode and refuses damage', () => {
 
 test('a segment header round-trips with its incarnation and bytes in flight, and refuses other versions', () => {
   const header = {
-    formatVersion: 5,
+    formatVersion: 6,
     blockSizeBytes: 4096,
     logId: 0x1234_5678_9abc_def0n,
     segmentId: 5,
@@ -69,11 +69,12 @@ test('a segment header round-trips with its incarnation and bytes in flight, and
     inFlightBytesMax: 4096 * 1025,
     checkpointLsn: 777,
     seal: { lastLsn: 1999, endBytes: 999_424, lastRecordBytes: 999_000 },
+    crypto: null,
   };
   const bytes = new Uint8Array(128);
   encodeSegmentHeader(header, bytes);
   assert.deepEqual(decodeSegmentHeader(bytes), { ok: true, header });
-  for (const version of [1, 2, 3, 4, 6]) {
+  for (const version of [1, 2, 3, 4, 5, 7]) {
     const other = bytes.slice();
     new DataView(other.buffer).setUint16(8, version, true);
     new DataView(other.buffer).setUint32(124, crc32c(other.subarray(0, 124)), true);
@@ -81,4 +82,46 @@ test('a segment header round-trips with its incarnation and bytes in flight, and
     assert.equal(decoded.ok, false);
     assert.equal(decoded.unsupported, true, `version ${version} is unsupported, not damage`);
   }
+});
+
+test('an encrypted segment header round-trips its crypto area; a plaintext one must keep it zero; another cipher is unsupported', () => {
+  const salt = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+  const keyCheck = Uint8Array.from({ length: 16 }, (_, i) => 200 + i);
+  const header = {
+    formatVersion: 6,
+    blockSizeBytes: 4096,
+    logId: 42n,
+    segmentId: 9,
+    firstLsn: 10,
+    flags: 1,
+    segmentIdFloor: 9,
+    incarnation: 0,
+    inFlightBytesMax: 4096,
+    checkpointLsn: 0,
+    seal: null,
+    crypto: { keyId: 7, salt, keyCheck },
+  };
+  const bytes = new Uint8Array(128);
+  encodeSegmentHeader(header, bytes);
+  assert.deepEqual(decodeSegmentHeader(bytes), { ok: true, header });
+  const view = new DataView(bytes.buffer);
+  assert.equal(view.getUint16(64, true), 1, 'cipher 1 at offset 64');
+  assert.equal(view.getUint32(68, true), 7, 'key id at offset 68');
+  assert.deepEqual(bytes.subarray(72, 88), salt);
+  assert.deepEqual(bytes.subarray(88, 104), keyCheck);
+  /** @param {(b: Uint8Array, v: DataView) => void} change */
+  const decodeChanged = (change) => {
+    const other = bytes.slice();
+    const v = new DataView(other.buffer);
+    change(other, v);
+    v.setUint32(124, crc32c(other.subarray(0, 124)), true);
+    return decodeSegmentHeader(other);
+  };
+  const otherCipher = decodeChanged((_, v) => v.setUint16(64, 2, true));
+  assert.equal(otherCipher.ok, false);
+  assert.equal(otherCipher.ok === false && otherCipher.unsupported, true);
+  const plainWithSalt = decodeChanged((_, v) => v.setUint32(28, 0, true));
+  assert.equal(plainWithSalt.ok === false && plainWithSalt.unsupported, false, 'a plaintext header with a crypto area is damage');
+  const keyIdZero = decodeChanged((_, v) => v.setUint32(68, 0, true));
+  assert.equal(keyIdZero.ok, false);
 });

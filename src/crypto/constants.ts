@@ -5,10 +5,8 @@
 
 /** A master key is AES-256 strength: HKDF-SHA256's input key material of 32 bytes. */
 export const MASTER_KEY_BYTES = 32;
-/** Each segment's random salt, stored in its header's crypto area: 128 bits, so salts do not collide. */
-export const SEGMENT_SALT_BYTES = 16;
-/** The key check value stored beside the salt: 128 bits of HMAC-SHA256 tell a wrong key from damage. */
-export const KEY_CHECK_BYTES = 16;
+/** The salt and key check sizes are the segment header's (docs/format.md). */
+export { SEGMENT_SALT_BYTES, SEGMENT_KEY_CHECK_BYTES as KEY_CHECK_BYTES } from '../format/constants.js';
 /** 0 is not a key id: a segment header's crypto area writes 0 for "not encrypted". */
 export const KEY_ID_MIN = 1;
 /** The crypto area's key id field is a u32. */

@@ -109,6 +109,19 @@ export class KeyRing {
     this.#current = masterKey;
   }
 
+  /**
+   * Takes `keyId` out of the ring and destroys its key (a rotation whose segment could not be
+   * begun: nothing was written under it). The current key cannot be removed.
+   */
+  remove(keyId: number): void {
+    this.#checkLive();
+    const key = this.#keys.get(keyId);
+    if (key === undefined) return;
+    if (key === this.#current) throw new WalInvalidArgumentError('keyId', `key id ${keyId} is the current key`);
+    this.#keys.delete(keyId);
+    key.destroy();
+  }
+
   /** Destroys every key of the ring (cleansing its native memory). Calling it again does nothing. */
   destroy(): void {
     if (this.#destroyed) return;

@@ -1,5 +1,5 @@
 /**
- * Constants of on-disk format v3. The byte layout they describe is drawn in docs/format.md;
+ * Constants of on-disk format v6. The byte layout they describe is drawn in docs/format.md;
  * a change here is a format change and needs a new version number.
  */
 
@@ -8,9 +8,10 @@
  * incarnation and largest write to the header, the segment id to the file name, and a new
  * truncation intent and DWB slot layout. v3 (pipelined batches) made the record's batch index
  * its pending index, the header's largest write the most bytes in flight at once, and let a
- * batch start on the next block after zeros.
+ * batch start on the next block after zeros. v4 added ringwal's own record types, v5 the header's
+ * checkpoint LSN, v6 encryption at rest (the header's crypto area and encrypted records).
  */
-export const FORMAT_VERSION = 5;
+export const FORMAT_VERSION = 6;
 
 /** The fixed part of every record, before its payload. */
 export const RECORD_HEADER_SIZE_BYTES = 48;
@@ -52,8 +53,15 @@ export const RECORD_CRC_START_BYTES = RecordField.PAYLOAD_SIZE;
 
 /** Bit 15 of the type: a reader that does not know this type must stop rather than skip it. */
 export const RECORD_TYPE_REQUIRED_FLAG = 0x8000;
-/** Bit 14 of the type: the payload is ciphertext (set by ringwal only; reserved until encryption lands). */
+/**
+ * Bit 14 of the type: the payload is AES-256-GCM ciphertext followed by its 16-byte tag (set by
+ * ringwal only, on every record of an encrypted segment and on no other). Readers clear it.
+ */
 export const RECORD_TYPE_ENCRYPTED_FLAG = 0x4000;
+/** The tag that follows an encrypted payload; `payloadSize` counts it. */
+export const RECORD_TAG_BYTES = 16;
+/** An encrypted record's nonce: 4 zero bytes, then its LSN (u64 little-endian). */
+export const RECORD_NONCE_BYTES = 12;
 /** A type of zero is never written, so zeroed bytes can never parse as a record. */
 export const RECORD_TYPE_INVALID = 0;
 /**
@@ -108,9 +116,18 @@ export const SegmentField = {
   SEALED_END: 48,
   /** Written when sealed: the offset of its last record, so open can check it without a scan. */
   SEALED_LAST_RECORD: 56,
-  /** 40 bytes kept zero for the encryption issue: cipher, key id, nonce prefix, key check value. */
+  /**
+   * The crypto area, 40 bytes, all zero in a plaintext segment: the cipher (u16, 1 =
+   * AES-256-GCM), a u16 kept zero, the master key's id (u32), the segment's random salt (16
+   * bytes) and the key check value (16 bytes) that tells a wrong key from damage.
+   */
   CRYPTO: 64,
   CRYPTO_SIZE: 40,
+  CIPHER: 64,
+  CRYPTO_RESERVED: 66,
+  KEY_ID: 68,
+  SALT: 72,
+  KEY_CHECK: 88,
   /**
    * The LSN of the last checkpoint when the segment was begun (0: none): open learns the last
    * checkpoint from the last segment alone, its header and its own records.
@@ -134,8 +151,14 @@ export const SegmentField = {
 
 /** Segment header flag: the segment is sealed and will never be written again. */
 export const SEGMENT_FLAG_SEALED = 1 << 1;
-/** Segment header flag reserved for the encryption issue: records of this segment are encrypted. */
+/** Segment header flag: every record of this segment is encrypted (and the crypto area is set). */
 export const SEGMENT_FLAG_ENCRYPTED = 1 << 0;
+/** The one cipher of format v6. */
+export const CIPHER_AES_256_GCM = 1;
+/** Each segment's random salt: 128 bits, so that salts do not collide (docs/design.md, "Nonces never repeat"). */
+export const SEGMENT_SALT_BYTES = 16;
+/** The key check value beside the salt: 128 bits of HMAC-SHA256 tell a wrong key from damage. */
+export const SEGMENT_KEY_CHECK_BYTES = 16;
 
 /** Default block: the direct-I/O alignment used when the filesystem does not report its own. */
 export const BLOCK_SIZE_BYTES_DEFAULT = 4096;

@@ -11,6 +11,8 @@ import {
   RECORD_ALIGNMENT_BYTES,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_PAYLOAD_BYTES_LIMIT,
+  RECORD_TAG_BYTES,
+  RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_INVALID,
   RecordField,
   TRANSACTION_PAYLOAD_BYTES,
@@ -47,7 +49,9 @@ export interface RecordMeta {
 
 /**
  * Writes the header (CRC left zero) and the payload at `offsetBytes`, and zeroes the padding.
- * `words` and `bytes` view the same buffer; `offsetBytes` is a multiple of 8.
+ * `words` and `bytes` view the same buffer; `offsetBytes` is a multiple of 8. With `tagBytes`
+ * (an encrypted segment's RECORD_TAG_BYTES), the record is one to be encrypted: its type has bit
+ * 14 set, its size counts the tag, and the tag's room follows the payload (sealBatch fills it).
  */
 export function encodeRecord(
   words: Uint32Array,
@@ -58,9 +62,10 @@ export function encodeRecord(
   meta: RecordMeta,
   segmentId: number,
   pendingIndex: number,
+  tagBytes = 0,
 ): number {
   const w = offsetBytes >>> 2;
-  const payloadSizeBytes = payload.byteLength;
+  const payloadSizeBytes = payload.byteLength + tagBytes;
   words[w] = 0;
   words[w + 1] = payloadSizeBytes;
   words[w + 2] = lsn >>> 0 === lsn ? lsn : lsn % TWO_POW_32;
@@ -72,7 +77,7 @@ export function encodeRecord(
   words[w + 6] = database < TWO_POW_32 ? database : database % TWO_POW_32;
   words[w + 7] = database < TWO_POW_32 ? 0 : Math.floor(database / TWO_POW_32);
   words[w + 8] = meta.vshard;
-  words[w + 9] = meta.type;
+  words[w + 9] = tagBytes === 0 ? meta.type : (meta.type | RECORD_TYPE_ENCRYPTED_FLAG) >>> 0;
   words[w + 10] = segmentId;
   words[w + 11] = pendingIndex;
   bytes.set(payload, offsetBytes + RECORD_HEADER_SIZE_BYTES);
@@ -114,8 +119,12 @@ export function decodeRecordHeader(view: DataView, offsetBytes: number): RecordH
  * lengths that could never have been written, before any payload is read or allocated.
  * Returns null when the header is plausible, otherwise why it is not.
  */
-export function checkRecordHeader(header: RecordHeader, segmentId: number, payloadBytesLimit: number): string | null {
+export function checkRecordHeader(header: RecordHeader, segmentId: number, payloadBytesLimit: number, encrypted = false): string | null {
   if (header.type === RECORD_TYPE_INVALID) return 'record type 0 (zeroed or unwritten space)';
+  if (((header.type & RECORD_TYPE_ENCRYPTED_FLAG) !== 0) !== encrypted) {
+    return encrypted ? 'a plaintext record (type bit 14 clear) in an encrypted segment' : 'an encrypted record (type bit 14 set) in a plaintext segment';
+  }
+  if (encrypted && header.payloadSizeBytes < RECORD_TAG_BYTES) return `payload size ${header.payloadSizeBytes} is shorter than the tag`;
   if (header.segmentId !== segmentId) return `segment id ${header.segmentId} is not this segment's ${segmentId}`;
   if (header.lsn < 1 || header.lsn > LSN_MAX) return `LSN ${header.lsn} out of range`;
   if (header.pendingIndex >= header.lsn) return `pending index ${header.pendingIndex} not below LSN ${header.lsn}`;
@@ -142,4 +151,58 @@ export function decodeTransactionStart(view: DataView, offsetBytes: number, payl
   const count = view.getUint32(offsetBytes, true);
   if (count < 1 || count > TRANSACTION_RECORDS_LIMIT || view.getUint32(offsetBytes + 4, true) !== 0) return null;
   return count;
+}
+
+/** The type a record was appended with: its stored type without the encryption bit. */
+export function logicalRecordType(storedType: number): number {
+  return (storedType & ~RECORD_TYPE_ENCRYPTED_FLAG) >>> 0;
+}
+
+/**
+ * An AES-256-GCM key for one segment's records, in the batch layout of the native seal and open
+ * (docs/native-api.md): 5 u32 per record in `ranges` (AAD offset and length, data offset and
+ * length, tag offset), 12 bytes of nonce per record in `nonces`. Open writes 0 or a negative
+ * errno (-EBADMSG: the tag does not hold) per record into `results`.
+ */
+export interface RecordCipher {
+  seal(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): void;
+  open(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number, results: Int32Array): void;
+}
+
+/** Fields per record in a RecordCipher's `ranges`. */
+export const CIPHER_RANGE_FIELDS = 5;
+
+/**
+ * Puts the AEAD ranges and nonce of the encrypted record at `offsetBytes` (its stored payload
+ * `storedPayloadBytes` long, tag included) at `index`: the AAD is its header after the CRC field
+ * (the bytes the CRC covers before the payload); the nonce is 4 zero bytes and its LSN.
+ */
+export function setRecordCipherRange(
+  ranges: Uint32Array,
+  nonces: Uint8Array,
+  index: number,
+  offsetBytes: number,
+  storedPayloadBytes: number,
+  lsn: number,
+): void {
+  const r = index * CIPHER_RANGE_FIELDS;
+  const dataBytes = storedPayloadBytes - RECORD_TAG_BYTES;
+  ranges[r] = offsetBytes + RECORD_CRC_START_BYTES;
+  ranges[r + 1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES;
+  ranges[r + 2] = offsetBytes + RECORD_HEADER_SIZE_BYTES;
+  ranges[r + 3] = dataBytes;
+  ranges[r + 4] = offsetBytes + RECORD_HEADER_SIZE_BYTES + dataBytes;
+  const n = index * 12;
+  nonces[n] = 0;
+  nonces[n + 1] = 0;
+  nonces[n + 2] = 0;
+  nonces[n + 3] = 0;
+  let low = lsn >>> 0 === lsn ? lsn : lsn % TWO_POW_32;
+  let high = lsn < TWO_POW_32 ? 0 : Math.floor(lsn / TWO_POW_32);
+  for (let k = 0; k < 4; k++) {
+    nonces[n + 4 + k] = low & 0xff;
+    low >>>= 8;
+    nonces[n + 8 + k] = high & 0xff;
+    high >>>= 8;
+  }
 }

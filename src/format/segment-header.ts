@@ -8,6 +8,10 @@
 import assert from 'node:assert/strict';
 import { crc32c } from './crc32c.js';
 import {
+  CIPHER_AES_256_GCM,
+  SEGMENT_FLAG_ENCRYPTED,
+  SEGMENT_KEY_CHECK_BYTES,
+  SEGMENT_SALT_BYTES,
   BLOCK_SIZE_BYTES_MAX,
   BLOCK_SIZE_BYTES_MIN,
   FORMAT_VERSION,
@@ -24,6 +28,16 @@ export interface SegmentSeal {
   endBytes: number;
   /** Offset of the last record; 0 when the segment holds none. */
   lastRecordBytes: number;
+}
+
+/** The crypto area of an encrypted segment (docs/format.md, "Encryption"). */
+export interface SegmentCrypto {
+  /** The master key's id, as the user named it. */
+  keyId: number;
+  /** Random, drawn when the segment was begun: the segment's data key derives from it. */
+  salt: Uint8Array;
+  /** The first 16 bytes of HMAC-SHA256(data key, "ringwal/v6/key-check"): a wrong key is told at open. */
+  keyCheck: Uint8Array;
 }
 
 export interface SegmentHeader {
@@ -45,6 +59,8 @@ export interface SegmentHeader {
   checkpointLsn: number;
   /** Present once the segment is sealed. */
   seal: SegmentSeal | null;
+  /** Present when the segment's records are encrypted (flag bit 0). */
+  crypto: SegmentCrypto | null;
 }
 
 export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): void {
@@ -52,6 +68,7 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   assert.equal(header.seal !== null, (header.flags & SEGMENT_FLAG_SEALED) !== 0, 'seal fields and sealed flag disagree');
   assert(header.inFlightBytesMax % header.blockSizeBytes === 0, 'the bytes in flight are a whole number of blocks');
   assert(header.checkpointLsn >= 0 && header.checkpointLsn < header.firstLsn, 'a segment names a checkpoint before it');
+  assert.equal(header.crypto !== null, (header.flags & SEGMENT_FLAG_ENCRYPTED) !== 0, 'crypto fields and encrypted flag disagree');
   out.fill(0, 0, SEGMENT_HEADER_SIZE_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, SEGMENT_HEADER_SIZE_BYTES);
   out.set(SEGMENT_MAGIC, SegmentField.MAGIC);
@@ -66,6 +83,15 @@ export function encodeSegmentHeader(header: SegmentHeader, out: Uint8Array): voi
   view.setUint32(SegmentField.IN_FLIGHT_BYTES_MAX, header.inFlightBytesMax, true);
   setU64(view, SegmentField.FIRST_LSN, header.firstLsn);
   setU64(view, SegmentField.CHECKPOINT_LSN, header.checkpointLsn);
+  const crypto = header.crypto;
+  if (crypto !== null) {
+    assert(crypto.salt.byteLength === SEGMENT_SALT_BYTES && crypto.keyCheck.byteLength === SEGMENT_KEY_CHECK_BYTES, 'salt and key check sizes');
+    assert(Number.isInteger(crypto.keyId) && crypto.keyId >= 1 && crypto.keyId <= 0xffff_ffff, 'a key id is a u32 above 0');
+    view.setUint16(SegmentField.CIPHER, CIPHER_AES_256_GCM, true);
+    view.setUint32(SegmentField.KEY_ID, crypto.keyId, true);
+    out.set(crypto.salt, SegmentField.SALT);
+    out.set(crypto.keyCheck, SegmentField.KEY_CHECK);
+  }
   if (header.seal !== null) {
     setU64(view, SegmentField.SEALED_LAST_LSN, header.seal.lastLsn);
     setU64(view, SegmentField.SEALED_END, header.seal.endBytes);
@@ -112,6 +138,14 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
             endBytes: getU64(view, SegmentField.SEALED_END),
             lastRecordBytes: getU64(view, SegmentField.SEALED_LAST_RECORD),
           },
+    crypto:
+      (flags & SEGMENT_FLAG_ENCRYPTED) === 0
+        ? null
+        : {
+            keyId: view.getUint32(SegmentField.KEY_ID, true),
+            salt: bytes.slice(SegmentField.SALT, SegmentField.SALT + SEGMENT_SALT_BYTES),
+            keyCheck: bytes.slice(SegmentField.KEY_CHECK, SegmentField.KEY_CHECK + SEGMENT_KEY_CHECK_BYTES),
+          },
   };
   if (header.formatVersion !== FORMAT_VERSION) {
     return { ok: false, unsupported: true, reason: `format version ${header.formatVersion}, this build reads ${FORMAT_VERSION}` };
@@ -126,6 +160,16 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderResult {
   if (header.inFlightBytesMax < block || header.inFlightBytesMax % block !== 0)
     return damaged(`bytes in flight ${header.inFlightBytesMax} is not a positive multiple of the block`);
   if (header.checkpointLsn >= header.firstLsn) return damaged(`checkpoint LSN ${header.checkpointLsn} not below the first LSN ${header.firstLsn}`);
+  if (header.crypto === null) {
+    for (let i = SegmentField.CRYPTO; i < SegmentField.CRYPTO + SegmentField.CRYPTO_SIZE; i++) {
+      if (bytes[i] !== 0) return damaged('a plaintext segment with a crypto area that is not zero');
+    }
+  } else {
+    const cipher = view.getUint16(SegmentField.CIPHER, true);
+    if (cipher !== CIPHER_AES_256_GCM) return { ok: false, unsupported: true, reason: `cipher ${cipher}, this build knows only 1 (AES-256-GCM)` };
+    if (view.getUint16(SegmentField.CRYPTO_RESERVED, true) !== 0) return damaged('the crypto area has a reserved field that is not zero');
+    if (header.crypto.keyId === 0) return damaged('an encrypted segment names key id 0');
+  }
   const seal = header.seal;
   if (seal !== null) {
     if (seal.lastLsn < header.firstLsn - 1 || seal.lastLsn > LSN_MAX) return damaged(`sealed last LSN ${seal.lastLsn} before the first LSN`);

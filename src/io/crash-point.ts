@@ -16,6 +16,8 @@ export type CrashPointName =
   | 'roll.renamed'
   | 'roll.named'
   | 'open.write-max-raised'
+  | 'encrypt.sealed'
+  | 'encrypt.resalted'
   | 'recover.torn-copied'
   | 'recover.torn-quarantined'
   | 'truncate-before.unlinked'

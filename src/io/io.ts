@@ -96,6 +96,12 @@ export interface Io {
   /** The sync method this I/O uses for durable writes. */
   readonly syncMethod: SyncMethod;
   allocAligned(sizeBytes: number, alignmentBytes: number): AlignedBuffer;
+  /**
+   * Fills `out` with random bytes for a segment's salt (they need not be secret, only never
+   * repeat): the OS's generator for the real I/O, the seed's for the simulator. A failure is a
+   * WalIoError, never a crash.
+   */
+  randomFill(out: Uint8Array): void;
   /** CRC32C of each range `[ranges[2i], ranges[2i] + ranges[2i+1])` of `bytes` into `out[i]`: one call per batch. */
   crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void;
   /**

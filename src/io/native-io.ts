@@ -4,6 +4,7 @@
  * queue; cold-path metadata calls (open, rename, directory fsync) use node:fs directly, because
  * they happen a handful of times per segment and gain nothing from a ring.
  */
+import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { BLOCK_SIZE_BYTES_DEFAULT, BLOCK_SIZE_BYTES_MAX } from '../format/constants.js';
@@ -237,6 +238,14 @@ export class NativeIo implements Io {
     const ab = this.native.allocAligned(sizeBytes, alignmentBytes);
     if (typeof ab === 'number') throw new WalIoError(errnoName(ab), 'mmap');
     return { arrayBuffer: ab, bytes: new Uint8Array(ab), words: new Uint32Array(ab), alignmentBytes };
+  }
+
+  randomFill(out: Uint8Array): void {
+    try {
+      randomFillSync(out);
+    } catch (err) {
+      throw new WalIoError((err as NodeJS.ErrnoException).code ?? 'EIO', 'getrandom');
+    }
   }
 
   crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {

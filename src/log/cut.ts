@@ -11,7 +11,8 @@
  *     T5. zero the bytes after record `lsn` up to the end of what was written, fdatasync;
  *   replace (a sealed segment that keeps a prefix; a sealed file is never written again):
  *     T4. copy records up to `lsn` into `wal-cut.seg.tmp` under the new segment id, with their
- *         CRCs, header first, fdatasync; rename it to its segment name, directory fsync;
+ *         CRCs (an encrypted segment's re-encrypted under a new salt), header first, fdatasync;
+ *         rename it to its segment name, directory fsync;
  *     T5. remove the old file, directory fsync;
  *   keep-sealed (a sealed segment that ends at `lsn`): nothing; the next append rolls over;
  *   T6. remove the double-write buffer file, directory fsync: its copies may hold cut records;
@@ -22,11 +23,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WalCorruptionError } from '../errors.js';
-import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
-import { encodeRecord, recordSpanBytes, setRecordCrcRange } from '../format/record.js';
+import { RECORD_NONCE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TAG_BYTES, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { CIPHER_RANGE_FIELDS, encodeRecord, recordSpanBytes, setRecordCipherRange, setRecordCrcRange, type RecordCipher } from '../format/record.js';
 import { decodeTruncateIntent, encodeTruncateIntent, TRUNCATE_INTENT_SIZE_BYTES, type TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
 import { SegmentScanner } from '../read/segment-scanner.js';
+import type { SegmentKeys } from '../crypto/segment-keys.js';
 import { scanTo, zeroRange, type ScanEnd } from '../recovery/recover.js';
 import { crashPoint } from '../io/crash-point.js';
 import { removeDoubleWriteFile } from '../segment/double-write-buffer.js';
@@ -68,6 +70,8 @@ export function segmentEntries(dir: string, names: readonly string[]): SegmentEn
 
 export interface CutOptions {
   direct: DirectIoMode;
+  /** The log's keys (null: opened without encryption, and then no segment may be encrypted). */
+  keys: SegmentKeys | null;
   /** How the writer writes: a kept segment's header records the bytes it may have in flight. */
   writeShape: WriteShape;
 }
@@ -143,7 +147,7 @@ export async function finishCut(io: Io, dir: string, intent: TruncateIntent, opt
 
 /** in-place T4–T5. */
 async function cutInPlace(io: Io, intent: TruncateIntent, kept: SegmentEntry, options: CutOptions): Promise<CutOutcome> {
-  const segment = await openSegment(io, kept.path, kept, options.direct, false, true);
+  const segment = await openSegment(io, kept.path, kept, options.direct, false, true, options.keys);
   try {
     const header = segment.header;
     if (header.seal !== null) throw new WalCorruptionError(kept.path, 0, 'a truncation meant to cut this segment in place, but it is sealed');
@@ -163,7 +167,7 @@ async function cutInPlace(io: Io, intent: TruncateIntent, kept: SegmentEntry, op
 }
 
 async function keepSealed(io: Io, intent: TruncateIntent, kept: SegmentEntry, options: CutOptions): Promise<CutOutcome> {
-  const segment = await openSegment(io, kept.path, kept, options.direct, true);
+  const segment = await openSegment(io, kept.path, kept, options.direct, true, false, options.keys);
   try {
     const seal = segment.header.seal;
     if (seal === null || seal.lastLsn !== intent.lsn)
@@ -193,7 +197,7 @@ async function replaceKept(
     end = await buildReplacement(io, dir, intent, kept, path, options);
   } else {
     // A crash after the rename: the replacement is whole (it was synced before it was named).
-    const segment = await openSegment(io, replacement.path, replacement, options.direct, true, true);
+    const segment = await openSegment(io, replacement.path, replacement, options.direct, true, true, options.keys);
     try {
       end = await scanTo(io, segment, intent.lsn);
     } finally {
@@ -209,7 +213,7 @@ async function replaceKept(
 }
 
 async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kept: SegmentEntry, path: string, options: CutOptions): Promise<ScanEnd> {
-  const source = await openSegment(io, kept.path, kept, options.direct, true, true);
+  const source = await openSegment(io, kept.path, kept, options.direct, true, true, options.keys);
   try {
     const seal = source.header.seal;
     if (seal === null || seal.lastLsn <= intent.lsn)
@@ -220,6 +224,9 @@ async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kep
     let end: ScanEnd;
     try {
       const blockBytes = source.header.blockSizeBytes;
+      // An encrypted segment's records are re-encrypted under a salt of their own (a new data
+      // key: the segment id is part of it too), with the key they were written with.
+      const sealer = source.header.crypto === null ? null : options.keys!.begin(io, source.header.logId, intent.newSegmentId, source.header.crypto.keyId);
       const header = newSegmentHeader(blockBytes, {
         logId: source.header.logId,
         segmentId: intent.newSegmentId,
@@ -227,9 +234,10 @@ async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kep
         // The checkpoint before the segment is before the cut too: the replacement names it.
         checkpointLsn: source.header.checkpointLsn,
         inFlightBytesMax: Math.max(source.header.inFlightBytesMax, inFlightBytesFor(options.writeShape, blockBytes)),
+        crypto: sealer?.crypto ?? null,
       });
       await writeSegmentHeader(io, target.file, { ...header, segmentIdFloor: intent.segmentIdFloor });
-      end = await copyRecords(io, source, target.file, intent.lsn, intent.newSegmentId);
+      end = await copyRecords(io, source, target.file, intent.lsn, intent.newSegmentId, sealer?.cipher ?? null);
       await target.file.datasync();
     } finally {
       await target.file.close();
@@ -248,7 +256,7 @@ async function buildReplacement(io: Io, dir: string, intent: TruncateIntent, kep
  * re-encoded under `segmentId` with its CRC computed again; the other header fields, the batch
  * indexes among them, are kept. Not durable until the caller's datasync.
  */
-async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: number, segmentId: number): Promise<ScanEnd> {
+async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: number, segmentId: number, cipher: RecordCipher | null): Promise<ScanEnd> {
   const seal = source.header.seal!;
   const scanner = new SegmentScanner(io, source.file, {
     segmentId: source.header.segmentId,
@@ -257,7 +265,11 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
     firstLsn: source.header.firstLsn,
     payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
     lsnLimit: lsn,
+    cipher: source.cipher,
   });
+  const tagBytes = cipher === null ? 0 : RECORD_TAG_BYTES;
+  const cipherRange = new Uint32Array(CIPHER_RANGE_FIELDS);
+  const nonce = new Uint8Array(RECORD_NONCE_BYTES);
   const block = target.alignmentBytes;
   let out = io.allocAligned(COPY_CHUNK_BYTES + block, block);
   let outBytes = 0;
@@ -269,9 +281,10 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
   for (;;) {
     const records = await scanner.next();
     if (records.length === 0) break;
+    scanner.openPayloads(records);
     for (const r of records) {
       const h = r.header;
-      const spanBytes = recordSpanBytes(h.payloadSizeBytes);
+      const spanBytes = recordSpanBytes(h.payloadSizeBytes + tagBytes);
       if (outBytes + spanBytes > out.bytes.byteLength) {
         // Write the whole blocks and keep the partly filled one for the next record.
         const wholeBytes = Math.floor(outBytes / block) * block;
@@ -298,8 +311,13 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
         { type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database },
         segmentId,
         h.pendingIndex,
+        tagBytes,
       );
-      setRecordCrcRange(range, 0, outBytes, h.payloadSizeBytes);
+      if (cipher !== null) {
+        setRecordCipherRange(cipherRange, nonce, 0, outBytes, h.payloadSizeBytes + tagBytes, h.lsn);
+        cipher.seal(out.bytes, cipherRange, nonce, 1);
+      }
+      setRecordCrcRange(range, 0, outBytes, h.payloadSizeBytes + tagBytes);
       io.crc32cRanges(out.bytes, range, 1, crc);
       out.words[outBytes >>> 2] = crc[0]!;
       lastRecordBytes = outFileOffsetBytes + outBytes;

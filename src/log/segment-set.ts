@@ -23,8 +23,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { WalCorruptionError, WalError, WalInvalidArgumentError, WalNoSpaceError } from '../errors.js';
-import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
-import { checkRecordHeader, decodeRecordHeader, recordSpanBytes } from '../format/record.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_FLAG_ENCRYPTED, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordCipher } from '../format/record.js';
 import type { SegmentHeader, SegmentSeal } from '../format/segment-header.js';
 import type { TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io } from '../io/io.js';
@@ -48,6 +48,7 @@ import {
   type WriteShape,
 } from '../segment/segment-file.js';
 import { ZeroFillPacer } from '../segment/zero-fill-pacer.js';
+import type { SegmentKeys } from '../crypto/segment-keys.js';
 
 export { TRUNCATE_INTENT_NAME } from './cut.js';
 
@@ -60,6 +61,11 @@ export interface SegmentSetOptions {
   onSegmentSealed: ((info: SealedSegmentInfo) => void | Promise<void>) | undefined;
   /** How the writer writes: every segment it writes says in its header how many bytes can be in flight. */
   writeShape: WriteShape;
+  /**
+   * The log's keys, or null for a log opened without encryption. With keys, every segment this
+   * process begins is encrypted, and it writes to no other (docs/encryption.md, rule 1).
+   */
+  keys: SegmentKeys | null;
 }
 
 export interface SealedSegmentInfo {
@@ -132,7 +138,7 @@ export class SegmentSet {
       // would leave a half-done cut with nothing to finish it (found by the simulator).
       await io.fsyncDir(dir);
       const intent = await readIntent(io, join(dir, TRUNCATE_INTENT_NAME));
-      await finishCut(io, dir, intent, { direct: options.directIo, writeShape: options.writeShape });
+      await finishCut(io, dir, intent, { direct: options.directIo, writeShape: options.writeShape, keys: options.keys });
       names = await io.listDir(dir);
     }
     // Copies that no running log maintained while it was off could describe bytes rewritten since.
@@ -146,7 +152,8 @@ export class SegmentSet {
     let segmentIdFloor = 0;
     for (let i = 0; i < found.length - 1; i++) {
       const entry = found[i]!;
-      const segment = await openSegment(io, entry.path, entry, options.directIo, true);
+      // With its key: a key id the ring lacks, or a wrong key, is found now, before anything changes.
+      const segment = await openSegment(io, entry.path, entry, options.directIo, true, false, options.keys);
       try {
         const seal = segment.header.seal;
         if (seal === null) {
@@ -170,7 +177,7 @@ export class SegmentSet {
 
     const lastEntry = found[found.length - 1]!;
     // O4: the last segment is fdatasynced before its header is trusted.
-    let last = await openSegment(io, lastEntry.path, lastEntry, options.directIo, false, true);
+    let last = await openSegment(io, lastEntry.path, lastEntry, options.directIo, false, true, options.keys);
     let set: SegmentSet;
     let position: WriterPosition;
     let recovery: RecoveryReport;
@@ -207,8 +214,14 @@ export class SegmentSet {
         const restored = await set.openDoubleWrite(last.header.logId, last, true);
         recovery = await recoverSegment(io, last, checkpoints);
         recovery.restoredFromDoubleWrite = restored;
-        last = await set.allowWrites(last);
-        position = { segment: last, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes, sealed: false };
+        if (options.keys !== null) {
+          // O8, encrypted: a writer encrypts only into a segment it begins (docs/design.md,
+          // "Nonces never repeat under one key").
+          position = await set.beginForEncryption(last, recovery);
+        } else {
+          last = await set.allowWrites(last);
+          position = { segment: last, nextLsn: recovery.nextLsn, endBytes: recovery.endBytes, lastRecordBytes: recovery.lastRecordBytes, sealed: false };
+        }
       }
     } catch (err) {
       await set.close().catch(() => undefined);
@@ -224,7 +237,15 @@ export class SegmentSet {
     const logId = randomBytes(8).readBigUInt64LE(0);
     const prepared = await prepareSegment(io, dir, options.segmentSizeBytes, options.preallocate, options.directIo);
     const inFlightBytesMax = inFlightBytesFor(options.writeShape, prepared.file.alignmentBytes);
-    const segment = await finalizeSegment(io, dir, prepared, { logId, segmentId: 1, firstLsn: 1, inFlightBytesMax }, options.directIo);
+    const sealer = options.keys?.begin(io, logId, 1) ?? null;
+    const segment = await finalizeSegment(
+      io,
+      dir,
+      prepared,
+      { logId, segmentId: 1, firstLsn: 1, inFlightBytesMax, crypto: sealer?.crypto ?? null },
+      options.directIo,
+      sealer?.cipher ?? null,
+    );
     const set = new SegmentSet(io, options, [], segment, 1);
     await set.openDoubleWrite(logId, segment, false).catch(async (err: unknown) => {
       await set.close().catch(() => undefined);
@@ -237,6 +258,41 @@ export class SegmentSet {
 
   get active(): OpenSegment {
     return this.activeSegment;
+  }
+
+  /**
+   * Makes `segment`, which this process did not begin (recovered at open, or cut in place by
+   * truncateAfter, whose cut LSNs will be given again), one an encrypting writer may write to,
+   * durably: a segment with records is sealed where they end (the first append rolls over); one
+   * with none is given a fresh salt and incarnation in place (nothing in it was encrypted under
+   * the new key, and no double-write copy of the old incarnation applies to it).
+   */
+  private async beginForEncryption(
+    segment: OpenSegment,
+    end: { recordCount: number; nextLsn: number; endBytes: number; lastRecordBytes: number },
+  ): Promise<WriterPosition> {
+    const h = segment.header;
+    let header: SegmentHeader;
+    let cipher: RecordCipher | null = null;
+    if (end.recordCount > 0) {
+      const seal: SegmentSeal = { lastLsn: end.nextLsn - 1, endBytes: end.endBytes, lastRecordBytes: end.lastRecordBytes };
+      header = { ...h, flags: h.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(h.segmentIdFloor, this.segmentIdFloor) };
+    } else {
+      const sealer = this.options.keys!.begin(this.io, h.logId, h.segmentId)!;
+      cipher = sealer.cipher;
+      header = {
+        ...h,
+        flags: h.flags | SEGMENT_FLAG_ENCRYPTED,
+        crypto: sealer.crypto,
+        incarnation: (h.incarnation + 1) >>> 0,
+        inFlightBytesMax: Math.max(h.inFlightBytesMax, inFlightBytesFor(this.options.writeShape, h.blockSizeBytes)),
+      };
+    }
+    await writeSegmentHeader(this.io, segment.file, header);
+    crashPoint(end.recordCount > 0 ? 'encrypt.sealed' : 'encrypt.resalted');
+    const updated: OpenSegment = { ...segment, header, cipher };
+    this.activeSegment = updated;
+    return { segment: updated, nextLsn: end.nextLsn, endBytes: end.endBytes, lastRecordBytes: end.lastRecordBytes, sealed: end.recordCount > 0 };
   }
 
   /**
@@ -314,8 +370,11 @@ export class SegmentSet {
    */
   async roll(seal: SegmentSeal, checkpointLsn: number): Promise<WriterPosition> {
     const old = this.activeSegment;
-    // An unsealed segment rolls over only once a record did not fit it: it holds records.
+    // An unsealed segment rolls over only once a record did not fit it, or for a key rotation
+    // (rotate): it holds records.
     if (old.header.seal === null) assert(seal.lastLsn >= old.header.firstLsn, 'rollover of a segment without records');
+    // The next segment's salt and key first: a failure (of the random generator) changes nothing.
+    const sealer = this.options.keys?.begin(this.io, old.header.logId, this.segmentIdFloor + 1) ?? null;
     // R1. A background preparation that failed (ENOSPC, EIO) is tried once more, now: until
     // this point it had cost nothing. One still running is needed now: it goes unpaced.
     this.zeroFill.hurry();
@@ -339,7 +398,14 @@ export class SegmentSet {
     // unsealed segment is what a damaged log looks like. The sealed file's size is read meanwhile.
     const [sealed, named, sized] = await Promise.allSettled([
       alreadySealed ? Promise.resolve() : writeSegmentHeader(this.io, old.file, sealedHeader),
-      writePreparedHeader(this.io, preparedFile, { logId: old.header.logId, segmentId, firstLsn, inFlightBytesMax, checkpointLsn }),
+      writePreparedHeader(this.io, preparedFile, {
+        logId: old.header.logId,
+        segmentId,
+        firstLsn,
+        inFlightBytesMax,
+        checkpointLsn,
+        crypto: sealer?.crypto ?? null,
+      }),
       old.file.sizeBytes(),
     ]);
     // Every step has finished; the prepared file is open only if its header was written.
@@ -350,7 +416,7 @@ export class SegmentSet {
     }
     assert(named.status === 'fulfilled' && sized.status === 'fulfilled');
     crashPoint('roll.sealed');
-    const next = await namePreparedSegment(this.io, this.dir, preparedFile, named.value, this.options.directIo);
+    const next = await namePreparedSegment(this.io, this.dir, preparedFile, named.value, this.options.directIo, sealer?.cipher ?? null);
     crashPoint('roll.named');
     this.segmentIdFloor = segmentId;
     const sizeBytes = sized.value;
@@ -361,6 +427,20 @@ export class SegmentSet {
     this.prepareNext(this.options.segmentSizeBytes - next.dataStartBytes);
     this.runHook({ path: old.path, segmentId: old.header.segmentId, firstLsn: old.header.firstLsn, lastLsn: finalSeal.lastLsn, sizeBytes });
     return { segment: next, nextLsn: firstLsn, endBytes: next.dataStartBytes, lastRecordBytes: 0, sealed: false };
+  }
+
+  /**
+   * rotateKey, once the writer is fenced with everything durable (ending at `seal`): the next
+   * segment is begun under the ring's current key (just made the new one). An active segment
+   * that holds no record takes the new key in place instead (a new salt and incarnation), so a
+   * rotation never leaves an empty segment behind.
+   */
+  async rotate(seal: SegmentSeal, checkpointLsn: number): Promise<WriterPosition> {
+    const active = this.activeSegment;
+    if (active.header.seal === null && seal.lastLsn < active.header.firstLsn) {
+      return this.beginForEncryption(active, { recordCount: 0, nextLsn: active.header.firstLsn, endBytes: seal.endBytes, lastRecordBytes: 0 });
+    }
+    return this.roll(seal, checkpointLsn);
   }
 
   /** R5: the hook's errors become warnings; a returned promise is not awaited. */
@@ -421,12 +501,24 @@ export class SegmentSet {
     this.dwb = null;
     await writeIntent(this.io, this.dir, intent);
     crashPoint('truncate-after.intent');
-    const outcome = await finishCut(this.io, this.dir, intent, { direct: this.options.directIo, writeShape: this.options.writeShape });
+    const outcome = await finishCut(this.io, this.dir, intent, { direct: this.options.directIo, writeShape: this.options.writeShape, keys: this.options.keys });
     this.segmentIdFloor = intent.segmentIdFloor;
     this.sealedSegments.splice(Math.min(keptIndex, this.sealedSegments.length));
-    this.activeSegment = await openSegment(this.io, outcome.path, outcome.name, this.options.directIo, outcome.sealed);
+    this.activeSegment = await openSegment(this.io, outcome.path, outcome.name, this.options.directIo, outcome.sealed, false, this.options.keys);
+    let position: WriterPosition = {
+      segment: this.activeSegment,
+      nextLsn: lsn + 1,
+      endBytes: outcome.endBytes,
+      lastRecordBytes: outcome.lastRecordBytes,
+      sealed: outcome.sealed,
+    };
+    // An encrypted log's writer continues only a segment whose key it drew for LSNs above the
+    // cut: a replacement built now under a new salt (it holds LSNs up to the cut only). A
+    // segment cut in place held the cut LSNs under its key, and a plaintext one has no key.
+    const fresh = intent.mode === 'replace' && this.activeSegment.cipher !== null;
+    if (this.options.keys !== null && !outcome.sealed && !fresh) position = await this.beginForEncryption(this.activeSegment, outcome);
     await this.openDoubleWrite(this.activeSegment.header.logId, this.activeSegment, false);
-    return { segment: this.activeSegment, nextLsn: lsn + 1, endBytes: outcome.endBytes, lastRecordBytes: outcome.lastRecordBytes, sealed: outcome.sealed };
+    return position;
   }
 
   /** T2's content: how the segment holding `lsn + 1` is cut. */
@@ -533,7 +625,8 @@ async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal):
   };
   if (gotBytes < seal.endBytes - startBytes) fail('is cut off');
   const header = decodeRecordHeader(new DataView(buffer.arrayBuffer), at);
-  if (checkRecordHeader(header, segment.header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT) !== null || header.lsn !== seal.lastLsn) fail('is not a valid header');
+  if (checkRecordHeader(header, segment.header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT, segment.header.crypto !== null) !== null || header.lsn !== seal.lastLsn)
+    fail('is not a valid header');
   if (seal.lastRecordBytes + recordSpanBytes(header.payloadSizeBytes) !== seal.endBytes) fail('does not end where the seal says');
   if (!recordCrcMatches(io, buffer.bytes, at, header, { ranges: new Uint32Array(2), out: new Uint32Array(1) })) fail('fails its CRC');
 }

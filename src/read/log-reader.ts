@@ -9,10 +9,11 @@
  * step (whose reads must not outlive the file) and then closes the file.
  */
 import { WalClosedError, WalCorruptionError, WalUnknownRequiredTypeError } from '../errors.js';
+import { segmentCipher, type SegmentKeys } from '../crypto/segment-keys.js';
 import { RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TYPE_REQUIRED_FLAG, isSystemRecordType } from '../format/constants.js';
 import type { SegmentHeader } from '../format/segment-header.js';
 import type { AlignedBuffer, Io, IoFile } from '../io/io.js';
-import { SegmentScanner, type ScanPosition, type TransactionSpan } from './segment-scanner.js';
+import { SegmentScanner, type ScannedRecord, type ScanPosition, type TransactionSpan } from './segment-scanner.js';
 
 export type { TransactionSpan } from './segment-scanner.js';
 
@@ -152,6 +153,8 @@ export interface ReadPlan {
   scanBuffer?: AlignedBuffer;
   /** A file to scan instead of opening the segment's (a follower's copy of durable bytes in memory), or null. */
   fileFor?: (segment: SegmentToRead) => IoFile | null;
+  /** The keys of encrypted segments; without them an encrypted segment is WAL_ERR_KEY_MISSING. */
+  keys?: SegmentKeys | null;
 }
 
 export interface ReadProgress {
@@ -310,6 +313,7 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
     throw new WalClosedError();
   }
   try {
+    const cipher = segmentCipher(plan.keys, segment.path, segment.header);
     const progress = plan.progress;
     const resume = progress !== undefined && progress.path === segment.path && progress.position !== null ? progress.position : undefined;
     const scanner = new SegmentScanner(io, file, {
@@ -323,6 +327,7 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
       buffer: plan.scanBuffer,
       // A file on disk: the next chunk is read while this one is parsed.
       readAhead: file.direct,
+      cipher,
     });
     for (;;) {
       let records;
@@ -341,35 +346,24 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
         progress.nextLsn = scanner.nextLsn;
         progress.position = scanner.position;
       }
-      const out: (WalRecord | WalRecordHeader)[] = [];
+      const chosen: ScannedRecord[] = [];
       let pastEnd = false;
+      let stopped: { error: unknown } | null = null;
       for (const r of records) {
         const h = r.header;
         if (h.lsn < plan.fromLsn) continue;
         // ringwal's own records are never user records, whatever the filter.
-        let wanted: boolean;
         try {
-          if (isSystemRecordType(h.type)) wanted = filter.systemTypes?.has(h.type) === true;
-          else wanted = filter.systemTypes === null && passes(filter, h.lsn, h.type, h.tenant, h.database);
+          if (
+            isSystemRecordType(h.type)
+              ? filter.systemTypes?.has(h.type) === true
+              : filter.systemTypes === null && passes(filter, h.lsn, h.type, h.tenant, h.database)
+          )
+            chosen.push(r);
         } catch (err) {
           // An unknown required type: what came before it is still the reader's.
-          if (out.length > 0) yield out;
-          throw err;
-        }
-        if (wanted) {
-          const record: WalRecord | WalRecordHeader = filter.payloads
-            ? {
-                lsn: h.lsn,
-                type: h.type,
-                tenant: h.tenant,
-                vshard: h.vshard,
-                database: h.database,
-                payloadSizeBytes: h.payloadSizeBytes,
-                txn: r.transaction,
-                payload: scanner.copyPayload(r),
-              }
-            : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes, txn: r.transaction };
-          if (filter.skip === null || !filter.skip(record)) out.push(record);
+          stopped = { error: err };
+          break;
         }
         // Nothing after toLsn is read, so damage beyond it is not this reader's to find.
         if (h.lsn >= filter.toLsn) {
@@ -377,7 +371,27 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
           break;
         }
       }
+      // The payloads it yields, decrypted in one call; a lazy read decrypts nothing.
+      if (filter.payloads) scanner.openPayloads(chosen);
+      const out: (WalRecord | WalRecordHeader)[] = [];
+      for (const r of chosen) {
+        const h = r.header;
+        const record: WalRecord | WalRecordHeader = filter.payloads
+          ? {
+              lsn: h.lsn,
+              type: h.type,
+              tenant: h.tenant,
+              vshard: h.vshard,
+              database: h.database,
+              payloadSizeBytes: h.payloadSizeBytes,
+              txn: r.transaction,
+              payload: scanner.copyPayload(r),
+            }
+          : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes, txn: r.transaction };
+        if (filter.skip === null || !filter.skip(record)) out.push(record);
+      }
       if (out.length > 0) yield out;
+      if (stopped !== null) throw stopped.error;
       if (pastEnd) return false;
     }
     check(`at the end of ${segment.path}`);

@@ -19,9 +19,20 @@
  * the readers and followers all see a torn transaction as the end of the valid records there.
  */
 import assert from 'node:assert/strict';
-import { WalCorruptionError } from '../errors.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_TYPE_TRANSACTION } from '../format/constants.js';
-import { checkRecordHeader, decodeRecordHeader, decodeTransactionStart, recordSpanBytes, setRecordCrcRange, type RecordHeader } from '../format/record.js';
+import { WalAuthError, WalCorruptionError } from '../errors.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_NONCE_BYTES, RECORD_TAG_BYTES, RECORD_TYPE_TRANSACTION } from '../format/constants.js';
+import {
+  checkRecordHeader,
+  CIPHER_RANGE_FIELDS,
+  decodeRecordHeader,
+  decodeTransactionStart,
+  logicalRecordType,
+  recordSpanBytes,
+  setRecordCipherRange,
+  setRecordCrcRange,
+  type RecordCipher,
+  type RecordHeader,
+} from '../format/record.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 
 /** Read granularity: large enough to amortise a read per 1 MiB, small enough to keep readers light. */
@@ -41,6 +52,12 @@ export interface ScannedRecord {
   payloadAtBytes: number;
   /** The transaction the record is part of (its transaction record included), or null. One object per transaction. */
   transaction: TransactionSpan | null;
+  /**
+   * Its payload in the buffer is still ciphertext (an encrypted segment): `payloadOf`,
+   * `copyPayload` and `openPayloads` decrypt it there, checking its tag. The header already
+   * says what was appended: its type without bit 14, its payload size without the tag.
+   */
+  sealed: boolean;
 }
 
 export type ScanStop = { kind: 'end'; offsetBytes: number } | { kind: 'invalid'; offsetBytes: number; reason: string };
@@ -69,6 +86,8 @@ export interface SegmentScannerOptions {
    * segments). Off for recovery, which must not read ahead of what it decides about.
    */
   readAhead?: boolean;
+  /** The segment's key when it is encrypted (its header's flag bit 0), else null or absent. */
+  cipher?: RecordCipher | null;
 }
 
 /** A read issued ahead of need: the bytes at `atBytes`, `done` resolving to how many arrived. */
@@ -105,6 +124,10 @@ export class SegmentScanner {
   private spareAhead: AlignedBuffer | null = null;
   private ranges = new Uint32Array(2 * 1024);
   private crcs = new Uint32Array(1024);
+  private readonly cipher: RecordCipher | null;
+  private cipherRanges = new Uint32Array(0);
+  private nonces = new Uint8Array(0);
+  private openResults = new Int32Array(0);
   stop: ScanStop | null = null;
 
   constructor(
@@ -131,20 +154,54 @@ export class SegmentScanner {
     this.positionBytes = startBytes;
     this.expectedLsn = options.firstLsn;
     if (options.resume !== undefined) this.previousPendingIndex = options.resume.previousPendingIndex;
+    this.cipher = options.cipher ?? null;
   }
 
   /** A view of the payload of a record the last `next()` returned, valid until the next call. */
   payloadOf(record: ScannedRecord): Uint8Array {
+    if (record.sealed) this.openPayloads([record]);
     return this.buffer.bytes.subarray(record.payloadAtBytes, record.payloadAtBytes + record.header.payloadSizeBytes);
   }
 
   /** A copy of the payload of a record the last `next()` returned. */
   copyPayload(record: ScannedRecord): Buffer {
+    if (record.sealed) this.openPayloads([record]);
     const sizeBytes = record.header.payloadSizeBytes;
     // Every byte is written by the copy: nothing of the unsafe allocation shows.
     const out = Buffer.allocUnsafe(sizeBytes);
     this.nodeBuffer.copy(out, 0, record.payloadAtBytes, record.payloadAtBytes + sizeBytes);
     return out;
+  }
+
+  /**
+   * Decrypts, in place and in one native call, the payloads of the records (of the last
+   * `next()`) still sealed. A tag that does not hold, on a record whose CRC did, is tampering or
+   * a wrong key: WalAuthError naming the segment and the LSN, never the end of the log.
+   */
+  openPayloads(records: readonly ScannedRecord[]): void {
+    const cipher = this.cipher;
+    let count = 0;
+    for (const r of records) if (r.sealed) count += 1;
+    if (count === 0) return;
+    assert(cipher !== null, 'only an encrypted segment has sealed records');
+    if (this.openResults.length < count) {
+      this.cipherRanges = new Uint32Array(CIPHER_RANGE_FIELDS * count);
+      this.nonces = new Uint8Array(RECORD_NONCE_BYTES * count);
+      this.openResults = new Int32Array(count);
+    }
+    const opened: ScannedRecord[] = [];
+    for (const r of records) {
+      if (!r.sealed) continue;
+      const storedBytes = r.header.payloadSizeBytes + RECORD_TAG_BYTES;
+      setRecordCipherRange(this.cipherRanges, this.nonces, opened.length, r.payloadAtBytes - RECORD_HEADER_SIZE_BYTES, storedBytes, r.header.lsn);
+      opened.push(r);
+    }
+    cipher.open(this.buffer.bytes, this.cipherRanges, this.nonces, count, this.openResults);
+    for (let i = 0; i < count; i++) {
+      // A failed record's bytes are unspecified now: it is never handed out, nor is anything after it.
+      if (this.openResults[i] !== 0) throw new WalAuthError(this.file.path, opened[i]!.header.lsn);
+      opened[i]!.sealed = false;
+    }
   }
 
   /** The LSN the next record must carry; after the scan stops, one above the last valid record. */
@@ -274,7 +331,7 @@ export class SegmentScanner {
    * steps by one, and a batch submitted behind others in flight may step less.
    */
   private headerProblem(header: RecordHeader, lsn: number, previousPendingIndex: number): string | null {
-    const problem = checkRecordHeader(header, this.options.segmentId, this.options.payloadBytesLimit);
+    const problem = checkRecordHeader(header, this.options.segmentId, this.options.payloadBytesLimit, this.cipher !== null);
     if (problem !== null) return problem;
     if (header.lsn !== lsn) return `LSN ${header.lsn} where ${lsn} was expected`;
     if (header.pendingIndex > previousPendingIndex + 1) return `pending index ${header.pendingIndex} after ${previousPendingIndex}`;
@@ -342,8 +399,19 @@ export class SegmentScanner {
           break;
         }
         let span: TransactionSpan | null = open;
-        if (header.type === RECORD_TYPE_TRANSACTION) {
-          const count: number | null = open === null ? decodeTransactionStart(this.view, pos - base + RECORD_HEADER_SIZE_BYTES, header.payloadSizeBytes) : null;
+        if (logicalRecordType(header.type) === RECORD_TYPE_TRANSACTION) {
+          let count: number | null = null;
+          if (open === null) {
+            if (this.cipher === null) count = decodeTransactionStart(this.view, pos - base + RECORD_HEADER_SIZE_BYTES, header.payloadSizeBytes);
+            else {
+              const opened = this.openTransactionRecord(pos - base, header);
+              if (opened === 'torn') {
+                problem = `CRC mismatch in the record claiming LSN ${lsn}`;
+                break;
+              }
+              count = opened;
+            }
+          }
           if (count === null) {
             problem =
               open === null
@@ -398,6 +466,28 @@ export class SegmentScanner {
     }
   }
 
+  /**
+   * The record count of the encrypted transaction record at `atBytes` of the buffer (whole in
+   * it), which the scan needs before the batch's CRCs are checked: its own CRC first ('torn' if
+   * it fails: the same class as any torn record), then its tag, on a copy (the buffer keeps the
+   * ciphertext the batch's CRC check reads). A tag that fails is WalAuthError.
+   */
+  private openTransactionRecord(atBytes: number, header: RecordHeader): number | null | 'torn' {
+    if (!recordCrcMatches(this.io, this.buffer.bytes, atBytes, header, this.singleCheck)) return 'torn';
+    const spanBytes = recordSpanBytes(header.payloadSizeBytes);
+    const copy = this.buffer.bytes.slice(atBytes, atBytes + spanBytes);
+    const ranges = new Uint32Array(CIPHER_RANGE_FIELDS);
+    const nonce = new Uint8Array(RECORD_NONCE_BYTES);
+    const result = new Int32Array(1);
+    setRecordCipherRange(ranges, nonce, 0, 0, header.payloadSizeBytes, header.lsn);
+    this.cipher!.open(copy, ranges, nonce, 1, result);
+    if (result[0] !== 0) throw new WalAuthError(this.file.path, header.lsn);
+    const view = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+    return decodeTransactionStart(view, RECORD_HEADER_SIZE_BYTES, header.payloadSizeBytes - RECORD_TAG_BYTES);
+  }
+
+  private readonly singleCheck = { ranges: new Uint32Array(2), out: new Uint32Array(1) };
+
   /** Room to check the CRCs of twice as many records in one call (a large transaction). */
   private growChecks(): void {
     const crcs = new Uint32Array(this.crcs.length * 2);
@@ -428,18 +518,24 @@ export class SegmentScanner {
       this.stop = { kind: 'invalid', offsetBytes: offsets[validCount]!, reason };
       break;
     }
-    const out: ScannedRecord[] = [];
-    for (let i = 0; i < validCount; i++) {
-      const header = headers[i]!;
-      const offsetBytes = offsets[i]!;
-      out.push({ header, offsetBytes, payloadAtBytes: offsetBytes - base + RECORD_HEADER_SIZE_BYTES, transaction: spans[i]! });
-    }
     if (validCount > 0) {
       const last = headers[validCount - 1]!;
       this.positionBytes = offsets[validCount - 1]! + recordSpanBytes(last.payloadSizeBytes);
       this.lastRecordOffsetBytes = offsets[validCount - 1]!;
       this.expectedLsn = last.lsn + 1;
       this.previousPendingIndex = last.pendingIndex;
+    }
+    const out: ScannedRecord[] = [];
+    const sealed = this.cipher !== null;
+    for (let i = 0; i < validCount; i++) {
+      const header = headers[i]!;
+      if (sealed) {
+        // What was appended: the type without the encryption bit, the payload without the tag.
+        header.type = logicalRecordType(header.type);
+        header.payloadSizeBytes -= RECORD_TAG_BYTES;
+      }
+      const offsetBytes = offsets[i]!;
+      out.push({ header, offsetBytes, payloadAtBytes: offsetBytes - base + RECORD_HEADER_SIZE_BYTES, transaction: spans[i]!, sealed });
     }
     return out;
   }

@@ -109,6 +109,7 @@ async function scanRecords(
     // Recovery accepts anything the format allows, whatever limit the writer used.
     payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
     lsnLimit,
+    cipher: segment.cipher,
   });
   let recordCount = 0;
   for (;;) {
@@ -236,7 +237,7 @@ async function inspectAfter(io: Io, segment: OpenSegment, fromBytes: number, toB
       const at = byteAt - RecordField.TYPE;
       if (at < firstBytes || at % RECORD_ALIGNMENT_BYTES !== 0 || at + RECORD_HEADER_SIZE_BYTES > gotBytes) continue;
       const candidate = decodeRecordHeader(view, at);
-      if (checkRecordHeader(candidate, header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT) !== null) continue;
+      if (checkRecordHeader(candidate, header.segmentId, RECORD_PAYLOAD_BYTES_LIMIT, header.crypto !== null) !== null) continue;
       // In flight together with the damaged record, or before it: says nothing of acknowledgement.
       if (candidate.lsn - candidate.pendingIndex - 1 < expectedLsn) continue;
       const offsetBytes = chunkStartBytes + at;

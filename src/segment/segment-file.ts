@@ -16,11 +16,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WalCorruptionError, WalUnsupportedFormatError } from '../errors.js';
-import { FORMAT_VERSION, SEGMENT_NAME_PATTERN, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
-import { decodeSegmentHeader, encodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
+import { FORMAT_VERSION, SEGMENT_FLAG_ENCRYPTED, SEGMENT_NAME_PATTERN, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { decodeSegmentHeader, encodeSegmentHeader, type SegmentCrypto, type SegmentHeader } from '../format/segment-header.js';
 import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
 import { crashPoint } from '../io/crash-point.js';
 import type { ZeroFillPace } from './zero-fill-pacer.js';
+import { segmentCipher, type SegmentKeys } from '../crypto/segment-keys.js';
+import type { RecordCipher } from '../format/record.js';
 
 /** The one prepared-but-unnamed segment; its content is unused until it is renamed. */
 export const PREPARED_SEGMENT_NAME = `wal-prepared.seg${SEGMENT_TEMP_SUFFIX}`;
@@ -63,6 +65,8 @@ export interface OpenSegment {
   header: SegmentHeader;
   /** Records start at the block after the header. */
   dataStartBytes: number;
+  /** The key of its records when it is encrypted, else null. */
+  cipher: RecordCipher | null;
 }
 
 export interface PreparedSegment {
@@ -162,6 +166,8 @@ export interface NewSegmentFields {
   inFlightBytesMax: number;
   /** The LSN of the last checkpoint before the segment (0: none). */
   checkpointLsn?: number;
+  /** The crypto area of an encrypted segment (drawn by SegmentKeys.forWriting), or none. */
+  crypto?: SegmentCrypto | null;
 }
 
 /** The header of a new, empty, unsealed segment. */
@@ -169,7 +175,7 @@ export function newSegmentHeader(blockSizeBytes: number, fields: NewSegmentField
   return {
     formatVersion: FORMAT_VERSION,
     blockSizeBytes,
-    flags: 0,
+    flags: fields.crypto != null ? SEGMENT_FLAG_ENCRYPTED : 0,
     segmentIdFloor: fields.segmentId,
     incarnation: 0,
     seal: null,
@@ -177,6 +183,7 @@ export function newSegmentHeader(blockSizeBytes: number, fields: NewSegmentField
     segmentId: fields.segmentId,
     firstLsn: fields.firstLsn,
     checkpointLsn: fields.checkpointLsn ?? 0,
+    crypto: fields.crypto ?? null,
     inFlightBytesMax: Math.max(blockSizeBytes, Math.ceil(fields.inFlightBytesMax / blockSizeBytes) * blockSizeBytes),
   };
 }
@@ -203,7 +210,15 @@ export async function writePreparedHeader(io: Io, prepared: PreparedSegment, fie
  * writer gets the segment only then), so neither waits on the critical path of a rollover. The
  * header is the one S2 wrote; it is not read back. The prepared file is closed in any case.
  */
-export async function namePreparedSegment(io: Io, dir: string, prepared: PreparedSegment, header: SegmentHeader, direct: DirectIoMode): Promise<OpenSegment> {
+export async function namePreparedSegment(
+  io: Io,
+  dir: string,
+  prepared: PreparedSegment,
+  header: SegmentHeader,
+  direct: DirectIoMode,
+  cipher: RecordCipher | null,
+): Promise<OpenSegment> {
+  assert.equal(cipher !== null, header.crypto !== null, 'an encrypted segment is named with its key');
   const path = join(dir, segmentFileName(header.firstLsn, header.segmentId));
   try {
     await io.rename(prepared.path, path);
@@ -226,13 +241,20 @@ export async function namePreparedSegment(io: Io, dir: string, prepared: Prepare
   const file = opened.value;
   // The same file as the prepared one: its header was written on this file's block grid.
   assert.equal(header.blockSizeBytes % file.alignmentBytes, 0, "the header block is a whole number of the file's blocks");
-  return { path, file, header, dataStartBytes: header.blockSizeBytes };
+  return { path, file, header, dataStartBytes: header.blockSizeBytes, cipher };
 }
 
 /** S2 to S4 for a segment no other step has to wait for (the first segment of a log). */
-export async function finalizeSegment(io: Io, dir: string, prepared: PreparedSegment, fields: NewSegmentFields, direct: DirectIoMode): Promise<OpenSegment> {
+export async function finalizeSegment(
+  io: Io,
+  dir: string,
+  prepared: PreparedSegment,
+  fields: NewSegmentFields,
+  direct: DirectIoMode,
+  cipher: RecordCipher | null,
+): Promise<OpenSegment> {
   const header = await writePreparedHeader(io, prepared, fields);
-  return namePreparedSegment(io, dir, prepared, header, direct);
+  return namePreparedSegment(io, dir, prepared, header, direct, cipher);
 }
 
 /**
@@ -240,9 +262,19 @@ export async function finalizeSegment(io: Io, dir: string, prepared: PreparedSeg
  * fdatasynced before the header is read: a header rewritten by a process whose sync failed may
  * be visible in the page cache without being durable, and must not be trusted until it is. A
  * buffered file's clean cached pages are then dropped, since Linux keeps the pages of a failed
- * write in the cache marked clean: reads must come from the disk.
+ * write in the cache marked clean: reads must come from the disk. An encrypted segment's key comes
+ * from `keys` (WAL_ERR_KEY_MISSING without them or without its key id; WAL_ERR_AUTH for a key
+ * that is not the one it was written with).
  */
-export async function openSegment(io: Io, path: string, name: SegmentName, direct: DirectIoMode, readOnly: boolean, syncFirst = false): Promise<OpenSegment> {
+export async function openSegment(
+  io: Io,
+  path: string,
+  name: SegmentName,
+  direct: DirectIoMode,
+  readOnly: boolean,
+  syncFirst: boolean,
+  keys: SegmentKeys | null,
+): Promise<OpenSegment> {
   const file = await io.openFile(path, { create: false, direct, readOnly });
   try {
     if (syncFirst) await file.datasync();
@@ -258,7 +290,7 @@ export async function openSegment(io: Io, path: string, name: SegmentName, direc
     if (header.blockSizeBytes % file.alignmentBytes !== 0) {
       throw new WalUnsupportedFormatError(path, `written with ${header.blockSizeBytes}-byte blocks; this file system needs ${file.alignmentBytes}`);
     }
-    return { path, file, header, dataStartBytes: header.blockSizeBytes };
+    return { path, file, header, dataStartBytes: header.blockSizeBytes, cipher: segmentCipher(keys, path, header) };
   } catch (err) {
     await file.close().catch(() => undefined);
     throw err;

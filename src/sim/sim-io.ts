@@ -293,6 +293,11 @@ export class SimIo implements Io {
   /** The simulated disk has nothing to pin: the hint changes nothing, and leaves no trace. */
   registerBuffers(_buffers: readonly AlignedBuffer[]): void {}
 
+  /** From the seed: a run draws the same salts again. */
+  randomFill(out: Uint8Array): void {
+    for (let i = 0; i < out.byteLength; i++) out[i] = this.rng.below(256);
+  }
+
   /** The portable CRC: the simulated disk needs no native addon. */
   crc32cRanges(bytes: Uint8Array, ranges: Uint32Array, count: number, out: Uint32Array): void {
     crc32cRanges(bytes, ranges, count, out);

@@ -49,6 +49,8 @@ import {
   LSN_MAX,
   RECORD_CRC_START_BYTES,
   RECORD_HEADER_SIZE_BYTES,
+  RECORD_NONCE_BYTES,
+  RECORD_TAG_BYTES,
   RECORD_TYPE_CHECKPOINT,
   RECORD_TYPE_TIME_ANCHOR,
   RECORD_TYPE_TRANSACTION,
@@ -57,7 +59,16 @@ import {
   TIME_ANCHOR_PAYLOAD_BYTES,
 } from '../format/constants.js';
 import { TWO_POW_32 } from '../format/u64.js';
-import { encodeRecord, encodeTransactionStart, recordSpanBytes, setRecordCrcRange, type RecordMeta } from '../format/record.js';
+import {
+  encodeRecord,
+  encodeTransactionStart,
+  recordSpanBytes,
+  setRecordCipherRange,
+  setRecordCrcRange,
+  CIPHER_RANGE_FIELDS,
+  type RecordCipher,
+  type RecordMeta,
+} from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
@@ -74,7 +85,7 @@ interface Waiter {
   value: unknown;
 }
 
-/** A truncateAfter's place in the queue: appends behind it wait until the cut is done. */
+/** A truncateAfter's (or rotateKey's) place in the queue: appends behind it wait until it is done. */
 export interface Fence {
   /** Resolves once everything queued before the fence is durable (or the writer failed). */
   readonly reached: Promise<void>;
@@ -85,7 +96,8 @@ class QueueFence implements Fence {
   isReached = false;
   private resolveReached!: () => void;
 
-  constructor() {
+  /** `movesLsns`: what the fence's owner does may change the next LSN (a truncateAfter; not a rotateKey). */
+  constructor(readonly movesLsns: boolean) {
     this.reached = new Promise<void>((resolve) => (this.resolveReached = resolve));
   }
 
@@ -167,6 +179,12 @@ export interface WriterTarget {
   endBytes: number;
   /** Offset of the last record in the segment; 0 when it holds none. */
   lastRecordBytes: number;
+  /**
+   * The key of the segment's records when they are encrypted (the writer began the segment
+   * itself: docs/design.md, "Nonces"), else null. A writer that encrypts only writes to such
+   * segments: any other target is sealed.
+   */
+  cipher: RecordCipher | null;
 }
 
 export type DoubleWriteRecorder = (segmentId: number, incarnation: number, blockOffsetBytes: number, bytes: Uint8Array) => Promise<void>;
@@ -202,6 +220,8 @@ export interface GroupCommitInit extends WriterTarget {
   timeAnchorIntervalMs?: number;
   /** The LSN of the log's last checkpoint when the writer starts (0: none). */
   lastCheckpointLsn?: number;
+  /** Every record this writer writes is encrypted (each target it writes to has a cipher). */
+  encrypt?: boolean;
 }
 
 const ANCHOR_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_TIME_ANCHOR, tenant: 0, vshard: 0, database: 0 });
@@ -223,10 +243,13 @@ function copiesInOne(payloads: readonly Uint8Array[], from: number): Uint8Array[
   return views;
 }
 
-/** The bytes a transaction of these payloads takes in a batch, its transaction record included. */
-export function transactionSpanBytes(payloads: readonly Uint8Array[]): number {
-  let spanBytes = recordSpanBytes(TRANSACTION_PAYLOAD_BYTES);
-  for (const p of payloads) spanBytes += recordSpanBytes(p.byteLength);
+/**
+ * The bytes a transaction of these payloads takes in a batch, its transaction record included;
+ * `tagBytes` per record when they are encrypted.
+ */
+export function transactionSpanBytes(payloads: readonly Uint8Array[], tagBytes = 0): number {
+  let spanBytes = recordSpanBytes(TRANSACTION_PAYLOAD_BYTES + tagBytes);
+  for (const p of payloads) spanBytes += recordSpanBytes(p.byteLength + tagBytes);
   return spanBytes;
 }
 
@@ -256,6 +279,12 @@ export class GroupCommit {
   private readonly freeBuffers: AlignedBuffer[];
   private readonly ranges: Uint32Array;
   private readonly crcs: Uint32Array;
+  /** RECORD_TAG_BYTES when this writer encrypts, else 0: the bytes each record's payload grows by. */
+  readonly tagBytes: number;
+  private cipher: RecordCipher | null = null;
+  /** The AEAD ranges and nonces of a batch (empty when the writer does not encrypt). */
+  private readonly cipherRanges: Uint32Array;
+  private readonly nonces: Uint8Array;
   private readonly recordsPerBatchMax: number;
 
   /** The partly filled last block of everything submitted, which an in-place batch starts with. */
@@ -288,6 +317,7 @@ export class GroupCommit {
   private queuedRecords = 0;
   private queuedBytes = 0;
   /** Fences in the queue: while there is one, the LSN of a new append is not known yet. */
+  /** Fences queued whose owner may change the next LSN (nextCallLsn is unknown behind one). */
   private queuedFences = 0;
 
   private nextLsnValue: number;
@@ -335,6 +365,9 @@ export class GroupCommit {
     this.recordsPerBatchMax = Math.ceil(init.batchBytesMax / RECORD_HEADER_SIZE_BYTES);
     this.ranges = new Uint32Array(2 * this.recordsPerBatchMax);
     this.crcs = new Uint32Array(this.recordsPerBatchMax);
+    this.tagBytes = init.encrypt === true ? RECORD_TAG_BYTES : 0;
+    this.cipherRanges = new Uint32Array(this.tagBytes === 0 ? 0 : CIPHER_RANGE_FIELDS * this.recordsPerBatchMax);
+    this.nonces = new Uint8Array(this.tagBytes === 0 ? 0 : RECORD_NONCE_BYTES * this.recordsPerBatchMax);
     this.nextLsnValue = init.nextLsn;
     this.durableLsnValue = init.nextLsn - 1;
     this.durableEndBytesValue = init.endBytes;
@@ -379,6 +412,10 @@ export class GroupCommit {
     this.fillLastRecordBytes = target.lastRecordBytes;
     this.activeSealed = target.sealed;
     this.rollNeeded = target.sealed;
+    // Rule 1 of the nonce argument: an encrypting writer writes only where it holds the key of a
+    // segment it began; a plaintext writer never writes into an encrypted segment.
+    assert(target.sealed || (target.cipher !== null) === this.tagBytes > 0, 'a writer writes only to a segment encrypted as it encrypts');
+    this.cipher = target.cipher;
     const tailBytes = target.sealed ? 0 : target.endBytes % this.blockBytes;
     this.tailBlock.bytes.fill(0);
     if (tailBytes > 0) {
@@ -520,7 +557,7 @@ export class GroupCommit {
   appendTransaction(payloads: readonly Uint8Array[], metas: readonly RecordMeta[]): Promise<BatchResult> {
     if (this.failure !== null) return Promise.reject(new WalDurabilityLostError(this.failure));
     assert.equal(payloads.length, metas.length, 'one meta per payload');
-    assert(transactionSpanBytes(payloads) <= this.transactionBytesMax, 'a transaction fits one batch');
+    assert(transactionSpanBytes(payloads, this.tagBytes) <= this.transactionBytesMax, 'a transaction fits one batch');
     let payloadBytes = 0;
     for (const p of payloads) payloadBytes += p.byteLength;
     // Like appendBatch: checked whole, with room for one batch above the limits.
@@ -575,10 +612,10 @@ export class GroupCommit {
    * reached once everything before it is durable. The caller must pass it (passFence) or fail
    * the writer (poison).
    */
-  fence(): Fence {
-    const fence = new QueueFence();
+  fence(movesLsns = true): Fence {
+    const fence = new QueueFence(movesLsns);
     this.queue.push({ kind: 'fence', fence });
-    this.queuedFences += 1;
+    if (movesLsns) this.queuedFences += 1;
     // What is encoded must be written for the fence to be reached.
     this.scheduleFlush();
     this.checkFence();
@@ -610,7 +647,7 @@ export class GroupCommit {
     }
     this.queue[this.queueHead] = undefined as unknown as Queued;
     this.queueHead += 1;
-    this.queuedFences -= 1;
+    if (head.fence.movesLsns) this.queuedFences -= 1;
     this.drainQueue();
     this.scheduleFlush();
     this.maybeRoll();
@@ -720,7 +757,7 @@ export class GroupCommit {
    */
   private tryEncode(payload: Uint8Array, meta: RecordMeta, waiter: Waiter | null, batchResult: BatchResult | null): boolean {
     if (this.rollNeeded || this.rolling) return false;
-    const spanBytes = recordSpanBytes(payload.byteLength);
+    const spanBytes = recordSpanBytes(payload.byteLength + this.tagBytes);
     if (this.fillRecordCount === 0) {
       this.startFill();
       // Not inside an appendBatch's records: their LSNs stay consecutive.
@@ -752,7 +789,7 @@ export class GroupCommit {
    */
   private tryEncodeTransaction(payloads: readonly Uint8Array[], metas: readonly RecordMeta[], waiter: Waiter, result: BatchResult): boolean {
     if (this.rollNeeded || this.rolling) return false;
-    const spanBytes = transactionSpanBytes(payloads);
+    const spanBytes = transactionSpanBytes(payloads, this.tagBytes);
     const count = payloads.length;
     if (this.fillRecordCount === 0) {
       this.startFill();
@@ -781,10 +818,11 @@ export class GroupCommit {
     assert(lsn <= LSN_MAX, 'LSN space exhausted');
     const fill = this.fill!;
     const offsetBytes = this.fillLengthBytes;
-    const spanBytes = recordSpanBytes(payload.byteLength);
+    const tagBytes = this.tagBytes;
+    const spanBytes = recordSpanBytes(payload.byteLength + tagBytes);
     // The pending index as if the log were idle at submission; flush raises it otherwise.
-    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount);
-    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength);
+    encodeRecord(fill.words, fill.bytes, offsetBytes, payload, lsn, meta, this.segmentId, this.fillRecordCount, tagBytes);
+    setRecordCrcRange(this.ranges, this.fillRecordCount, offsetBytes, payload.byteLength + tagBytes);
     this.fillRecordCount += 1;
     this.fillLengthBytes = offsetBytes + spanBytes;
     this.fillRecordBytes += spanBytes;
@@ -811,7 +849,7 @@ export class GroupCommit {
   private maybeEncodeAnchor(followingBytes: number): void {
     const nowMs = Math.max(Date.now(), this.lastAnchorMs);
     if (nowMs - this.lastAnchorMs < this.timeAnchorIntervalMs) return;
-    const spanBytes = recordSpanBytes(TIME_ANCHOR_PAYLOAD_BYTES);
+    const spanBytes = recordSpanBytes(TIME_ANCHOR_PAYLOAD_BYTES + this.tagBytes);
     // No room before the segment's end: the anchor waits for the next batch.
     if (this.fillFileOffsetBytes + this.fillLengthBytes + spanBytes > this.segmentSizeBytes) return;
     // Nor when the records it would precede would not fit the batch beside it: a batch of the
@@ -892,6 +930,8 @@ export class GroupCommit {
     if (aheadRecords > 0) {
       for (let i = 0; i < count; i++) words[(this.ranges[2 * i]! - RECORD_CRC_START_BYTES + RecordField.PENDING_INDEX) >>> 2]! += aheadRecords;
     }
+    if (this.tagBytes > 0) this.sealFill(buffer, count, firstLsn);
+    // The CRC covers the ciphertext and tag: a torn write stays a CRC failure (docs/format.md).
     this.io.crc32cRanges(buffer.bytes, this.ranges, count, this.crcs);
     for (let i = 0; i < count; i++) words[(this.ranges[2 * i]! - RECORD_CRC_START_BYTES) >>> 2] = this.crcs[i]!;
     const block = this.blockBytes;
@@ -960,6 +1000,23 @@ export class GroupCommit {
       (err: unknown) => this.complete(batch, { error: err }),
     );
     return true;
+  }
+
+  /**
+   * A1's encryption: the payloads of the batch's records, in place, in one native call, after their
+   * headers are final (the pending indexes raised: the header is associated data) and before
+   * their CRCs are computed.
+   */
+  private sealFill(buffer: AlignedBuffer, count: number, firstLsn: number): void {
+    const cipher = this.cipher;
+    assert(cipher !== null, 'an encrypting writer writes only to a segment it holds the key of');
+    const ranges = this.ranges;
+    for (let i = 0; i < count; i++) {
+      const offsetBytes = ranges[2 * i]! - RECORD_CRC_START_BYTES;
+      const storedBytes = ranges[2 * i + 1]! - (RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES);
+      setRecordCipherRange(this.cipherRanges, this.nonces, i, offsetBytes, storedBytes, firstLsn + i);
+    }
+    cipher.seal(buffer.bytes, this.cipherRanges, this.nonces, count);
   }
 
   /**

@@ -3,7 +3,7 @@
  * Every limit has a maximum and the reason for it.
  */
 import { WalInvalidArgumentError } from '../errors.js';
-import { BLOCK_SIZE_BYTES_DEFAULT, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT } from '../format/constants.js';
+import { BLOCK_SIZE_BYTES_DEFAULT, RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TAG_BYTES } from '../format/constants.js';
 import { POOL_QUEUE_DEPTH_MAX, QUEUE_DEPTH_DEFAULT, QUEUE_DEPTH_MAX, type DirectIoMode, type Io, type SyncMethod } from '../io/io.js';
 import type { NativeBindingOption } from '../io/native-binding.js';
 import type { SealedSegmentInfo } from '../log/segment-set.js';
@@ -55,6 +55,13 @@ export interface WalOptions {
   doubleWriteBuffer?: DoubleWriteMode;
   /** Called once a segment is sealed (never written again), e.g. to archive or ship it. */
   onSegmentSealed?: (info: SealedSegmentInfo) => void | Promise<void>;
+  /**
+   * Encrypt every record's payload at rest (AES-256-GCM, docs/encryption.md): the master key
+   * (`key`, a 32-byte Buffer, or `keyFile`) under a key id (an integer in [1, 2^32)), and the
+   * keys of segments written under older ids (`previousKeys`). Needed to open a log that has an
+   * encrypted segment (WAL_ERR_KEY_MISSING otherwise).
+   */
+  encryption?: EncryptionOptions;
   /** An I/O implementation to use instead of the native one (the simulated disk). */
   io?: Io;
   /**
@@ -64,7 +71,19 @@ export interface WalOptions {
   nativeBinding?: NativeBindingOption;
 }
 
+/** A master key: the bytes, or a file that holds exactly them (docs/encryption.md, "Keys"). */
+export interface KeySpec {
+  keyId: number;
+  key?: Uint8Array;
+  keyFile?: string;
+}
+
+export interface EncryptionOptions extends KeySpec {
+  previousKeys?: readonly KeySpec[];
+}
+
 export interface ResolvedOptions {
+  encryption: EncryptionOptions | undefined;
   backend: BackendChoice;
   directIo: DirectIoMode;
   syncMethod: SyncMethod;
@@ -165,6 +184,7 @@ export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'preallocate',
   'doubleWriteBuffer',
   'onSegmentSealed',
+  'encryption',
   'io',
   'nativeBinding',
 ]);
@@ -185,12 +205,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   // A record must fit one batch buffer and one segment after its header block, and never exceed
   // the format's own cap.
-  const payloadCapBytes = Math.min(
-    RECORD_PAYLOAD_BYTES_LIMIT,
-    batchBytesMax - RECORD_HEADER_SIZE_BYTES - 8,
-    // The header block is usually 4 KiB; Wal.open checks again with the file system's real block.
-    segmentSizeBytes - BLOCK_SIZE_BYTES_DEFAULT - RECORD_HEADER_SIZE_BYTES - 8,
-  );
+  const payloadCapBytes =
+    Math.min(
+      RECORD_PAYLOAD_BYTES_LIMIT,
+      batchBytesMax - RECORD_HEADER_SIZE_BYTES - 8,
+      // The header block is usually 4 KiB; Wal.open checks again with the file system's real block.
+      segmentSizeBytes - BLOCK_SIZE_BYTES_DEFAULT - RECORD_HEADER_SIZE_BYTES - 8,
+    ) - (o.encryption === undefined ? 0 : RECORD_TAG_BYTES);
   if (o.preallocate !== undefined && typeof o.preallocate !== 'boolean') {
     throw new WalInvalidArgumentError('preallocate', `must be a boolean, got ${describe(o.preallocate)}`);
   }
@@ -227,6 +248,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     preallocate: o.preallocate ?? true,
     doubleWriteBuffer: oneOf('doubleWriteBuffer', o.doubleWriteBuffer, ['off', 'buffered', 'direct'], 'off'),
     onSegmentSealed: o.onSegmentSealed,
+    // Checked at open, where key files are read (KeyRing.fromOptions).
+    encryption: o.encryption,
     io,
     nativeBinding,
   };

@@ -23,6 +23,7 @@ import {
 import {
   LOCK_FILE_NAME,
   LSN_MAX,
+  RECORD_TAG_BYTES,
   RECORD_TYPE_DEFAULT,
   RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_CHECKPOINT,
@@ -35,7 +36,11 @@ import { TombstoneSet, checkTenant, collectionBytes, encodeTemporalPurge, encode
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
-import { describe, resolveOptions, type ResolvedOptions, type WalOptions } from './options.js';
+import { KeyRing } from '../crypto/key-ring.js';
+import { parseKeySpec } from '../crypto/key-spec.js';
+import type { MasterKey } from '../crypto/master-key.js';
+import { SegmentKeys } from '../crypto/segment-keys.js';
+import { describe, resolveOptions, type KeySpec, type ResolvedOptions, type WalOptions } from './options.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
 import {
   ReaderFiles,
@@ -273,6 +278,8 @@ export class Wal {
   private cutsForgottenThroughEpoch = 0;
   /** The last checkpoint (its LSN and a copy of its payload), or null. */
   private checkpointState: { lsn: number; payload: Buffer } | null = null;
+  /** The keys of encrypted segments (null: the log is opened without encryption). */
+  private readonly keys: SegmentKeys | null;
   /** The time anchors read so far (LSN order, times never falling), up to `upToLsn`, for the truncation epoch they were read in. */
   private anchors: { epoch: number; upToLsn: number; lsns: number[]; times: number[] } | null = null;
 
@@ -287,7 +294,9 @@ export class Wal {
     recovery: RecoveryReport,
     private readonly durable: DurableSignal,
     private readonly tail: TailCache,
+    keys: SegmentKeys | null,
   ) {
+    this.keys = keys;
     this.dir = dir;
     this.options = options;
     this.io = io;
@@ -307,7 +316,12 @@ export class Wal {
       NativeIo.create({ backend: resolved.backend, syncMethod: resolved.syncMethod, queueDepth: resolved.queueDepth, nativeBinding: resolved.nativeBinding });
     let lock: IoLock | undefined;
     let segments: SegmentSet | undefined;
+    let keys: SegmentKeys | null = null;
     try {
+      // Key files are checked (and read into native memory) before anything else is touched.
+      keys = resolved.encryption === undefined ? null : new SegmentKeys(KeyRing.fromOptions(resolved.encryption, 'encryption', resolved.nativeBinding));
+      // The caller's key bytes are not kept: the ring holds its own copy in native memory.
+      resolved.encryption = undefined;
       await io.mkdirp(dir);
       // O1. A directory just created is durable only once its parent is synced. An earlier open
       // may have created some levels and failed before syncing them, and this one cannot tell
@@ -322,11 +336,12 @@ export class Wal {
         doubleWriteBuffer: resolved.doubleWriteBuffer,
         onSegmentSealed: resolved.onSegmentSealed,
         writeShape: { batchBytesMax: resolved.batchBytesMax, batchesInFlightMax: resolved.batchesInFlightMax },
+        keys,
       });
       segments = opened.set;
       const set = segments;
       const dataStartBytes = set.active.dataStartBytes;
-      if (dataStartBytes + recordSpanBytes(resolved.recordPayloadBytesMax) > resolved.segmentSizeBytes) {
+      if (dataStartBytes + recordSpanBytes(resolved.recordPayloadBytesMax + (keys === null ? 0 : RECORD_TAG_BYTES)) > resolved.segmentSizeBytes) {
         throw new WalInvalidArgumentError(
           'recordPayloadBytesMax',
           `a record of ${resolved.recordPayloadBytesMax} bytes does not fit a ${resolved.segmentSizeBytes}-byte segment after its ${dataStartBytes}-byte header block`,
@@ -350,6 +365,7 @@ export class Wal {
           durable.wake();
         },
         durableBytes: tail,
+        encrypt: keys !== null,
       });
       // The zero-fill of the next segment goes out when the writer has nothing to write.
       set.zeroFill.attach({
@@ -357,7 +373,7 @@ export class Wal {
           return writer.nextLsn - 1 > writer.durableLsn || writer.pendingCount > 0;
         },
       });
-      const wal = new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail);
+      const wal = new Wal(dir, resolved, io, ownsIo, lock, set, writer, opened.recovery, durable, tail, keys);
       try {
         await wal.loadCheckpoint(opened.checkpoints.scanned ? opened.checkpoints : null);
       } catch (err) {
@@ -369,6 +385,8 @@ export class Wal {
       await segments?.close().catch(() => undefined);
       await lock?.release().catch(() => undefined);
       if (ownsIo) await io.close().catch(() => undefined);
+      // A failed open keeps no key (destroying twice is harmless).
+      keys?.destroy();
       throw err;
     }
   }
@@ -498,7 +516,7 @@ export class Wal {
     } catch (err) {
       return Promise.reject(err);
     }
-    const spanBytes = transactionSpanBytes(payloads);
+    const spanBytes = transactionSpanBytes(payloads, this.writer.tagBytes);
     const limitBytes = this.writer.transactionBytesMax;
     if (spanBytes > limitBytes) {
       return Promise.reject(
@@ -660,6 +678,53 @@ export class Wal {
     });
   }
 
+  /**
+   * Seals the active segment and begins the next one under a new master key, `{ keyId, key }`
+   * or `{ keyId, keyFile }` (a new key id). Appends made before the call are made durable in the
+   * old segment first; appends made after it wait and go to the new one. Segments written under
+   * older keys stay readable while their keys are in the ring (this process) or in
+   * `previousKeys` (a later open). Resolves once the new segment is durable.
+   */
+  rotateKey(spec: KeySpec): Promise<void> {
+    const refused = this.refusal();
+    if (refused !== null) return Promise.reject(refused);
+    const keys = this.keys;
+    if (keys === null) return Promise.reject(new WalInvalidArgumentError('rotateKey', 'the log is not encrypted: open it with the encryption option first'));
+    let master: MasterKey;
+    try {
+      master = parseKeySpec(spec, 'key', this.options.nativeBinding);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // A fence that leaves LSNs as they are: the next append's LSN is known while it waits.
+    const fence = this.writer.fence(false);
+    return this.serialize(async () => {
+      await fence.reached;
+      const previous = keys.current!;
+      try {
+        if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+        keys.rotate(master);
+      } catch (err) {
+        master.destroy();
+        await this.writer.passFence(fence, null);
+        throw err;
+      }
+      let position: WriterPosition;
+      try {
+        const w = this.writer;
+        position = await this.segments.rotate({ lastLsn: w.durableLsn, endBytes: w.durableEndBytes, lastRecordBytes: w.lastRecordBytes }, w.lastCheckpointLsn);
+      } catch (err) {
+        // A rollover that fails for lack of space changed nothing; any other failure fails the writer.
+        keys.unrotate(master, previous);
+        if (!(err instanceof WalNoSpaceError)) this.writer.poison(err);
+        await this.writer.passFence(fence, null);
+        throw err;
+      }
+      await this.writer.passFence(fence, targetOf(position));
+      if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+    });
+  }
+
   /** The transaction the durable user record `lsn` belongs to, or null (none, or not a user record). */
   private async transactionAt(lsn: number): Promise<TransactionSpan | null> {
     const filter: RecordFilter = { ...yieldEveryRecord, toLsn: lsn, payloads: false };
@@ -740,6 +805,7 @@ export class Wal {
         files: wal.readerFiles,
         check,
         progress,
+        keys: wal.keys,
       }),
     };
   }
@@ -978,6 +1044,7 @@ export class Wal {
       filter,
       direct: this.directIo ? 'required' : 'off',
       files: this.readerFiles,
+      keys: this.keys,
       check: (where) => {
         // A truncation started after the reader did, or the log closed under it.
         if (this.truncationEpoch !== epoch) throw new WalReadInvalidatedError(whereText(where));
@@ -1016,6 +1083,8 @@ export class Wal {
     // Readers still open stop at their next step with WAL_ERR_CLOSED.
     await this.readerFiles.closeAll();
     await this.segments.close();
+    // Nothing reads or writes any more: every key is cleansed.
+    this.keys?.destroy();
     await this.lock.release();
     if (this.ownsIo) await this.io.close();
     if (syncFailure !== null) throw syncFailure.error;
@@ -1032,6 +1101,7 @@ function targetOf(position: WriterPosition): WriterTarget {
     nextLsn: position.nextLsn,
     endBytes: position.endBytes,
     lastRecordBytes: position.lastRecordBytes,
+    cipher: s.cipher,
   };
 }
 

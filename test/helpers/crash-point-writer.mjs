@@ -2,18 +2,21 @@
 // only after its append resolved, then runs the operation under test. The environment arms one
 // crash point (src/io/crash-point.ts), so the process dies by SIGKILL between two steps. An
 // optional fifth argument, JSON, overrides options of the open (a point inside Wal.open kills it
-// there, before any append).
+// there, before any append); its `encryptionKeyHex` opens the log encrypted.
 import { Wal } from '../../dist/index.js';
 import { payloadFor } from './payload.mjs';
 
 const [dir, operation, countArg, lsnArg, overridesArg = '{}'] = process.argv.slice(2);
 const count = Number(countArg);
+// `encryptionKeyHex` in the overrides: the log is opened encrypted under that (test) key, id 1.
+const { encryptionKeyHex, ...overrides } = JSON.parse(overridesArg);
 const wal = await Wal.open(dir, {
   segmentSizeBytes: 64 * 1024,
   batchBytesMax: 64 * 1024,
   preallocate: false,
   doubleWriteBuffer: 'buffered',
-  ...JSON.parse(overridesArg),
+  ...overrides,
+  ...(encryptionKeyHex === undefined ? {} : { encryption: { key: Buffer.from(encryptionKeyHex, 'hex'), keyId: 1 } }),
 });
 let next = wal.nextLsn;
 for (let i = 0; i < count; i++) {

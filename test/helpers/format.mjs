@@ -13,7 +13,7 @@ export function segmentName(firstLsn, segmentId) {
 export const SEGMENT_NAME_PATTERN = /^wal-(\d{20})-(\d{10})\.seg$/;
 /** The first segment of a new log: first LSN 1, segment id 1. */
 export const SEGMENT_NAME = segmentName(1, 1);
-export const FORMAT_VERSION = 5;
+export const FORMAT_VERSION = 6;
 /** Offset of the segment header's checkpoint LSN (u64). */
 export const SEGMENT_HEADER_CHECKPOINT_LSN_AT = 104;
 export const SEGMENT_HEADER_SIZE_BYTES = 128;
@@ -106,7 +106,10 @@ export function walkSegment(buf) {
     });
     at += spanBytes;
   }
-  return { blockSizeBytes, segmentId, incarnation, inFlightBytesMax, records, endBytes: at };
+  const encrypted = (buf.readUInt32LE(28) & 1) !== 0;
+  const keyId = buf.readUInt32LE(68);
+  const salt = Buffer.from(buf.subarray(72, 88));
+  return { blockSizeBytes, segmentId, incarnation, inFlightBytesMax, records, endBytes: at, encrypted, keyId, salt, sealed: (buf.readUInt32LE(28) & 2) !== 0 };
 }
 
 /**
