@@ -46,6 +46,8 @@ const totals = {
   lostAckedRecoveries: 0,
   lostAckedRecords: 0,
   typedErrors: 0,
+  encryptedRuns: 0,
+  noncePairs: 0,
 };
 const startedMs = performance.now();
 for (let seed = args.seed; seed < args.seed + args.runs; seed++) {
@@ -57,6 +59,8 @@ for (let seed = args.seed; seed < args.seed + args.runs; seed++) {
   totals.lostAckedRecoveries += r.lostAckedRecoveries;
   totals.lostAckedRecords += r.lostAckedRecords;
   totals.typedErrors += r.typedErrors;
+  if (r.encrypted) totals.encryptedRuns += 1;
+  totals.noncePairs += r.noncePairs;
   totals.tornWrites += r.disk.tornWrites;
   totals.ioFailures += r.io.writeFailures + r.io.syncFailures;
   if (args.verbose) console.log(JSON.stringify(r));
@@ -69,7 +73,7 @@ const seconds = (performance.now() - startedMs) / 1000;
 console.log(
   `${totals.runs} runs, tier ${args.tier}, seeds ${args.seed}..${args.seed + args.runs - 1}: ${totals.violations} violations; ` +
     `${totals.crashRecoveries} crash recoveries and ${totals.cleanReopens} clean reopens checked in ${seconds.toFixed(1)} s ` +
-    `(${(totals.crashRecoveries / seconds).toFixed(0)} crash cycles/s)` +
+    `(${(totals.crashRecoveries / seconds).toFixed(0)} crash cycles/s); ${totals.encryptedRuns} runs encrypted, ${totals.noncePairs} (key, nonce) pairs checked` +
     (args.tier === 2
       ? `; tier-2 information: ${totals.lostAckedRecoveries} recoveries lost ${totals.lostAckedRecords} acknowledged records, ${totals.typedErrors} runs ended in a typed error`
       : ''),

@@ -13,6 +13,7 @@ import { Prng } from '../../dist/sim/prng.js';
 import { SimDisk, type DiskStats } from '../../dist/sim/sim-disk.js';
 import { SimIo, type SimIoStats } from '../../dist/sim/sim-io.js';
 import { TraceHash } from '../../dist/sim/trace-hash.js';
+import { NonceLedger } from './nonce-ledger.js';
 import { drawOp, LARGE_BATCH_WORKLOAD_OPS, WORKLOAD_OPS, type WorkloadContext, type WorkloadOp } from './workload.js';
 
 export interface RunOptions {
@@ -22,6 +23,11 @@ export interface RunOptions {
   /** Operations per process, at most. */
   opsMax: number;
   ops?: readonly WorkloadOp[];
+  /**
+   * False: no run is encrypted (the draw that decides it is made all the same, so the other
+   * draws of a seed stay as they are). Encryption needs the native addon.
+   */
+  encryption?: boolean;
 }
 
 export const RUN_DEFAULTS: RunOptions = { tier: 1, cycles: 12, opsMax: 30 };
@@ -66,6 +72,10 @@ export interface RunResult {
   typedErrorSample: string | null;
   disk: DiskStats;
   io: SimIoStats;
+  /** Some process of the run opened the log encrypted. */
+  encrypted: boolean;
+  /** (key, nonce) pairs the nonce oracle saw (each compared at every later check). */
+  noncePairs: number;
 }
 
 type Ending = 'crashed' | 'closed' | 'openFailed' | 'typedError';
@@ -90,6 +100,15 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
   // durable write stays in flight outside the syncs of later ones; per process: batches in flight.
   const pipelineRng = rng.fork();
   rates.lateLandingP = pipelineRng.pick([0, 0.5, 1]);
+  // Encryption's own stream, forked after the others. Half the runs are encrypted: from the
+  // first process, or from a later one (a plaintext log turned encrypted). An encrypted process
+  // may bring a new key, the older ones given as previousKeys (a rotation across reopen).
+  const cryptoRng = rng.fork();
+  const drawnMode = cryptoRng.pick(['off', 'off', 'on', 'switch'] as const);
+  const cryptoMode = options.encryption === false ? 'off' : drawnMode;
+  const encryptFromCycle = cryptoMode === 'off' ? Infinity : cryptoMode === 'on' ? 0 : cryptoRng.between(1, Math.max(1, options.cycles - 1));
+  const keys: { keyId: number; key: Buffer }[] = [];
+  const nonces = new NonceLedger();
   // In a quarter of the runs processes switch between two batch sizes: a process with larger
   // batches than the segment's writers had raises its recorded largest write before writing (O8),
   // and recovery must look as far as the larger one's torn writes reach.
@@ -125,6 +144,8 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
     typedErrorSample: null,
     disk: disk.stats,
     io: ioStats,
+    encrypted: false,
+    noncePairs: 0,
   };
   let previous: Ending | null = null;
   let failedOpens = 0;
@@ -136,7 +157,13 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
       const doubleWriteBuffer = !dwbRun ? ('off' as const) : workRng.pick(['off', 'buffered', 'direct'] as const);
       const batchBytesMax = batchSizeRun && batchRng.chance(0.5) ? BATCH_BYTES_LARGE : BATCH_BYTES;
       const batchesInFlightMax = pipelineRng.pick([1, 2, 2, 4]);
+      if (cycle >= encryptFromCycle && (keys.length === 0 || cryptoRng.chance(0.15))) keys.push({ keyId: keys.length + 1, key: simKey(cryptoRng) });
+      const current = keys.at(-1);
+      const encryption = current === undefined ? undefined : { ...current, previousKeys: keys.slice(0, -1) };
+      if (encryption !== undefined) result.encrypted = true;
       const ending = await runProcess(cycle, {
+        encryption,
+        keys,
         disk,
         rng: schedulerRng,
         workRng,
@@ -158,6 +185,7 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
       });
       trace.event(100);
       trace.mix(['crashed', 'closed', 'openFailed', 'typedError'].indexOf(ending));
+      nonces.check(disk, `after process ${cycle + 1}`);
       failedOpens = ending === 'openFailed' ? failedOpens + 1 : 0;
       typedErrorsInRow = ending === 'typedError' ? typedErrorsInRow + 1 : 0;
       if (typedErrorsInRow >= TYPED_ERRORS_IN_ROW_MAX) break;
@@ -168,13 +196,25 @@ export async function runSeed(seed: number, options: RunOptions = RUN_DEFAULTS):
   }
   result.trace = trace.value;
   result.traceEvents = trace.events;
+  result.noncePairs = nonces.pairs;
   result.records = oracle.recordCount;
   result.lostAckedRecoveries = oracle.lostAckedRecoveries;
   result.lostAckedRecords = oracle.lostAckedRecords;
   return result;
 }
 
+/** A master key drawn from the run's stream: a seed reproduces it. */
+function simKey(rng: Prng): Buffer {
+  const key = Buffer.alloc(32);
+  for (let i = 0; i < key.length; i++) key[i] = rng.below(256);
+  return key;
+}
+
 interface ProcessInit {
+  /** The process opens the log encrypted with these keys, or plaintext. */
+  encryption: { keyId: number; key: Buffer; previousKeys: { keyId: number; key: Buffer }[] } | undefined;
+  /** Every key of the run so far, the newest last: a rotation adds one for later processes. */
+  keys: { keyId: number; key: Buffer }[];
   disk: SimDisk;
   rng: Prng;
   workRng: Prng;
@@ -321,6 +361,7 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
       preallocate: init.preallocate,
       doubleWriteBuffer: init.doubleWriteBuffer,
       onSegmentSealed: (info) => noteSealed(init, info.path, violation),
+      encryption: init.encryption,
     });
   } catch (err) {
     if (io.crashed) return 'crashed';
@@ -400,6 +441,12 @@ async function lifetime(cycle: number, io: SimIo, init: ProcessInit, tracked: Se
       truncations += 1;
     },
     truncationsStarted: () => truncations,
+    newKey() {
+      if (init.encryption === undefined) return null;
+      const spec = { keyId: init.keys.length + 1, key: simKey(workRng) };
+      init.keys.push(spec);
+      return spec;
+    },
   };
   const opCount = workRng.between(1, options.opsMax);
   for (let i = 0; i < opCount; i++) {

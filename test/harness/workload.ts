@@ -43,6 +43,8 @@ export interface WorkloadContext {
   /** Counts truncation calls, so a reader can tell whether one started while it read. */
   noteTruncation(): void;
   truncationsStarted(): number;
+  /** In an encrypted run: a new key for rotateKey, known to every later process of the run; else null. */
+  newKey(): { keyId: number; key: Buffer } | null;
 }
 
 export interface WorkloadOp {
@@ -661,6 +663,16 @@ export const WORKLOAD_OPS: readonly WorkloadOp[] = [
     weight: 6,
     async run(ctx) {
       appendTransactionOp(ctx);
+    },
+  },
+  {
+    name: 'rotateKey',
+    weight: 1,
+    async run(ctx) {
+      const spec = ctx.newKey();
+      if (spec === null) return;
+      // No LSN changes: the next append goes to the new segment. A failure follows a fault.
+      ctx.track(ctx.wal.rotateKey(spec).catch((err: unknown) => checkRejection(ctx, `rotateKey(${spec.keyId})`, err)));
     },
   },
   {
