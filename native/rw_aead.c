@@ -56,6 +56,10 @@ int rw_aead_key_create(const uint8_t *key, struct rw_aead_key **out) {
     return 0;
 }
 
+int rw_aead_key_clone(const struct rw_aead_key *key, struct rw_aead_key **out) {
+    return rw_aead_key_create(key->bytes, out);
+}
+
 void rw_aead_key_destroy(struct rw_aead_key *key) {
     if (key == NULL) return;
     /* EVP_CIPHER_CTX_free cleanses the expanded key schedule. */

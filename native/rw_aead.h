@@ -29,6 +29,8 @@ struct rw_aead_master;
 int rw_aead_key_create(const uint8_t *key, struct rw_aead_key **out);
 /* Cleanses and frees; NULL is allowed. */
 void rw_aead_key_destroy(struct rw_aead_key *key);
+/* A key of its own with the same bytes (own contexts: usable on another thread): 0, -ENOMEM or -EIO. */
+int rw_aead_key_clone(const struct rw_aead_key *key, struct rw_aead_key **out);
 
 /* Encrypts `data` in place and writes the tag: 0, or -EIO. */
 int rw_aead_seal(struct rw_aead_key *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_bytes, uint8_t *data, size_t data_bytes,

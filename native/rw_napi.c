@@ -489,14 +489,23 @@ static napi_value js_aead_key(napi_env env, napi_callback_info info) {
     return aead_external(env, created);
 }
 
-/* The AES-GCM handle `value` is, or NULL after throwing; with `live`, one whose key was not destroyed. */
-static struct aead_handle *aead_handle_arg(napi_env env, napi_value value, bool live) {
+/*
+ * The data of `value` when it is an external whose data starts with `magic` (both handle structs
+ * do), else NULL; NULL too after a failed N-API call, which has thrown.
+ */
+static void *tagged_external(napi_env env, napi_value value, uint32_t magic) {
     napi_valuetype type;
     NAPI_CALL(napi_typeof(env, value, &type));
     void *data = NULL;
     if (type == napi_external) NAPI_CALL(napi_get_value_external(env, value, &data));
-    struct aead_handle *handle = data;
-    if (handle == NULL || handle->magic != MAGIC_AEAD || (live && handle->key == NULL)) {
+    if (data == NULL || *(const uint32_t *)data != magic) return NULL;
+    return data;
+}
+
+/* The AES-GCM handle `value` is, or NULL after throwing; with `live`, one whose key was not destroyed. */
+static struct aead_handle *aead_handle_arg(napi_env env, napi_value value, bool live) {
+    struct aead_handle *handle = tagged_external(env, value, MAGIC_AEAD);
+    if (handle == NULL || (live && handle->key == NULL)) {
         throw_type(env, "key", live ? "a live AES-GCM key handle" : "an AES-GCM key handle");
         return NULL;
     }
@@ -556,12 +565,8 @@ static napi_value js_aead_master_key(napi_env env, napi_callback_info info) {
 
 /* The master key handle `value` is, or NULL after throwing; with `live`, one not destroyed. */
 static struct master_handle *master_handle_arg(napi_env env, napi_value value, bool live) {
-    napi_valuetype type;
-    NAPI_CALL(napi_typeof(env, value, &type));
-    void *data = NULL;
-    if (type == napi_external) NAPI_CALL(napi_get_value_external(env, value, &data));
-    struct master_handle *handle = data;
-    if (handle == NULL || handle->magic != MAGIC_MASTER || (live && handle->master == NULL)) {
+    struct master_handle *handle = tagged_external(env, value, MAGIC_MASTER);
+    if (handle == NULL || (live && handle->master == NULL)) {
         throw_type(env, "master", live ? "a live master key handle" : "a master key handle");
         return NULL;
     }
@@ -604,6 +609,75 @@ static napi_value js_aead_derive_key(napi_env env, napi_callback_info info) {
 /* Fields per record in an AEAD batch's ranges: aad offset, aad bytes, data offset, data bytes, tag offset. */
 #define AEAD_RANGE_FIELDS 5u
 
+/* A batch call's arguments, checked: every range inside the view and a nonce for each record. */
+struct aead_batch_args {
+    struct rw_aead_key *key;
+    uint8_t *view;
+    const uint32_t *ranges;
+    const uint8_t *nonces;
+    uint32_t count;
+    int32_t *results;
+};
+
+/*
+ * Reads (key, view, ranges, nonces, count[, results]) from `argv`: false after throwing a
+ * TypeError, else true with `*rc` 0, or -EINVAL when a range or the counts do not fit (then
+ * nothing may be touched).
+ */
+static bool aead_batch_args(napi_env env, napi_value *argv, bool with_results, struct aead_batch_args *out, int *rc) {
+    struct aead_handle *handle = aead_handle_arg(env, argv[0], true);
+    if (handle == NULL) return false;
+    void *view, *ranges_data, *nonces, *results_data = NULL;
+    size_t view_length, ranges_length, nonces_length, results_length = 0;
+    if (!arg_typedarray(env, argv[1], "view", napi_uint8_array, "a Uint8Array", &view, &view_length)) return false;
+    if (!arg_typedarray(env, argv[2], "ranges", napi_uint32_array, "a Uint32Array", &ranges_data, &ranges_length)) return false;
+    if (!arg_typedarray(env, argv[3], "nonces", napi_uint8_array, "a Uint8Array", &nonces, &nonces_length)) return false;
+    double count_value;
+    enum arg_status count_status = arg_integer(env, argv[4], "count", 0, UINT32_MAX, &count_value);
+    if (count_status == ARG_THROWN) return false;
+    *rc = 0;
+    if (count_status == ARG_RANGE) {
+        *rc = -EINVAL;
+        return true;
+    }
+    if (with_results && !arg_typedarray(env, argv[5], "results", napi_int32_array, "an Int32Array", &results_data, &results_length))
+        return false;
+    uint32_t count = (uint32_t)count_value;
+    const uint32_t *ranges = ranges_data;
+    if (count > ranges_length / AEAD_RANGE_FIELDS || count > nonces_length / RW_AEAD_NONCE_BYTES || (with_results && count > results_length)) {
+        *rc = -EINVAL;
+        return true;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const uint32_t *r = ranges + AEAD_RANGE_FIELDS * i;
+        if ((uint64_t)r[0] + r[1] > view_length || (uint64_t)r[2] + r[3] > view_length || (uint64_t)r[4] + RW_AEAD_TAG_BYTES > view_length) {
+            *rc = -EINVAL;
+            return true;
+        }
+    }
+    *out = (struct aead_batch_args){handle->key, view, ranges, nonces, count, results_data};
+    return true;
+}
+
+/*
+ * Opens the records of `a` with `key`: the number whose tags hold before the first that fails
+ * (writing 0 or -EBADMSG per record into `a->results` when given), or -EIO.
+ */
+static int64_t aead_open_records(struct rw_aead_key *key, const struct aead_batch_args *a) {
+    int64_t verified = -1;
+    for (uint32_t i = 0; i < a->count; i++) {
+        const uint32_t *r = a->ranges + AEAD_RANGE_FIELDS * i;
+        int rc = rw_aead_open(key, a->nonces + RW_AEAD_NONCE_BYTES * i, a->view + r[0], r[1], a->view + r[2], r[3], a->view + r[4]);
+        if (rc < 0 && rc != -EBADMSG) return rc;
+        if (a->results != NULL) a->results[i] = rc;
+        if (rc == -EBADMSG && verified < 0) {
+            verified = i;
+            if (a->results == NULL) break;
+        }
+    }
+    return verified < 0 ? (int64_t)a->count : verified;
+}
+
 /*
  * aeadSealBatch(key, view, ranges, nonces, count) and aeadOpenBatch(key, view, ranges, nonces,
  * count, results): every range (and its 12-byte nonce in `nonces`) is checked before any record
@@ -612,43 +686,105 @@ static napi_value js_aead_derive_key(napi_env env, napi_callback_info info) {
 static napi_value aead_batch(napi_env env, napi_callback_info info, bool seal) {
     napi_value argv[6];
     if (!get_args(env, info, seal ? 5 : 6, argv)) return NULL;
-    struct aead_handle *handle = aead_handle_arg(env, argv[0], true);
-    if (handle == NULL) return NULL;
-    struct rw_aead_key *key = handle->key;
-    void *view, *ranges_data, *nonces, *results_data = NULL;
-    size_t view_length, ranges_length, nonces_length, results_length = 0;
-    if (!arg_typedarray(env, argv[1], "view", napi_uint8_array, "a Uint8Array", &view, &view_length)) return NULL;
-    if (!arg_typedarray(env, argv[2], "ranges", napi_uint32_array, "a Uint32Array", &ranges_data, &ranges_length)) return NULL;
-    if (!arg_typedarray(env, argv[3], "nonces", napi_uint8_array, "a Uint8Array", &nonces, &nonces_length)) return NULL;
-    double count_value;
-    ARG_INTEGER(4, "count", 0, UINT32_MAX, count_value);
-    if (!seal && !arg_typedarray(env, argv[5], "results", napi_int32_array, "an Int32Array", &results_data, &results_length))
-        return NULL;
-    uint32_t count = (uint32_t)count_value;
-    const uint32_t *ranges = ranges_data;
-    if (count > ranges_length / AEAD_RANGE_FIELDS || count > nonces_length / RW_AEAD_NONCE_BYTES || (!seal && count > results_length))
-        return js_int(env, -EINVAL);
-    for (uint32_t i = 0; i < count; i++) {
-        const uint32_t *r = ranges + AEAD_RANGE_FIELDS * i;
-        if ((uint64_t)r[0] + r[1] > view_length || (uint64_t)r[2] + r[3] > view_length ||
-            (uint64_t)r[4] + RW_AEAD_TAG_BYTES > view_length)
-            return js_int(env, -EINVAL);
+    struct aead_batch_args a;
+    int rc;
+    if (!aead_batch_args(env, argv, !seal, &a, &rc)) return NULL;
+    if (rc < 0) return js_int(env, rc);
+    if (!seal) {
+        int64_t verified = aead_open_records(a.key, &a);
+        return js_int(env, verified < 0 ? (int)verified : 0);
     }
-    uint8_t *bytes = view;
-    int32_t *results = results_data;
-    for (uint32_t i = 0; i < count; i++) {
-        const uint32_t *r = ranges + AEAD_RANGE_FIELDS * i;
-        const uint8_t *nonce = (const uint8_t *)nonces + RW_AEAD_NONCE_BYTES * i;
-        if (seal) {
-            int rc = rw_aead_seal(key, nonce, bytes + r[0], r[1], bytes + r[2], r[3], bytes + r[4]);
-            if (rc < 0) return js_int(env, rc);
-        } else {
-            int rc = rw_aead_open(key, nonce, bytes + r[0], r[1], bytes + r[2], r[3], bytes + r[4]);
-            if (rc < 0 && rc != -EBADMSG) return js_int(env, rc);
-            results[i] = rc;
-        }
+    for (uint32_t i = 0; i < a.count; i++) {
+        const uint32_t *r = a.ranges + AEAD_RANGE_FIELDS * i;
+        rc = rw_aead_seal(a.key, a.nonces + RW_AEAD_NONCE_BYTES * i, a.view + r[0], r[1], a.view + r[2], r[3], a.view + r[4]);
+        if (rc < 0) return js_int(env, rc);
     }
     return js_int(env, 0);
+}
+
+/* An aeadOpenBatchAsync in the thread pool: its own key and copies of the ranges and nonces. */
+struct aead_open_work {
+    napi_async_work work;
+    napi_deferred deferred;
+    napi_ref view_ref;
+    struct rw_aead_key *key;
+    struct aead_batch_args args;
+    uint32_t *ranges_copy;
+    uint8_t *nonces_copy;
+    int64_t outcome;
+};
+
+static void aead_open_execute(napi_env env, void *data) {
+    (void)env;
+    struct aead_open_work *w = data;
+    w->outcome = aead_open_records(w->key, &w->args);
+}
+
+static void aead_open_complete(napi_env env, napi_status status, void *data) {
+    struct aead_open_work *w = data;
+    napi_value value;
+    int64_t outcome = status == napi_ok ? w->outcome : -ECANCELED;
+    if (napi_create_int64(env, outcome, &value) == napi_ok) napi_resolve_deferred(env, w->deferred, value);
+    napi_delete_reference(env, w->view_ref);
+    napi_delete_async_work(env, w->work);
+    rw_aead_key_destroy(w->key);
+    free(w->ranges_copy);
+    free(w->nonces_copy);
+    free(w);
+}
+
+/*
+ * aeadOpenBatchAsync(key, view, ranges, nonces, count): a Promise of how many records' tags hold
+ * before the first that fails (count when all do), or a negative errno (-EINVAL for a bad batch,
+ * checked before anything is queued; -EIO). The records are opened in place in the thread pool,
+ * with a key of the call's own (the handle may be destroyed meanwhile); the caller must not touch
+ * `view` until the promise settles (the call keeps it alive).
+ */
+static napi_value js_aead_open_batch_async(napi_env env, napi_callback_info info) {
+    napi_value argv[5];
+    if (!get_args(env, info, 5, argv)) return NULL;
+    struct aead_batch_args a;
+    int rc;
+    if (!aead_batch_args(env, argv, false, &a, &rc)) return NULL;
+    napi_value promise;
+    napi_deferred deferred;
+    NAPI_CALL(napi_create_promise(env, &deferred, &promise));
+    struct aead_open_work *w = calloc(1, sizeof *w);
+    if (w != NULL && rc == 0) {
+        w->ranges_copy = malloc((size_t)a.count * AEAD_RANGE_FIELDS * sizeof(uint32_t) + 1);
+        w->nonces_copy = malloc((size_t)a.count * RW_AEAD_NONCE_BYTES + 1);
+        if (w->ranges_copy == NULL || w->nonces_copy == NULL) rc = -ENOMEM;
+        if (rc == 0) rc = rw_aead_key_clone(a.key, &w->key);
+    }
+    if (w == NULL) rc = -ENOMEM;
+    napi_value resource_name;
+    if (rc == 0 && (napi_create_reference(env, argv[1], 1, &w->view_ref) != napi_ok ||
+                    napi_create_string_utf8(env, "ringwal.aeadOpen", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+                    napi_create_async_work(env, NULL, resource_name, aead_open_execute, aead_open_complete, w, &w->work) != napi_ok))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        memcpy(w->ranges_copy, a.ranges, (size_t)a.count * AEAD_RANGE_FIELDS * sizeof(uint32_t));
+        memcpy(w->nonces_copy, a.nonces, (size_t)a.count * RW_AEAD_NONCE_BYTES);
+        w->args = a;
+        w->args.ranges = w->ranges_copy;
+        w->args.nonces = w->nonces_copy;
+        w->args.results = NULL;
+        w->deferred = deferred;
+        if (napi_queue_async_work(env, w->work) == napi_ok) return promise;
+        napi_delete_async_work(env, w->work);
+        rc = -ENOMEM;
+    }
+    if (w != NULL) {
+        if (w->view_ref != NULL) napi_delete_reference(env, w->view_ref);
+        rw_aead_key_destroy(w->key);
+        free(w->ranges_copy);
+        free(w->nonces_copy);
+        free(w);
+    }
+    napi_value value;
+    NAPI_CALL(napi_create_int64(env, rc, &value));
+    NAPI_CALL(napi_resolve_deferred(env, deferred, value));
+    return promise;
 }
 
 static napi_value js_aead_seal_batch(napi_env env, napi_callback_info info) {
@@ -1453,6 +1589,7 @@ NAPI_MODULE_INIT() {
         {"ringProbe", js_ring_probe},
         {"aeadKey", js_aead_key},
         {"aeadKeyDestroy", js_aead_key_destroy},
+        {"aeadOpenBatchAsync", js_aead_open_batch_async},
         {"aeadSealBatch", js_aead_seal_batch},
         {"aeadOpenBatch", js_aead_open_batch},
         {"aeadMasterKey", js_aead_master_key},

@@ -211,3 +211,34 @@ test('master keys: bad lengths are -EINVAL, a destroyed or foreign handle throws
   native.aeadKeyDestroy(key);
   assert.throws(() => native.aeadSealBatch(key, view, ranges, nonces, 1), /live AES-GCM key/);
 });
+
+test('aeadOpenBatchAsync opens in the thread pool: the plaintext back, the count verified before the first bad tag, -EINVAL before anything, and a key destroyed meanwhile does not matter', async () => {
+  const key = handleFor(randomBytes(32));
+  const sizes = [100, 0, 4096, 33];
+  const { view, ranges, nonces } = layout(sizes);
+  assert.equal(native.aeadSealBatch(key, view, ranges, nonces, sizes.length), 0);
+  const sealed = Buffer.from(view);
+  const plain = new Uint8Array(sealed);
+  assert.equal(native.aeadOpenBatch(key, plain, ranges, nonces, sizes.length, new Int32Array(sizes.length)), 0);
+  const opened = new Uint8Array(sealed);
+  const pending = native.aeadOpenBatchAsync(key, opened, ranges, nonces, sizes.length);
+  // The call took its own key and copies of ranges and nonces: neither matters now.
+  native.aeadKeyDestroy(key);
+  ranges.fill(0);
+  nonces.fill(0);
+  assert.equal(await pending, sizes.length);
+  assert.deepEqual(Buffer.from(opened), Buffer.from(plain), 'every record decrypted in place, as the synchronous open does');
+
+  const again = handleFor(randomBytes(32));
+  const second = layout(sizes);
+  assert.equal(native.aeadSealBatch(again, second.view, second.ranges, second.nonces, sizes.length), 0);
+  second.view[second.ranges[5 * 2 + 2] + 7] ^= 1;
+  assert.equal(await native.aeadOpenBatchAsync(again, second.view, second.ranges, second.nonces, sizes.length), 2, 'records 0 and 1 hold, record 2 does not');
+  const before = Buffer.from(second.view);
+  const outside = Uint32Array.from(second.ranges);
+  outside[3] = second.view.byteLength;
+  assert.equal(await native.aeadOpenBatchAsync(again, second.view, outside, second.nonces, sizes.length), -ERRNO.EINVAL);
+  assert.deepEqual(Buffer.from(second.view), before, 'a bad batch changed nothing');
+  await assert.rejects(async () => native.aeadOpenBatchAsync(key, opened, ranges, nonces, 1), TypeError);
+  native.aeadKeyDestroy(again);
+});

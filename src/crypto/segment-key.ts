@@ -54,6 +54,19 @@ export class SegmentKey {
     if (rc !== 0) throw batchError(rc, 'aeadOpenBatch');
   }
 
+  /**
+   * Decrypts the first `count` records in place in the thread pool, off the event loop, and
+   * resolves to how many of them, from the first, hold their tag (`count` when all do; a record
+   * after a failing one may be left undecrypted). The caller must leave `view`, `ranges` and
+   * `nonces` alone until it settles (ranges and nonces are copied at the call). Errors as for
+   * {@link SegmentKey.seal}, as a rejection.
+   */
+  async openAsync(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<number> {
+    const rc = await this.#native.aeadOpenBatchAsync(this.#live(), view, ranges, nonces, count);
+    if (rc < 0) throw batchError(rc, 'aeadOpenBatchAsync');
+    return rc;
+  }
+
   /** Cleanses the key in native memory now (the GC would only later). Calling it again does nothing. */
   destroy(): void {
     if (this.#handle === null) return;
