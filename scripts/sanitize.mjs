@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = path.join(ROOT, 'build', 'sanitize', 'ringwal.node');
 /** The tests that run native code: the addon itself, failures through it, the Wal over it. */
-const TESTS = ['native', 'aead', 'key-ring', 'faults', 'fallback', 'durability', 'wal', 'crash'].map((t) => `test/${t}.test.mjs`);
+const TESTS = ['native', 'aead', 'key-ring', 'encryption', 'faults', 'fallback', 'durability', 'wal', 'crash'].map((t) => `test/${t}.test.mjs`);
 
 const nodeInclude = path.resolve(process.execPath, '..', '..', 'include', 'node');
 const sources = fs

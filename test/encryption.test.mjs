@@ -116,7 +116,11 @@ test('the on-disk bytes are AES-256-GCM as documented: per-segment key by HKDF, 
   assert.deepEqual(plain, payloadFor(r.lsn - 1));
 });
 
-/** Appends records that fill the first segment, and a few in the second; returns the first segment's path. */
+/**
+ * Appends records that fill the first segment, and a few in the second; returns the first segment's path.
+ * @param {string} dir
+ * @param {import('../dist/index.js').WalOptions} [options]
+ */
 async function twoSegments(dir, options = ENCRYPTED) {
   const wal = await Wal.open(dir, options);
   await appendRange(wal, 0, 500);

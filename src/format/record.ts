@@ -11,6 +11,7 @@ import {
   RECORD_ALIGNMENT_BYTES,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_PAYLOAD_BYTES_LIMIT,
+  RECORD_NONCE_BYTES,
   RECORD_TAG_BYTES,
   RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_INVALID,
@@ -167,42 +168,47 @@ export function logicalRecordType(storedType: number): number {
 export interface RecordCipher {
   seal(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): void;
   open(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number, results: Int32Array): void;
+  /** Open off the event loop: resolves to how many records, from the first, hold their tag. */
+  openAsync(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<number>;
 }
 
 /** Fields per record in a RecordCipher's `ranges`. */
 export const CIPHER_RANGE_FIELDS = 5;
 
 /**
- * Puts the AEAD ranges and nonce of the encrypted record at `offsetBytes` (its stored payload
- * `storedPayloadBytes` long, tag included) at `index`: the AAD is its header after the CRC field
- * (the bytes the CRC covers before the payload); the nonce is 4 zero bytes and its LSN.
+ * The ranges and nonces of up to `capacity` records for one RecordCipher call. The nonces are
+ * written as u32 words (4 zero bytes, the LSN's low and high words) and handed over as bytes.
  */
-export function setRecordCipherRange(
-  ranges: Uint32Array,
-  nonces: Uint8Array,
-  index: number,
-  offsetBytes: number,
-  storedPayloadBytes: number,
-  lsn: number,
-): void {
-  const r = index * CIPHER_RANGE_FIELDS;
-  const dataBytes = storedPayloadBytes - RECORD_TAG_BYTES;
-  ranges[r] = offsetBytes + RECORD_CRC_START_BYTES;
-  ranges[r + 1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES;
-  ranges[r + 2] = offsetBytes + RECORD_HEADER_SIZE_BYTES;
-  ranges[r + 3] = dataBytes;
-  ranges[r + 4] = offsetBytes + RECORD_HEADER_SIZE_BYTES + dataBytes;
-  const n = index * 12;
-  nonces[n] = 0;
-  nonces[n + 1] = 0;
-  nonces[n + 2] = 0;
-  nonces[n + 3] = 0;
-  let low = lsn >>> 0 === lsn ? lsn : lsn % TWO_POW_32;
-  let high = lsn < TWO_POW_32 ? 0 : Math.floor(lsn / TWO_POW_32);
-  for (let k = 0; k < 4; k++) {
-    nonces[n + 4 + k] = low & 0xff;
-    low >>>= 8;
-    nonces[n + 8 + k] = high & 0xff;
-    high >>>= 8;
+export class CipherBatch {
+  readonly ranges: Uint32Array;
+  readonly nonces: Uint8Array;
+  private readonly nonceWords: Uint32Array;
+
+  constructor(readonly capacity: number) {
+    this.ranges = new Uint32Array(CIPHER_RANGE_FIELDS * capacity);
+    this.nonceWords = new Uint32Array((RECORD_NONCE_BYTES / 4) * capacity);
+    this.nonces = new Uint8Array(this.nonceWords.buffer);
+  }
+
+  /**
+   * Puts the AEAD ranges and nonce of the encrypted record at `offsetBytes` of the view (its
+   * stored payload `storedPayloadBytes` long, tag included) at `index`: the AAD is its header
+   * after the CRC field (the bytes the CRC covers before the payload); the nonce is 4 zero
+   * bytes and its LSN (u64 little-endian: the host is little-endian, checked above).
+   */
+  set(index: number, offsetBytes: number, storedPayloadBytes: number, lsn: number): void {
+    const r = index * CIPHER_RANGE_FIELDS;
+    const ranges = this.ranges;
+    const dataBytes = storedPayloadBytes - RECORD_TAG_BYTES;
+    ranges[r] = offsetBytes + RECORD_CRC_START_BYTES;
+    ranges[r + 1] = RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES;
+    ranges[r + 2] = offsetBytes + RECORD_HEADER_SIZE_BYTES;
+    ranges[r + 3] = dataBytes;
+    ranges[r + 4] = offsetBytes + RECORD_HEADER_SIZE_BYTES + dataBytes;
+    const n = index * 3;
+    const words = this.nonceWords;
+    words[n] = 0;
+    words[n + 1] = lsn >>> 0 === lsn ? lsn : lsn % TWO_POW_32;
+    words[n + 2] = lsn < TWO_POW_32 ? 0 : Math.floor(lsn / TWO_POW_32);
   }
 }

@@ -23,8 +23,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WalCorruptionError } from '../errors.js';
-import { RECORD_NONCE_BYTES, RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TAG_BYTES, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
-import { CIPHER_RANGE_FIELDS, encodeRecord, recordSpanBytes, setRecordCipherRange, setRecordCrcRange, type RecordCipher } from '../format/record.js';
+import { RECORD_PAYLOAD_BYTES_LIMIT, RECORD_TAG_BYTES, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
+import { CipherBatch, encodeRecord, recordSpanBytes, setRecordCrcRange, type RecordCipher } from '../format/record.js';
 import { decodeTruncateIntent, encodeTruncateIntent, TRUNCATE_INTENT_SIZE_BYTES, type TruncateIntent } from '../format/truncate-intent.js';
 import { readFull, type DirectIoMode, type Io, type IoFile } from '../io/io.js';
 import { SegmentScanner } from '../read/segment-scanner.js';
@@ -268,8 +268,7 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
     cipher: source.cipher,
   });
   const tagBytes = cipher === null ? 0 : RECORD_TAG_BYTES;
-  const cipherRange = new Uint32Array(CIPHER_RANGE_FIELDS);
-  const nonce = new Uint8Array(RECORD_NONCE_BYTES);
+  const single = new CipherBatch(1);
   const block = target.alignmentBytes;
   let out = io.allocAligned(COPY_CHUNK_BYTES + block, block);
   let outBytes = 0;
@@ -314,8 +313,8 @@ async function copyRecords(io: Io, source: OpenSegment, target: IoFile, lsn: num
         tagBytes,
       );
       if (cipher !== null) {
-        setRecordCipherRange(cipherRange, nonce, 0, outBytes, h.payloadSizeBytes + tagBytes, h.lsn);
-        cipher.seal(out.bytes, cipherRange, nonce, 1);
+        single.set(0, outBytes, h.payloadSizeBytes + tagBytes, h.lsn);
+        cipher.seal(out.bytes, single.ranges, single.nonces, 1);
       }
       setRecordCrcRange(range, 0, outBytes, h.payloadSizeBytes + tagBytes);
       io.crc32cRanges(out.bytes, range, 1, crc);

@@ -168,6 +168,12 @@ export interface ReadProgress {
 type ReadRecord = WalRecord | WalRecordHeader;
 
 /**
+ * Fewer records than this in a step are decrypted on the event loop: a thread-pool round trip
+ * costs about as much as decrypting 20-odd small records (bench/results/2026-12-02-encryption.md).
+ */
+const ASYNC_DECRYPT_RECORDS_MIN = 64;
+
+/**
  * The records the plan asks for, one at a time. `plan` may be a function that makes it (after
  * waiting for what must finish first). The records of a scan step are handed out from an array,
  * each through an already settled promise: an async generator would cost about three times as
@@ -180,7 +186,14 @@ export function readSegments(plan: ReadPlan | (() => Promise<ReadPlan>)): AsyncG
 const DONE: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
 
 class RecordIterator implements AsyncGenerator<ReadRecord, void, undefined> {
-  private steps: AsyncGenerator<ReadRecord[], void, undefined> | null = null;
+  private steps: AsyncGenerator<ReadStep, void, undefined> | null = null;
+  /**
+   * The next step, asked for as soon as the current one arrived, so that its reads and its
+   * decryption (in the thread pool) run while the consumer takes the current step's records.
+   * Not for a follower's round, whose progress must stop at what it handed out.
+   */
+  private ahead: Promise<IteratorResult<ReadStep, void>> | null = null;
+  private readAhead = false;
   private check: ((where: string | number) => void) | null = null;
   private records: ReadRecord[] = [];
   private index = 0;
@@ -255,13 +268,24 @@ class RecordIterator implements AsyncGenerator<ReadRecord, void, undefined> {
           const p = typeof this.plan === 'function' ? await this.plan() : this.plan;
           this.check = p.check;
           this.steps = readSegmentSteps(p);
+          this.readAhead = p.progress === undefined;
         }
-        const step = await this.steps.next();
+        const pending = this.ahead ?? this.steps.next();
+        this.ahead = null;
+        const step = await pending;
         if (step.done === true) {
           this.finished = true;
           return DONE;
         }
-        this.records = step.value;
+        if (this.readAhead) {
+          const ahead = this.steps.next();
+          // Its failure surfaces when the consumer gets to it, after this step's records.
+          ahead.catch(() => undefined);
+          this.ahead = ahead;
+        }
+        // Payloads still being decrypted: the next step is read meanwhile.
+        if (step.value.ready !== null) await step.value.ready;
+        this.records = step.value.records;
         this.index = 0;
       }
     } catch (err) {
@@ -281,13 +305,23 @@ class RecordIterator implements AsyncGenerator<ReadRecord, void, undefined> {
     this.records = [];
     const steps = this.steps;
     this.steps = null;
+    // A step read ahead runs to its end first (a generator's return waits for it anyway).
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null) await ahead.catch(() => undefined);
     // Closing the step generator runs its finally blocks: each open file is released.
     if (steps !== null) await steps.return(undefined);
   }
 }
 
 /** The records the plan asks for, in arrays of one scan step each. */
-async function* readSegmentSteps(plan: ReadPlan): AsyncGenerator<(WalRecord | WalRecordHeader)[], void, undefined> {
+/** One scan step's records; with `ready`, their payloads are being decrypted and are theirs once it resolves. */
+interface ReadStep {
+  records: ReadRecord[];
+  ready: Promise<void> | null;
+}
+
+async function* readSegmentSteps(plan: ReadPlan): AsyncGenerator<ReadStep, void, undefined> {
   for (const segment of plan.segments) {
     if (segment.header.firstLsn > plan.filter.toLsn) return;
     if (segment.lastLsn < Math.max(plan.fromLsn, segment.header.firstLsn)) continue;
@@ -296,7 +330,7 @@ async function* readSegmentSteps(plan: ReadPlan): AsyncGenerator<(WalRecord | Wa
 }
 
 /** Yields the segment's records the plan asks for, a scan step at a time; false once past `toLsn` (nothing more to read). */
-async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<(WalRecord | WalRecordHeader)[], boolean, undefined> {
+async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenerator<ReadStep, boolean, undefined> {
   const filter = plan.filter;
   const { io, check, files } = plan;
   check(`before opening ${segment.path}`);
@@ -371,10 +405,20 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
           break;
         }
       }
-      // The payloads it yields, decrypted in one call; a lazy read decrypts nothing.
-      if (filter.payloads) scanner.openPayloads(chosen);
+      // The payloads it yields, decrypted in one call; a lazy read decrypts nothing. Many of them
+      // are copied out and decrypted in the thread pool while this reader parses the next step
+      // and the consumer takes the step before (RecordIterator reads a step ahead). The
+      // simulator's stay on the event loop (determinism), and so do those a skip filter must see.
+      let ready: Promise<void> | null = null;
+      let payloads: Buffer[] | null = null;
+      if (filter.payloads && cipher !== null && chosen.length >= ASYNC_DECRYPT_RECORDS_MIN && io.backend !== 'sim' && filter.skip === null) {
+        ({ payloads, ready } = scanner.detachSealed(chosen));
+        // Awaited by the iterator before any of these records is handed out.
+        ready.catch(() => undefined);
+      } else if (filter.payloads) scanner.openPayloads(chosen);
       const out: (WalRecord | WalRecordHeader)[] = [];
-      for (const r of chosen) {
+      for (let i = 0; i < chosen.length; i++) {
+        const r = chosen[i]!;
         const h = r.header;
         const record: WalRecord | WalRecordHeader = filter.payloads
           ? {
@@ -385,12 +429,13 @@ async function* readSegment(plan: ReadPlan, segment: SegmentToRead): AsyncGenera
               database: h.database,
               payloadSizeBytes: h.payloadSizeBytes,
               txn: r.transaction,
-              payload: scanner.copyPayload(r),
+              payload: payloads !== null ? payloads[i]! : scanner.copyPayload(r),
             }
           : { lsn: h.lsn, type: h.type, tenant: h.tenant, vshard: h.vshard, database: h.database, payloadSizeBytes: h.payloadSizeBytes, txn: r.transaction };
         if (filter.skip === null || !filter.skip(record)) out.push(record);
       }
-      if (out.length > 0) yield out;
+      if (out.length > 0) yield { records: out, ready };
+      else if (ready !== null) await ready;
       if (stopped !== null) throw stopped.error;
       if (pastEnd) return false;
     }

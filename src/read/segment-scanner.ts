@@ -20,15 +20,14 @@
  */
 import assert from 'node:assert/strict';
 import { WalAuthError, WalCorruptionError } from '../errors.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_NONCE_BYTES, RECORD_TAG_BYTES, RECORD_TYPE_TRANSACTION } from '../format/constants.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_TAG_BYTES, RECORD_TYPE_TRANSACTION } from '../format/constants.js';
 import {
   checkRecordHeader,
-  CIPHER_RANGE_FIELDS,
+  CipherBatch,
   decodeRecordHeader,
   decodeTransactionStart,
   logicalRecordType,
   recordSpanBytes,
-  setRecordCipherRange,
   setRecordCrcRange,
   type RecordCipher,
   type RecordHeader,
@@ -125,9 +124,9 @@ export class SegmentScanner {
   private ranges = new Uint32Array(2 * 1024);
   private crcs = new Uint32Array(1024);
   private readonly cipher: RecordCipher | null;
-  private cipherRanges = new Uint32Array(0);
-  private nonces = new Uint8Array(0);
+  private cipherBatch = new CipherBatch(0);
   private openResults = new Int32Array(0);
+  private readonly singleBatch = new CipherBatch(1);
   stop: ScanStop | null = null;
 
   constructor(
@@ -184,24 +183,60 @@ export class SegmentScanner {
     for (const r of records) if (r.sealed) count += 1;
     if (count === 0) return;
     assert(cipher !== null, 'only an encrypted segment has sealed records');
-    if (this.openResults.length < count) {
-      this.cipherRanges = new Uint32Array(CIPHER_RANGE_FIELDS * count);
-      this.nonces = new Uint8Array(RECORD_NONCE_BYTES * count);
+    if (this.cipherBatch.capacity < count) {
+      this.cipherBatch = new CipherBatch(count);
       this.openResults = new Int32Array(count);
     }
-    const opened: ScannedRecord[] = [];
+    const batch = this.cipherBatch;
+    let i = 0;
+    for (const r of records) {
+      if (r.sealed) batch.set(i++, r.payloadAtBytes - RECORD_HEADER_SIZE_BYTES, r.header.payloadSizeBytes + RECORD_TAG_BYTES, r.header.lsn);
+    }
+    const results = this.openResults;
+    cipher.open(this.buffer.bytes, batch.ranges, batch.nonces, count, results);
+    i = 0;
     for (const r of records) {
       if (!r.sealed) continue;
-      const storedBytes = r.header.payloadSizeBytes + RECORD_TAG_BYTES;
-      setRecordCipherRange(this.cipherRanges, this.nonces, opened.length, r.payloadAtBytes - RECORD_HEADER_SIZE_BYTES, storedBytes, r.header.lsn);
-      opened.push(r);
-    }
-    cipher.open(this.buffer.bytes, this.cipherRanges, this.nonces, count, this.openResults);
-    for (let i = 0; i < count; i++) {
       // A failed record's bytes are unspecified now: it is never handed out, nor is anything after it.
-      if (this.openResults[i] !== 0) throw new WalAuthError(this.file.path, opened[i]!.header.lsn);
-      opened[i]!.sealed = false;
+      if (results[i++] !== 0) throw new WalAuthError(this.file.path, r.header.lsn);
+      r.sealed = false;
     }
+  }
+
+  /**
+   * Copies the records (of the last `next()`, all still sealed) out of the scan buffer into one
+   * new buffer, header and ciphertext and tag each, and decrypts them there in the thread pool,
+   * off the event loop: `payloads[i]` is record i's payload, a view of that buffer, plaintext
+   * once `ready` resolves; `ready` rejects with WalAuthError naming the first record whose tag
+   * fails. The scan buffer is free at once: the next step is parsed while this one decrypts.
+   */
+  detachSealed(records: readonly ScannedRecord[]): { payloads: Buffer[]; ready: Promise<void> } {
+    const cipher = this.cipher;
+    assert(cipher !== null, 'only an encrypted segment has sealed records');
+    let totalBytes = 0;
+    for (const r of records) {
+      assert(r.sealed, 'a detached record is still sealed');
+      totalBytes += RECORD_HEADER_SIZE_BYTES + r.header.payloadSizeBytes + RECORD_TAG_BYTES;
+    }
+    const slab = Buffer.allocUnsafeSlow(totalBytes);
+    const batch = new CipherBatch(records.length);
+    const payloads: Buffer[] = [];
+    let atBytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const storedBytes = r.header.payloadSizeBytes + RECORD_TAG_BYTES;
+      const fromBytes = r.payloadAtBytes - RECORD_HEADER_SIZE_BYTES;
+      // Every byte of the slab is written here: nothing of the unsafe allocation shows.
+      this.nodeBuffer.copy(slab, atBytes, fromBytes, r.payloadAtBytes + storedBytes);
+      batch.set(i, atBytes, storedBytes, r.header.lsn);
+      payloads.push(slab.subarray(atBytes + RECORD_HEADER_SIZE_BYTES, atBytes + RECORD_HEADER_SIZE_BYTES + r.header.payloadSizeBytes));
+      atBytes += RECORD_HEADER_SIZE_BYTES + storedBytes;
+    }
+    const path = this.file.path;
+    const ready = cipher.openAsync(slab, batch.ranges, batch.nonces, records.length).then((verified) => {
+      if (verified < records.length) throw new WalAuthError(path, records[verified]!.header.lsn);
+    });
+    return { payloads, ready };
   }
 
   /** The LSN the next record must carry; after the scan stops, one above the last valid record. */
@@ -476,11 +511,10 @@ export class SegmentScanner {
     if (!recordCrcMatches(this.io, this.buffer.bytes, atBytes, header, this.singleCheck)) return 'torn';
     const spanBytes = recordSpanBytes(header.payloadSizeBytes);
     const copy = this.buffer.bytes.slice(atBytes, atBytes + spanBytes);
-    const ranges = new Uint32Array(CIPHER_RANGE_FIELDS);
-    const nonce = new Uint8Array(RECORD_NONCE_BYTES);
+    const single = this.singleBatch;
     const result = new Int32Array(1);
-    setRecordCipherRange(ranges, nonce, 0, 0, header.payloadSizeBytes, header.lsn);
-    this.cipher!.open(copy, ranges, nonce, 1, result);
+    single.set(0, 0, header.payloadSizeBytes, header.lsn);
+    this.cipher!.open(copy, single.ranges, single.nonces, 1, result);
     if (result[0] !== 0) throw new WalAuthError(this.file.path, header.lsn);
     const view = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
     return decodeTransactionStart(view, RECORD_HEADER_SIZE_BYTES, header.payloadSizeBytes - RECORD_TAG_BYTES);

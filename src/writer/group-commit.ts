@@ -49,7 +49,6 @@ import {
   LSN_MAX,
   RECORD_CRC_START_BYTES,
   RECORD_HEADER_SIZE_BYTES,
-  RECORD_NONCE_BYTES,
   RECORD_TAG_BYTES,
   RECORD_TYPE_CHECKPOINT,
   RECORD_TYPE_TIME_ANCHOR,
@@ -59,16 +58,7 @@ import {
   TIME_ANCHOR_PAYLOAD_BYTES,
 } from '../format/constants.js';
 import { TWO_POW_32 } from '../format/u64.js';
-import {
-  encodeRecord,
-  encodeTransactionStart,
-  recordSpanBytes,
-  setRecordCipherRange,
-  setRecordCrcRange,
-  CIPHER_RANGE_FIELDS,
-  type RecordCipher,
-  type RecordMeta,
-} from '../format/record.js';
+import { encodeRecord, encodeTransactionStart, recordSpanBytes, setRecordCrcRange, CipherBatch, type RecordCipher, type RecordMeta } from '../format/record.js';
 import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
@@ -282,9 +272,11 @@ export class GroupCommit {
   /** RECORD_TAG_BYTES when this writer encrypts, else 0: the bytes each record's payload grows by. */
   readonly tagBytes: number;
   private cipher: RecordCipher | null = null;
-  /** The AEAD ranges and nonces of a batch (empty when the writer does not encrypt). */
-  private readonly cipherRanges: Uint32Array;
-  private readonly nonces: Uint8Array;
+  /** Records of the fill already encrypted (sealed ahead, one batch in flight at most). */
+  private fillSealedCount = 0;
+  private sealAheadScheduled = false;
+  /** The AEAD ranges and nonces of a batch (room for none when the writer does not encrypt). */
+  private readonly cipherBatch: CipherBatch;
   private readonly recordsPerBatchMax: number;
 
   /** The partly filled last block of everything submitted, which an in-place batch starts with. */
@@ -366,8 +358,7 @@ export class GroupCommit {
     this.ranges = new Uint32Array(2 * this.recordsPerBatchMax);
     this.crcs = new Uint32Array(this.recordsPerBatchMax);
     this.tagBytes = init.encrypt === true ? RECORD_TAG_BYTES : 0;
-    this.cipherRanges = new Uint32Array(this.tagBytes === 0 ? 0 : CIPHER_RANGE_FIELDS * this.recordsPerBatchMax);
-    this.nonces = new Uint8Array(this.tagBytes === 0 ? 0 : RECORD_NONCE_BYTES * this.recordsPerBatchMax);
+    this.cipherBatch = new CipherBatch(this.tagBytes === 0 ? 0 : this.recordsPerBatchMax);
     this.nextLsnValue = init.nextLsn;
     this.durableLsnValue = init.nextLsn - 1;
     this.durableEndBytesValue = init.endBytes;
@@ -863,13 +854,32 @@ export class GroupCommit {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.inFlight.length >= this.batchesInFlightMax) return;
+    if (this.flushScheduled) return;
+    if (this.inFlight.length >= this.batchesInFlightMax) {
+      this.scheduleSealAhead();
+      return;
+    }
     this.flushScheduled = true;
     // nextTick runs after the current microtask drain, so every append made by promise
     // continuations resolved in this turn joins the batch.
     process.nextTick(() => {
       this.flushScheduled = false;
       this.flush();
+    });
+  }
+
+  /**
+   * One batch in flight at most: the fill waits for it, and will be submitted to an idle log, so
+   * the pending indexes its records have now are final (A1) and they can be encrypted while the
+   * write in flight runs, off the path from its completion to the next submission.
+   */
+  private scheduleSealAhead(): void {
+    if (this.tagBytes === 0 || this.batchesInFlightMax !== 1 || this.sealAheadScheduled) return;
+    this.sealAheadScheduled = true;
+    setImmediate(() => {
+      this.sealAheadScheduled = false;
+      if (this.failure !== null || this.fill === null || this.inFlight.length === 0 || this.fillSealedCount === this.fillRecordCount) return;
+      this.sealFill(this.fill, this.fillRecordCount, this.nextLsnValue - this.fillRecordCount);
     });
   }
 
@@ -928,6 +938,8 @@ export class GroupCommit {
     assert(aheadRecords >= 0, 'the durable LSN never passes what was submitted');
     assert(!this.fillInPlace || aheadRecords === 0, 'a batch that rewrites the tail block in place goes to an idle log');
     if (aheadRecords > 0) {
+      // Records encrypted ahead have their pending index in the associated data: never raised.
+      assert.equal(this.fillSealedCount, 0, 'records sealed ahead go to an idle log');
       for (let i = 0; i < count; i++) words[(this.ranges[2 * i]! - RECORD_CRC_START_BYTES + RecordField.PENDING_INDEX) >>> 2]! += aheadRecords;
     }
     if (this.tagBytes > 0) this.sealFill(buffer, count, firstLsn);
@@ -983,6 +995,7 @@ export class GroupCommit {
     this.submittedEndBytes = batch.endBytes;
     this.fill = null;
     this.fillRecordCount = 0;
+    this.fillSealedCount = 0;
     this.fillRecordBytes = 0;
     this.fillWaiters = [];
     batch.submittedNs = process.hrtime.bigint();
@@ -1011,12 +1024,15 @@ export class GroupCommit {
     const cipher = this.cipher;
     assert(cipher !== null, 'an encrypting writer writes only to a segment it holds the key of');
     const ranges = this.ranges;
-    for (let i = 0; i < count; i++) {
+    const batch = this.cipherBatch;
+    const from = this.fillSealedCount;
+    for (let i = from; i < count; i++) {
       const offsetBytes = ranges[2 * i]! - RECORD_CRC_START_BYTES;
       const storedBytes = ranges[2 * i + 1]! - (RECORD_HEADER_SIZE_BYTES - RECORD_CRC_START_BYTES);
-      setRecordCipherRange(this.cipherRanges, this.nonces, i, offsetBytes, storedBytes, firstLsn + i);
+      batch.set(i - from, offsetBytes, storedBytes, firstLsn + i);
     }
-    cipher.seal(buffer.bytes, this.cipherRanges, this.nonces, count);
+    cipher.seal(buffer.bytes, batch.ranges, batch.nonces, count - from);
+    this.fillSealedCount = count;
   }
 
   /**
@@ -1104,6 +1120,7 @@ export class GroupCommit {
     for (const w of this.fillWaiters) w.reject(lost);
     this.fillWaiters = [];
     this.fillRecordCount = 0;
+    this.fillSealedCount = 0;
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const item = this.queue[i]!;
       // A truncateAfter waiting for its fence learns of the failure from the writer's state.
