@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -183,4 +183,43 @@ test('bench runs ringwal next to the null store and the disk limits of the same 
   } finally {
     rmSync(dirname(dir), { recursive: true, force: true });
   }
+});
+
+test('bench --key-file runs its workloads on an encrypted log; a key file that breaks a rule fails with WAL_ERR_KEY_FILE', async (t) => {
+  const benchTmp = fileURLToPath(new URL('../bench/tmp/', import.meta.url));
+  mkdirSync(benchTmp, { recursive: true });
+  const root = mkdtempSync(join(benchTmp, 'test-cli-key-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const keyFile = join(root, 'bench.key');
+  writeFileSync(keyFile, Buffer.alloc(32, 0x5a), { mode: 0o600 });
+  chmodSync(keyFile, 0o600);
+  const argv = [
+    'bench',
+    '--quick',
+    '--json',
+    '--dir',
+    join(root, 'data'),
+    '--workload',
+    'closed',
+    '--producers',
+    '1',
+    '--records',
+    '200',
+    '--key-file',
+    keyFile,
+    '--key-id',
+    '3',
+  ];
+  const { output, text } = capture();
+  assert.equal(await main(argv, output), 0, text.stderr);
+  const report = JSON.parse(text.stdout);
+  assert.equal(report.encrypted, true);
+  assert.equal(report.workloads[0].records, 200);
+  assert.equal(parseBenchArgs(['--key-file', keyFile]).keyId, 1, 'key id 1 by default');
+  assert.throws(() => parseBenchArgs(['--key-id', '0']), UsageError);
+  chmodSync(keyFile, 0o644);
+  const refused = capture();
+  assert.notEqual(await main(argv, refused.output).catch(() => 1), 0);
+  assert.match(refused.text.stderr + refused.text.stdout, /WAL_ERR_KEY_FILE|permissions/);
+  assert.doesNotMatch(refused.text.stderr, /5a5a5a5a|WlpaWlpa/, 'never the key');
 });

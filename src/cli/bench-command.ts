@@ -101,6 +101,7 @@ export async function benchCommand(argv: string[], output: Output): Promise<numb
         backend: engine?.backend,
         directIo: engine?.directIo,
         syncMethod: options.syncMethod,
+        encrypted: options.keyFile !== undefined,
         dir,
         workloads: rows.map(({ id, result, pageCache, writer }) => ({ id, ...result, pageCache, writer, ratios: ratios.get(id) })),
         null: nullRows.map(({ id, result }) => ({ id, ...result })),
@@ -129,7 +130,12 @@ async function runOne(dir: string, spec: WorkloadSpec, options: BenchOptions, pr
   freshDirectory(dir);
   // Loaded here, not at the top, so that `ringwal --help` works even where the addon is not built.
   const { Wal } = await import('../index.js');
-  const wal = await Wal.open(dir, { backend: options.backend, directIo: options.directIo, syncMethod: options.syncMethod });
+  const wal = await Wal.open(dir, {
+    backend: options.backend,
+    directIo: options.directIo,
+    syncMethod: options.syncMethod,
+    ...(options.keyFile === undefined ? {} : { encryption: { keyFile: options.keyFile, keyId: options.keyId } }),
+  });
   try {
     const adapter = {
       append: (payload: Uint8Array) => wal.append(payload),
@@ -187,7 +193,7 @@ function comparedRows(rows: readonly BenchRow[], nullRows: readonly NullRow[], d
 }
 
 function engineLine(engine: { backend: string; directIo: boolean }, options: BenchOptions): string {
-  return `backend: ${engine.backend}, O_DIRECT: ${engine.directIo ? 'yes' : 'no'}, sync: ${options.syncMethod}`;
+  return `backend: ${engine.backend}, O_DIRECT: ${engine.directIo ? 'yes' : 'no'}, sync: ${options.syncMethod}, encrypted: ${options.keyFile === undefined ? 'no' : `yes (key id ${options.keyId})`}`;
 }
 
 function table(rows: readonly BenchRow[]): string {

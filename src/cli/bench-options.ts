@@ -3,6 +3,7 @@ import { producersMax, recordsMax, durationMsMax, openLoopSendsMax } from '../be
 import { workloadKinds } from '../bench/suite.js';
 import type { WorkloadKind } from '../bench/workload-result.js';
 import { UsageError, asUsageError } from './usage-error.js';
+import { KEY_ID_MAX } from '../crypto/constants.js';
 
 export const benchDirDefault = 'ringwal-bench-data';
 const helpCommand = 'ringwal bench';
@@ -24,6 +25,9 @@ export interface BenchOptions {
   backend: (typeof backends)[number];
   directIo: (typeof directIoModes)[number];
   syncMethod: (typeof syncMethods)[number];
+  /** Run every workload on an encrypted log under this key file (docs/encryption.md "Keys"), or plaintext. */
+  keyFile: string | undefined;
+  keyId: number;
 }
 
 export const benchUsage = `usage: ringwal bench [options]
@@ -56,6 +60,9 @@ options:
   --backend B             auto | io_uring | threadpool (default auto)
   --direct-io M           auto | required | off (default auto)
   --sync-method M         linked-fdatasync | rwf-dsync (default linked-fdatasync)
+  --key-file PATH         encrypt the log (AES-256-GCM) under the 32-byte key in PATH, which
+                          must be a regular file of this user with mode 0600 or stricter
+  --key-id N              the key's id in the segment headers (default 1)
   --json                  print one JSON object instead of the tables
   -h, --help              this text
 `;
@@ -77,6 +84,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         backend: { type: 'string', default: 'auto' },
         'direct-io': { type: 'string', default: 'auto' },
         'sync-method': { type: 'string', default: 'linked-fdatasync' },
+        'key-file': { type: 'string' },
+        'key-id': { type: 'string', default: '1' },
         json: { type: 'boolean', default: false },
         quick: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -101,6 +110,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     backend: oneOf('--backend', values.backend, backends),
     directIo: oneOf('--direct-io', values['direct-io'], directIoModes),
     syncMethod: oneOf('--sync-method', values['sync-method'], syncMethods),
+    keyFile: values['key-file'],
+    keyId: integer('--key-id', values['key-id'], KEY_ID_MAX),
   };
 }
 
