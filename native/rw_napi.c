@@ -659,6 +659,8 @@ static bool aead_batch_args(napi_env env, napi_value *argv, bool with_results, s
     return true;
 }
 
+static int aead_seal_records(struct rw_aead_key *key, const struct aead_batch_args *a);
+
 /*
  * Opens the records of `a` with `key`: the number whose tags hold before the first that fails
  * (writing 0 or -EBADMSG per record into `a->results` when given), or -EIO.
@@ -694,16 +696,12 @@ static napi_value aead_batch(napi_env env, napi_callback_info info, bool seal) {
         int64_t verified = aead_open_records(a.key, &a);
         return js_int(env, verified < 0 ? (int)verified : 0);
     }
-    for (uint32_t i = 0; i < a.count; i++) {
-        const uint32_t *r = a.ranges + AEAD_RANGE_FIELDS * i;
-        rc = rw_aead_seal(a.key, a.nonces + RW_AEAD_NONCE_BYTES * i, a.view + r[0], r[1], a.view + r[2], r[3], a.view + r[4]);
-        if (rc < 0) return js_int(env, rc);
-    }
-    return js_int(env, 0);
+    return js_int(env, aead_seal_records(a.key, &a));
 }
 
-/* An aeadOpenBatchAsync in the thread pool: its own key and copies of the ranges and nonces. */
+/* An aeadOpenBatchAsync or aeadSealBatchAsync in the thread pool: its own key and copies of the ranges and nonces. */
 struct aead_open_work {
+    bool seal;
     napi_async_work work;
     napi_deferred deferred;
     napi_ref view_ref;
@@ -714,10 +712,20 @@ struct aead_open_work {
     int64_t outcome;
 };
 
+/* Seals the records of `a` with `key`: 0, or a negative errno. */
+static int aead_seal_records(struct rw_aead_key *key, const struct aead_batch_args *a) {
+    for (uint32_t i = 0; i < a->count; i++) {
+        const uint32_t *r = a->ranges + AEAD_RANGE_FIELDS * i;
+        int rc = rw_aead_seal(key, a->nonces + RW_AEAD_NONCE_BYTES * i, a->view + r[0], r[1], a->view + r[2], r[3], a->view + r[4]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
 static void aead_open_execute(napi_env env, void *data) {
     (void)env;
     struct aead_open_work *w = data;
-    w->outcome = aead_open_records(w->key, &w->args);
+    w->outcome = w->seal ? aead_seal_records(w->key, &w->args) : aead_open_records(w->key, &w->args);
 }
 
 static void aead_open_complete(napi_env env, napi_status status, void *data) {
@@ -740,7 +748,7 @@ static void aead_open_complete(napi_env env, napi_status status, void *data) {
  * with a key of the call's own (the handle may be destroyed meanwhile); the caller must not touch
  * `view` until the promise settles (the call keeps it alive).
  */
-static napi_value js_aead_open_batch_async(napi_env env, napi_callback_info info) {
+static napi_value aead_batch_async(napi_env env, napi_callback_info info, bool seal) {
     napi_value argv[5];
     if (!get_args(env, info, 5, argv)) return NULL;
     struct aead_batch_args a;
@@ -750,6 +758,7 @@ static napi_value js_aead_open_batch_async(napi_env env, napi_callback_info info
     napi_deferred deferred;
     NAPI_CALL(napi_create_promise(env, &deferred, &promise));
     struct aead_open_work *w = calloc(1, sizeof *w);
+    if (w != NULL) w->seal = seal;
     if (w != NULL && rc == 0) {
         w->ranges_copy = malloc((size_t)a.count * AEAD_RANGE_FIELDS * sizeof(uint32_t) + 1);
         w->nonces_copy = malloc((size_t)a.count * RW_AEAD_NONCE_BYTES + 1);
@@ -759,7 +768,7 @@ static napi_value js_aead_open_batch_async(napi_env env, napi_callback_info info
     if (w == NULL) rc = -ENOMEM;
     napi_value resource_name;
     if (rc == 0 && (napi_create_reference(env, argv[1], 1, &w->view_ref) != napi_ok ||
-                    napi_create_string_utf8(env, "ringwal.aeadOpen", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+                    napi_create_string_utf8(env, seal ? "ringwal.aeadSeal" : "ringwal.aeadOpen", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
                     napi_create_async_work(env, NULL, resource_name, aead_open_execute, aead_open_complete, w, &w->work) != napi_ok))
         rc = -ENOMEM;
     if (rc == 0) {
@@ -785,6 +794,18 @@ static napi_value js_aead_open_batch_async(napi_env env, napi_callback_info info
     NAPI_CALL(napi_create_int64(env, rc, &value));
     NAPI_CALL(napi_resolve_deferred(env, deferred, value));
     return promise;
+}
+
+static napi_value js_aead_open_batch_async(napi_env env, napi_callback_info info) {
+    return aead_batch_async(env, info, false);
+}
+
+/*
+ * aeadSealBatchAsync(key, view, ranges, nonces, count): a Promise of 0 or a negative errno; the
+ * records are sealed in place in the thread pool, on the terms of aeadOpenBatchAsync.
+ */
+static napi_value js_aead_seal_batch_async(napi_env env, napi_callback_info info) {
+    return aead_batch_async(env, info, true);
 }
 
 static napi_value js_aead_seal_batch(napi_env env, napi_callback_info info) {
@@ -1590,6 +1611,7 @@ NAPI_MODULE_INIT() {
         {"aeadKey", js_aead_key},
         {"aeadKeyDestroy", js_aead_key_destroy},
         {"aeadOpenBatchAsync", js_aead_open_batch_async},
+        {"aeadSealBatchAsync", js_aead_seal_batch_async},
         {"aeadSealBatch", js_aead_seal_batch},
         {"aeadOpenBatch", js_aead_open_batch},
         {"aeadMasterKey", js_aead_master_key},

@@ -62,13 +62,19 @@ async function collect(iterable) {
   return out;
 }
 
-/** Runs the writer child until it has acknowledged `acksWanted` records, then kills it; returns what it acknowledged. */
-async function killWriterAfter(dir, firstPayload, acksWanted) {
+/**
+ * Runs the writer child until it has acknowledged `acksWanted` records, then kills it; returns what it acknowledged.
+ * @param {string} dir
+ * @param {number} firstPayload
+ * @param {number} acksWanted
+ * @param {number} batchesInFlightMax
+ */
+async function killWriterAfter(dir, firstPayload, acksWanted, batchesInFlightMax) {
   /** @type {Map<number, number>} */
   const acked = new Map();
   let acks = 0;
   let cuts = 0;
-  const { exited } = runChildLines(WRITER, [dir, KEY.toString('hex'), '7', String(firstPayload)], (line, child) => {
+  const { exited } = runChildLines(WRITER, [dir, KEY.toString('hex'), '7', String(firstPayload), String(batchesInFlightMax)], (line, child) => {
     const [kind, a, b] = line.split(' ');
     if (kind === 'ack') {
       acked.set(Number(a), Number(b));
@@ -104,7 +110,8 @@ test('truncateAfter, reopen, append, SIGKILL, reopen, append: no (key, nonce) pa
   ledger.snapshot(dir, 'second cut');
 
   for (let round = 0; round < 3; round++) {
-    const acked = await killWriterAfter(dir, 1_000_000 * (round + 1), 700 + 150 * round);
+    // The default (one batch in flight: large batches encrypted in the thread pool), then pipelined.
+    const acked = await killWriterAfter(dir, 1_000_000 * (round + 1), 2000 + 500 * round, round === 1 ? 2 : 1);
     ledger.snapshot(dir, `after kill ${round}`);
     wal = await Wal.open(dir, OPTIONS);
     const byLsn = new Map((await collect(wal.read())).map((r) => [r.lsn, r.payload]));

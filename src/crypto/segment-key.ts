@@ -67,6 +67,15 @@ export class SegmentKey {
     return rc;
   }
 
+  /**
+   * {@link SegmentKey.seal} in the thread pool, off the event loop; the caller must leave the
+   * records' bytes in `view` alone until it settles (ranges and nonces are copied at the call).
+   */
+  async sealAsync(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<void> {
+    const rc = await this.#native.aeadSealBatchAsync(this.#live(), view, ranges, nonces, count);
+    if (rc !== 0) throw batchError(rc, 'aeadSealBatchAsync');
+  }
+
   /** Cleanses the key in native memory now (the GC would only later). Calling it again does nothing. */
   destroy(): void {
     if (this.#handle === null) return;

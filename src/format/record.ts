@@ -170,6 +170,8 @@ export interface RecordCipher {
   open(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number, results: Int32Array): void;
   /** Open off the event loop: resolves to how many records, from the first, hold their tag. */
   openAsync(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<number>;
+  /** Seal off the event loop; the records' bytes must be left alone until it settles. */
+  sealAsync(view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<void>;
 }
 
 /** Fields per record in a RecordCipher's `ranges`. */

@@ -68,6 +68,8 @@ export interface NativeBinding {
   aeadOpenBatch(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number, results: Int32Array): number;
   /** Opens in the thread pool: how many records' tags hold before the first that fails, or a negative errno. */
   aeadOpenBatchAsync(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<number>;
+  /** Seals in the thread pool: 0, or a negative errno. */
+  aeadSealBatchAsync(key: NativeHandle, view: Uint8Array, ranges: Uint32Array, nonces: Uint8Array, count: number): Promise<number>;
   /** A 32-byte master key in native memory: a master key handle (not an AES-GCM key), or -errno. */
   aeadMasterKey(key: Uint8Array): NativeHandle | number;
   aeadMasterKeyDestroy(master: NativeHandle): number;
