@@ -205,7 +205,8 @@ export class SegmentScanner {
 
   /**
    * Copies the records (of the last `next()`, all still sealed) out of the scan buffer into one
-   * new buffer, header and ciphertext and tag each, and decrypts them there in the thread pool,
+   * new buffer (in one copy when they lie together, as a whole step does), header and ciphertext
+   * and tag each, and decrypts them there in the thread pool,
    * off the event loop: `payloads[i]` is record i's payload, a view of that buffer, plaintext
    * once `ready` resolves; `ready` rejects with WalAuthError naming the first record whose tag
    * fails. The scan buffer is free at once: the next step is parsed while this one decrypts.
@@ -218,7 +219,16 @@ export class SegmentScanner {
       assert(r.sealed, 'a detached record is still sealed');
       totalBytes += RECORD_HEADER_SIZE_BYTES + r.header.payloadSizeBytes + RECORD_TAG_BYTES;
     }
-    const slab = Buffer.allocUnsafeSlow(totalBytes);
+    const first = records[0]!;
+    const last = records[records.length - 1]!;
+    const regionStartBytes = first.payloadAtBytes - RECORD_HEADER_SIZE_BYTES;
+    const regionEndBytes = last.payloadAtBytes + last.header.payloadSizeBytes + RECORD_TAG_BYTES;
+    // Records that lie together (a whole step, no filter) go in one copy, gaps and padding
+    // included; others one by one.
+    const whole = regionEndBytes - regionStartBytes <= 2 * totalBytes;
+    const slab = Buffer.allocUnsafeSlow(whole ? regionEndBytes - regionStartBytes : totalBytes);
+    // Every byte of the slab is written below: nothing of the unsafe allocation shows.
+    if (whole) this.nodeBuffer.copy(slab, 0, regionStartBytes, regionEndBytes);
     const batch = new CipherBatch(records.length);
     const payloads: Buffer[] = [];
     let atBytes = 0;
@@ -226,8 +236,8 @@ export class SegmentScanner {
       const r = records[i]!;
       const storedBytes = r.header.payloadSizeBytes + RECORD_TAG_BYTES;
       const fromBytes = r.payloadAtBytes - RECORD_HEADER_SIZE_BYTES;
-      // Every byte of the slab is written here: nothing of the unsafe allocation shows.
-      this.nodeBuffer.copy(slab, atBytes, fromBytes, r.payloadAtBytes + storedBytes);
+      if (whole) atBytes = fromBytes - regionStartBytes;
+      else this.nodeBuffer.copy(slab, atBytes, fromBytes, r.payloadAtBytes + storedBytes);
       batch.set(i, atBytes, storedBytes, r.header.lsn);
       payloads.push(slab.subarray(atBytes + RECORD_HEADER_SIZE_BYTES, atBytes + RECORD_HEADER_SIZE_BYTES + r.header.payloadSizeBytes));
       atBytes += RECORD_HEADER_SIZE_BYTES + storedBytes;
