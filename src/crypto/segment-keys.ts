@@ -80,14 +80,6 @@ export class SegmentKeys {
   }
 
   /**
-   * Checks that every segment in `headers` can be read: its key id is in the ring and the key
-   * matches. Open calls it for the whole log, so a missing key is found before anything changes.
-   */
-  checkAll(segments: readonly { path: string; header: SegmentHeader }[]): void {
-    for (const s of segments) this.forSegment(s.path, s.header);
-  }
-
-  /**
    * Makes `master` the key of the segments begun from now on (rotateKey); the one it replaces
    * stays in the ring for reads. A key id already in the ring is refused: a new key needs a new
    * id, or segments written under the two could not be told apart.
