@@ -276,7 +276,7 @@ export class SegmentSet {
     let cipher: RecordCipher | null = null;
     if (end.recordCount > 0) {
       const seal: SegmentSeal = { lastLsn: end.nextLsn - 1, endBytes: end.endBytes, lastRecordBytes: end.lastRecordBytes };
-      header = { ...h, flags: h.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(h.segmentIdFloor, this.segmentIdFloor) };
+      header = this.sealedHeader(h, seal);
     } else {
       const sealer = this.options.keys!.begin(this.io, h.logId, h.segmentId)!;
       cipher = sealer.cipher;
@@ -293,6 +293,11 @@ export class SegmentSet {
     const updated: OpenSegment = { ...segment, header, cipher };
     this.activeSegment = updated;
     return { segment: updated, nextLsn: end.nextLsn, endBytes: end.endBytes, lastRecordBytes: end.lastRecordBytes, sealed: end.recordCount > 0 };
+  }
+
+  /** `header` sealed at `seal`, naming every segment id given out so far (R2, O8). */
+  private sealedHeader(header: SegmentHeader, seal: SegmentSeal): SegmentHeader {
+    return { ...header, flags: header.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(header.segmentIdFloor, this.segmentIdFloor) };
   }
 
   /**
@@ -387,9 +392,7 @@ export class SegmentSet {
       throw asNoSpace(err);
     }
     const alreadySealed = old.header.seal !== null;
-    const sealedHeader: SegmentHeader = alreadySealed
-      ? old.header
-      : { ...old.header, flags: old.header.flags | SEGMENT_FLAG_SEALED, seal, segmentIdFloor: Math.max(old.header.segmentIdFloor, this.segmentIdFloor) };
+    const sealedHeader: SegmentHeader = alreadySealed ? old.header : this.sealedHeader(old.header, seal);
     const finalSeal = sealedHeader.seal!;
     const segmentId = this.segmentIdFloor + 1;
     const firstLsn = finalSeal.lastLsn + 1;
