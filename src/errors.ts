@@ -23,6 +23,7 @@ export const ErrorCode = {
   KEY_FILE: 'WAL_ERR_KEY_FILE',
   KEY_MISSING: 'WAL_ERR_KEY_MISSING',
   AUTH: 'WAL_ERR_AUTH',
+  CUT_PENDING: 'WAL_ERR_CUT_PENDING',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -108,6 +109,22 @@ export class WalDirectIoUnsupportedError extends WalError {
 
   constructor(path: string, errno: string) {
     super(ErrorCode.DIRECT_IO_UNSUPPORTED, `O_DIRECT is required but ${path} does not support it (${errno})`);
+    this.path = path;
+  }
+}
+
+/**
+ * A read-only open found a truncateAfter in progress (or interrupted by a crash): what the log
+ * holds is known only once the writer finishes it, or a read-write open does. Try again.
+ */
+export class WalCutPendingError extends WalError {
+  readonly path: string;
+
+  constructor(path: string) {
+    super(
+      ErrorCode.CUT_PENDING,
+      `${path}: a truncateAfter is in progress or was interrupted; a read-only open cannot read the log until the writer (or a read-write open) finishes it`,
+    );
     this.path = path;
   }
 }

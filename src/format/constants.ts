@@ -177,3 +177,6 @@ export const LOCK_FILE_NAME = 'ringwal.lock';
 
 /** LSNs are JavaScript numbers; above 2^53 they would lose precision, so that is the LSN limit. */
 export const LSN_MAX = Number.MAX_SAFE_INTEGER;
+
+/** The largest u32, the bound of every u32 header field. */
+export const U32_MAX = 0xffff_ffff;

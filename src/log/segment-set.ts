@@ -32,7 +32,7 @@ import { noCheckpointsSeen, recoverSegment, type CheckpointsSeen, type RecoveryR
 import type { SegmentToRead } from '../read/log-reader.js';
 import { recordCrcMatches } from '../read/segment-scanner.js';
 import { crashPoint } from '../io/crash-point.js';
-import { finishCut, readIntent, segmentEntries, TRUNCATE_INTENT_NAME, writeIntent } from './cut.js';
+import { finishCut, readIntent, segmentEntries, TRUNCATE_INTENT_NAME, writeIntent, type SegmentEntry } from './cut.js';
 import { DoubleWriteBuffer, removeDoubleWriteFile, restoreFromCopy, type DoubleWriteMode } from '../segment/double-write-buffer.js';
 import {
   finalizeSegment,
@@ -147,33 +147,10 @@ export class SegmentSet {
     // A new log has no checkpoint, and nothing to scan for one.
     if (found.length === 0) return { ...(await SegmentSet.create(io, options)), checkpoints: { ...noCheckpointsSeen(), scanned: true } };
 
-    const sealed: SealedSegment[] = [];
-    let previous: SealedSegment | undefined;
-    let segmentIdFloor = 0;
-    for (let i = 0; i < found.length - 1; i++) {
-      const entry = found[i]!;
-      // With its key: a key id the ring lacks, or a wrong key, is found now, before anything changes.
-      const segment = await openSegment(io, entry.path, entry, options.directIo, true, false, options.keys);
-      try {
-        const seal = segment.header.seal;
-        if (seal === null) {
-          throw new WalCorruptionError(
-            segment.path,
-            0,
-            `segment is not sealed but ${found[i + 1]!.name} follows it: its tail was torn or it was written after a later segment`,
-          );
-        }
-        if (previous !== undefined) checkContinuity(previous, segment);
-        await checkSealedTail(io, segment, seal);
-        const sizeBytes = await segment.file.sizeBytes();
-        if (sizeBytes < seal.endBytes) throw new WalCorruptionError(segment.path, sizeBytes, `segment was cut short: sealed at ${seal.endBytes} bytes`);
-        previous = { path: segment.path, header: segment.header, seal, sizeBytes };
-        sealed.push(previous);
-        segmentIdFloor = Math.max(segmentIdFloor, segment.header.segmentId, segment.header.segmentIdFloor);
-      } finally {
-        await segment.file.close();
-      }
-    }
+    const chain = await checkSealedChain(io, found, options.directIo, options.keys);
+    const sealed = chain.sealed;
+    const previous = sealed.at(-1);
+    let segmentIdFloor = chain.segmentIdFloor;
 
     const lastEntry = found[found.length - 1]!;
     // O4: the last segment is fdatasynced before its header is trusted.
@@ -579,6 +556,47 @@ export class SegmentSet {
   }
 }
 
+/**
+ * Checks every segment of `entries` but the last (each must be sealed, continue the
+ * one before it, and end in its sealed last record, whole) and reads each one's seal. Reads
+ * only: a read-only open runs the same checks as a writer's.
+ */
+export async function checkSealedChain(
+  io: Io,
+  entries: readonly SegmentEntry[],
+  direct: DirectIoMode,
+  keys: SegmentKeys | null,
+): Promise<{ sealed: SealedSegment[]; segmentIdFloor: number }> {
+  const sealed: SealedSegment[] = [];
+  let previous: SealedSegment | undefined;
+  let segmentIdFloor = 0;
+  for (let i = 0; i < entries.length - 1; i++) {
+    const entry = entries[i]!;
+    // With its key: a key id the ring lacks, or a wrong key, is found now, before anything changes.
+    const segment = await openSegment(io, entry.path, entry, direct, true, false, keys);
+    try {
+      const seal = segment.header.seal;
+      if (seal === null) {
+        throw new WalCorruptionError(
+          segment.path,
+          0,
+          `segment is not sealed but ${entries[i + 1]!.name} follows it: its tail was torn or it was written after a later segment`,
+        );
+      }
+      if (previous !== undefined) checkContinuity(previous, segment);
+      await checkSealedTail(io, segment, seal);
+      const sizeBytes = await segment.file.sizeBytes();
+      if (sizeBytes < seal.endBytes) throw new WalCorruptionError(segment.path, sizeBytes, `segment was cut short: sealed at ${seal.endBytes} bytes`);
+      previous = { path: segment.path, header: segment.header, seal, sizeBytes };
+      sealed.push(previous);
+      segmentIdFloor = Math.max(segmentIdFloor, segment.header.segmentId, segment.header.segmentIdFloor);
+    } finally {
+      await segment.file.close();
+    }
+  }
+  return { sealed, segmentIdFloor };
+}
+
 /** A failed preparation for lack of space is WalNoSpaceError; anything else stays as it is. */
 function asNoSpace(err: unknown): unknown {
   if (err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT')) {
@@ -587,7 +605,7 @@ function asNoSpace(err: unknown): unknown {
   return err;
 }
 
-function checkContinuity(previous: SealedSegment, next: OpenSegment): void {
+export function checkContinuity(previous: SealedSegment, next: OpenSegment): void {
   const expected = previous.seal.lastLsn + 1;
   if (next.header.firstLsn > expected) {
     throw new WalCorruptionError(
@@ -608,7 +626,7 @@ function checkContinuity(previous: SealedSegment, next: OpenSegment): void {
 }
 
 /** The sealed last record must be where the seal says, whole and with its CRC intact. */
-async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal): Promise<void> {
+export async function checkSealedTail(io: Io, segment: OpenSegment, seal: SegmentSeal): Promise<void> {
   if (seal.lastLsn < segment.header.firstLsn) return;
   const file = segment.file;
   const block = file.alignmentBytes;

@@ -126,7 +126,21 @@ async function scanRecords(
   return { scanner, recordCount };
 }
 
-export async function recoverSegment(io: Io, segment: OpenSegment, seen?: CheckpointsSeen): Promise<RecoveryReport> {
+/**
+ * Where the valid records of a segment end and what follows them, found by reading only (V2, V3):
+ * what recovery acts on, and what a read-only open reports without acting.
+ */
+export interface SegmentExamination {
+  report: RecoveryReport;
+  /** The bytes after the valid prefix that a crash tore (not yet erased), or null when the prefix ends in zeros. */
+  torn: { offsetBytes: number; lastNonZeroEndBytes: number; windowEndBytes: number; reason: string } | null;
+}
+
+/**
+ * V2 and V3 without changing a byte. A hole (a CRC-valid record of a later batch after damaged
+ * acknowledged records) throws WalCorruptionError.
+ */
+export async function examineSegment(io: Io, segment: OpenSegment, seen?: CheckpointsSeen): Promise<SegmentExamination> {
   const { file, header } = segment;
   const sizeBytes = await file.sizeBytes();
   const { scanner, recordCount } = await scanRecords(io, segment, sizeBytes, undefined, seen);
@@ -140,7 +154,7 @@ export async function recoverSegment(io: Io, segment: OpenSegment, seen?: Checkp
     lastRecordBytes: scanner.lastRecordBytes,
     tornTail: null,
   };
-  if (stop.kind === 'end') return report;
+  if (stop.kind === 'end') return { report, torn: null };
 
   const block = file.alignmentBytes;
   // The writes in flight at a crash started in the block holding the last durable byte, lie one
@@ -157,23 +171,32 @@ export async function recoverSegment(io: Io, segment: OpenSegment, seen?: Checkp
       scanner.nextLsn,
     );
   }
-  if (after.lastNonZeroEndBytes <= endBytes) return report;
+  if (after.lastNonZeroEndBytes <= endBytes) return { report, torn: null };
+  return { report, torn: { offsetBytes: endBytes, lastNonZeroEndBytes: after.lastNonZeroEndBytes, windowEndBytes, reason: stop.reason } };
+}
+
+export async function recoverSegment(io: Io, segment: OpenSegment, seen?: CheckpointsSeen): Promise<RecoveryReport> {
+  const { report, torn } = await examineSegment(io, segment, seen);
+  if (torn === null) return report;
+  const { file } = segment;
+  const endBytes = torn.offsetBytes;
+  const expectedLsn = report.nextLsn;
   // Read the damaged region once more before destroying it: a transient read error must not
   // turn into the erasure of good records.
-  const again = await inspectAfter(io, segment, endBytes, windowEndBytes, scanner.nextLsn);
-  if (again.laterBatch !== null || again.lastNonZeroEndBytes !== after.lastNonZeroEndBytes) {
-    throw new WalCorruptionError(segment.path, endBytes, 'two reads of the tail disagree: the device returns unstable data', scanner.nextLsn);
+  const again = await inspectAfter(io, segment, endBytes, torn.windowEndBytes, expectedLsn);
+  if (again.laterBatch !== null || again.lastNonZeroEndBytes !== torn.lastNonZeroEndBytes) {
+    throw new WalCorruptionError(segment.path, endBytes, 'two reads of the tail disagree: the device returns unstable data', expectedLsn);
   }
-  const quarantinePath = await quarantine(io, file, endBytes, after.lastNonZeroEndBytes);
+  const quarantinePath = await quarantine(io, file, endBytes, torn.lastNonZeroEndBytes);
   report.tornTail = {
     offsetBytes: endBytes,
-    discardedBytes: after.lastNonZeroEndBytes - endBytes,
-    reason: stop.reason,
-    inSharedBlock: endBytes % block !== 0,
+    discardedBytes: torn.lastNonZeroEndBytes - endBytes,
+    reason: torn.reason,
+    inSharedBlock: endBytes % file.alignmentBytes !== 0,
     quarantinePath,
   };
   crashPoint('recover.torn-quarantined');
-  await zeroRange(io, file, endBytes, after.lastNonZeroEndBytes);
+  await zeroRange(io, file, endBytes, torn.lastNonZeroEndBytes);
   await file.datasync();
   return report;
 }

@@ -25,12 +25,11 @@ import {
   LSN_MAX,
   RECORD_TAG_BYTES,
   RECORD_TYPE_DEFAULT,
-  RECORD_TYPE_ENCRYPTED_FLAG,
   RECORD_TYPE_CHECKPOINT,
   RECORD_TYPE_TEMPORAL_PURGE,
   RECORD_TYPE_TIME_ANCHOR,
   RECORD_TYPE_TOMBSTONE,
-  isSystemRecordType,
+  U32_MAX,
 } from '../format/constants.js';
 import { TombstoneSet, checkTenant, collectionBytes, encodeTemporalPurge, encodeTombstone } from './tombstones.js';
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
@@ -40,6 +39,7 @@ import { KeyRing } from '../crypto/key-ring.js';
 import { parseKeySpec } from '../crypto/key-spec.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { SegmentKeys } from '../crypto/segment-keys.js';
+import { followPlanOf, lsnOption, readPlanOf, userTypeError, type CollectionOf, type FollowOptions, type ReadOptions } from './read-options.js';
 import { describe, resolveOptions, type KeySpec, type ResolvedOptions, type WalOptions } from './options.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
 import {
@@ -70,39 +70,6 @@ export interface TransactionEntry extends AppendOptions {
   payload: Uint8Array;
 }
 
-export interface ReadOptions {
-  /** The first LSN to yield (default 1). */
-  fromLsn?: number;
-  /** Start right after the last checkpoint (from the start when there is none); not with fromLsn. */
-  fromCheckpoint?: boolean;
-  /** The last LSN to yield (default: the durable end when the read starts); not below fromLsn. */
-  toLsn?: number;
-  /**
-   * The user types this reader understands. A record of a type not listed stops the read with
-   * WAL_ERR_UNKNOWN_REQUIRED_TYPE when its required bit (0x8000) is set and is skipped when not.
-   * Without it every user record is yielded.
-   */
-  knownTypes?: readonly number[];
-  /** Yield only records of these types (applied after knownTypes). */
-  types?: readonly number[];
-  tenants?: readonly number[];
-  databases?: readonly number[];
-  /** false: yield headers only (payloadSizeBytes, no payload copied). Default true. */
-  payloads?: boolean;
-  /**
-   * Skips the user records of tombstoned collections: called with each record that passed the
-   * other filters, it returns the record's collection (or null for none); a record of tenant T and
-   * collection C with an LSN below C's purge LSN is skipped. The tombstones are read from the log
-   * when the read starts (not with follow, whose tombstones may come later).
-   */
-  skipTombstoned?: CollectionOf;
-}
-
-export interface FollowOptions extends ReadOptions {
-  /** Aborting it ends the follower cleanly (its loop sees the end of the iteration). */
-  signal?: AbortSignal;
-}
-
 /** The index of the first of the ascending `values` that is at least `x` (their length when none is). */
 function firstAtLeast(values: readonly number[], x: number): number {
   let lo = 0;
@@ -117,86 +84,6 @@ function firstAtLeast(values: readonly number[], x: number): number {
 
 /** A follower's scan buffer: a round near the durable end reads a few blocks; larger rounds grow their own. */
 const FOLLOW_SCAN_BUFFER_BYTES = 64 * 1024;
-
-/** Values in one filter list of a read (knownTypes, types, tenants, databases). */
-export const READ_FILTER_VALUES_MAX = 65_536;
-
-function userTypeError(type: unknown): string | null {
-  if (!Number.isInteger(type) || (type as number) < 1 || (type as number) > U32_MAX) return `must be an integer in [1, 2^32), got ${describe(type)}`;
-  if (((type as number) & RECORD_TYPE_ENCRYPTED_FLAG) !== 0) return `bit 14 (0x4000) is ringwal's encryption flag, got ${describe(type)}`;
-  if (isSystemRecordType(type as number)) return `0xFFFF0000 and above are ringwal's own record types, got ${describe(type)}`;
-  return null;
-}
-
-function valueSet(argument: string, values: unknown, check: (value: unknown) => string | null): ReadonlySet<number> | null {
-  if (values === undefined) return null;
-  if (!Array.isArray(values)) throw new WalInvalidArgumentError(argument, `must be an array, got ${describe(values)}`);
-  if (values.length > READ_FILTER_VALUES_MAX) throw new WalInvalidArgumentError(argument, `at most ${READ_FILTER_VALUES_MAX} values, got ${values.length}`);
-  for (let i = 0; i < values.length; i++) {
-    const why = check(values[i]);
-    if (why !== null) throw new WalInvalidArgumentError(`${argument}[${i}]`, why);
-  }
-  return new Set(values as number[]);
-}
-
-const safeIdError = (value: unknown): string | null =>
-  Number.isSafeInteger(value) && (value as number) >= 0 ? null : `must be a non-negative safe integer, got ${describe(value)}`;
-
-function lsnOption(argument: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || (value as number) < 0)
-    throw new WalInvalidArgumentError(argument, `must be a non-negative safe integer, got ${describe(value)}`);
-  return value as number;
-}
-
-/** Checks read options whole, before anything is read. */
-function readPlanOf(options: ReadOptions | undefined): { fromLsn: number; fromCheckpoint: boolean; filter: RecordFilter; skipTombstoned: CollectionOf | null } {
-  if (options === undefined) return { fromLsn: 1, fromCheckpoint: false, filter: yieldEveryRecord, skipTombstoned: null };
-  if (typeof options !== 'object' || options === null) throw new WalInvalidArgumentError('read options', `must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!READ_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(key, `is not a read option (${[...READ_OPTION_NAMES].join(', ')})`);
-  }
-  const fromLsn = lsnOption('fromLsn', options.fromLsn, 1);
-  const toLsn = lsnOption('toLsn', options.toLsn, Number.MAX_SAFE_INTEGER);
-  if (toLsn < fromLsn) throw new WalInvalidArgumentError('toLsn', `${toLsn} is below fromLsn ${fromLsn}`);
-  if (options.payloads !== undefined && typeof options.payloads !== 'boolean')
-    throw new WalInvalidArgumentError('payloads', `must be a boolean, got ${describe(options.payloads)}`);
-  if (options.skipTombstoned !== undefined && typeof options.skipTombstoned !== 'function')
-    throw new WalInvalidArgumentError('skipTombstoned', `must be a function from a record to its collection name, got ${describe(options.skipTombstoned)}`);
-  if (options.fromCheckpoint !== undefined && typeof options.fromCheckpoint !== 'boolean')
-    throw new WalInvalidArgumentError('fromCheckpoint', `must be a boolean, got ${describe(options.fromCheckpoint)}`);
-  if (options.fromCheckpoint === true && options.fromLsn !== undefined) throw new WalInvalidArgumentError('fromCheckpoint', 'cannot go with fromLsn');
-  return {
-    fromLsn,
-    fromCheckpoint: options.fromCheckpoint === true,
-    skipTombstoned: options.skipTombstoned ?? null,
-    filter: {
-      toLsn,
-      knownTypes: valueSet('knownTypes', options.knownTypes, userTypeError),
-      types: valueSet('types', options.types, userTypeError),
-      tenants: valueSet('tenants', options.tenants, safeIdError),
-      databases: valueSet('databases', options.databases, safeIdError),
-      payloads: options.payloads ?? true,
-      skip: null,
-      systemTypes: null,
-    },
-  };
-}
-
-/** What `skipTombstoned` gets: a user record; what it returns: the record's collection, if it has one. */
-export type CollectionOf = (record: WalRecord | WalRecordHeader) => string | null | undefined;
-
-const READ_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'fromLsn',
-  'fromCheckpoint',
-  'toLsn',
-  'knownTypes',
-  'types',
-  'tenants',
-  'databases',
-  'payloads',
-  'skipTombstoned',
-]);
 
 export interface WalStats extends GroupCommitStats {
   backend: string;
@@ -229,7 +116,6 @@ export interface TruncateBeforeResult {
 }
 
 const DEFAULT_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_DEFAULT, tenant: 0, vshard: 0, database: 0 });
-const U32_MAX = 0xffff_ffff;
 
 function metaFrom(options: AppendOptions | undefined): RecordMeta {
   if (options === undefined) return DEFAULT_META;
@@ -252,6 +138,7 @@ function metaFrom(options: AppendOptions | undefined): RecordMeta {
 }
 
 export type { TransactionSpan, WalRecord, WalRecordHeader } from '../read/log-reader.js';
+export type { CollectionOf, FollowOptions, ReadOptions } from './read-options.js';
 
 export class Wal {
   readonly dir: string;
@@ -759,17 +646,8 @@ export class Wal {
   follow(options: FollowOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   follow(options?: FollowOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   follow(options?: FollowOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    let signal: AbortSignal | undefined;
-    let readOptions: ReadOptions | undefined = options;
-    if (typeof options === 'object' && options !== null && 'signal' in options) {
-      const { signal: given, ...rest } = options;
-      if (given !== undefined && !(given instanceof AbortSignal)) throw new WalInvalidArgumentError('signal', `must be an AbortSignal, got ${describe(given)}`);
-      signal = given;
-      readOptions = rest;
-    }
-    const { fromLsn: fromAsked, fromCheckpoint, filter, skipTombstoned } = readPlanOf(readOptions);
+    const { fromLsn: fromAsked, fromCheckpoint, filter, signal } = followPlanOf(options);
     const fromLsn = fromCheckpoint ? this.afterCheckpoint() : fromAsked;
-    if (skipTombstoned !== null) throw new WalInvalidArgumentError('skipTombstoned', 'is for read: a follower may see a tombstone after the records it purges');
     if (this.closing !== null) throw new WalClosedError();
     return follow(this.followedLog(), fromLsn, filter, signal);
   }
