@@ -7,6 +7,8 @@
  *   await wal.close();
  */
 export { Wal } from './writer/wal.js';
+export { ReadOnlyWal, READ_ONLY_POLL_MS, type ReadOnlyStats, type SegmentInfo } from './writer/read-only-wal.js';
+export type { SurveyedTail } from './log/log-survey.js';
 export { TombstoneSet, COLLECTION_NAME_BYTES_MAX, type TombstoneEntry, type TemporalPurgeEntry } from './writer/tombstones.js';
 export type {
   AppendOptions,

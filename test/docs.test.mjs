@@ -14,7 +14,7 @@ import { QUARANTINE_NAMES_MAX } from '../dist/recovery/recover.js';
 import { RESTORE_READ_ATTEMPTS } from '../dist/segment/double-write-buffer.js';
 import { ZERO_FILL_CHUNK_BYTES } from '../dist/segment/segment-file.js';
 import * as options from '../dist/writer/options.js';
-import { READ_FILTER_VALUES_MAX } from '../dist/writer/wal.js';
+import { READ_FILTER_VALUES_MAX } from '../dist/writer/read-options.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (file) => fs.readFileSync(path.join(ROOT, file), 'utf8');

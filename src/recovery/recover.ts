@@ -34,7 +34,7 @@ import {
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordHeader } from '../format/record.js';
 import { crashPoint } from '../io/crash-point.js';
 import { readFull, type Io, type IoFile } from '../io/io.js';
-import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches } from '../read/segment-scanner.js';
+import { SCAN_CHUNK_BYTES, SegmentScanner, recordCrcMatches, type ScanPosition } from '../read/segment-scanner.js';
 import type { OpenSegment } from '../segment/segment-file.js';
 
 export interface TornTail {
@@ -77,6 +77,9 @@ export interface ScanEnd {
   lastRecordBytes: number;
 }
 
+/** Times a read-only examination continues its scan behind a running writer before a hole it sees stands. */
+export const LIVE_CATCH_UPS_MAX = 64;
+
 /** Quarantine copies of one offset of one segment: more than this many means a crash loop. */
 export const QUARANTINE_NAMES_MAX = 1000;
 
@@ -100,12 +103,14 @@ async function scanRecords(
   sizeBytes: number,
   lsnLimit?: number,
   seen?: CheckpointsSeen,
+  resume?: ScanResume,
 ): Promise<{ scanner: SegmentScanner; recordCount: number }> {
   const scanner = new SegmentScanner(io, segment.file, {
     segmentId: segment.header.segmentId,
     dataStartBytes: segment.dataStartBytes,
     endBytes: sizeBytes,
-    firstLsn: segment.header.firstLsn,
+    firstLsn: resume?.nextLsn ?? segment.header.firstLsn,
+    resume: resume?.position,
     // Recovery accepts anything the format allows, whatever limit the writer used.
     payloadBytesLimit: RECORD_PAYLOAD_BYTES_LIMIT,
     lsnLimit,
@@ -132,47 +137,78 @@ async function scanRecords(
  */
 export interface SegmentExamination {
   report: RecoveryReport;
+  /** Where the scan stopped: a later scan continues from there. */
+  position: ScanPosition;
   /** The bytes after the valid prefix that a crash tore (not yet erased), or null when the prefix ends in zeros. */
   torn: { offsetBytes: number; lastNonZeroEndBytes: number; windowEndBytes: number; reason: string } | null;
 }
 
+/** Where an earlier scan of the segment stopped, and the LSN expected there. */
+export interface ScanResume {
+  position: ScanPosition;
+  nextLsn: number;
+}
+
 /**
  * V2 and V3 without changing a byte. A hole (a CRC-valid record of a later batch after damaged
- * acknowledged records) throws WalCorruptionError.
+ * acknowledged records) throws WalCorruptionError. With `resume`, V2 only, from where an earlier
+ * scan stopped (a read-only follower's next look at a segment another process writes: what
+ * follows its valid records may be a write in flight, and says nothing yet).
  */
-export async function examineSegment(io: Io, segment: OpenSegment, seen?: CheckpointsSeen): Promise<SegmentExamination> {
+export async function examineSegment(
+  io: Io,
+  segment: OpenSegment,
+  seen?: CheckpointsSeen,
+  resume?: ScanResume,
+  liveWriter = false,
+): Promise<SegmentExamination> {
   const { file, header } = segment;
-  const sizeBytes = await file.sizeBytes();
-  const { scanner, recordCount } = await scanRecords(io, segment, sizeBytes, undefined, seen);
-  const stop = scanner.stop!;
-  const endBytes = scanner.validEndBytes;
-  const report: RecoveryReport = {
-    path: segment.path,
-    recordCount,
-    nextLsn: scanner.nextLsn,
-    endBytes,
-    lastRecordBytes: scanner.lastRecordBytes,
-    tornTail: null,
-  };
-  if (stop.kind === 'end') return { report, torn: null };
-
-  const block = file.alignmentBytes;
-  // The writes in flight at a crash started in the block holding the last durable byte, lie one
-  // after the other, and span at most the segment's bytes in flight; the valid prefix ends at or
-  // after that byte. One block more covers the header of the first record of a later batch,
-  // which starts within that span too.
-  const windowEndBytes = Math.min(sizeBytes, Math.floor(endBytes / block) * block + header.inFlightBytesMax + block);
-  const after = await inspectAfter(io, segment, endBytes, windowEndBytes, scanner.nextLsn);
-  if (after.laterBatch !== null) {
-    throw new WalCorruptionError(
-      segment.path,
+  let from = resume;
+  let recordCount = 0;
+  // With a writer running (a read-only open), a batch may land between the scan's end and the
+  // look past it: the look then finds a later batch after bytes the scan saw unwritten. The scan
+  // continues from where it stopped; a real hole stops it at the same place again.
+  for (let catchUps = 0; ; catchUps++) {
+    const sizeBytes = await file.sizeBytes();
+    const scanned = await scanRecords(io, segment, sizeBytes, undefined, seen, from);
+    const scanner = scanned.scanner;
+    recordCount += scanned.recordCount;
+    const stop = scanner.stop!;
+    const endBytes = scanner.validEndBytes;
+    const report: RecoveryReport = {
+      path: segment.path,
+      recordCount,
+      nextLsn: scanner.nextLsn,
       endBytes,
-      `${stop.reason}, but a record written after LSN ${scanner.nextLsn} was durable (LSN ${after.laterBatch.lsn} at offset ${after.laterBatch.offsetBytes}) follows: acknowledged records are damaged`,
-      scanner.nextLsn,
-    );
+      lastRecordBytes: scanner.lastRecordBytes,
+      tornTail: null,
+    };
+    const position = scanner.position;
+    if (stop.kind === 'end' || resume !== undefined) return { report, position, torn: null };
+
+    const block = file.alignmentBytes;
+    // The writes in flight at a crash started in the block holding the last durable byte, lie one
+    // after the other, and span at most the segment's bytes in flight; the valid prefix ends at or
+    // after that byte. One block more covers the header of the first record of a later batch,
+    // which starts within that span too.
+    const windowEndBytes = Math.min(sizeBytes, Math.floor(endBytes / block) * block + header.inFlightBytesMax + block);
+    const after = await inspectAfter(io, segment, endBytes, windowEndBytes, scanner.nextLsn);
+    if (after.laterBatch !== null) {
+      const advanced = from === undefined || endBytes > from.position.offsetBytes;
+      if (liveWriter && catchUps < LIVE_CATCH_UPS_MAX && advanced) {
+        from = { position, nextLsn: scanner.nextLsn };
+        continue;
+      }
+      throw new WalCorruptionError(
+        segment.path,
+        endBytes,
+        `${stop.reason}, but a record written after LSN ${scanner.nextLsn} was durable (LSN ${after.laterBatch.lsn} at offset ${after.laterBatch.offsetBytes}) follows: acknowledged records are damaged`,
+        scanner.nextLsn,
+      );
+    }
+    if (after.lastNonZeroEndBytes <= endBytes) return { report, position, torn: null };
+    return { report, position, torn: { offsetBytes: endBytes, lastNonZeroEndBytes: after.lastNonZeroEndBytes, windowEndBytes, reason: stop.reason } };
   }
-  if (after.lastNonZeroEndBytes <= endBytes) return { report, torn: null };
-  return { report, torn: { offsetBytes: endBytes, lastNonZeroEndBytes: after.lastNonZeroEndBytes, windowEndBytes, reason: stop.reason } };
 }
 
 export async function recoverSegment(io: Io, segment: OpenSegment, seen?: CheckpointsSeen): Promise<RecoveryReport> {

@@ -12,6 +12,12 @@ import type { DoubleWriteMode } from '../segment/double-write-buffer.js';
 export type BackendChoice = 'auto' | 'io_uring' | 'threadpool';
 
 export interface WalOptions {
+  /**
+   * Open for reading only, beside a writer in another process or with none: no lock, no byte
+   * written, the valid prefix as the files show it (docs/design.md, "Read-only opens"). The
+   * handle has read, follow, segments, stats and close; the write options do not apply.
+   */
+  readOnly?: boolean;
   /** `auto` (default) uses io_uring and falls back to the thread pool where io_uring is unavailable. */
   backend?: BackendChoice;
   /** `auto` (default) uses O_DIRECT where the file system supports it; `required` fails otherwise. */
@@ -84,6 +90,7 @@ export interface EncryptionOptions extends KeySpec {
 
 export interface ResolvedOptions {
   encryption: EncryptionOptions | undefined;
+  readOnly: boolean;
   backend: BackendChoice;
   directIo: DirectIoMode;
   syncMethod: SyncMethod;
@@ -170,6 +177,7 @@ export const TIME_ANCHOR_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
 
 /** Every option Wal.open takes (the README lists them all; test/docs.test.mjs checks it). */
 export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'readOnly',
   'backend',
   'directIo',
   'syncMethod',
@@ -215,6 +223,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (o.preallocate !== undefined && typeof o.preallocate !== 'boolean') {
     throw new WalInvalidArgumentError('preallocate', `must be a boolean, got ${describe(o.preallocate)}`);
   }
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') {
+    throw new WalInvalidArgumentError('readOnly', `must be a boolean, got ${describe(o.readOnly)}`);
+  }
   if (o.onSegmentSealed !== undefined && typeof o.onSegmentSealed !== 'function') {
     throw new WalInvalidArgumentError('onSegmentSealed', `must be a function, got ${describe(o.onSegmentSealed)}`);
   }
@@ -250,6 +261,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onSegmentSealed: o.onSegmentSealed,
     // Checked at open, where key files are read (KeyRing.fromOptions).
     encryption: o.encryption,
+    readOnly: o.readOnly ?? false,
     io,
     nativeBinding,
   };

@@ -39,6 +39,8 @@ import { KeyRing } from '../crypto/key-ring.js';
 import { parseKeySpec } from '../crypto/key-spec.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { SegmentKeys } from '../crypto/segment-keys.js';
+import { findLastCheckpoint } from './checkpoint-search.js';
+import { ReadOnlyWal } from './read-only-wal.js';
 import { followPlanOf, lsnOption, readPlanOf, userTypeError, type CollectionOf, type FollowOptions, type ReadOptions } from './read-options.js';
 import { describe, resolveOptions, type KeySpec, type ResolvedOptions, type WalOptions } from './options.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
@@ -194,9 +196,21 @@ export class Wal {
     this.recovery = recovery;
   }
 
-  static async open(dir: string, options?: WalOptions): Promise<Wal> {
+  /**
+   * Opens (or creates) the log in `dir` for writing, or with `readOnly: true` opens an existing
+   * one for reading only (a ReadOnlyWal: no lock, no byte written).
+   */
+  static open(dir: string, options: WalOptions & { readOnly: true }): Promise<ReadOnlyWal>;
+  static open(dir: string, options?: WalOptions & { readOnly?: false }): Promise<Wal>;
+  static open(dir: string, options?: WalOptions): Promise<Wal | ReadOnlyWal>;
+  static async open(dir: string, options?: WalOptions): Promise<Wal | ReadOnlyWal> {
     if (typeof dir !== 'string' || dir.length === 0) throw new WalInvalidArgumentError('dir', `must be a non-empty string, got ${describe(dir)}`);
     const resolved = resolveOptions(options);
+    if (resolved.readOnly) return ReadOnlyWal.open(dir, resolved);
+    return Wal.openForWriting(dir, resolved);
+  }
+
+  private static async openForWriting(dir: string, resolved: ResolvedOptions): Promise<Wal> {
     const ownsIo = resolved.io === undefined;
     const io =
       resolved.io ??
@@ -837,21 +851,9 @@ export class Wal {
     durableEndBytes = this.writer.durableEndBytes,
     byTruncation = false,
   ): Promise<void> {
-    const active = this.segments.active;
-    let found = seen?.lastCheckpoint ?? null;
-    if (seen === null && durableLsn >= active.header.firstLsn) {
-      const filter: RecordFilter = { ...yieldEveryRecord, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
-      const plan = this.planNow(active.header.firstLsn, filter, durableLsn, durableEndBytes, byTruncation);
-      for await (const record of readSegments(plan)) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
-    }
-    const namedLsn = active.header.checkpointLsn;
-    if (found === null && namedLsn > 0 && namedLsn >= this.segments.firstLsn) {
-      const filter: RecordFilter = { ...yieldEveryRecord, toLsn: namedLsn, systemTypes: new Set([RECORD_TYPE_CHECKPOINT]) };
-      for await (const record of readSegments(this.planNow(namedLsn, filter, durableLsn, durableEndBytes, byTruncation))) {
-        if (record.lsn === namedLsn) found = { lsn: record.lsn, payload: (record as WalRecord).payload };
-      }
-      if (found === null) throw new WalCorruptionError(active.path, 0, `the segment header names a checkpoint at LSN ${namedLsn}, which is not one`, namedLsn);
-    }
+    const found = await findLastCheckpoint(seen, this.segments.active, this.segments.firstLsn, durableLsn, (fromLsn, filter) =>
+      this.planNow(fromLsn, filter, durableLsn, durableEndBytes, byTruncation),
+    );
     this.checkpointState = found;
     this.writer.lastCheckpointLsn = found?.lsn ?? 0;
   }
