@@ -95,7 +95,8 @@ export async function surveyLog(io: Io, dir: string, options: SurveyOptions): Pr
     }
     await pause(attempt);
   }
-  throw lastError ?? new WalCutPendingError(dir);
+  // Only errors of the survey's own reads and checks (WalError, or Node's) are kept in lastError.
+  throw (lastError as Error | null) ?? new WalCutPendingError(dir);
 }
 
 /** A writer's change is a few syncs long: wait a little longer each time (1, 2, 4, 8 ms). */
