@@ -14,11 +14,11 @@ import {
   WalClosedError,
   WalCorruptionError,
   WalDurabilityLostError,
-  WalError,
   WalInvalidArgumentError,
   WalNoSpaceError,
   WalPayloadTooLargeError,
   WalReadInvalidatedError,
+  isNoSpaceErrno,
 } from '../errors.js';
 import {
   LOCK_FILE_NAME,
@@ -442,7 +442,7 @@ export class Wal {
   private failureRefusal(spaceFailureAllowed: boolean): Error | null {
     const failure = this.writer.failed;
     // A cut that failed half-way left the directory in a state only a reopen sorts out.
-    if (failure !== null && !(spaceFailureAllowed && !this.cutFailed && isSpaceFailure(failure))) return new WalDurabilityLostError(failure);
+    if (failure !== null && !(spaceFailureAllowed && !this.cutFailed && isNoSpaceErrno(failure))) return new WalDurabilityLostError(failure);
     return null;
   }
 
@@ -1110,12 +1110,6 @@ function ancestorsOf(dir: string): string[] {
   const out: string[] = [];
   for (let d = resolve(dir); dirname(d) !== d; d = dirname(d)) out.push(dirname(d));
   return out;
-}
-
-/** A failure of the disk being full: appends fail, but segments may still be removed to free space. */
-function isSpaceFailure(err: unknown): boolean {
-  if (err instanceof WalNoSpaceError) return true;
-  return err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }
 
 function roundUp(valueBytes: number, blockBytes: number): number {

@@ -96,7 +96,11 @@ export async function use(dir: string): Promise<void> {
 }
 
 export function errors(err: unknown): string {
-  if (err instanceof WalNoSpaceError) return `${err.errno} ${err.accepted?.lastLsn ?? 'none'}`;
+  if (err instanceof WalNoSpaceError) {
+    // Node's shape: the negative number in errno, its name beside it (code is ringwal's).
+    const errno: number = err.errno;
+    return `${err.errnoName} ${errno} ${err.syscall} ${err.accepted?.lastLsn ?? 'none'}`;
+  }
   if (err instanceof WalError) {
     const code: ErrorCodeName = err.code;
     return code === ErrorCode.CORRUPT ? 'corrupt' : code;
