@@ -25,6 +25,8 @@ export const ErrorCode = {
   KEY_FILE: 'WAL_ERR_KEY_FILE',
   KEY_MISSING: 'WAL_ERR_KEY_MISSING',
   AUTH: 'WAL_ERR_AUTH',
+  ABORTED: 'WAL_ERR_ABORTED',
+  ADDON_MISSING: 'WAL_ERR_ADDON_MISSING',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -326,5 +328,35 @@ export class WalAuthError extends WalError {
     super(ErrorCode.AUTH, reason === undefined ? `record LSN ${lsn} in ${path} fails authentication (tampered, or a wrong key)` : `${path}: ${reason}`);
     this.path = path;
     this.lsn = lsn;
+  }
+}
+
+/**
+ * A read whose `signal` aborted. Shaped as Node's own AbortError (`name` 'AbortError', the
+ * signal's `reason` as `cause`), so code that tells an abort from a failure by its name works;
+ * `code` is ringwal's, as on every WalError.
+ */
+export class WalAbortError extends WalError {
+  constructor(reason: unknown) {
+    super(ErrorCode.ABORTED, 'the read was aborted', { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * The C addon was never built, or its build was removed: `npm install` did not run its install
+ * script (npm 11 runs only approved ones), or the build failed for want of a toolchain.
+ */
+export class WalAddonMissingError extends WalError {
+  readonly path: string;
+
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(
+      ErrorCode.ADDON_MISSING,
+      `ringwal's native addon ${path} is not built: run \`npm rebuild ringwal\`, which needs g++, make and python3; ` +
+        `npm 11 skips install scripts it was not told to run, so approve ringwal's first (\`npm install-scripts approve ringwal\`)`,
+      options,
+    );
+    this.path = path;
   }
 }
