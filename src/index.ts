@@ -7,6 +7,7 @@
  *   await wal.close();
  */
 export { Wal } from './writer/wal.js';
+export { WarningCode } from './writer/process-warnings.js';
 export { TombstoneSet, COLLECTION_NAME_BYTES_MAX, type TombstoneEntry, type TemporalPurgeEntry } from './writer/tombstones.js';
 export type {
   AppendOptions,

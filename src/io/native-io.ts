@@ -431,7 +431,7 @@ const RWF_DSYNC_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e]);
  * tmpfs accepts O_DIRECT since Linux 6.6, but its data is the page cache itself, so a WAL there
  * is not doing direct I/O whatever the flag says; ringwal reports it as buffered.
  */
-async function isMemoryFileSystem(path: string): Promise<boolean> {
+export async function isMemoryFileSystem(path: string): Promise<boolean> {
   try {
     const type = (await fs.promises.statfs(path)).type;
     return type === TMPFS_MAGIC || type === RAMFS_MAGIC;

@@ -10,7 +10,9 @@
  *   O9. continue LSNs one above the last valid record.
  */
 import { dirname, join, resolve } from 'node:path';
+import { inspect, type InspectOptions } from 'node:util';
 import {
+  WalAbortError,
   WalClosedError,
   WalCorruptionError,
   WalDurabilityLostError,
@@ -36,6 +38,7 @@ import { TombstoneSet, checkTenant, collectionBytes, encodeTemporalPurge, encode
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
+import { warnAboutPlacement } from './process-warnings.js';
 import { KeyRing } from '../crypto/key-ring.js';
 import { parseKeySpec } from '../crypto/key-spec.js';
 import type { MasterKey } from '../crypto/master-key.js';
@@ -96,11 +99,27 @@ export interface ReadOptions {
    * when the read starts (not with follow, whose tombstones may come later).
    */
   skipTombstoned?: CollectionOf;
+  /**
+   * Aborting it stops the read at its next record with an AbortError (WalAbortError, `cause` the
+   * signal's reason), as Node's own iterators do; the read's files are released.
+   */
+  signal?: AbortSignal;
 }
 
 export interface FollowOptions extends ReadOptions {
-  /** Aborting it ends the follower cleanly (its loop sees the end of the iteration). */
+  /**
+   * Aborting it ends the follower cleanly (its loop sees the end of the iteration), unlike read:
+   * a follower never ends by itself, so aborting is how it is meant to stop.
+   */
   signal?: AbortSignal;
+}
+
+/** `options` without its `signal`, and the signal, checked. */
+function splitSignal<T extends ReadOptions>(options: T | undefined): { signal: AbortSignal | null; rest: T | undefined } {
+  if (typeof options !== 'object' || options === null || !('signal' in options)) return { signal: null, rest: options };
+  const { signal, ...rest } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new WalInvalidArgumentError('signal', `must be an AbortSignal, got ${describe(signal)}`);
+  return { signal: signal ?? null, rest: rest as T };
 }
 
 /** The index of the first of the ascending `values` that is at least `x` (their length when none is). */
@@ -231,10 +250,17 @@ export interface TruncateBeforeResult {
 const DEFAULT_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_DEFAULT, tenant: 0, vshard: 0, database: 0 });
 const U32_MAX = 0xffff_ffff;
 
-function metaFrom(options: AppendOptions | undefined): RecordMeta {
+const APPEND_OPTION_NAMES: ReadonlySet<string> = new Set(['type', 'tenant', 'vshard', 'database']);
+
+/** `where`: how an unknown key is named in the error (`entries[2].` for a transaction's entry). */
+function metaFrom(options: AppendOptions | undefined, where = ''): RecordMeta {
   if (options === undefined) return DEFAULT_META;
   if (typeof options !== 'object' || options === null) {
     throw new WalInvalidArgumentError('append options', `must be an object, got ${describe(options)}`);
+  }
+  // A misspelt option (`tennant`) would otherwise leave its field at the default, silently.
+  for (const key in options) {
+    if (!APPEND_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(`${where}${key}`, `is not an append option (${[...APPEND_OPTION_NAMES].join(', ')})`);
   }
   const type = options.type ?? RECORD_TYPE_DEFAULT;
   const typeError = userTypeError(type);
@@ -380,6 +406,8 @@ export class Wal {
         await wal.close().catch(() => undefined);
         throw err;
       }
+      // Only a log on the real disk: an Io handed in (the simulated disk) has no placement to warn about.
+      if (ownsIo) await warnAboutPlacement(dir, io.fallbackReason);
       return wal;
     } catch (err) {
       await segments?.close().catch(() => undefined);
@@ -427,6 +455,21 @@ export class Wal {
   /** The LSN the next append will receive. */
   get nextLsn(): number {
     return this.writer.nextLsn;
+  }
+
+  /**
+   * `open`; `failed` once a write or sync failed (every call but close is refused, and
+   * truncateBefore too unless the disk was full; `failure` says why); `closed` from the call of
+   * close() on, while it is still closing too.
+   */
+  get state(): 'open' | 'failed' | 'closed' {
+    if (this.closing !== null) return 'closed';
+    return this.writer.failed === null ? 'open' : 'failed';
+  }
+
+  /** What failed the log (the error its first failed write or sync gave) while `state` is `failed`, else null. */
+  get failure(): unknown {
+    return this.state === 'failed' ? this.writer.failed : null;
   }
 
   /**
@@ -511,7 +554,7 @@ export class Wal {
         const bad = this.checkPayload(payload, `entries[${i}].payload`);
         if (bad !== null) throw bad;
         payloads.push(payload);
-        metas.push(metaFrom(options));
+        metas.push(metaFrom(options, `entries[${i}].`));
       }
     } catch (err) {
       return Promise.reject(err);
@@ -759,19 +802,12 @@ export class Wal {
   follow(options: FollowOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   follow(options?: FollowOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   follow(options?: FollowOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    let signal: AbortSignal | undefined;
-    let readOptions: ReadOptions | undefined = options;
-    if (typeof options === 'object' && options !== null && 'signal' in options) {
-      const { signal: given, ...rest } = options;
-      if (given !== undefined && !(given instanceof AbortSignal)) throw new WalInvalidArgumentError('signal', `must be an AbortSignal, got ${describe(given)}`);
-      signal = given;
-      readOptions = rest;
-    }
-    const { fromLsn: fromAsked, fromCheckpoint, filter, skipTombstoned } = readPlanOf(readOptions);
+    const { signal, rest } = splitSignal(options);
+    const { fromLsn: fromAsked, fromCheckpoint, filter, skipTombstoned } = readPlanOf(rest);
     const fromLsn = fromCheckpoint ? this.afterCheckpoint() : fromAsked;
     if (skipTombstoned !== null) throw new WalInvalidArgumentError('skipTombstoned', 'is for read: a follower may see a tombstone after the records it purges');
     if (this.closing !== null) throw new WalClosedError();
-    return follow(this.followedLog(), fromLsn, filter, signal);
+    return follow(this.followedLog(), fromLsn, filter, signal ?? undefined);
   }
 
   private followedLog(): FollowedLog {
@@ -989,16 +1025,31 @@ export class Wal {
    * Yields the durable records with LSN ≥ `fromLsn` (and ≥ `firstLsn`), in LSN order, each
    * CRC-checked, as they were when the iteration started (after any truncation then running). A
    * truncation started later stops the reader with WAL_ERR_READ_INVALIDATED, and close() stops
-   * it with WAL_ERR_CLOSED. Memory stays bounded: a 1 MiB scan buffer and the records of one scan step (at most that much payload).
+   * it with WAL_ERR_CLOSED; an abort of `signal` stops it at its next record with an AbortError
+   * (WAL_ERR_ABORTED; follow ends cleanly instead). Memory stays bounded: a 1 MiB scan buffer
+   * and the records of one scan step (at most that much payload).
    * Damage inside the durable range throws WalCorruptionError; a damaged record is never yielded.
    */
   read(options?: ReadOptions & { payloads?: true }): AsyncGenerator<WalRecord, void, undefined>;
   read(options: ReadOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(options);
+    const { signal, rest } = splitSignal(options);
+    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(rest);
     if (this.closing !== null) throw new WalClosedError();
-    return readSegments(() => this.readPlan(fromCheckpoint ? this.afterCheckpoint() : fromLsn, filter, skipTombstoned));
+    return readSegments(async () => {
+      const plan = await this.readPlan(fromCheckpoint ? this.afterCheckpoint() : fromLsn, filter, skipTombstoned);
+      if (signal === null) return plan;
+      // The reader asks check before each file and each record: an abort stops it there.
+      const check = plan.check;
+      return {
+        ...plan,
+        check: (where) => {
+          if (signal.aborted) throw new WalAbortError(signal.reason);
+          check(where);
+        },
+      };
+    });
   }
 
   private async readPlan(fromLsn: number, filterAsked: RecordFilter, skipTombstoned: CollectionOf | null): Promise<ReadPlan> {
@@ -1060,6 +1111,26 @@ export class Wal {
   close(): Promise<void> {
     if (this.closing === null) this.closing = this.shutdown();
     return this.closing;
+  }
+
+  /** close(), for `await using wal = await Wal.open(dir)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** What console.log and util.inspect show: where the log is and how far it got, none of its internals. */
+  [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {
+    if (depth < 0) return `Wal <${this.state}>`;
+    const shown = {
+      dir: this.dir,
+      state: this.state,
+      backend: this.backend,
+      directIo: this.directIo,
+      firstLsn: this.firstLsn,
+      durableLsn: this.durableLsn,
+      nextLsn: this.nextLsn,
+    };
+    return `Wal ${show(shown, { ...options, depth: typeof options.depth === 'number' ? options.depth - 1 : options.depth })}`;
   }
 
   private async shutdown(): Promise<void> {
