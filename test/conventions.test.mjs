@@ -37,8 +37,9 @@ test("a failed system call through node:fs carries Node's fields beside ringwal'
   assert.equal(err.errnoName, 'ENOTDIR');
   assert.equal(err.syscall, 'mkdir');
   assert.equal(err.path, dir);
-  assert.equal(err.cause.code, 'ENOTDIR');
-  assert.equal(err.cause.errno, err.errno);
+  const cause = /** @type {NodeJS.ErrnoException} */ (err.cause);
+  assert.equal(cause.code, 'ENOTDIR');
+  assert.equal(cause.errno, err.errno);
 });
 
 test("a failed write in the native queue: Node's fields without a cause; state failed, failure the error; closed after close()", async (t) => {
@@ -116,6 +117,7 @@ test('read with a signal: an abort stops it at its next record with an AbortErro
   const all = [];
   for await (const record of wal.read({ signal: new AbortController().signal, payloads: false })) all.push(record.lsn);
   assert.equal(all.length, 100);
+  // @ts-expect-error a string is not a signal
   assert.throws(() => wal.read({ signal: 'stop' }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'signal' });
   // The aborted reads released their files: close does not wait for them.
   await wal.close();
@@ -124,13 +126,18 @@ test('read with a signal: an abort stops it at its next record with an AbortErro
 test('unknown option keys are refused by append, appendBatch, appendTransaction, read and follow', async (t) => {
   const wal = await Wal.open(tempDir(t));
   t.after(() => wal.close());
+  // @ts-expect-error the misspelt keys are the point
   await assert.rejects(wal.append(payloadFor(0), { tennant: 7 }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'tennant', message: /not an append option/ });
+  // @ts-expect-error
   await assert.rejects(wal.appendBatch([payloadFor(0)], { typ: 0x8002 }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'typ' });
+  // @ts-expect-error
   await assert.rejects(wal.appendTransaction([{ payload: payloadFor(0) }, { payload: payloadFor(1), shard: 1 }]), {
     code: 'WAL_ERR_INVALID_ARGUMENT',
     argument: 'entries[1].shard',
   });
+  // @ts-expect-error
   assert.throws(() => wal.read({ formLsn: 1 }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'formLsn', message: /not a read option/ });
+  // @ts-expect-error
   assert.throws(() => wal.follow({ from: 1 }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'from' });
   assert.equal(wal.nextLsn, 1, 'nothing refused was appended');
   // The known keys still pass.

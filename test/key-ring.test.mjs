@@ -132,7 +132,7 @@ test('each key file rule is refused with its name, in order: symlink, not-regula
   assert.equal(err.errnoName, 'ENOENT');
   assert.equal(err.errno, -os.constants.errno.ENOENT);
   assert.equal(err.syscall, 'lstat');
-  assert.equal(err.cause.code, 'ENOENT', "Node's own error is the cause");
+  assert.equal(/** @type {NodeJS.ErrnoException} */ (err.cause).code, 'ENOENT', "Node's own error is the cause");
   const notADir = path.join(good, 'below-a-file.key');
   assert.equal(throwsKeyFile(() => MasterKey.fromFile(1, notADir), notADir, 'unreadable').errnoName, 'ENOTDIR');
 });
