@@ -4,6 +4,8 @@
  * Codes are part of the public API and never change meaning. Callers branch on `err.code`
  * (or `instanceof`), never on the message text.
  */
+import assert from 'node:assert/strict';
+import { constants as osConstants } from 'node:os';
 
 export const ErrorCode = {
   INVALID_ARGUMENT: 'WAL_ERR_INVALID_ARGUMENT',
@@ -24,6 +26,8 @@ export const ErrorCode = {
   KEY_MISSING: 'WAL_ERR_KEY_MISSING',
   AUTH: 'WAL_ERR_AUTH',
   CUT_PENDING: 'WAL_ERR_CUT_PENDING',
+  ABORTED: 'WAL_ERR_ABORTED',
+  ADDON_MISSING: 'WAL_ERR_ADDON_MISSING',
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -90,25 +94,71 @@ export class WalCorruptionError extends WalError {
   }
 }
 
-/** An operating-system I/O error, with the errno name (`EIO`, `ENOSPC`) and the syscall. */
-export class WalIoError extends WalError {
-  readonly errno: string;
+/**
+ * The fields an error that comes from a system call carries, as Node's own system errors have
+ * them except for `code`, which is ringwal's stable code: `errno` is the negative number (-28),
+ * `errnoName` the name Node puts in `code` (`ENOSPC`), `syscall` the call that failed, `path` the
+ * file it was on when there is one.
+ */
+export interface SystemErrorFields {
+  readonly errno: number;
+  readonly errnoName: string;
+  readonly syscall: string;
+  readonly path: string | undefined;
+}
+
+/** What a system error is built from: the errno name, the call and its file. */
+export interface SystemErrorSource {
+  errnoName: string;
+  syscall: string;
+  path?: string | undefined;
+}
+
+const ERRNO_BY_NAME = osConstants.errno as Readonly<Record<string, number | undefined>>;
+/** The name ringwal gives an errno Node has no name for (native-binding.ts errnoName). */
+const UNNAMED_ERRNO = /^ERRNO_(\d+)$/;
+
+/** Node's errno for an errno name: negative, as `err.errno` of Node's own errors (`ENOSPC` → -28). */
+export function errnoNumberOf(name: string): number {
+  const value = ERRNO_BY_NAME[name];
+  if (value !== undefined) return -value;
+  const unnamed = UNNAMED_ERRNO.exec(name);
+  assert(unnamed !== null, `${name} is not an errno name`);
+  return -Number(unnamed[1]);
+}
+
+/** An operating-system I/O error: Node's system-error fields (SystemErrorFields) beside `code`. */
+export class WalIoError extends WalError implements SystemErrorFields {
+  readonly errno: number;
+  readonly errnoName: string;
   readonly syscall: string;
   readonly path: string | undefined;
 
-  constructor(errno: string, syscall: string, path?: string) {
-    super(ErrorCode.IO, `${syscall} failed with ${errno}${path === undefined ? '' : ` on ${path}`}`);
-    this.errno = errno;
+  /** `cause`: Node's own error, when the call went through node:fs (native calls return an errno). */
+  constructor(errnoName: string, syscall: string, path?: string, options?: { cause?: unknown }) {
+    super(ErrorCode.IO, `${syscall} failed with ${errnoName}${path === undefined ? '' : ` on ${path}`}`, options);
+    this.errno = errnoNumberOf(errnoName);
+    this.errnoName = errnoName;
     this.syscall = syscall;
     this.path = path;
   }
 }
 
-export class WalDirectIoUnsupportedError extends WalError {
+/** O_DIRECT was required, and the open (EINVAL) or the file's alignment (statx) refused it. */
+export class WalDirectIoUnsupportedError extends WalError implements SystemErrorFields {
+  readonly errno: number;
+  readonly errnoName: string;
+  readonly syscall: string;
   readonly path: string;
 
-  constructor(path: string, errno: string) {
-    super(ErrorCode.DIRECT_IO_UNSUPPORTED, `O_DIRECT is required but ${path} does not support it (${errno})`);
+  constructor(path: string, errnoName: string, syscall: string) {
+    super(
+      ErrorCode.DIRECT_IO_UNSUPPORTED,
+      `O_DIRECT is required but ${path} does not support it (${syscall}: ${errnoName}); open with directIo: 'off' or 'auto' there`,
+    );
+    this.errno = errnoNumberOf(errnoName);
+    this.errnoName = errnoName;
+    this.syscall = syscall;
     this.path = path;
   }
 }
@@ -193,17 +243,33 @@ export class WalReadInvalidatedError extends WalError {
  * For appendBatch, `accepted` says which records of the batch were taken before space ran out
  * (they are in the log and become durable like any other), or null when none was.
  */
-export class WalNoSpaceError extends WalError {
-  readonly errno: string;
+export class WalNoSpaceError extends WalError implements SystemErrorFields {
+  readonly errno: number;
+  readonly errnoName: string;
+  readonly syscall: string;
   readonly path: string | undefined;
   readonly accepted: { firstLsn: number; lastLsn: number } | null;
 
-  constructor(errno: string, path: string | undefined, accepted: { firstLsn: number; lastLsn: number } | null = null, options?: { cause?: unknown }) {
-    super(ErrorCode.NO_SPACE, `no space for the next segment (${errno}${path === undefined ? '' : ` on ${path}`}); free space and append again`, options);
-    this.errno = errno;
+  /** `source`: the failed call (the WalIoError it was, which is then the `cause`). */
+  constructor(source: SystemErrorSource, accepted: { firstLsn: number; lastLsn: number } | null = null, options?: { cause?: unknown }) {
+    const { errnoName, syscall, path } = source;
+    super(
+      ErrorCode.NO_SPACE,
+      `no space for the next segment (${syscall}: ${errnoName}${path === undefined ? '' : ` on ${path}`}); free space and append again`,
+      options,
+    );
+    this.errno = errnoNumberOf(errnoName);
+    this.errnoName = errnoName;
+    this.syscall = syscall;
     this.path = path;
     this.accepted = accepted;
   }
+}
+
+/** Whether `err` is a system error of a full disk or file system quota (ENOSPC, EDQUOT). */
+export function isNoSpaceErrno(err: unknown): boolean {
+  if (!(err instanceof WalError) || !('errnoName' in err)) return false;
+  return err.errnoName === 'ENOSPC' || err.errnoName === 'EDQUOT';
 }
 
 /**
@@ -225,22 +291,32 @@ export class WalUnknownRequiredTypeError extends WalError {
 /**
  * The rules a key file must keep (docs/encryption.md "Keys"), in the order they are checked:
  * not a symbolic link; a regular file; owned by this process's user; no group or world permission
- * bits; exactly 32 bytes; and readable (`unreadable`: open, stat or read failed, `errno` says how).
+ * bits; exactly 32 bytes; and readable (`unreadable`: open, stat or read failed, `errnoName` says how).
  */
 export type KeyFileRule = 'symlink' | 'not-regular-file' | 'owner' | 'permissions' | 'size' | 'unreadable';
 
-/** A key file that breaks a rule. The message names the file and the rule, never a byte of it. */
+/**
+ * A key file that breaks a rule. The message names the file and the rule, never a byte of it.
+ * An `unreadable` one carries the failed call as Node's system errors do (SystemErrorFields).
+ */
 export class WalKeyFileError extends WalError {
   readonly path: string;
   readonly rule: KeyFileRule;
+  /** For `unreadable`: Node's negative errno (-2). */
+  readonly errno: number | undefined;
   /** For `unreadable`: the errno name (`ENOENT`, `EACCES`). */
-  readonly errno: string | undefined;
+  readonly errnoName: string | undefined;
+  /** For `unreadable`: the call that failed (`lstat`, `open`, `fstat`, `read`). */
+  readonly syscall: string | undefined;
 
-  constructor(path: string, rule: KeyFileRule, detail: string, errno?: string) {
-    super(ErrorCode.KEY_FILE, `key file ${path} is refused (${rule}): ${detail}`);
+  /** `failed`: for `unreadable`, the call that failed, and Node's error as `cause`. */
+  constructor(path: string, rule: KeyFileRule, detail: string, failed?: { errnoName: string; syscall: string; cause: unknown }) {
+    super(ErrorCode.KEY_FILE, `key file ${path} is refused (${rule}): ${detail}`, failed === undefined ? undefined : { cause: failed.cause });
     this.path = path;
     this.rule = rule;
-    this.errno = errno;
+    this.errno = failed === undefined ? undefined : errnoNumberOf(failed.errnoName);
+    this.errnoName = failed?.errnoName;
+    this.syscall = failed?.syscall;
   }
 }
 
@@ -269,5 +345,35 @@ export class WalAuthError extends WalError {
     super(ErrorCode.AUTH, reason === undefined ? `record LSN ${lsn} in ${path} fails authentication (tampered, or a wrong key)` : `${path}: ${reason}`);
     this.path = path;
     this.lsn = lsn;
+  }
+}
+
+/**
+ * A read whose `signal` aborted. Shaped as Node's own AbortError (`name` 'AbortError', the
+ * signal's `reason` as `cause`), so code that tells an abort from a failure by its name works;
+ * `code` is ringwal's, as on every WalError.
+ */
+export class WalAbortError extends WalError {
+  constructor(reason: unknown) {
+    super(ErrorCode.ABORTED, 'the read was aborted', { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * The C addon was never built, or its build was removed: `npm install` did not run its install
+ * script (npm 11 runs only approved ones), or the build failed for want of a toolchain.
+ */
+export class WalAddonMissingError extends WalError {
+  readonly path: string;
+
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(
+      ErrorCode.ADDON_MISSING,
+      `ringwal's native addon ${path} is not built: run \`npm rebuild ringwal\`, which needs g++, make and python3; ` +
+        `npm 11 skips install scripts it was not told to run, so approve ringwal's first (\`npm install-scripts approve ringwal\`)`,
+      options,
+    );
+    this.path = path;
   }
 }

@@ -9,6 +9,7 @@
 export { Wal } from './writer/wal.js';
 export { ReadOnlyWal, READ_ONLY_POLL_MS, type ReadOnlyStats, type SegmentInfo } from './writer/read-only-wal.js';
 export type { SurveyedTail } from './log/log-survey.js';
+export { WarningCode } from './writer/process-warnings.js';
 export { TombstoneSet, COLLECTION_NAME_BYTES_MAX, type TombstoneEntry, type TemporalPurgeEntry } from './writer/tombstones.js';
 export type {
   AppendOptions,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +137,24 @@ test('the bin shim runs the CLI and passes the exit code through', () => {
   const wrong = spawnSync(process.execPath, [bin, 'bench', '--workload', 'fast'], { encoding: 'utf8' });
   assert.equal(wrong.status, 2);
   assert.match(wrong.stderr, /--workload must be one of closed, open, bulk/);
+});
+
+test('--version and -V print the version of package.json, through the bin shim too', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  assert.match(version, /^\d+\.\d+\.\d+/);
+  for (const flag of ['--version', '-V']) {
+    const { output, text } = capture();
+    assert.equal(await main([flag], output), 0, flag);
+    assert.equal(text.stdout, `${version}\n`);
+    assert.equal(text.stderr, '');
+  }
+  const { output, text } = capture();
+  assert.equal(await main(['--version', 'bench'], output), 2);
+  assert.match(text.stderr, /--version takes no arguments/);
+  const bin = fileURLToPath(new URL('../bin/ringwal.js', import.meta.url));
+  const shown = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.equal(shown.stdout, `${version}\n`);
 });
 
 test('bench runs ringwal next to the null store and the disk limits of the same run, and reports ratios and targets', async () => {

@@ -165,7 +165,7 @@ for (const backend of BACKENDS) {
     const wal = await Wal.open(dir, { io, segmentSizeBytes: 64 * 1024, batchBytesMax: 64 * 1024, preallocate: false });
     for (let i = 0; i < 1000; i++) await wal.append(payloadFor(i, 200));
     failDirSync = true;
-    await assert.rejects(wal.truncateBefore(500), { code: 'WAL_ERR_IO', errno: 'EIO' });
+    await assert.rejects(wal.truncateBefore(500), { code: 'WAL_ERR_IO', errnoName: 'EIO', errno: -os.constants.errno.EIO });
     const first = wal.firstLsn;
     assert.ok(first > 1, 'the removed segment is no longer part of the log');
     // A call that removes nothing still makes the earlier unlink durable before it resolves (B2).

@@ -37,7 +37,8 @@ for (const backend of BACKENDS) {
         assert.equal(r.status, 'rejected', 'no append of the failed batch may resolve');
         assert.ok(r.reason instanceof WalIoError);
         assert.equal(r.reason.code, 'WAL_ERR_IO');
-        assert.equal(r.reason.errno, errnoName);
+        assert.equal(r.reason.errnoName, errnoName);
+        assert.equal(r.reason.errno, -errno);
         assert.equal(r.reason.syscall, syscall);
       }
       // Appended a turn later, they wait in the next batch: the failure of the one before rejects them.
@@ -46,7 +47,7 @@ for (const backend of BACKENDS) {
         assert.ok(r.reason instanceof WalDurabilityLostError);
         assert.equal(r.reason.code, 'WAL_ERR_DURABILITY_LOST');
         assert.ok(r.reason.cause instanceof WalIoError);
-        assert.equal(r.reason.cause.errno, errnoName);
+        assert.equal(r.reason.cause.errnoName, errnoName);
       }
       assert.equal(wal.durableLsn, 50, 'durableLsn never moves past a failed batch');
       await assert.rejects(wal.append(Buffer.from('later')), { code: 'WAL_ERR_DURABILITY_LOST' });
@@ -88,7 +89,7 @@ test('a failed sync during close rejects close, and the log stays poisoned', asy
   const { io, wal } = await openWithIo(dir, 'io_uring');
   io.injectFault('fdatasync', 1, EIO);
   const append = assert.rejects(wal.append(Buffer.from('never durable')), { code: 'WAL_ERR_IO' });
-  await assert.rejects(wal.close(), { code: 'WAL_ERR_IO', errno: 'EIO' });
+  await assert.rejects(wal.close(), { code: 'WAL_ERR_IO', errnoName: 'EIO', errno: -EIO });
   await append;
   await assert.rejects(wal.append(Buffer.from('x')), { code: 'WAL_ERR_CLOSED' });
   await io.close();

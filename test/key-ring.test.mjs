@@ -129,9 +129,12 @@ test('each key file rule is refused with its name, in order: symlink, not-regula
 
   const missing = path.join(dir, 'missing.key');
   const err = throwsKeyFile(() => MasterKey.fromFile(1, missing), missing, 'unreadable');
-  assert.equal(err.errno, 'ENOENT');
+  assert.equal(err.errnoName, 'ENOENT');
+  assert.equal(err.errno, -os.constants.errno.ENOENT);
+  assert.equal(err.syscall, 'lstat');
+  assert.equal(/** @type {NodeJS.ErrnoException} */ (err.cause).code, 'ENOENT', "Node's own error is the cause");
   const notADir = path.join(good, 'below-a-file.key');
-  assert.equal(throwsKeyFile(() => MasterKey.fromFile(1, notADir), notADir, 'unreadable').errno, 'ENOTDIR');
+  assert.equal(throwsKeyFile(() => MasterKey.fromFile(1, notADir), notADir, 'unreadable').errnoName, 'ENOTDIR');
 });
 
 test('a key file owned by another user is refused by the owner rule, before its permissions and size', (t) => {

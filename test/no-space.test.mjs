@@ -93,7 +93,8 @@ test('a full disk fails the appends that need a new segment with WAL_ERR_NO_SPAC
     assert.ok(i < (2 * SEGMENT_BYTES) / RECORD_BYTES + 10, 'the disk never ran out of space');
   }
   assert.equal(refusal.code, 'WAL_ERR_NO_SPACE', refusal.message);
-  assert.equal(refusal.errno, 'ENOSPC');
+  assert.equal(refusal.errnoName, 'ENOSPC');
+  assert.equal(refusal.errno, -os.constants.errno.ENOSPC);
   assert.ok(acked.length > 1.5 * (SEGMENT_BYTES / RECORD_BYTES), `two segments' worth were acknowledged (${acked.length})`);
   assert.deepEqual(
     acked,
@@ -147,7 +148,8 @@ test('without preallocation a write that finds the disk full fails the log, trun
     assert.ok(i < 4 * perSegment, 'the disk never ran out of space');
   }
   assert.ok(refusal.code === 'WAL_ERR_IO' || refusal.code === 'WAL_ERR_NO_SPACE', refusal.message);
-  assert.equal(refusal.errno, 'ENOSPC');
+  assert.equal(refusal.errnoName, 'ENOSPC');
+  assert.equal(refusal.errno, -os.constants.errno.ENOSPC);
   if (refusal.code === 'WAL_ERR_IO') {
     await assert.rejects(wal.append(Buffer.from('x')), { code: 'WAL_ERR_DURABILITY_LOST' });
   }

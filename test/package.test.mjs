@@ -30,6 +30,7 @@ test('the packed package: ringwal/sim imports, its README example runs and its t
   const tarball = path.join(scratch, packed);
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
   assert.ok(listing.includes('package/dist/sim/index.js') && listing.includes('package/dist/sim/index.d.ts'), 'ringwal/sim and its types are shipped');
+  assert.ok(listing.includes('package/LICENSE'), 'the license is shipped');
   assert.deepEqual(
     listing.filter((f) => /harness\/|\/(oracle|workload|sim-run|damaged-open)\.|dist-test|\.test\.|^package\/test\//.test(f)),
     [],
@@ -39,6 +40,24 @@ test('the packed package: ringwal/sim imports, its README example runs and its t
   fs.writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
   execFileSync(NPM, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: scratch, stdio: 'pipe' });
   assert.equal(fs.existsSync(path.join(scratch, 'node_modules', 'ringwal', 'build')), false, 'no addon was built');
+
+  // Without the addon, a log on the real disk says how to build it, under its own code.
+  const noAddon = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "import { Wal } from 'ringwal'; try { await Wal.open('log'); } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message })); }",
+    ],
+    { cwd: scratch, encoding: 'utf8', timeout: 60_000 },
+  );
+  const missing = JSON.parse(noAddon.trim());
+  assert.equal(missing.code, 'WAL_ERR_ADDON_MISSING');
+  assert.match(missing.message, /npm rebuild ringwal/);
+  assert.match(missing.message, /npm install-scripts approve ringwal/);
+  // The bin finds the package's own package.json from where it is installed.
+  const version = execFileSync(path.join(scratch, 'node_modules', '.bin', 'ringwal'), ['--version'], { encoding: 'utf8' });
+  assert.equal(version, `${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
 
   fs.writeFileSync(path.join(scratch, 'example.mjs'), readmeExample('## Testing your own code on a simulated disk'));
   const out = execFileSync(process.execPath, ['example.mjs'], { cwd: scratch, encoding: 'utf8', timeout: 60_000 });

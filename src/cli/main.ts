@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { benchCommand } from './bench-command.js';
 import { benchUsage } from './bench-options.js';
 import { processOutput, type Output } from './output.js';
@@ -9,8 +11,21 @@ commands:
   bench     measure append throughput and latency on this machine's disk
   help      show help for a command: ringwal help <command>
 
+options:
+  -V, --version  print ringwal's version
+
 Run 'ringwal <command> --help' for the options of a command.
 `;
+
+/** The package.json this module was installed with (from dist/cli/). */
+const PACKAGE_JSON_URL = new URL('../../package.json', import.meta.url);
+
+/** The version of the installed package: read from its package.json, the one place it is written. */
+function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(PACKAGE_JSON_URL, 'utf8')) as { version?: unknown };
+  assert(typeof version === 'string', `${PACKAGE_JSON_URL.pathname} has no version`);
+  return version;
+}
 
 const helpUsage = `usage: ringwal help [command]
 
@@ -38,6 +53,11 @@ async function dispatch(argv: string[], output: Output): Promise<number> {
   if (verb === undefined || verb === '--help' || verb === '-h') {
     output.stdout.write(topUsage);
     return verb === undefined ? usageExitCode : 0;
+  }
+  if (verb === '--version' || verb === '-V') {
+    if (rest.length > 0) throw new UsageError(`${verb} takes no arguments, got '${rest[0]}'`);
+    output.stdout.write(`${packageVersion()}\n`);
+    return 0;
   }
   switch (verb) {
     case 'bench':

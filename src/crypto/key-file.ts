@@ -9,7 +9,7 @@
  *   3. `owner`: not owned by this process's user.
  *   4. `permissions`: any group or world permission bit set (mode & 0o077).
  *   5. `size`: not exactly 32 bytes (or a different size by the time it is read).
- *   6. `unreadable`: lstat, open, fstat or read failed; `errno` says how.
+ *   6. `unreadable`: lstat, open, fstat or read failed; `errnoName` and `syscall` say how.
  *
  * Rules 2 to 5 are checked on the open descriptor (fstat), so they hold for the file that is read,
  * even if the path is renamed over after the lstat. Directories above the file may be links.
@@ -24,8 +24,10 @@ const GROUP_WORLD_MODE_BITS = 0o077;
 const PERMISSION_BITS = 0o7777;
 
 function unreadable(path: string, err: unknown, syscall: string): WalKeyFileError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-  return new WalKeyFileError(path, 'unreadable', `${syscall} failed with ${code}`, code);
+  // A failure without an errno (a Node check, not a system call) counts as EIO; its cause says what it was.
+  const e = err as NodeJS.ErrnoException;
+  const name = typeof e.errno === 'number' && typeof e.code === 'string' ? e.code : 'EIO';
+  return new WalKeyFileError(path, 'unreadable', `${syscall} failed with ${name}`, { errnoName: name, syscall, cause: err });
 }
 
 function notRegular(path: string): WalKeyFileError {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import { WalBackendUnavailableError } from '../errors.js';
+import { WalAddonMissingError, WalBackendUnavailableError } from '../errors.js';
 
 export interface DioAlignment {
   memAlignBytes: number;
@@ -114,8 +114,9 @@ export type NativeBindingOption = NativeBinding | string;
 
 /**
  * The addon's binding: `option` itself when it is an object, else the `.node` file at `option`
- * (default: the one `npm install` built), loaded on first use and kept. A file that cannot be
- * loaded is WalBackendUnavailableError('native'), its cause the loader's error.
+ * (default: the one `npm install` built), loaded on first use and kept. No file there is
+ * WalAddonMissingError; a file that cannot be loaded is WalBackendUnavailableError('native'),
+ * its cause the loader's error.
  */
 export function loadNativeBinding(option?: NativeBindingOption): NativeBinding {
   if (typeof option === 'object' && option !== null) return option;
@@ -127,6 +128,9 @@ export function loadNativeBinding(option?: NativeBindingOption): NativeBinding {
     try {
       binding = require(path) as NativeBinding;
     } catch (err) {
+      // No file at all is a build that never ran, which the caller fixes by building it; a file
+      // that does not load (another Node's ABI, a missing library) says why in its cause.
+      if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') throw new WalAddonMissingError(path, { cause: err });
       throw new WalBackendUnavailableError('native', `the addon ${path} cannot be loaded: ${(err as Error).message}`, { cause: err });
     }
     loaded.set(path, binding);

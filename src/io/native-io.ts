@@ -48,9 +48,14 @@ export interface NativeIoOptions {
   nativeBinding?: NativeBindingOption;
 }
 
-function ioErrorFrom(err: unknown, syscall: string, path: string): WalIoError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-  return new WalIoError(code, (err as NodeJS.ErrnoException).syscall ?? syscall, path);
+/**
+ * A node:fs failure as a WalIoError, Node's error its cause. One without an errno (a Node
+ * check, not a system call) counts as EIO; its cause says what it was.
+ */
+function ioErrorFrom(err: unknown, syscall: string, path?: string): WalIoError {
+  const e = err as NodeJS.ErrnoException;
+  const name = typeof e.errno === 'number' && typeof e.code === 'string' ? e.code : 'EIO';
+  return new WalIoError(name, e.syscall ?? syscall, path, { cause: err });
 }
 
 type Submit = (reqId: number) => number;
@@ -244,7 +249,7 @@ export class NativeIo implements Io {
     try {
       randomFillSync(out);
     } catch (err) {
-      throw new WalIoError((err as NodeJS.ErrnoException).code ?? 'EIO', 'getrandom');
+      throw ioErrorFrom(err, 'getrandom');
     }
   }
 
@@ -278,14 +283,15 @@ export class NativeIo implements Io {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'EINVAL') throw ioErrorFrom(err, 'open', path);
-        if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, code);
+        if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, code, 'open');
       }
       if (fd !== undefined) {
-        const alignmentBytes = (await isMemoryFileSystem(path)) ? 0 : directAlignment(this.native, fd);
+        const inMemory = await isMemoryFileSystem(path);
+        const alignmentBytes = inMemory ? 0 : directAlignment(this.native, fd);
         if (alignmentBytes !== 0) return new NativeFile(this, path, fd, true, alignmentBytes, await this.syncMethodFor(path));
         // Open accepted the flag, but statx or the file system type says it is not direct I/O.
         await fsClose(fd);
-        if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, 'EINVAL');
+        if (options.direct === 'required') throw new WalDirectIoUnsupportedError(path, 'EINVAL', inMemory ? 'statfs' : 'statx');
       }
     }
     let fd: number;
@@ -425,7 +431,7 @@ const RWF_DSYNC_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e]);
  * tmpfs accepts O_DIRECT since Linux 6.6, but its data is the page cache itself, so a WAL there
  * is not doing direct I/O whatever the flag says; ringwal reports it as buffered.
  */
-async function isMemoryFileSystem(path: string): Promise<boolean> {
+export async function isMemoryFileSystem(path: string): Promise<boolean> {
   try {
     const type = (await fs.promises.statfs(path)).type;
     return type === TMPFS_MAGIC || type === RAMFS_MAGIC;

@@ -22,7 +22,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { WalCorruptionError, WalError, WalInvalidArgumentError, WalNoSpaceError } from '../errors.js';
+import { WalCorruptionError, WalInvalidArgumentError, WalIoError, WalNoSpaceError, isNoSpaceErrno } from '../errors.js';
 import { RECORD_PAYLOAD_BYTES_LIMIT, SEGMENT_FLAG_ENCRYPTED, SEGMENT_FLAG_SEALED, SEGMENT_TEMP_SUFFIX } from '../format/constants.js';
 import { checkRecordHeader, decodeRecordHeader, recordSpanBytes, type RecordCipher } from '../format/record.js';
 import type { SegmentHeader, SegmentSeal } from '../format/segment-header.js';
@@ -599,9 +599,7 @@ export async function checkSealedChain(
 
 /** A failed preparation for lack of space is WalNoSpaceError; anything else stays as it is. */
 function asNoSpace(err: unknown): unknown {
-  if (err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT')) {
-    return new WalNoSpaceError(String(err.errno), 'path' in err ? (err.path as string | undefined) : undefined, null, { cause: err });
-  }
+  if (err instanceof WalIoError && isNoSpaceErrno(err)) return new WalNoSpaceError(err, null, { cause: err });
   return err;
 }
 

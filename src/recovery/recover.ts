@@ -22,7 +22,7 @@
  */
 import assert from 'node:assert/strict';
 import { basename, dirname, join } from 'node:path';
-import { WalCorruptionError, WalError } from '../errors.js';
+import { WalCorruptionError, isNoSpaceErrno } from '../errors.js';
 import {
   RECORD_ALIGNMENT_BYTES,
   RECORD_HEADER_SIZE_BYTES,
@@ -374,14 +374,10 @@ async function quarantine(io: Io, file: IoFile, fromBytes: number, toBytes: numb
     await io.rename(tempPath, path);
     await io.fsyncDir(dir);
   } catch (err) {
-    if (isNoSpace(err)) return null;
+    if (isNoSpaceErrno(err)) return null;
     throw err;
   }
   return path;
-}
-
-function isNoSpace(err: unknown): boolean {
-  return err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }
 
 /**

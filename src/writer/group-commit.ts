@@ -720,7 +720,7 @@ export class GroupCommit {
         const result = item.batchResult;
         if (item.waiter !== null) {
           const accepted = result !== null && result.firstLsn !== 0 ? { ...result } : null;
-          item.waiter.reject(accepted === null ? err : new WalNoSpaceError(err.errno, err.path, accepted, { cause: err.cause }));
+          item.waiter.reject(accepted === null ? err : new WalNoSpaceError(err, accepted, { cause: err.cause }));
         }
       }
       this.queue[this.queueHead] = undefined as unknown as Queued;

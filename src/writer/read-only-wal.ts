@@ -10,7 +10,7 @@
  * the directory when it starts; a follower polls it.
  */
 import { inspect } from 'node:util';
-import { WalClosedError, WalInvalidArgumentError } from '../errors.js';
+import { WalAbortError, WalClosedError, WalInvalidArgumentError } from '../errors.js';
 import { BLOCK_SIZE_BYTES_DEFAULT } from '../format/constants.js';
 import { KeyRing } from '../crypto/key-ring.js';
 import { SegmentKeys } from '../crypto/segment-keys.js';
@@ -21,7 +21,7 @@ import { ReaderFiles, readSegments, type ReadPlan, type RecordFilter, type WalRe
 import { findLastCheckpoint, type CheckpointFound } from './checkpoint-search.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
 import type { ResolvedOptions } from './options.js';
-import { followPlanOf, readPlanOf, type FollowOptions, type ReadOptions } from './read-options.js';
+import { followPlanOf, readPlanOf, splitSignal, type FollowOptions, type ReadOptions } from './read-options.js';
 
 /** How often a follower of a read-only open looks for new records: a tail a tenth of a second behind. */
 export const READ_ONLY_POLL_MS = 100;
@@ -124,6 +124,11 @@ export class ReadOnlyWal {
     return this.io.backend;
   }
 
+  /** `open`, or `closed` from the call of close() on. A read-only handle has no writer to fail. */
+  get state(): 'open' | 'closed' {
+    return this.closing === null ? 'open' : 'closed';
+  }
+
   /** Whether the last segment was opened with O_DIRECT (reads bypass the page cache). */
   get directIo(): boolean {
     return this.survey.direct;
@@ -194,16 +199,28 @@ export class ReadOnlyWal {
   read(options: ReadOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(options);
+    const { signal, rest } = splitSignal(options);
+    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(rest);
     if (skipTombstoned !== null) throw new WalInvalidArgumentError('skipTombstoned', 'is not available on a read-only open');
     if (this.closing !== null) throw new WalClosedError();
-    return this.readFresh(fromCheckpoint, fromLsn, filter);
+    return this.readFresh(fromCheckpoint, fromLsn, filter, signal);
   }
 
-  private async *readFresh(fromCheckpoint: boolean, fromLsn: number, filter: RecordFilter): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
+  private async *readFresh(
+    fromCheckpoint: boolean,
+    fromLsn: number,
+    filter: RecordFilter,
+    signal: AbortSignal | null,
+  ): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
     await this.refresh();
     const from = fromCheckpoint ? (this.checkpoint?.lsn ?? 0) + 1 : fromLsn;
-    yield* readSegments(this.plan(this.survey.segments, from, filter, () => this.checkOpen()));
+    yield* readSegments(
+      this.plan(this.survey.segments, from, filter, () => {
+        // As Wal.read: an abort stops the read at its next record or file.
+        if (signal?.aborted === true) throw new WalAbortError(signal.reason);
+        this.checkOpen();
+      }),
+    );
   }
 
   /**
@@ -373,7 +390,7 @@ export class ReadOnlyWal {
   }
 
   [inspect.custom](): string {
-    const state = this.closing === null ? 'open' : 'closed';
+    const state = this.state;
     return `ReadOnlyWal { dir: ${JSON.stringify(this.dir)}, state: '${state}', firstLsn: ${this.firstLsn}, lastLsn: ${this.lastLsn}, segments: ${this.survey.segments.length} }`;
   }
 }

@@ -33,11 +33,27 @@ export interface ReadOptions {
    * when the read starts (not with follow, whose tombstones may come later).
    */
   skipTombstoned?: CollectionOf;
+  /**
+   * Aborting it stops the read at its next record with an AbortError (WalAbortError, `cause` the
+   * signal's reason), as Node's own iterators do; the read's files are released.
+   */
+  signal?: AbortSignal;
 }
 
 export interface FollowOptions extends ReadOptions {
-  /** Aborting it ends the follower cleanly (its loop sees the end of the iteration). */
+  /**
+   * Aborting it ends the follower cleanly (its loop sees the end of the iteration), unlike read:
+   * a follower never ends by itself, so aborting is how it is meant to stop.
+   */
   signal?: AbortSignal;
+}
+
+/** `options` without its `signal`, and the signal, checked. */
+export function splitSignal<T extends ReadOptions>(options: T | undefined): { signal: AbortSignal | null; rest: T | undefined } {
+  if (typeof options !== 'object' || options === null || !('signal' in options)) return { signal: null, rest: options };
+  const { signal, ...rest } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new WalInvalidArgumentError('signal', `must be an AbortSignal, got ${describe(signal)}`);
+  return { signal: signal ?? null, rest: rest as T };
 }
 
 /** Values in one filter list of a read (knownTypes, types, tenants, databases). */
@@ -132,15 +148,8 @@ export function followPlanOf(options: FollowOptions | undefined): {
   filter: RecordFilter;
   signal: AbortSignal | undefined;
 } {
-  let signal: AbortSignal | undefined;
-  let readOptions: ReadOptions | undefined = options;
-  if (typeof options === 'object' && options !== null && 'signal' in options) {
-    const { signal: given, ...rest } = options;
-    if (given !== undefined && !(given instanceof AbortSignal)) throw new WalInvalidArgumentError('signal', `must be an AbortSignal, got ${describe(given)}`);
-    signal = given;
-    readOptions = rest;
-  }
-  const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(readOptions);
+  const { signal, rest } = splitSignal(options);
+  const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(rest);
   if (skipTombstoned !== null) throw new WalInvalidArgumentError('skipTombstoned', 'is for read: a follower may see a tombstone after the records it purges');
-  return { fromLsn, fromCheckpoint, filter, signal };
+  return { fromLsn, fromCheckpoint, filter, signal: signal ?? undefined };
 }

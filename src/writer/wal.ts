@@ -10,15 +10,17 @@
  *   O9. continue LSNs one above the last valid record.
  */
 import { dirname, join, resolve } from 'node:path';
+import { inspect, type InspectOptions } from 'node:util';
 import {
+  WalAbortError,
   WalClosedError,
   WalCorruptionError,
   WalDurabilityLostError,
-  WalError,
   WalInvalidArgumentError,
   WalNoSpaceError,
   WalPayloadTooLargeError,
   WalReadInvalidatedError,
+  isNoSpaceErrno,
 } from '../errors.js';
 import {
   LOCK_FILE_NAME,
@@ -35,13 +37,14 @@ import { TombstoneSet, checkTenant, collectionBytes, encodeTemporalPurge, encode
 import { recordSpanBytes, type RecordMeta } from '../format/record.js';
 import type { Io, IoLock, SyncMethod } from '../io/io.js';
 import { NativeIo } from '../io/native-io.js';
+import { warnAboutPlacement } from './process-warnings.js';
 import { KeyRing } from '../crypto/key-ring.js';
 import { parseKeySpec } from '../crypto/key-spec.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import { SegmentKeys } from '../crypto/segment-keys.js';
 import { findLastCheckpoint } from './checkpoint-search.js';
 import { ReadOnlyWal } from './read-only-wal.js';
-import { followPlanOf, lsnOption, readPlanOf, userTypeError, type CollectionOf, type FollowOptions, type ReadOptions } from './read-options.js';
+import { followPlanOf, lsnOption, readPlanOf, splitSignal, userTypeError, type CollectionOf, type FollowOptions, type ReadOptions } from './read-options.js';
 import { describe, resolveOptions, type KeySpec, type ResolvedOptions, type WalOptions } from './options.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
 import {
@@ -119,10 +122,17 @@ export interface TruncateBeforeResult {
 
 const DEFAULT_META: RecordMeta = Object.freeze({ type: RECORD_TYPE_DEFAULT, tenant: 0, vshard: 0, database: 0 });
 
-function metaFrom(options: AppendOptions | undefined): RecordMeta {
+const APPEND_OPTION_NAMES: ReadonlySet<string> = new Set(['type', 'tenant', 'vshard', 'database']);
+
+/** `where`: how an unknown key is named in the error (`entries[2].` for a transaction's entry). */
+function metaFrom(options: AppendOptions | undefined, where = ''): RecordMeta {
   if (options === undefined) return DEFAULT_META;
   if (typeof options !== 'object' || options === null) {
     throw new WalInvalidArgumentError('append options', `must be an object, got ${describe(options)}`);
+  }
+  // A misspelt option (`tennant`) would otherwise leave its field at the default, silently.
+  for (const key in options) {
+    if (!APPEND_OPTION_NAMES.has(key)) throw new WalInvalidArgumentError(`${where}${key}`, `is not an append option (${[...APPEND_OPTION_NAMES].join(', ')})`);
   }
   const type = options.type ?? RECORD_TYPE_DEFAULT;
   const typeError = userTypeError(type);
@@ -281,6 +291,8 @@ export class Wal {
         await wal.close().catch(() => undefined);
         throw err;
       }
+      // Only a log on the real disk: an Io handed in (the simulated disk) has no placement to warn about.
+      if (ownsIo) await warnAboutPlacement(dir, io.fallbackReason);
       return wal;
     } catch (err) {
       await segments?.close().catch(() => undefined);
@@ -331,6 +343,21 @@ export class Wal {
   }
 
   /**
+   * `open`; `failed` once a write or sync failed (every call but close is refused, and
+   * truncateBefore too unless the disk was full; `failure` says why); `closed` from the call of
+   * close() on, while it is still closing too.
+   */
+  get state(): 'open' | 'failed' | 'closed' {
+    if (this.closing !== null) return 'closed';
+    return this.writer.failed === null ? 'open' : 'failed';
+  }
+
+  /** What failed the log (the error its first failed write or sync gave) while `state` is `failed`, else null. */
+  get failure(): unknown {
+    return this.state === 'failed' ? this.writer.failed : null;
+  }
+
+  /**
    * Why a call is refused now, or null. With `spaceFailureAllowed`, a log whose only failure is
    * a full disk is not refused: removing segments is how space is freed.
    */
@@ -343,7 +370,7 @@ export class Wal {
   private failureRefusal(spaceFailureAllowed: boolean): Error | null {
     const failure = this.writer.failed;
     // A cut that failed half-way left the directory in a state only a reopen sorts out.
-    if (failure !== null && !(spaceFailureAllowed && !this.cutFailed && isSpaceFailure(failure))) return new WalDurabilityLostError(failure);
+    if (failure !== null && !(spaceFailureAllowed && !this.cutFailed && isNoSpaceErrno(failure))) return new WalDurabilityLostError(failure);
     return null;
   }
 
@@ -412,7 +439,7 @@ export class Wal {
         const bad = this.checkPayload(payload, `entries[${i}].payload`);
         if (bad !== null) throw bad;
         payloads.push(payload);
-        metas.push(metaFrom(options));
+        metas.push(metaFrom(options, `entries[${i}].`));
       }
     } catch (err) {
       return Promise.reject(err);
@@ -663,7 +690,7 @@ export class Wal {
     const { fromLsn: fromAsked, fromCheckpoint, filter, signal } = followPlanOf(options);
     const fromLsn = fromCheckpoint ? this.afterCheckpoint() : fromAsked;
     if (this.closing !== null) throw new WalClosedError();
-    return follow(this.followedLog(), fromLsn, filter, signal);
+    return follow(this.followedLog(), fromLsn, filter, signal ?? undefined);
   }
 
   private followedLog(): FollowedLog {
@@ -869,16 +896,31 @@ export class Wal {
    * Yields the durable records with LSN ≥ `fromLsn` (and ≥ `firstLsn`), in LSN order, each
    * CRC-checked, as they were when the iteration started (after any truncation then running). A
    * truncation started later stops the reader with WAL_ERR_READ_INVALIDATED, and close() stops
-   * it with WAL_ERR_CLOSED. Memory stays bounded: a 1 MiB scan buffer and the records of one scan step (at most that much payload).
+   * it with WAL_ERR_CLOSED; an abort of `signal` stops it at its next record with an AbortError
+   * (WAL_ERR_ABORTED; follow ends cleanly instead). Memory stays bounded: a 1 MiB scan buffer
+   * and the records of one scan step (at most that much payload).
    * Damage inside the durable range throws WalCorruptionError; a damaged record is never yielded.
    */
   read(options?: ReadOptions & { payloads?: true }): AsyncGenerator<WalRecord, void, undefined>;
   read(options: ReadOptions & { payloads: false }): AsyncGenerator<WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined>;
   read(options?: ReadOptions): AsyncGenerator<WalRecord | WalRecordHeader, void, undefined> {
-    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(options);
+    const { signal, rest } = splitSignal(options);
+    const { fromLsn, fromCheckpoint, filter, skipTombstoned } = readPlanOf(rest);
     if (this.closing !== null) throw new WalClosedError();
-    return readSegments(() => this.readPlan(fromCheckpoint ? this.afterCheckpoint() : fromLsn, filter, skipTombstoned));
+    return readSegments(async () => {
+      const plan = await this.readPlan(fromCheckpoint ? this.afterCheckpoint() : fromLsn, filter, skipTombstoned);
+      if (signal === null) return plan;
+      // The reader asks check before each file and each record: an abort stops it there.
+      const check = plan.check;
+      return {
+        ...plan,
+        check: (where) => {
+          if (signal.aborted) throw new WalAbortError(signal.reason);
+          check(where);
+        },
+      };
+    });
   }
 
   private async readPlan(fromLsn: number, filterAsked: RecordFilter, skipTombstoned: CollectionOf | null): Promise<ReadPlan> {
@@ -942,6 +984,26 @@ export class Wal {
     return this.closing;
   }
 
+  /** close(), for `await using wal = await Wal.open(dir)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** What console.log and util.inspect show: where the log is and how far it got, none of its internals. */
+  [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {
+    if (depth < 0) return `Wal <${this.state}>`;
+    const shown = {
+      dir: this.dir,
+      state: this.state,
+      backend: this.backend,
+      directIo: this.directIo,
+      firstLsn: this.firstLsn,
+      durableLsn: this.durableLsn,
+      nextLsn: this.nextLsn,
+    };
+    return `Wal ${show(shown, { ...options, depth: typeof options.depth === 'number' ? options.depth - 1 : options.depth })}`;
+  }
+
   private async shutdown(): Promise<void> {
     // The next segment's fill is not needed any more (a rollover of an append made before the
     // call prepares its segment unpaced), and a paced one may wait for batches that never come.
@@ -990,12 +1052,6 @@ function ancestorsOf(dir: string): string[] {
   const out: string[] = [];
   for (let d = resolve(dir); dirname(d) !== d; d = dirname(d)) out.push(dirname(d));
   return out;
-}
-
-/** A failure of the disk being full: appends fail, but segments may still be removed to free space. */
-function isSpaceFailure(err: unknown): boolean {
-  if (err instanceof WalNoSpaceError) return true;
-  return err instanceof WalError && 'errno' in err && (err.errno === 'ENOSPC' || err.errno === 'EDQUOT');
 }
 
 function roundUp(valueBytes: number, blockBytes: number): number {

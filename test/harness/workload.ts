@@ -70,7 +70,7 @@ export function drawPayload(rng: Prng): Uint8Array {
  */
 function errnoOf(err: unknown): string | undefined {
   const inner = err instanceof WalDurabilityLostError ? (err as Error).cause : err;
-  return inner instanceof WalError && 'errno' in inner ? String(inner.errno) : undefined;
+  return inner instanceof WalError && 'errnoName' in inner ? String(inner.errnoName) : undefined;
 }
 
 /** Why a typed error cannot be a tier-1 answer, or null. */

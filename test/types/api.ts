@@ -5,7 +5,10 @@ import {
   NativeIo,
   RECORD_PAYLOAD_BYTES_LIMIT,
   Wal,
+  WarningCode,
+  WalAbortError,
   WalError,
+  WalIoError,
   WalNoSpaceError,
   WalUnknownRequiredTypeError,
   readFull,
@@ -95,8 +98,33 @@ export async function use(dir: string): Promise<void> {
   void nothing;
 }
 
+/** Node's conventions: `await using`, a read's signal, the log's state, Node's system-error fields. */
+export async function conventions(dir: string, signal: AbortSignal): Promise<string> {
+  await using wal = await Wal.open(dir);
+  for await (const rec of wal.read({ signal })) void rec.lsn;
+  const state: 'open' | 'failed' | 'closed' = wal.state;
+  const failure: unknown = wal.failure;
+  void failure;
+  // @ts-expect-error: append takes no signal
+  await wal.append(Buffer.from('x'), { signal });
+  const err: unknown = await wal.sync().catch((e: unknown) => e);
+  if (err instanceof WalIoError) {
+    const errno: number = err.errno;
+    const name: string = err.errnoName;
+    return `${state} ${errno} ${name} ${err.syscall} ${err.path ?? ''}`;
+  }
+  if (err instanceof WalAbortError) return err.code;
+  // Warning codes are literal types, as error codes are.
+  const warning: 'RINGWAL_MEMORY_FILE_SYSTEM' = WarningCode.MEMORY_FILE_SYSTEM;
+  return `${state} ${warning}`;
+}
+
 export function errors(err: unknown): string {
-  if (err instanceof WalNoSpaceError) return `${err.errno} ${err.accepted?.lastLsn ?? 'none'}`;
+  if (err instanceof WalNoSpaceError) {
+    // Node's shape: the negative number in errno, its name beside it (code is ringwal's).
+    const errno: number = err.errno;
+    return `${err.errnoName} ${errno} ${err.syscall} ${err.accepted?.lastLsn ?? 'none'}`;
+  }
   if (err instanceof WalError) {
     const code: ErrorCodeName = err.code;
     return code === ErrorCode.CORRUPT ? 'corrupt' : code;
