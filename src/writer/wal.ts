@@ -56,6 +56,8 @@ import {
 import type { CheckpointsSeen, RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, transactionSpanBytes, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
+import { LogEvents } from './channels.js';
+import { SlowSyncWarning } from './slow-sync-warning.js';
 
 export interface AppendOptions {
   /** Record type, u32; bit 15 marks it required. Bit 14 is reserved for encryption. Default 0x8001. */
@@ -349,6 +351,7 @@ export class Wal {
       }
       const durable = new DurableSignal();
       const tail = new TailCache();
+      const events = new LogEvents(dir);
       const writer = await GroupCommit.create({
         io,
         ...targetOf(opened.position),
@@ -358,7 +361,12 @@ export class Wal {
         pendingAppendsMax: resolved.pendingAppendsMax,
         pendingBytesMax: resolved.pendingBytesMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
-        roll: async (seal, checkpointLsn) => targetOf(await set.roll(seal, checkpointLsn)),
+        roll: async (seal, checkpointLsn) => {
+          const sealedSegmentId = set.active.header.segmentId;
+          const position = await set.roll(seal, checkpointLsn);
+          events.rollover('segment-full', sealedSegmentId, seal.lastLsn, position.segment.header.segmentId);
+          return targetOf(position);
+        },
         doubleWrite: set.doubleWriteRecorder(),
         onBatchComplete: (advanceBytes, batchWaiting) => {
           set.zeroFill.batchComplete(advanceBytes, batchWaiting);
@@ -366,6 +374,8 @@ export class Wal {
         },
         durableBytes: tail,
         encrypt: keys !== null,
+        events,
+        slowSyncWarning: resolved.slowSyncWarningMs === null ? null : new SlowSyncWarning(events, resolved.slowSyncWarningMs),
       });
       // The zero-fill of the next segment goes out when the writer has nothing to write.
       set.zeroFill.attach({
@@ -380,6 +390,7 @@ export class Wal {
         await wal.close().catch(() => undefined);
         throw err;
       }
+      events.recovered(opened.recovery);
       return wal;
     } catch (err) {
       await segments?.close().catch(() => undefined);
@@ -590,7 +601,12 @@ export class Wal {
       const refusedNow = this.failureRefusal(true);
       if (refusedNow !== null) return Promise.reject(refusedNow);
       this.truncationEpoch += 1;
-      return this.segments.truncateBefore(lsn);
+      const firstLsnBefore = this.segments.firstLsn;
+      return this.segments.truncateBefore(lsn).then((removed) => {
+        const firstLsn = this.segments.firstLsn;
+        this.writer.events.truncatedBefore(lsn, firstLsn, firstLsn - firstLsnBefore, removed.segmentsRemoved, removed.bytesRemoved);
+        return removed;
+      });
     });
   }
 
@@ -627,8 +643,11 @@ export class Wal {
       }
       if (lsn === this.writer.durableLsn) {
         await this.writer.passFence(fence, null);
+        this.writer.events.truncatedAfter(lsn, 0, 0);
         return;
       }
+      const durableLsnBefore = this.writer.durableLsn;
+      const segmentCountBefore = this.segments.sealed.length;
       let across: TransactionSpan | null;
       try {
         across = await this.transactionAt(lsn + 1);
@@ -675,6 +694,7 @@ export class Wal {
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+      this.writer.events.truncatedAfter(lsn, durableLsnBefore - lsn, segmentCountBefore - this.segments.sealed.length);
     });
   }
 
@@ -710,6 +730,7 @@ export class Wal {
         throw err;
       }
       let position: WriterPosition;
+      const sealedSegmentId = this.segments.active.header.segmentId;
       try {
         const w = this.writer;
         position = await this.segments.rotate({ lastLsn: w.durableLsn, endBytes: w.durableEndBytes, lastRecordBytes: w.lastRecordBytes }, w.lastCheckpointLsn);
@@ -722,6 +743,8 @@ export class Wal {
       }
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+      const nextSegmentId = position.segment.header.segmentId;
+      if (nextSegmentId !== sealedSegmentId) this.writer.events.rollover('key-rotation', sealedSegmentId, position.nextLsn - 1, nextSegmentId);
     });
   }
 

@@ -8,8 +8,10 @@ import {
   WalError,
   WalNoSpaceError,
   WalUnknownRequiredTypeError,
+  channels,
   readFull,
   type AppendOptions,
+  type BatchDurableEvent,
   type BatchResult,
   type DoubleWriteMode,
   type ErrorCodeName,
@@ -22,6 +24,7 @@ import {
   type SealedSegmentInfo,
   type TornTail,
   type TruncateBeforeResult,
+  type TruncationEvent,
   type WalOptions,
   type WalRecord,
   type WalRecordHeader,
@@ -81,6 +84,19 @@ export async function use(dir: string): Promise<void> {
   void reason;
   const syncMethod: 'linked-fdatasync' | 'rwf-dsync' = wal.syncMethod;
   void syncMethod;
+  const perBatch: number = stats.recordsPerBatch.mean + stats.recordBytesPerBatch.max + stats.batchesInFlight;
+  void perBatch;
+  const channelName: 'ringwal:batch-durable' = channels.batchDurable;
+  void channelName;
+  const latencyOf = (event: BatchDurableEvent): number => event.syncLatencyUs;
+  void latencyOf;
+  // The fields after `kind` depend on it.
+  const removedOf = (event: TruncationEvent): number => (event.kind === 'before' ? event.bytesRemoved : event.nextLsn);
+  void removedOf;
+  // @ts-expect-error: only a truncateBefore removes whole files it can count the bytes of
+  const cutBytes = (event: TruncationEvent): number => event.bytesRemoved;
+  void cutBytes;
+  await Wal.open(dir, { slowSyncWarningMs: null });
   await wal.close();
   void RECORD_PAYLOAD_BYTES_LIMIT;
 
