@@ -100,6 +100,24 @@ test('the channel names are the ringwal:<event> names docs/observability.md list
   }
 });
 
+test('nothing is published while a channel has no subscriber', async (t) => {
+  const channel = diagnosticsChannel.channel(channels.batchDurable);
+  let published = 0;
+  // Counts the calls whatever the subscribers: an own property shadows the prototype's publish.
+  channel.publish = () => void (published += 1);
+  t.after(() => delete (/** @type {any} */ (channel).publish));
+  const dir = tempDir(t);
+  const wal = await Wal.open(dir);
+  t.after(() => wal.close());
+  await appendRounds(wal, 3, 10);
+  assert.equal(published, 0, 'no subscriber: no payload built, nothing published');
+  const onMessage = () => undefined;
+  diagnosticsChannel.subscribe(channels.batchDurable, onMessage);
+  t.after(() => diagnosticsChannel.unsubscribe(channels.batchDurable, onMessage));
+  await appendRounds(wal, 3, 10, 30);
+  assert.ok(published >= 3, `${published} batches published once subscribed`);
+});
+
 test('stats() reports the shape of the batches, consistent with the counters and with the batch events', async (t) => {
   const dir = tempDir(t);
   const seen = collect(t, dir);
