@@ -24,7 +24,10 @@ export type {
   WalStats,
 } from './writer/wal.js';
 export type { BatchResult, GroupCommitStats } from './writer/group-commit.js';
-export type { WalOptions, BackendChoice } from './writer/options.js';
+export { channels } from './writer/channels.js';
+export type { ChannelName, BatchDurableEvent, RolloverEvent, TruncationEvent, RecoveryEvent, FailureEvent, SlowSyncEvent } from './writer/channels.js';
+export { SLOW_SYNC_WARNING_CODE } from './writer/slow-sync-warning.js';
+export type { WalOptions, ReadOnlyOpenOptions, BackendChoice } from './writer/options.js';
 export type { SealedSegmentInfo } from './log/segment-set.js';
 export type { DoubleWriteMode } from './segment/double-write-buffer.js';
 export type { RecoveryReport, TornTail } from './recovery/recover.js';

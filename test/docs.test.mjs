@@ -73,6 +73,7 @@ test('the limits table of docs/design.md is the constants', () => {
     'reads of a copied block before the DWB takes it as unreadable': { def: RESTORE_READ_ATTEMPTS, max: null },
     'values in one read filter list (knownTypes, types, tenants, databases)': { def: null, max: READ_FILTER_VALUES_MAX },
     timeAnchorIntervalMs: { def: 0, max: options.TIME_ANCHOR_INTERVAL_MS_MAX },
+    slowSyncWarningMs: { def: options.SLOW_SYNC_WARNING_MS_DEFAULT, max: options.SLOW_SYNC_WARNING_MS_MAX },
     'records a transaction record announces': { def: null, max: TRANSACTION_RECORDS_LIMIT },
   };
   for (const [limit, want] of Object.entries(expected)) assert.deepEqual(rows.get(limit), want, limit);

@@ -63,6 +63,8 @@ import type { SegmentSeal } from '../format/segment-header.js';
 import { readFull, type AlignedBuffer, type Io, type IoFile } from '../io/io.js';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { writeCapacityBytes } from '../segment/segment-file.js';
+import type { LogEvents } from './channels.js';
+import type { SlowSyncWarning } from './slow-sync-warning.js';
 
 type Resolve = (value: unknown) => void;
 type Reject = (err: unknown) => void;
@@ -118,8 +120,12 @@ interface Batch {
   lastRecordBytes: number;
   waiters: Waiter[];
   recordCount: number;
+  /** Bytes of its records (headers, payloads, padding), without the tail block it rewrites. */
+  recordBytes: number;
   writeBytes: number;
   submittedNs: bigint;
+  /** Submission to completion of its write and sync; 0 until it completes. */
+  syncLatencyNs: number;
   /** Its write and sync completed (successfully or not); its buffer is free again. */
   completed: boolean;
   /** Its waiters were rejected: it failed, or a batch before it did. It never resolves. */
@@ -140,19 +146,36 @@ export interface DurableBytesSink {
   publish(segmentId: number, fileOffsetBytes: number, bytes: Uint8Array): void;
 }
 
+/**
+ * What the writer did since the log was opened (counters start at zero on every open). Batches
+ * and records count once durable; docs/observability.md lists every field with its unit.
+ */
 export interface GroupCommitStats {
+  /** Batches durable. */
   batches: number;
+  /** Records durable, ringwal's own (time anchors, checkpoints, transaction records) included. */
   records: number;
+  /** Bytes of the records of every batch submitted (headers, payloads, padding to 8 bytes). */
   recordBytes: number;
+  /** Bytes written by durable batches: whole blocks, rewritten tail blocks included. */
   bytesWritten: number;
-  largestBatchRecords: number;
+  /** Records per durable batch: the mean (records ÷ batches) and the largest; zeros before the first. */
+  recordsPerBatch: { mean: number; max: number };
+  /** Bytes of records per durable batch, as `recordBytes` counts them: the mean and the largest. */
+  recordBytesPerBatch: { mean: number; max: number };
   /** Batches submitted while others were in flight: each started on a fresh block. */
   pipelinedBatches: number;
   /** Zero bytes skipped by those fresh starts (the rest of the block before each). */
   gapBytes: number;
+  /** Batches submitted and not yet resolved now (a completed one waiting for an earlier one included). */
+  batchesInFlight: number;
   /** The most batches that were in flight at once. */
   batchesInFlightPeak: number;
-  /** Submission to completion of each batch's write and sync, in microseconds. */
+  /**
+   * Submission to completion of each batch's write and sync (failed ones included), in
+   * microseconds, from an HdrHistogram (perf_hooks.createHistogram, 3 significant digits): its
+   * buckets are allocated once, so its memory stays fixed however many batches it counts.
+   */
   syncLatencyUs: { count: number; p50: number; p99: number; max: number };
 }
 
@@ -212,6 +235,10 @@ export interface GroupCommitInit extends WriterTarget {
   lastCheckpointLsn?: number;
   /** Every record this writer writes is encrypted (each target it writes to has a cipher). */
   encrypt?: boolean;
+  /** Publishes the log's events (channels.ts). */
+  events: LogEvents;
+  /** Warns of a batch whose write and sync took too long; null when `slowSyncWarningMs` is off. */
+  slowSyncWarning: SlowSyncWarning | null;
 }
 
 /**
@@ -336,16 +363,22 @@ export class GroupCommit {
   private activeSealed = false;
   private rolling = false;
   private readonly syncLatency: RecordableHistogram = createHistogram();
-  private readonly statsValue: Omit<GroupCommitStats, 'syncLatencyUs'> = {
+  private readonly statsValue = {
     batches: 0,
     records: 0,
     recordBytes: 0,
     bytesWritten: 0,
     largestBatchRecords: 0,
+    /** Bytes of the records of durable batches (recordBytes counts them at submission). */
+    durableRecordBytes: 0,
+    largestBatchRecordBytes: 0,
     pipelinedBatches: 0,
     gapBytes: 0,
     batchesInFlightPeak: 0,
   };
+  /** Publishes the log's events; the Wal publishes the ones it sees (rollovers, truncations) on it too. */
+  readonly events: LogEvents;
+  private readonly slowSyncWarning: SlowSyncWarning | null;
 
   private constructor(init: GroupCommitInit, buffers: AlignedBuffer[], tailBlock: AlignedBuffer, tailRead: AlignedBuffer | null) {
     this.io = init.io;
@@ -357,6 +390,8 @@ export class GroupCommit {
     this.doubleWrite = init.doubleWrite;
     this.onBatchComplete = init.onBatchComplete;
     this.durableBytes = init.durableBytes;
+    this.events = init.events;
+    this.slowSyncWarning = init.slowSyncWarning;
     this.timeAnchorIntervalMs = init.timeAnchorIntervalMs ?? 0;
     this.lastCheckpointLsnValue = init.lastCheckpointLsn ?? 0;
     this.blockBytes = init.file.alignmentBytes;
@@ -479,8 +514,19 @@ export class GroupCommit {
   stats(): GroupCommitStats {
     const h = this.syncLatency;
     const us = (ns: number): number => Math.round(ns / 1000);
+    const s = this.statsValue;
+    const perBatch = (total: number): number => (s.batches === 0 ? 0 : total / s.batches);
     return {
-      ...this.statsValue,
+      batches: s.batches,
+      records: s.records,
+      recordBytes: s.recordBytes,
+      bytesWritten: s.bytesWritten,
+      recordsPerBatch: { mean: perBatch(s.records), max: s.largestBatchRecords },
+      recordBytesPerBatch: { mean: perBatch(s.durableRecordBytes), max: s.largestBatchRecordBytes },
+      pipelinedBatches: s.pipelinedBatches,
+      gapBytes: s.gapBytes,
+      batchesInFlight: this.inFlight.length,
+      batchesInFlightPeak: s.batchesInFlightPeak,
       syncLatencyUs:
         h.count === 0 ? { count: 0, p50: 0, p99: 0, max: 0 } : { count: h.count, p50: us(h.percentile(50)), p99: us(h.percentile(99)), max: us(h.max) },
     };
@@ -1023,8 +1069,10 @@ export class GroupCommit {
       lastRecordBytes: this.fillLastRecordBytes,
       waiters: this.fillWaiters,
       recordCount: count,
+      recordBytes: this.fillRecordBytes,
       writeBytes,
       submittedNs: 0n,
+      syncLatencyNs: 0,
       completed: false,
       rejected: false,
       segmentId: this.segmentId,
@@ -1121,8 +1169,10 @@ export class GroupCommit {
     // what it wrote is copied now, for the sink to get once it is durable in order.
     if (failed === null && this.durableBytes?.wanted === true) batch.written = batch.buffer.bytes.slice(0, batch.writeBytes);
     this.freeBuffers.push(batch.buffer);
-    this.syncLatency.record(Math.max(1, Number(process.hrtime.bigint() - batch.submittedNs)));
+    batch.syncLatencyNs = Math.max(1, Number(process.hrtime.bigint() - batch.submittedNs));
+    this.syncLatency.record(batch.syncLatencyNs);
     if (failed !== null && this.failure === null) this.fail(failed.error, batch);
+    if (failed === null) this.slowSyncWarning?.check(batch.syncLatencyNs, batch.firstLsn, batch.lastLsn);
     const durableEndBeforeBytes = this.durableEndBytesValue;
     while (this.inFlight.length > 0 && this.inFlight[0]!.completed) {
       const done = this.inFlight.shift()!;
@@ -1134,9 +1184,12 @@ export class GroupCommit {
       s.batches += 1;
       s.records += done.recordCount;
       s.bytesWritten += done.writeBytes;
+      s.durableRecordBytes += done.recordBytes;
       if (done.recordCount > s.largestBatchRecords) s.largestBatchRecords = done.recordCount;
+      if (done.recordBytes > s.largestBatchRecordBytes) s.largestBatchRecordBytes = done.recordBytes;
       if (done.written !== null) this.durableBytes?.publish(done.segmentId, done.fileOffsetBytes, done.written);
       for (const w of done.waiters) w.resolve(w.value);
+      this.events.batchDurable(done.segmentId, done.firstLsn, done.lastLsn, done.recordBytes, done.writeBytes, done.syncLatencyNs);
     }
     this.settle();
     if (this.failure !== null) return;
@@ -1205,6 +1258,7 @@ export class GroupCommit {
     this.queuedRecords = 0;
     this.queuedBytes = 0;
     this.queuedFences = 0;
+    this.events.failed(err, this.durableLsnValue);
   }
 }
 

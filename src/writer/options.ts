@@ -11,13 +11,16 @@ import type { DoubleWriteMode } from '../segment/double-write-buffer.js';
 
 export type BackendChoice = 'auto' | 'io_uring' | 'threadpool';
 
+/**
+ * Options of a read-only open, beside a writer in another process or with none: no lock, no byte
+ * written, the valid prefix as the files show it (docs/design.md, "Read-only opens"). The options
+ * of writing do not apply.
+ */
+export type ReadOnlyOpenOptions = Pick<WalOptions, 'backend' | 'directIo' | 'queueDepth' | 'encryption' | 'io' | 'nativeBinding'> & { readOnly: true };
+
 export interface WalOptions {
-  /**
-   * Open for reading only, beside a writer in another process or with none: no lock, no byte
-   * written, the valid prefix as the files show it (docs/design.md, "Read-only opens"). The
-   * handle has read, follow, segments, stats and close; the write options do not apply.
-   */
-  readOnly?: boolean;
+  /** false (the default): open for writing. `true` opens for reading only: see ReadOnlyOpenOptions. */
+  readOnly?: false;
   /** `auto` (default) uses io_uring and falls back to the thread pool where io_uring is unavailable. */
   backend?: BackendChoice;
   /** `auto` (default) uses O_DIRECT where the file system supports it; `required` fails otherwise. */
@@ -62,6 +65,12 @@ export interface WalOptions {
   /** Called once a segment is sealed (never written again), e.g. to archive or ship it. */
   onSegmentSealed?: (info: SealedSegmentInfo) => void | Promise<void>;
   /**
+   * A batch whose write and sync take longer than this many ms is published on the slow-sync
+   * channel and reported as a process warning (code RINGWAL_SLOW_SYNC, at most once a minute per
+   * log); null turns both off. Default 1000.
+   */
+  slowSyncWarningMs?: number | null;
+  /**
    * Encrypt every record's payload at rest (AES-256-GCM, docs/encryption.md): the master key
    * (`key`, a 32-byte Buffer, or `keyFile`) under a key id (an integer in [1, 2^32)), and the
    * keys of segments written under older ids (`previousKeys`). Needed to open a log that has an
@@ -105,6 +114,7 @@ export interface ResolvedOptions {
   preallocate: boolean;
   doubleWriteBuffer: DoubleWriteMode;
   onSegmentSealed: ((info: SealedSegmentInfo) => void | Promise<void>) | undefined;
+  slowSyncWarningMs: number | null;
   io: Io | undefined;
   nativeBinding: NativeBindingOption | undefined;
 }
@@ -175,6 +185,28 @@ export function describe(value: unknown): string {
 /** One day: anchors further apart than that say little about when a record was written. */
 export const TIME_ANCHOR_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
 
+/**
+ * 1 s by default, the threshold at which etcd warns of a slow fdatasync: an SSD syncs in well
+ * under 10 ms and a spinning disk or a network volume in tens of ms, so a second means the device
+ * or its queue is in trouble, not merely busy.
+ */
+export const SLOW_SYNC_WARNING_MS_DEFAULT = 1000;
+/**
+ * 2 minutes at most: the kernel reports a task blocked that long as hung (hung_task_timeout_secs
+ * defaults to 120); a threshold beyond it would warn of a disk that has already stopped.
+ */
+export const SLOW_SYNC_WARNING_MS_MAX = 120_000;
+
+/** null (off), or ms in [0, SLOW_SYNC_WARNING_MS_MAX]: 0 makes every batch slow, which traces each one (and tests the warning). */
+function slowSyncWarningMsOf(value: unknown): number | null {
+  if (value === null) return null;
+  if (value === undefined) return SLOW_SYNC_WARNING_MS_DEFAULT;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > SLOW_SYNC_WARNING_MS_MAX) {
+    throw new WalInvalidArgumentError('slowSyncWarningMs', `must be null (off) or an integer in [0, ${SLOW_SYNC_WARNING_MS_MAX}], got ${describe(value)}`);
+  }
+  return value;
+}
+
 /** Every option Wal.open takes (the README lists them all; test/docs.test.mjs checks it). */
 export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'readOnly',
@@ -192,6 +224,7 @@ export const WAL_OPTION_NAMES: ReadonlySet<string> = new Set([
   'preallocate',
   'doubleWriteBuffer',
   'onSegmentSealed',
+  'slowSyncWarningMs',
   'encryption',
   'io',
   'nativeBinding',
@@ -223,7 +256,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (o.preallocate !== undefined && typeof o.preallocate !== 'boolean') {
     throw new WalInvalidArgumentError('preallocate', `must be a boolean, got ${describe(o.preallocate)}`);
   }
-  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') {
+  if (o.readOnly !== undefined && typeof (o.readOnly as unknown) !== 'boolean') {
     throw new WalInvalidArgumentError('readOnly', `must be a boolean, got ${describe(o.readOnly)}`);
   }
   if (o.onSegmentSealed !== undefined && typeof o.onSegmentSealed !== 'function') {
@@ -259,9 +292,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     preallocate: o.preallocate ?? true,
     doubleWriteBuffer: oneOf('doubleWriteBuffer', o.doubleWriteBuffer, ['off', 'buffered', 'direct'], 'off'),
     onSegmentSealed: o.onSegmentSealed,
+    slowSyncWarningMs: slowSyncWarningMsOf(o.slowSyncWarningMs),
     // Checked at open, where key files are read (KeyRing.fromOptions).
     encryption: o.encryption,
-    readOnly: o.readOnly ?? false,
+    readOnly: (o.readOnly as boolean | undefined) ?? false,
     io,
     nativeBinding,
   };

@@ -45,7 +45,7 @@ import { SegmentKeys } from '../crypto/segment-keys.js';
 import { findLastCheckpoint } from './checkpoint-search.js';
 import { ReadOnlyWal } from './read-only-wal.js';
 import { followPlanOf, lsnOption, readPlanOf, splitSignal, userTypeError, type CollectionOf, type FollowOptions, type ReadOptions } from './read-options.js';
-import { describe, resolveOptions, type KeySpec, type ResolvedOptions, type WalOptions } from './options.js';
+import { describe, resolveOptions, type KeySpec, type ReadOnlyOpenOptions, type ResolvedOptions, type WalOptions } from './options.js';
 import { CUTS_REMEMBERED_MAX, DurableSignal, TailCache, follow, type CutRecord, type FollowedLog } from './follow.js';
 import {
   ReaderFiles,
@@ -61,6 +61,8 @@ import {
 import type { CheckpointsSeen, RecoveryReport } from '../recovery/recover.js';
 import { checkTruncateLsn, SegmentSet, type WriterPosition } from '../log/segment-set.js';
 import { GroupCommit, transactionSpanBytes, type BatchResult, type GroupCommitStats, type WriterTarget } from './group-commit.js';
+import { LogEvents } from './channels.js';
+import { SlowSyncWarning } from './slow-sync-warning.js';
 
 export interface AppendOptions {
   /** Record type, u32; bit 15 marks it required. Bit 14 is reserved for encryption. Default 0x8001. */
@@ -210,10 +212,9 @@ export class Wal {
    * Opens (or creates) the log in `dir` for writing, or with `readOnly: true` opens an existing
    * one for reading only (a ReadOnlyWal: no lock, no byte written).
    */
-  static open(dir: string, options: WalOptions & { readOnly: true }): Promise<ReadOnlyWal>;
-  static open(dir: string, options?: WalOptions & { readOnly?: false }): Promise<Wal>;
-  static open(dir: string, options?: WalOptions): Promise<Wal | ReadOnlyWal>;
-  static async open(dir: string, options?: WalOptions): Promise<Wal | ReadOnlyWal> {
+  static open(dir: string, options: ReadOnlyOpenOptions): Promise<ReadOnlyWal>;
+  static open(dir: string, options?: WalOptions): Promise<Wal>;
+  static async open(dir: string, options?: WalOptions | ReadOnlyOpenOptions): Promise<Wal | ReadOnlyWal> {
     if (typeof dir !== 'string' || dir.length === 0) throw new WalInvalidArgumentError('dir', `must be a non-empty string, got ${describe(dir)}`);
     const resolved = resolveOptions(options);
     if (resolved.readOnly) return ReadOnlyWal.open(dir, resolved);
@@ -260,6 +261,7 @@ export class Wal {
       }
       const durable = new DurableSignal();
       const tail = new TailCache();
+      const events = new LogEvents(dir);
       const writer = await GroupCommit.create({
         io,
         ...targetOf(opened.position),
@@ -269,7 +271,12 @@ export class Wal {
         pendingAppendsMax: resolved.pendingAppendsMax,
         pendingBytesMax: resolved.pendingBytesMax,
         segmentSizeBytes: resolved.segmentSizeBytes,
-        roll: async (seal, checkpointLsn) => targetOf(await set.roll(seal, checkpointLsn)),
+        roll: async (seal, checkpointLsn) => {
+          const sealedSegmentId = set.active.header.segmentId;
+          const position = await set.roll(seal, checkpointLsn);
+          events.rollover('segment-full', sealedSegmentId, seal.lastLsn, position.segment.header.segmentId);
+          return targetOf(position);
+        },
         doubleWrite: set.doubleWriteRecorder(),
         onBatchComplete: (advanceBytes, batchWaiting) => {
           set.zeroFill.batchComplete(advanceBytes, batchWaiting);
@@ -277,6 +284,8 @@ export class Wal {
         },
         durableBytes: tail,
         encrypt: keys !== null,
+        events,
+        slowSyncWarning: resolved.slowSyncWarningMs === null ? null : new SlowSyncWarning(events, resolved.slowSyncWarningMs),
       });
       // The zero-fill of the next segment goes out when the writer has nothing to write.
       set.zeroFill.attach({
@@ -293,6 +302,7 @@ export class Wal {
       }
       // Only a log on the real disk: an Io handed in (the simulated disk) has no placement to warn about.
       if (ownsIo) await warnAboutPlacement(dir, io.fallbackReason);
+      events.recovered(opened.recovery);
       return wal;
     } catch (err) {
       await segments?.close().catch(() => undefined);
@@ -518,7 +528,12 @@ export class Wal {
       const refusedNow = this.failureRefusal(true);
       if (refusedNow !== null) return Promise.reject(refusedNow);
       this.truncationEpoch += 1;
-      return this.segments.truncateBefore(lsn);
+      const firstLsnBefore = this.segments.firstLsn;
+      return this.segments.truncateBefore(lsn).then((removed) => {
+        const firstLsn = this.segments.firstLsn;
+        this.writer.events.truncatedBefore(lsn, firstLsn, firstLsn - firstLsnBefore, removed.segmentsRemoved, removed.bytesRemoved);
+        return removed;
+      });
     });
   }
 
@@ -555,8 +570,11 @@ export class Wal {
       }
       if (lsn === this.writer.durableLsn) {
         await this.writer.passFence(fence, null);
+        this.writer.events.truncatedAfter(lsn, 0, 0);
         return;
       }
+      const durableLsnBefore = this.writer.durableLsn;
+      const segmentCountBefore = this.segments.sealed.length;
       let across: TransactionSpan | null;
       try {
         across = await this.transactionAt(lsn + 1);
@@ -603,6 +621,7 @@ export class Wal {
       // Reads the new tail block before it changes anything; a failed read fails the writer.
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+      this.writer.events.truncatedAfter(lsn, durableLsnBefore - lsn, segmentCountBefore - this.segments.sealed.length);
     });
   }
 
@@ -638,6 +657,7 @@ export class Wal {
         throw err;
       }
       let position: WriterPosition;
+      const sealedSegmentId = this.segments.active.header.segmentId;
       try {
         const w = this.writer;
         position = await this.segments.rotate({ lastLsn: w.durableLsn, endBytes: w.durableEndBytes, lastRecordBytes: w.lastRecordBytes }, w.lastCheckpointLsn);
@@ -650,6 +670,8 @@ export class Wal {
       }
       await this.writer.passFence(fence, targetOf(position));
       if (this.writer.failed !== null) throw new WalDurabilityLostError(this.writer.failed);
+      const nextSegmentId = position.segment.header.segmentId;
+      if (nextSegmentId !== sealedSegmentId) this.writer.events.rollover('key-rotation', sealedSegmentId, position.nextLsn - 1, nextSegmentId);
     });
   }
 

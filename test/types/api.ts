@@ -11,8 +11,10 @@ import {
   WalIoError,
   WalNoSpaceError,
   WalUnknownRequiredTypeError,
+  channels,
   readFull,
   type AppendOptions,
+  type BatchDurableEvent,
   type BatchResult,
   type DoubleWriteMode,
   type ErrorCodeName,
@@ -25,10 +27,13 @@ import {
   type SealedSegmentInfo,
   type TornTail,
   type TruncateBeforeResult,
+  type TruncationEvent,
   type WalOptions,
   type WalRecord,
   type WalRecordHeader,
   type WalStats,
+  ReadOnlyWal,
+  type SegmentInfo,
 } from 'ringwal';
 import { Prng, SimDisk, SimIo, drawFaultRates, noFaults, type FaultRates, type SimIoOptions } from 'ringwal/sim';
 
@@ -84,7 +89,28 @@ export async function use(dir: string): Promise<void> {
   void reason;
   const syncMethod: 'linked-fdatasync' | 'rwf-dsync' = wal.syncMethod;
   void syncMethod;
+  const perBatch: number = stats.recordsPerBatch.mean + stats.recordBytesPerBatch.max + stats.batchesInFlight;
+  void perBatch;
+  const channelName: 'ringwal:batch-durable' = channels.batchDurable;
+  void channelName;
+  const latencyOf = (event: BatchDurableEvent): number => event.syncLatencyUs;
+  void latencyOf;
+  // The fields after `kind` depend on it.
+  const removedOf = (event: TruncationEvent): number => (event.kind === 'before' ? event.bytesRemoved : event.nextLsn);
+  void removedOf;
+  // @ts-expect-error: only a truncateBefore removes whole files it can count the bytes of
+  const cutBytes = (event: TruncationEvent): number => event.bytesRemoved;
+  void cutBytes;
+  await Wal.open(dir, { slowSyncWarningMs: null });
   await wal.close();
+  const reader: ReadOnlyWal = await Wal.open(dir, { readOnly: true, directIo: 'auto' });
+  const firstSegment: SegmentInfo | undefined = reader.segments()[0];
+  void firstSegment?.sealed;
+  // @ts-expect-error: a read-only handle has no append
+  void reader.append;
+  // @ts-expect-error: the options of writing do not go with readOnly
+  void Wal.open(dir, { readOnly: true, segmentSizeBytes: 1 << 20 });
+  await reader.close();
   void RECORD_PAYLOAD_BYTES_LIMIT;
 
   // @ts-expect-error: the payload is bytes, not a string
