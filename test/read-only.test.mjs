@@ -23,7 +23,7 @@ function fingerprint(dir) {
       .map((name) => {
         const p = path.join(dir, name);
         const st = fs.statSync(p);
-        return [name, { sizeBytes: st.size, mode: st.mode, mtimeNs: st.mtimeNs, sha: createHash('sha256').update(fs.readFileSync(p)).digest('hex') }];
+        return [name, { sizeBytes: st.size, mode: st.mode, mtimeMs: st.mtimeMs, sha: createHash('sha256').update(fs.readFileSync(p)).digest('hex') }];
       }),
   );
 }
@@ -70,6 +70,7 @@ test('a read-only open beside an open writer: no lock taken, the same records, n
     ],
   );
   assert.equal(ro.lastCheckpoint()?.payload.toString(), 'state');
+  // @ts-expect-error: a read-only handle has no append
   assert.equal(typeof ro.append, 'undefined', 'a read-only handle has no append');
   const records = await collect(ro.read());
   assert.equal(records.length, 8000);
@@ -79,7 +80,9 @@ test('a read-only open beside an open writer: no lock taken, the same records, n
   // A second writer is still refused: the read-only open took no lock, the first writer holds it.
   await assert.rejects(Wal.open(dir), { code: 'WAL_ERR_LOCKED' });
   assert.throws(() => ro.read({ skipTombstoned: () => null }), { code: 'WAL_ERR_INVALID_ARGUMENT' });
+  // @ts-expect-error: not a read option
   assert.throws(() => ro.read({ bogus: 1 }), { code: 'WAL_ERR_INVALID_ARGUMENT' });
+  // @ts-expect-error: readOnly is a boolean
   await assert.rejects(Wal.open(dir, { readOnly: 'yes' }), { code: 'WAL_ERR_INVALID_ARGUMENT', argument: 'readOnly' });
 });
 
@@ -118,7 +121,7 @@ test('a read-only open refuses what a writer would refuse: a hole, and a cut in 
   const walked = walkSegment(fs.readFileSync(segment));
   const victim = walked.records[5];
   changeFileBytes(segment, victim.offsetBytes + 48, (b) => b ^ 1);
-  await assert.rejects(Wal.open(dir, { readOnly: true }), (err) => {
+  await assert.rejects(Wal.open(dir, { readOnly: true }), (/** @type {any} */ err) => {
     assert.equal(err.code, 'WAL_ERR_CORRUPT');
     assert.equal(err.path, segment);
     assert.equal(err.offsetBytes, victim.offsetBytes);

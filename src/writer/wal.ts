@@ -212,8 +212,8 @@ export class Wal {
    * Opens (or creates) the log in `dir` for writing, or with `readOnly: true` opens an existing
    * one for reading only (a ReadOnlyWal: no lock, no byte written).
    */
-  static open(dir: string, options: ReadOnlyOpenOptions): Promise<ReadOnlyWal>;
   static open(dir: string, options?: WalOptions): Promise<Wal>;
+  static open(dir: string, options: ReadOnlyOpenOptions): Promise<ReadOnlyWal>;
   static async open(dir: string, options?: WalOptions | ReadOnlyOpenOptions): Promise<Wal | ReadOnlyWal> {
     if (typeof dir !== 'string' || dir.length === 0) throw new WalInvalidArgumentError('dir', `must be a non-empty string, got ${describe(dir)}`);
     const resolved = resolveOptions(options);
